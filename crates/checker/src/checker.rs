@@ -1,0 +1,1736 @@
+//! The checker: a pure state machine over trace events.
+
+use callorder_trace::{
+    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
+};
+
+use crate::coverage::Coverage;
+use crate::idmap::{IdMap, IdSet};
+use crate::profile::Profile;
+use crate::rules::Rule;
+use crate::state::{
+    ConnectorPhase, ConnectorState, FactoryState, Frame, History, PortState, Producer,
+    ProtocolState, Source,
+};
+use crate::violation::{CheckError, Object, Violation, Warning};
+
+/// How many returned callbacks are remembered for `within` to name. A
+/// `within` naming an older callback is trusted, not verified.
+const RETURNED_FRAMES: usize = 256;
+
+/// A `start_factory`/`stop_factory` hook that must come next.
+#[derive(Clone, Copy, Debug)]
+struct Hook {
+    kind: EventKind,
+    factory: FactoryId,
+    depth: u32,
+    /// The do_start/do_stop it belongs to.
+    caller: u64,
+    /// For start hooks: who took the start, to undo it if the hook raises.
+    holder: Option<Holder>,
+}
+
+/// The legal callback order as a state machine: feed it events with
+/// [`step`](Checker::step), one at a time, and it says `Ok` or why not.
+///
+/// It does no I/O and never blocks; a trace file, the mock reactor or any
+/// other source drives it. Under [`Profile::Strict`] a complete trace (one that
+/// ends with `end`) must also meet every obligation; under
+/// [`Profile::Twisted`] unmet obligations become [`warnings`](Checker::warnings).
+///
+/// Memory is bounded by live state (open connections, connectors that are
+/// connecting or connected, listening ports, started factories) plus a few
+/// bytes per id ever seen: ended protocols and ports are remembered as bare
+/// 64-bit ids, so "after connection_lost" can be told from "unknown".
+///
+/// Once `step` returned an error the checker's state is unspecified: stop
+/// feeding it.
+///
+/// ```
+/// use callorder_checker::{Checker, Profile};
+/// use callorder_trace::{ConnectorId, Event, FactoryId, Holder, ProtocolId, Reason, Step};
+///
+/// let (f, c, p) = (FactoryId(1), ConnectorId(1), ProtocolId(1));
+/// let events = [
+///     (0, Event::ConnectTcp { factory: f, connector: c }),
+///     (0, Event::DoStart { factory: f, holder: Some(Holder::Connector(c)) }),
+///     (1, Event::StartFactory { factory: f }),
+///     (0, Event::StartedConnecting { factory: f, connector: c }),
+///     (0, Event::BuildProtocol { factory: f, holder: Holder::Connector(c), protocol: Some(p) }),
+///     (0, Event::ConnectionMade { protocol: p }),
+///     (0, Event::ConnectionLost { protocol: p, reason: Reason::ConnectionDone }),
+///     (0, Event::ClientConnectionLost { factory: f, connector: c, reason: Reason::ConnectionDone }),
+///     (0, Event::DoStop { factory: f, holder: Some(Holder::Connector(c)) }),
+///     (1, Event::StopFactory { factory: f }),
+///     (0, Event::End),
+/// ];
+/// let mut checker = Checker::new(Profile::Strict);
+/// for (i, (depth, event)) in events.into_iter().enumerate() {
+///     checker.step(&Step::new(i as u64 + 1, event).at_depth(depth)).unwrap();
+/// }
+/// assert!(checker.warnings().is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Checker {
+    profile: Profile,
+    max_live: usize,
+    factories: IdMap<FactoryId, FactoryState>,
+    connectors: IdMap<ConnectorId, ConnectorState>,
+    ports: IdMap<PortId, PortState>,
+    protocols: IdMap<ProtocolId, ProtocolState>,
+    /// Protocols after connection_lost.
+    lost_protocols: IdSet<ProtocolId>,
+    /// Ports after do_stop.
+    stopped_ports: IdSet<PortId>,
+    /// Protocols that got register_producer after connection_lost: each is
+    /// owed nothing, but may get one stop_producing (PR1).
+    late_producers: IdSet<ProtocolId>,
+    stack: Vec<Frame>,
+    returned: Vec<Frame>,
+    returned_next: usize,
+    hook: Option<Hook>,
+    shutdown: bool,
+    ended: bool,
+    last_seq: u64,
+    warnings: Vec<Warning>,
+    coverage: Coverage,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new(Profile::Strict)
+    }
+}
+
+/// A violation found while handling one event, before the event's seq and
+/// the object's history are filled in.
+struct Fail {
+    rule: Rule,
+    message: String,
+    object: Option<Object>,
+}
+
+fn fail(rule: Rule, object: Option<Object>, message: impl Into<String>) -> Fail {
+    Fail { rule, message: message.into(), object }
+}
+
+type Check = Result<(), Fail>;
+
+impl Checker {
+    /// The format's default limit on objects alive at once.
+    pub const DEFAULT_MAX_LIVE: usize = 1_000_000;
+
+    /// A checker for a new trace.
+    pub fn new(profile: Profile) -> Self {
+        Checker {
+            profile,
+            max_live: Self::DEFAULT_MAX_LIVE,
+            factories: IdMap::default(),
+            connectors: IdMap::default(),
+            ports: IdMap::default(),
+            protocols: IdMap::default(),
+            lost_protocols: IdSet::default(),
+            stopped_ports: IdSet::default(),
+            late_producers: IdSet::default(),
+            stack: Vec::new(),
+            returned: Vec::new(),
+            returned_next: 0,
+            hook: None,
+            shutdown: false,
+            ended: false,
+            last_seq: 0,
+            warnings: Vec::new(),
+            coverage: Coverage::default(),
+        }
+    }
+
+    /// Sets the limit on objects alive at once (factories, connectors, ports
+    /// and protocols together); crossing it is a
+    /// [`CheckError::TooManyLiveObjects`].
+    #[must_use]
+    pub fn with_max_live(mut self, max_live: usize) -> Self {
+        self.max_live = max_live;
+        self
+    }
+
+    /// The profile this checker holds the trace to.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Obligations left unmet at `end` under [`Profile::Twisted`].
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// How often each rule was exercised so far.
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
+    }
+
+    /// Whether `end` was seen: the trace is complete.
+    pub fn is_complete(&self) -> bool {
+        self.ended
+    }
+
+    /// How many objects are alive now.
+    pub fn live_objects(&self) -> usize {
+        self.factories.len() + self.connectors.len() + self.ports.len() + self.protocols.len()
+    }
+
+    /// The seq of the last event accepted (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Judges one event. `Ok` means the trace so far can be legal.
+    ///
+    /// On `end`, the obligations still unmet are violations under
+    /// [`Profile::Strict`] (at the `end` line) and warnings under
+    /// [`Profile::Twisted`].
+    pub fn step(&mut self, step: &Step) -> Result<(), CheckError> {
+        match self.step_inner(step) {
+            Ok(()) => {
+                self.last_seq = step.seq;
+                if self.live_objects() > self.max_live {
+                    return Err(CheckError::TooManyLiveObjects { seq: step.seq, limit: self.max_live });
+                }
+                Ok(())
+            }
+            Err(f) => Err(self.violation(step, f).into()),
+        }
+    }
+
+    fn violation(&self, step: &Step, f: Fail) -> Violation {
+        let history = match f.object {
+            Some(Object::Connector(c)) => self.connectors.get(&c).map(|s| s.history.to_vec()),
+            Some(Object::Port(l)) => self.ports.get(&l).map(|s| s.history.to_vec()),
+            Some(Object::Protocol(p)) => self.protocols.get(&p).map(|s| s.history.to_vec()),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let expected = match f.object {
+            Some(o) if step.event != Event::End => self.legal_for(o, step),
+            _ => Vec::new(),
+        };
+        Violation {
+            rule: f.rule,
+            seq: step.seq,
+            kind: step.event.kind(),
+            message: f.message,
+            object: f.object,
+            history,
+            expected,
+        }
+    }
+
+    fn step_inner(&mut self, step: &Step) -> Check {
+        let kind = step.event.kind();
+        self.coverage.hit(Rule::AfterEnd);
+        if self.ended {
+            return Err(fail(Rule::AfterEnd, None, format!("{kind} after end")));
+        }
+        self.check_hook(step)?;
+        let parent = self.enter(step)?;
+        if kind.is_callback() && step.depth > 0 {
+            self.check_nested(step, parent)?;
+        }
+        self.dispatch(step, parent)?;
+        if kind.is_callback() {
+            let (connector, port) = match step.event {
+                Event::DoStart { holder, .. } | Event::DoStop { holder, .. } => match holder {
+                    Some(Holder::Connector(c)) => (Some(c), None),
+                    Some(Holder::Port(l)) => (None, Some(l)),
+                    None => (None, None),
+                },
+                _ => (step.event.connector(), step.event.port()),
+            };
+            self.stack.push(Frame {
+                seq: step.seq,
+                depth: step.depth,
+                kind,
+                failed: step.failed,
+                connector,
+                port,
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- nesting
+
+    /// The hook of a do_start/do_stop at count 0 must come right inside it.
+    fn check_hook(&mut self, step: &Step) -> Check {
+        let kind = step.event.kind();
+        match self.hook.take() {
+            Some(hook) => {
+                let rule = if hook.kind == EventKind::StartFactory { Rule::StartHook } else { Rule::StopHook };
+                self.coverage.hit(rule);
+                let fits = kind == hook.kind
+                    && step.event.factory() == Some(hook.factory)
+                    && step.depth == hook.depth + 1
+                    && step.within.is_none_or(|w| w == hook.caller);
+                if !fits {
+                    self.hook = Some(hook);
+                    let what = if hook.kind == EventKind::StartFactory { "do_start" } else { "do_stop" };
+                    return Err(fail(
+                        rule,
+                        Some(Object::Factory(hook.factory)),
+                        format!(
+                            "expected {} at depth {} inside the {what} at seq {} (the start count {}), found {kind} at depth {}",
+                            hook.kind,
+                            hook.depth + 1,
+                            hook.caller,
+                            if hook.kind == EventKind::StartFactory { "was 0" } else { "reached 0" },
+                            step.depth
+                        ),
+                    ));
+                }
+                if step.failed && hook.kind == EventKind::StartFactory {
+                    self.undo_start(hook.factory, hook.holder);
+                }
+                Ok(())
+            }
+            None => match kind {
+                EventKind::StartFactory => {
+                    self.coverage.hit(Rule::StartHook);
+                    Err(fail(
+                        Rule::StartHook,
+                        step.event.factory().map(Object::Factory),
+                        "start_factory outside a do_start that found the start count at 0",
+                    ))
+                }
+                EventKind::StopFactory => {
+                    self.coverage.hit(Rule::StopHook);
+                    Err(fail(
+                        Rule::StopHook,
+                        step.event.factory().map(Object::Factory),
+                        "stop_factory outside a do_stop that brought the start count to 0",
+                    ))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Places the event on the call stack: the callbacks it shows to have
+    /// returned are popped, and the callback it runs inside is returned.
+    fn enter(&mut self, step: &Step) -> Result<Option<Frame>, Fail> {
+        let d = step.depth as usize;
+        self.coverage.hit(Rule::Depth);
+        if let Some(w) = step.within {
+            if step.depth == 0 {
+                return Err(fail(Rule::Depth, None, format!("within {w} at depth 0: a top-level event runs inside no callback")));
+            }
+            let frame = if let Some(f) = self.stack.iter().find(|f| f.seq == w) {
+                Some(*f)
+            } else if let Some(f) = self.returned.iter().find(|f| f.seq == w) {
+                Some(*f)
+            } else if w >= step.seq || w == 0 {
+                return Err(fail(Rule::Depth, None, format!("within {w} names no earlier event")));
+            } else {
+                None // Older than the frames remembered: trusted.
+            };
+            if let Some(f) = frame {
+                if f.depth as usize + 1 != d {
+                    return Err(fail(
+                        Rule::Depth,
+                        None,
+                        format!("depth {d} inside the callback at seq {w}, which ran at depth {}", f.depth),
+                    ));
+                }
+            }
+            // The implicit stack follows depth alone ("the nearest earlier
+            // event whose depth is one less"), so `within` does not reshape it.
+            if d <= self.stack.len() {
+                self.pop_to(d);
+            }
+            if let Some(f) = frame {
+                if let Some(pos) = self.stack.iter().position(|s| s.seq == f.seq) {
+                    return Ok(Some(self.stack[pos]));
+                }
+            }
+            return Ok(frame);
+        }
+        if d > self.stack.len() {
+            let running = match self.stack.last() {
+                Some(f) => format!("the innermost running callback is {} at seq {} (depth {})", f.kind, f.seq, f.depth),
+                None => "no callback is running".to_owned(),
+            };
+            return Err(fail(
+                Rule::Depth,
+                None,
+                format!("depth {d} needs a running callback at depth {}, but {running}", d - 1),
+            ));
+        }
+        self.pop_to(d);
+        Ok(if d == 0 { None } else { self.stack.last().copied() })
+    }
+
+    /// Pops every callback at depth `d` or deeper: they returned.
+    fn pop_to(&mut self, d: usize) {
+        while self.stack.len() > d {
+            let frame = self.stack.pop().expect("len > d");
+            self.on_return(&frame);
+            if self.returned.len() < RETURNED_FRAMES {
+                self.returned.push(frame);
+            } else {
+                self.returned[self.returned_next] = frame;
+            }
+            self.returned_next = (self.returned_next + 1) % RETURNED_FRAMES;
+        }
+    }
+
+    /// A callback returned: what Twisted decides at that point.
+    fn on_return(&mut self, frame: &Frame) {
+        if !matches!(frame.kind, EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost) {
+            return;
+        }
+        let Some(c) = frame.connector else { return };
+        let Some(conn) = self.connectors.get_mut(&c) else { return };
+        let retried_inside = conn.retry_inside == Some(frame.seq);
+        if retried_inside {
+            conn.retry_inside = None;
+        }
+        match conn.phase {
+            ConnectorPhase::Outcome { frame: seq } if seq == frame.seq => {
+                // `if self.state == "disconnected": doStop()`, unless the
+                // callback raised (P10): then the factory stays started.
+                conn.phase = if frame.failed || !conn.holds {
+                    ConnectorPhase::Disconnected
+                } else {
+                    ConnectorPhase::AwaitDoStop { outcome: frame.seq, double: false }
+                };
+            }
+            ConnectorPhase::Disconnected if retried_inside && !frame.failed => {
+                // N2: the retry made inside this callback failed and stopped
+                // the factory inside it; Twisted stops it again now.
+                conn.phase = ConnectorPhase::AwaitDoStop { outcome: frame.seq, double: true };
+            }
+            _ => {}
+        }
+    }
+
+    /// A callback at depth >= 1 needs an action or a hook that delivers it.
+    fn check_nested(&mut self, step: &Step, parent: Option<Frame>) -> Check {
+        let kind = step.event.kind();
+        if matches!(kind, EventKind::StartFactory | EventKind::StopFactory) {
+            return Ok(()); // Checked as a hook.
+        }
+        self.coverage.hit(Rule::Nested);
+        let Some(parent) = parent else {
+            return Ok(()); // `within` an old callback: trusted.
+        };
+        let delivered = parent.source.is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
+        if delivered {
+            let src = parent.source.expect("checked");
+            match (src.action, kind) {
+                (EventKind::StopConnecting | EventKind::Disconnect, EventKind::ClientConnectionFailed)
+                    if parent.kind == EventKind::StartedConnecting =>
+                {
+                    self.coverage.hit(Rule::FailedInsideStarted)
+                }
+                (EventKind::Connect, EventKind::StartedConnecting) => self.coverage.hit(Rule::NestedRetry),
+                (EventKind::LoseConnection | EventKind::Disconnect, EventKind::ConnectionLost) => {
+                    self.coverage.hit(Rule::LostInsideLose)
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        let why = match parent.source {
+            Some(s) if s.delivers => format!("the last action inside it, {}, does not deliver {kind}", s.action),
+            Some(s) => format!("the last action inside it, {}, delivers nothing synchronously here", s.action),
+            None => "no action was made inside it".to_owned(),
+        };
+        Err(fail(
+            Rule::Nested,
+            self.object_of(&step.event),
+            format!("{kind} nested inside {} at seq {}, but {why}", parent.kind, parent.seq),
+        ))
+    }
+
+    fn source_permits(&self, s: &Source, event: &Event) -> bool {
+        use EventKind as K;
+        let conn_matches = |c: Option<ConnectorId>| c.is_some() && c == s.connector;
+        match (s.action, *event) {
+            (K::ConnectTcp | K::Connect, Event::DoStart { holder, factory }) => match holder {
+                Some(Holder::Connector(c)) => conn_matches(Some(c)),
+                Some(Holder::Port(_)) => false,
+                None => s.connector.and_then(|c| self.connectors.get(&c)).is_some_and(|c| c.factory == factory),
+            },
+            (K::ConnectTcp | K::Connect, Event::StartedConnecting { connector, .. }) => conn_matches(Some(connector)),
+            (K::ListenTcp, Event::DoStart { holder, .. }) => match holder {
+                Some(Holder::Port(l)) => s.port == Some(l),
+                Some(Holder::Connector(_)) => false,
+                None => true,
+            },
+            (K::StopConnecting | K::Disconnect, Event::ClientConnectionFailed { connector, .. })
+                if s.protocol.is_none() =>
+            {
+                conn_matches(Some(connector))
+            }
+            (K::StopConnecting | K::Disconnect | K::LoseConnection, Event::DoStop { holder, .. }) => match holder {
+                Some(Holder::Connector(c)) => conn_matches(Some(c)),
+                Some(Holder::Port(_)) => false,
+                None => s.connector.is_some(),
+            },
+            (K::LoseConnection | K::Disconnect, Event::StopProducing { protocol } | Event::ConnectionLost { protocol, .. }) => {
+                s.protocol == Some(protocol)
+            }
+            (K::LoseConnection | K::Disconnect, Event::ClientConnectionLost { connector, .. }) => {
+                s.protocol.is_some() && conn_matches(Some(connector))
+            }
+            (K::Write, Event::PauseProducing { protocol }) => s.protocol == Some(protocol),
+            (K::RegisterProducer, Event::ResumeProducing { protocol } | Event::StopProducing { protocol }) => {
+                s.protocol == Some(protocol)
+            }
+            _ => false,
+        }
+    }
+
+    /// Records an action made inside `parent`, for the callbacks it may
+    /// deliver nested at its depth.
+    fn set_source(&mut self, step: &Step, parent: Option<Frame>, source: Source) {
+        let Some(parent) = parent else { return };
+        if let Some(f) = self.stack.iter_mut().rev().find(|f| f.seq == parent.seq) {
+            f.source = Some(source);
+        } else if let Some(f) = self.returned.iter_mut().find(|f| f.seq == parent.seq) {
+            f.source = Some(source);
+        }
+        let _ = step;
+    }
+
+    // --------------------------------------------------------------- dispatch
+
+    fn object_of(&self, event: &Event) -> Option<Object> {
+        match *event {
+            Event::BuildProtocol { holder: Holder::Connector(c), .. } => Some(Object::Connector(c)),
+            Event::BuildProtocol { holder: Holder::Port(l), .. } => Some(Object::Port(l)),
+            _ => {
+                if let Some(p) = event.protocol() {
+                    Some(Object::Protocol(p))
+                } else if let Some(c) = event.connector() {
+                    Some(Object::Connector(c))
+                } else if let Some(l) = event.port() {
+                    Some(Object::Port(l))
+                } else {
+                    event.factory().map(Object::Factory)
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, step: &Step, parent: Option<Frame>) -> Check {
+        let seq = step.seq;
+        let failed = step.failed;
+        match step.event {
+            Event::ConnectTcp { factory, connector } => self.connect_tcp(step, parent, factory, connector),
+            Event::ListenTcp { factory, port } => self.listen_tcp(step, parent, factory, port),
+            Event::DoStart { factory, holder } => self.do_start(step, factory, holder),
+            Event::StartFactory { .. } | Event::StopFactory { .. } => Ok(()), // hooks: check_hook
+            Event::StartedConnecting { factory, connector } => self.started_connecting(seq, factory, connector),
+            Event::BuildProtocol { factory, holder, protocol } => self.build_protocol(step, factory, holder, protocol),
+            Event::ClientConnectionFailed { factory, connector, reason } => self.connection_failed(seq, factory, connector, reason),
+            Event::ClientConnectionLost { factory, connector, reason } => {
+                self.client_connection_lost(seq, factory, connector, reason)
+            }
+            Event::DoStop { factory, holder } => self.do_stop(step, factory, holder),
+            Event::ConnectionMade { protocol } => self.connection_made(seq, failed, protocol),
+            Event::DataReceived { protocol, bytes } => self.data_received(seq, failed, protocol, bytes),
+            Event::ReadConnectionLost { protocol } => self.read_connection_lost(seq, failed, protocol),
+            Event::WriteConnectionLost { protocol } => self.write_connection_lost(seq, failed, protocol),
+            Event::ConnectionLost { protocol, reason } => self.connection_lost(seq, failed, protocol, reason),
+            Event::PauseProducing { protocol } => self.pause_producing(seq, protocol),
+            Event::ResumeProducing { protocol } => self.resume_producing(seq, protocol),
+            Event::StopProducing { protocol } => self.stop_producing(seq, protocol),
+            Event::Connect { connector } => self.connect(step, parent, connector),
+            Event::StopConnecting { connector } => self.stop_connecting(step, parent, connector),
+            Event::Disconnect { connector } => self.disconnect(step, parent, connector),
+            Event::Write { protocol, .. } => self.transport_action(step, parent, protocol),
+            Event::LoseConnection { protocol } => self.lose_connection(step, parent, protocol),
+            Event::LoseWriteConnection { protocol } => self.lose_write_connection(step, parent, protocol),
+            Event::AbortConnection { protocol } => self.transport_action(step, parent, protocol),
+            Event::RegisterProducer { protocol, streaming } => self.register_producer(step, parent, protocol, streaming),
+            Event::UnregisterProducer { protocol } => self.unregister_producer(step, parent, protocol),
+            Event::StopListening { port } => self.stop_listening(step, parent, port),
+            Event::PauseReading { protocol } | Event::ResumeReading { protocol } => {
+                self.transport_action(step, parent, protocol)
+            }
+            Event::Shutdown => {
+                self.shutdown = true;
+                Ok(())
+            }
+            Event::End => self.end(step),
+        }
+    }
+
+    // -------------------------------------------------------------- factories
+
+    fn factory_mismatch(&mut self, object: Object, expected: FactoryId, named: FactoryId) -> Check {
+        self.coverage.hit(Rule::FactoryMismatch);
+        if expected == named {
+            Ok(())
+        } else {
+            Err(fail(
+                Rule::FactoryMismatch,
+                Some(object),
+                format!("names factory {named:?}, but {object:?} belongs to factory {expected:?}"),
+            ))
+        }
+    }
+
+    fn do_start(&mut self, step: &Step, factory: FactoryId, holder: Option<Holder>) -> Check {
+        self.coverage.hit(Rule::DoStart);
+        let holder = match holder {
+            Some(h) => h,
+            None => self.find_holder(factory, true).ok_or_else(|| {
+                fail(
+                    Rule::DoStart,
+                    Some(Object::Factory(factory)),
+                    "do_start with no connector or port that owes one (connect_tcp, connect or listen_tcp)",
+                )
+            })?,
+        };
+        match holder {
+            Holder::Connector(c) => {
+                let Some(conn) = self.connectors.get(&c) else {
+                    return Err(self.unknown_connector(c));
+                };
+                let expected = conn.factory;
+                self.factory_mismatch(Object::Connector(c), expected, factory)?;
+                let conn = self.connectors.get_mut(&c).expect("present");
+                if conn.phase != ConnectorPhase::AwaitDoStart {
+                    let why = if conn.holds {
+                        "it holds a start on its factory already".to_owned()
+                    } else {
+                        format!("it is {}", phase_name(conn.phase))
+                    };
+                    return Err(fail(
+                        Rule::DoStart,
+                        Some(Object::Connector(c)),
+                        format!("do_start for a connector that owes none: {why}"),
+                    ));
+                }
+                conn.phase = ConnectorPhase::AwaitStarted;
+                conn.holds = true;
+                conn.history.push(step.seq, EventKind::DoStart);
+            }
+            Holder::Port(l) => {
+                let Some(port) = self.ports.get(&l) else {
+                    return Err(self.unknown_port(l));
+                };
+                let expected = port.factory;
+                self.factory_mismatch(Object::Port(l), expected, factory)?;
+                let port = self.ports.get_mut(&l).expect("present");
+                if port.started {
+                    return Err(fail(Rule::DoStart, Some(Object::Port(l)), "a second do_start for one port"));
+                }
+                port.started = true;
+                port.history.push(step.seq, EventKind::DoStart);
+            }
+        }
+        let f = self.factories.entry(factory).or_default();
+        let at_zero = f.num_ports == 0;
+        f.num_ports += 1;
+        if at_zero {
+            self.hook = Some(Hook {
+                kind: EventKind::StartFactory,
+                factory,
+                depth: step.depth,
+                caller: step.seq,
+                holder: Some(holder),
+            });
+        }
+        if step.failed && !at_zero {
+            self.undo_start(factory, Some(holder));
+        }
+        Ok(())
+    }
+
+    /// start_factory raised inside do_start: Twisted's count did not move,
+    /// and the connect or listen that asked for it raised (P11, S1).
+    fn undo_start(&mut self, factory: FactoryId, holder: Option<Holder>) {
+        if let Some(f) = self.factories.get_mut(&factory) {
+            f.num_ports = f.num_ports.saturating_sub(1);
+        }
+        match holder {
+            Some(Holder::Connector(c)) => {
+                if let Some(conn) = self.connectors.get_mut(&c) {
+                    conn.holds = false;
+                    conn.phase = ConnectorPhase::Stuck;
+                }
+            }
+            Some(Holder::Port(l)) => {
+                if let Some(port) = self.ports.get_mut(&l) {
+                    port.stuck = true;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The connector or port of `factory` that owes a do_start (`starting`)
+    /// or a do_stop, created first. Only for traces that leave the holder out.
+    fn find_holder(&self, factory: FactoryId, starting: bool) -> Option<Holder> {
+        let conn = self
+            .connectors
+            .iter()
+            .filter(|(_, s)| {
+                s.factory == factory
+                    && if starting {
+                        s.phase == ConnectorPhase::AwaitDoStart
+                    } else {
+                        matches!(s.phase, ConnectorPhase::AwaitDoStop { .. })
+                    }
+            })
+            .map(|(c, s)| (s.born, Holder::Connector(*c)));
+        let port = self
+            .ports
+            .iter()
+            .filter(|(_, s)| s.factory == factory && if starting { !s.started } else { s.stopping || self.shutdown })
+            .map(|(l, s)| (s.born, Holder::Port(*l)));
+        conn.chain(port).min_by_key(|(born, _)| *born).map(|(_, h)| h)
+    }
+
+    fn do_stop(&mut self, step: &Step, factory: FactoryId, holder: Option<Holder>) -> Check {
+        self.coverage.hit(Rule::DoStop);
+        let holder = match holder {
+            Some(h) => h,
+            None => self.find_holder(factory, false).ok_or_else(|| {
+                fail(Rule::DoStop, Some(Object::Factory(factory)), "do_stop with no connector or port that owes one")
+            })?,
+        };
+        let held = match holder {
+            Holder::Connector(c) => {
+                let Some(conn) = self.connectors.get(&c) else {
+                    return Err(self.unknown_connector(c));
+                };
+                let expected = conn.factory;
+                self.factory_mismatch(Object::Connector(c), expected, factory)?;
+                let conn = self.connectors.get(&c).expect("present");
+                match conn.phase {
+                    ConnectorPhase::AwaitDoStop { double: false, .. } => {}
+                    ConnectorPhase::AwaitDoStop { double: true, outcome } => {
+                        self.coverage.hit(Rule::DoubleStop);
+                        if self.profile == Profile::Strict {
+                            return Err(fail(
+                                Rule::DoubleStop,
+                                Some(Object::Connector(c)),
+                                format!(
+                                    "a second do_stop for one start: the retry inside the {} at seq {outcome} already failed and stopped the factory (Twisted bug N2; the twisted profile accepts it)",
+                                    "outcome callback"
+                                ),
+                            ));
+                        }
+                        self.coverage.hit(Rule::StopAtZero);
+                    }
+                    phase => {
+                        let why = match phase {
+                            ConnectorPhase::Outcome { frame } => {
+                                format!("its outcome callback at seq {frame} is still running")
+                            }
+                            ConnectorPhase::Disconnected if !conn.holds => {
+                                "it holds no start on its factory (no matching do_start)".to_owned()
+                            }
+                            p => format!("it is {}", phase_name(p)),
+                        };
+                        return Err(fail(
+                            Rule::DoStop,
+                            Some(Object::Connector(c)),
+                            format!("do_stop for a connector that owes none: {why}"),
+                        ));
+                    }
+                }
+                let conn = self.connectors.get_mut(&c).expect("present");
+                let held = conn.holds;
+                conn.holds = false;
+                conn.phase = ConnectorPhase::Disconnected;
+                conn.history.push(step.seq, EventKind::DoStop);
+                held
+            }
+            Holder::Port(l) => {
+                let Some(port) = self.ports.get(&l) else {
+                    if self.stopped_ports.contains(&l) {
+                        return Err(fail(Rule::DoStop, Some(Object::Port(l)), "a second do_stop for one port"));
+                    }
+                    return Err(self.unknown_port(l));
+                };
+                let expected = port.factory;
+                self.factory_mismatch(Object::Port(l), expected, factory)?;
+                let port = self.ports.get(&l).expect("present");
+                if !port.started {
+                    return Err(fail(Rule::DoStop, Some(Object::Port(l)), "do_stop for a port that was never started"));
+                }
+                if !port.stopping && !self.shutdown {
+                    return Err(fail(
+                        Rule::DoStop,
+                        Some(Object::Port(l)),
+                        "do_stop for a port before stop_listening (or shutdown)",
+                    ));
+                }
+                self.ports.remove(&l);
+                self.stopped_ports.insert(l);
+                true
+            }
+        };
+        let f = self.factories.entry(factory).or_default();
+        let _ = held;
+        if f.num_ports > 0 {
+            f.num_ports -= 1;
+            if f.num_ports == 0 {
+                self.hook = Some(Hook {
+                    kind: EventKind::StopFactory,
+                    factory,
+                    depth: step.depth,
+                    caller: step.seq,
+                    holder: None,
+                });
+                self.factories.remove(&factory);
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown_connector(&self, c: ConnectorId) -> Fail {
+        fail(Rule::UnknownId, Some(Object::Connector(c)), "a connector no connect_tcp created")
+    }
+
+    fn unknown_port(&self, l: PortId) -> Fail {
+        fail(Rule::UnknownId, Some(Object::Port(l)), "a port no listen_tcp created")
+    }
+
+    // ------------------------------------------------------------- connectors
+
+    fn connect_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, c: ConnectorId) -> Check {
+        self.coverage.hit(Rule::DuplicateId);
+        if self.connectors.contains_key(&c) {
+            return Err(fail(Rule::DuplicateId, Some(Object::Connector(c)), "connect_tcp with a connector id already used"));
+        }
+        if step.failed {
+            return Ok(()); // It raised before doStart: nothing was created (C1).
+        }
+        let mut history = History::default();
+        history.push(step.seq, EventKind::ConnectTcp);
+        self.connectors.insert(
+            c,
+            ConnectorState {
+                factory,
+                phase: ConnectorPhase::AwaitDoStart,
+                holds: false,
+                cancelled: false,
+                retry_inside: None,
+                born: step.seq,
+                history,
+            },
+        );
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::ConnectTcp, connector: Some(c), port: None, protocol: None, delivers: true },
+        );
+        Ok(())
+    }
+
+    fn connector_mut(&mut self, c: ConnectorId) -> Result<&mut ConnectorState, Fail> {
+        match self.connectors.get_mut(&c) {
+            Some(s) => Ok(s),
+            None => Err(fail(Rule::UnknownId, Some(Object::Connector(c)), "a connector no connect_tcp created")),
+        }
+    }
+
+    fn started_connecting(&mut self, seq: u64, factory: FactoryId, c: ConnectorId) -> Check {
+        let expected = self.connector_mut(c)?.factory;
+        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        self.coverage.hit(Rule::StartedConnecting);
+        let conn = self.connector_mut(c)?;
+        match conn.phase {
+            ConnectorPhase::AwaitStarted => {
+                conn.phase = ConnectorPhase::Connecting;
+                conn.history.push(seq, EventKind::StartedConnecting);
+                Ok(())
+            }
+            ConnectorPhase::AwaitDoStart => Err(fail(
+                Rule::StartedConnecting,
+                Some(Object::Connector(c)),
+                "started_connecting before the do_start its connect owes",
+            )),
+            phase => Err(fail(
+                Rule::StartedConnecting,
+                Some(Object::Connector(c)),
+                format!("started_connecting, but the connector is {} (one per connect)", phase_name(phase)),
+            )),
+        }
+    }
+
+    fn connect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+        self.coverage.hit(Rule::ConnectState);
+        let chain: Vec<u64> = self.stack.iter().map(|f| f.seq).chain(parent.map(|p| p.seq)).collect();
+        let conn = self.connector_mut(c)?;
+        conn.history.push(step.seq, EventKind::Connect);
+        if step.failed {
+            return Ok(()); // It raised: nothing changed (C9).
+        }
+        match conn.phase {
+            ConnectorPhase::Disconnected => {
+                conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
+                conn.cancelled = false;
+            }
+            ConnectorPhase::Outcome { frame } if chain.contains(&frame) => {
+                // A retry inside client_connection_*: no do_stop, no do_start (C5).
+                conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
+                conn.cancelled = false;
+                conn.retry_inside = Some(frame);
+            }
+            ConnectorPhase::AwaitDoStop { outcome, .. } => {
+                self.coverage.hit(Rule::Retry);
+                return Err(fail(
+                    Rule::Retry,
+                    Some(Object::Connector(c)),
+                    format!("connect after the outcome callback at seq {outcome} returned, before the do_stop it owes"),
+                ));
+            }
+            phase => {
+                return Err(fail(
+                    Rule::ConnectState,
+                    Some(Object::Connector(c)),
+                    format!("connect on a connector that is {}: Twisted raises (error expected on it)", phase_name(phase)),
+                ));
+            }
+        }
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::Connect, connector: Some(c), port: None, protocol: None, delivers: true },
+        );
+        Ok(())
+    }
+
+    fn stop_connecting(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+        self.coverage.hit(Rule::ConnectState);
+        let conn = self.connector_mut(c)?;
+        conn.history.push(step.seq, EventKind::StopConnecting);
+        if step.failed {
+            return Ok(()); // NotConnectingError: nothing changed.
+        }
+        match conn.phase {
+            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+                conn.cancelled = true;
+            }
+            phase => {
+                return Err(fail(
+                    Rule::ConnectState,
+                    Some(Object::Connector(c)),
+                    format!(
+                        "stop_connecting on a connector that is {}: Twisted raises NotConnectingError (error expected on it)",
+                        phase_name(phase)
+                    ),
+                ));
+            }
+        }
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::StopConnecting, connector: Some(c), port: None, protocol: None, delivers: true },
+        );
+        Ok(())
+    }
+
+    fn disconnect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+        let conn = self.connector_mut(c)?;
+        conn.history.push(step.seq, EventKind::Disconnect);
+        if step.failed {
+            return Ok(());
+        }
+        let source = match conn.phase {
+            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+                conn.cancelled = true;
+                Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: None, delivers: true }
+            }
+            ConnectorPhase::Connected { protocol: Some(p), build_raised: false } => {
+                // `transport.loseConnection()` (C8): the same as lose_connection.
+                let delivers = match self.protocols.get_mut(&p) {
+                    Some(ps) => {
+                        ps.losing = true;
+                        ps.write_closed
+                    }
+                    None => false,
+                };
+                Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: Some(p), delivers }
+            }
+            _ => Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: None, delivers: false },
+        };
+        self.set_source(step, parent, source);
+        Ok(())
+    }
+
+    fn connection_failed(&mut self, seq: u64, factory: FactoryId, c: ConnectorId, reason: Reason) -> Check {
+        let expected = self.connector_mut(c)?.factory;
+        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        self.coverage.hit(Rule::Reason);
+        if !reason.is_failure() {
+            return Err(fail(
+                Rule::Reason,
+                Some(Object::Connector(c)),
+                format!("client_connection_failed with reason {reason}, which is not a connect failure"),
+            ));
+        }
+        self.coverage.hit(Rule::OneOutcome);
+        self.coverage.hit(Rule::OutcomeBeforeStarted);
+        let Some(conn) = self.connectors.get_mut(&c) else { return Err(self.unknown_connector(c)) };
+        match conn.phase {
+            ConnectorPhase::Connecting => {
+                if conn.cancelled && reason != Reason::UserCancelled {
+                    return Err(fail(
+                        Rule::Cancel,
+                        Some(Object::Connector(c)),
+                        format!("the attempt was cancelled (stop_connecting or disconnect), so it fails with user_cancelled, not {reason}"),
+                    ));
+                }
+            }
+            ConnectorPhase::Connected { build_raised: true, .. } => {
+                self.coverage.hit(Rule::FailedAfterBuildRaised);
+                self.coverage.hit(Rule::BuildOutcome);
+            }
+            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted => {
+                return Err(fail(
+                    Rule::OutcomeBeforeStarted,
+                    Some(Object::Connector(c)),
+                    "client_connection_failed before started_connecting",
+                ));
+            }
+            ConnectorPhase::Connected { .. } | ConnectorPhase::Lost { .. } => {
+                return Err(fail(
+                    Rule::OneOutcome,
+                    Some(Object::Connector(c)),
+                    "client_connection_failed after a build_protocol that did not raise: the attempt connected",
+                ));
+            }
+            phase => {
+                return Err(fail(
+                    Rule::OneOutcome,
+                    Some(Object::Connector(c)),
+                    format!("client_connection_failed, but the connector is {}", phase_name(phase)),
+                ));
+            }
+        }
+        conn.phase = ConnectorPhase::Outcome { frame: seq };
+        conn.cancelled = false;
+        conn.history.push(seq, EventKind::ClientConnectionFailed);
+        Ok(())
+    }
+
+    fn client_connection_lost(&mut self, seq: u64, factory: FactoryId, c: ConnectorId, reason: Reason) -> Check {
+        let expected = self.connector_mut(c)?.factory;
+        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        self.coverage.hit(Rule::Reason);
+        if !reason.is_loss() {
+            return Err(fail(
+                Rule::Reason,
+                Some(Object::Connector(c)),
+                format!("client_connection_lost with reason {reason}, which is not a connection loss"),
+            ));
+        }
+        self.coverage.hit(Rule::LostOrder);
+        self.coverage.hit(Rule::LostReason);
+        let Some(conn) = self.connectors.get_mut(&c) else { return Err(self.unknown_connector(c)) };
+        match conn.phase {
+            ConnectorPhase::Lost { reason: lost } => {
+                if lost != reason {
+                    return Err(fail(
+                        Rule::LostReason,
+                        Some(Object::Connector(c)),
+                        format!("client_connection_lost with reason {reason}, but the protocol's connection_lost said {lost}"),
+                    ));
+                }
+            }
+            ConnectorPhase::Connected { protocol: None, build_raised: false } => {
+                self.coverage.hit(Rule::LostWithoutProtocol);
+                self.coverage.hit(Rule::BuildOutcome);
+                if reason != Reason::ConnectionDone {
+                    return Err(fail(
+                        Rule::LostReason,
+                        Some(Object::Connector(c)),
+                        format!("build_protocol returned none, so the connection closes with connection_done, not {reason}"),
+                    ));
+                }
+            }
+            ConnectorPhase::Connected { protocol: Some(p), build_raised: false } => {
+                let p = p;
+                return Err(fail(
+                    Rule::LostOrder,
+                    Some(Object::Connector(c)),
+                    format!("client_connection_lost before the connection_lost of its protocol {p:?}"),
+                ));
+            }
+            ConnectorPhase::Connected { build_raised: true, .. } => {
+                return Err(fail(
+                    Rule::BuildOutcome,
+                    Some(Object::Connector(c)),
+                    "build_protocol raised, so client_connection_failed follows, not client_connection_lost",
+                ));
+            }
+            ConnectorPhase::Stuck => {
+                return Err(fail(
+                    Rule::LostOrder,
+                    Some(Object::Connector(c)),
+                    "client_connection_lost after a connection_lost that raised: Twisted never calls it (P9)",
+                ));
+            }
+            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+                return Err(fail(
+                    Rule::OutcomeBeforeStarted,
+                    Some(Object::Connector(c)),
+                    "client_connection_lost, but the attempt never connected",
+                ));
+            }
+            phase => {
+                return Err(fail(
+                    Rule::OneOutcome,
+                    Some(Object::Connector(c)),
+                    format!("client_connection_lost, but the connector is {}", phase_name(phase)),
+                ));
+            }
+        }
+        conn.phase = ConnectorPhase::Outcome { frame: seq };
+        conn.history.push(seq, EventKind::ClientConnectionLost);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ ports
+
+    fn listen_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, l: PortId) -> Check {
+        self.coverage.hit(Rule::DuplicateId);
+        if self.ports.contains_key(&l) || self.stopped_ports.contains(&l) {
+            return Err(fail(Rule::DuplicateId, Some(Object::Port(l)), "listen_tcp with a port id already used"));
+        }
+        if step.failed {
+            return Ok(()); // CannotListenError: no port, no do_start (S1).
+        }
+        let mut history = History::default();
+        history.push(step.seq, EventKind::ListenTcp);
+        self.ports.insert(l, PortState { factory, started: false, stopping: false, stuck: false, born: step.seq, history });
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::ListenTcp, connector: None, port: Some(l), protocol: None, delivers: true },
+        );
+        Ok(())
+    }
+
+    fn stop_listening(&mut self, step: &Step, parent: Option<Frame>, l: PortId) -> Check {
+        if let Some(port) = self.ports.get_mut(&l) {
+            if !step.failed {
+                port.stopping = true;
+            }
+            port.history.push(step.seq, EventKind::StopListening);
+        } else if !self.stopped_ports.contains(&l) {
+            return Err(self.unknown_port(l));
+        }
+        // Its do_stop comes from the event loop, never nested (S4).
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::StopListening, connector: None, port: Some(l), protocol: None, delivers: false },
+        );
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- protocols
+
+    fn build_protocol(&mut self, step: &Step, factory: FactoryId, holder: Holder, protocol: Option<ProtocolId>) -> Check {
+        let seq = step.seq;
+        match holder {
+            Holder::Connector(c) => {
+                let expected = self.connector_mut(c)?.factory;
+                self.factory_mismatch(Object::Connector(c), expected, factory)?;
+                self.coverage.hit(Rule::OutcomeBeforeStarted);
+                self.coverage.hit(Rule::OneOutcome);
+                let conn = self.connector_mut(c)?;
+                match conn.phase {
+                    ConnectorPhase::Connecting if conn.cancelled => {
+                        return Err(fail(
+                            Rule::Cancel,
+                            Some(Object::Connector(c)),
+                            "build_protocol after the attempt was cancelled: it fails with user_cancelled first",
+                        ));
+                    }
+                    ConnectorPhase::Connecting => {}
+                    ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted => {
+                        return Err(fail(
+                            Rule::OutcomeBeforeStarted,
+                            Some(Object::Connector(c)),
+                            "build_protocol before started_connecting",
+                        ));
+                    }
+                    phase => {
+                        return Err(fail(
+                            Rule::OneOutcome,
+                            Some(Object::Connector(c)),
+                            format!("build_protocol, but the connector is {} (one per attempt)", phase_name(phase)),
+                        ));
+                    }
+                }
+                conn.history.push(seq, EventKind::BuildProtocol);
+                let built = if step.failed { None } else { protocol };
+                conn.phase = ConnectorPhase::Connected { protocol: built, build_raised: step.failed };
+            }
+            Holder::Port(l) => {
+                self.coverage.hit(Rule::BuildAfterStop);
+                let Some(port) = self.ports.get(&l) else {
+                    if self.stopped_ports.contains(&l) {
+                        return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port after its do_stop"));
+                    }
+                    return Err(self.unknown_port(l));
+                };
+                let expected = port.factory;
+                self.factory_mismatch(Object::Port(l), expected, factory)?;
+                let port = self.ports.get_mut(&l).expect("present");
+                if !port.started {
+                    return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port before its do_start"));
+                }
+                if port.stopping {
+                    self.coverage.hit(Rule::BuildAfterStopListening);
+                }
+                port.history.push(seq, EventKind::BuildProtocol);
+            }
+        }
+        let Some(p) = protocol else { return Ok(()) };
+        if step.failed {
+            return Ok(());
+        }
+        self.coverage.hit(Rule::DuplicateId);
+        if self.protocols.contains_key(&p) || self.lost_protocols.contains(&p) {
+            return Err(fail(Rule::DuplicateId, Some(Object::Protocol(p)), "build_protocol returned a protocol id already used"));
+        }
+        let mut history = History::default();
+        history.push(seq, EventKind::BuildProtocol);
+        self.protocols.insert(
+            p,
+            ProtocolState {
+                owner: holder,
+                made: false,
+                losing: false,
+                read_closed: false,
+                write_closing: false,
+                write_closed: false,
+                must_lose: None,
+                producer: Producer::None,
+                born: seq,
+                history,
+            },
+        );
+        Ok(())
+    }
+
+    /// The live protocol a transport callback is delivered to. Callbacks
+    /// after connection_lost, before connection_made or after a callback
+    /// that raised are refused here.
+    fn delivered_to(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<&mut ProtocolState, Fail> {
+        self.coverage.hit(Rule::AfterLost);
+        self.coverage.hit(Rule::BeforeMade);
+        if !self.protocols.contains_key(&p) {
+            return Err(if self.lost_protocols.contains(&p) {
+                if kind == EventKind::ConnectionLost {
+                    self.coverage.hit(Rule::LostTwice);
+                    fail(Rule::LostTwice, Some(Object::Protocol(p)), "a second connection_lost")
+                } else {
+                    fail(Rule::AfterLost, Some(Object::Protocol(p)), format!("{kind} after connection_lost"))
+                }
+            } else {
+                fail(Rule::UnknownId, Some(Object::Protocol(p)), format!("{kind} for a protocol no build_protocol returned"))
+            });
+        }
+        let ps = self.protocols.get_mut(&p).expect("present");
+        if !ps.made {
+            return Err(fail(Rule::BeforeMade, Some(Object::Protocol(p)), format!("{kind} before connection_made")));
+        }
+        if let Some(raised) = ps.must_lose {
+            if !matches!(kind, EventKind::ConnectionLost | EventKind::StopProducing) {
+                return Err(fail(
+                    Rule::Raised,
+                    Some(Object::Protocol(p)),
+                    format!("{kind}, but the callback at seq {raised} raised, so connection_lost comes next"),
+                ));
+            }
+        }
+        ps.history.push(seq, kind);
+        Ok(ps)
+    }
+
+    fn connection_made(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
+        self.coverage.hit(Rule::Made);
+        let Some(ps) = self.protocols.get_mut(&p) else {
+            return Err(if self.lost_protocols.contains(&p) {
+                fail(Rule::Made, Some(Object::Protocol(p)), "connection_made after connection_lost")
+            } else {
+                fail(Rule::Made, Some(Object::Protocol(p)), "connection_made for a protocol no build_protocol returned")
+            });
+        };
+        if ps.made {
+            return Err(fail(Rule::Made, Some(Object::Protocol(p)), "a second connection_made"));
+        }
+        ps.made = true;
+        ps.history.push(seq, EventKind::ConnectionMade);
+        if failed {
+            match ps.owner {
+                // The client's connection ends with the exception (P8).
+                Holder::Connector(_) => ps.must_lose = Some(seq),
+                // The server's stays open (S3, #5614).
+                Holder::Port(_) => self.coverage.hit(Rule::OpenAfterMadeRaised),
+            }
+        }
+        Ok(())
+    }
+
+    fn data_received(&mut self, seq: u64, failed: bool, p: ProtocolId, bytes: u64) -> Check {
+        let ps = self.delivered_to(seq, EventKind::DataReceived, p)?;
+        let (read_closed, losing) = (ps.read_closed, ps.losing);
+        if failed {
+            ps.must_lose = Some(seq);
+        }
+        self.coverage.hit(Rule::EmptyData);
+        if bytes == 0 {
+            return Err(fail(Rule::EmptyData, Some(Object::Protocol(p)), "data_received with 0 bytes (an empty read is EOF)"));
+        }
+        self.coverage.hit(Rule::ReadClosed);
+        if read_closed {
+            return Err(fail(Rule::ReadClosed, Some(Object::Protocol(p)), "data_received after read_connection_lost (the peer's EOF)"));
+        }
+        if losing {
+            self.coverage.hit(Rule::DataAfterLose);
+        }
+        Ok(())
+    }
+
+    fn read_connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
+        let ps = self.delivered_to(seq, EventKind::ReadConnectionLost, p)?;
+        let was = ps.read_closed;
+        ps.read_closed = true;
+        if failed {
+            ps.must_lose = Some(seq);
+        }
+        self.coverage.hit(Rule::ReadClosed);
+        self.coverage.hit(Rule::HalfClose);
+        if was {
+            return Err(fail(Rule::ReadClosed, Some(Object::Protocol(p)), "a second read_connection_lost"));
+        }
+        Ok(())
+    }
+
+    fn write_connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
+        let ps = self.delivered_to(seq, EventKind::WriteConnectionLost, p)?;
+        let (closing, closed) = (ps.write_closing, ps.write_closed);
+        ps.write_closed = true;
+        if failed {
+            ps.must_lose = Some(seq);
+        }
+        self.coverage.hit(Rule::WriteClosed);
+        if !closing {
+            return Err(fail(Rule::WriteClosed, Some(Object::Protocol(p)), "write_connection_lost without lose_write_connection"));
+        }
+        if closed {
+            return Err(fail(Rule::WriteClosed, Some(Object::Protocol(p)), "a second write_connection_lost"));
+        }
+        self.coverage.hit(Rule::HalfClose);
+        Ok(())
+    }
+
+    fn connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId, reason: Reason) -> Check {
+        self.coverage.hit(Rule::LostTwice);
+        let ps = self.delivered_to(seq, EventKind::ConnectionLost, p)?;
+        let (owner, producer) = (ps.owner, ps.producer);
+        self.coverage.hit(Rule::Reason);
+        if !reason.is_loss() {
+            return Err(fail(
+                Rule::Reason,
+                Some(Object::Protocol(p)),
+                format!("connection_lost with reason {reason}, which is not a connection loss"),
+            ));
+        }
+        self.coverage.hit(Rule::StopFirst);
+        if producer != Producer::None {
+            return Err(fail(
+                Rule::StopFirst,
+                Some(Object::Protocol(p)),
+                "connection_lost while a producer is registered: stop_producing comes first",
+            ));
+        }
+        self.protocols.remove(&p);
+        self.lost_protocols.insert(p);
+        match owner {
+            Holder::Connector(c) => {
+                if let Some(conn) = self.connectors.get_mut(&c) {
+                    if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p) {
+                        // P9: a connection_lost that raised ends the connector's story.
+                        conn.phase = if failed { ConnectorPhase::Stuck } else { ConnectorPhase::Lost { reason } };
+                    }
+                }
+            }
+            Holder::Port(l) => {
+                if self.stopped_ports.contains(&l) {
+                    self.coverage.hit(Rule::ProtocolOutlivesPort);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn producer_callback(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<(), Fail> {
+        self.coverage.hit(Rule::ProducerCallback);
+        if kind == EventKind::StopProducing && self.late_producers.remove(&p) {
+            return Ok(()); // register_producer after connection_lost (PR1).
+        }
+        let ps = self.delivered_to(seq, kind, p)?;
+        let producer = ps.producer;
+        let next = match (kind, producer) {
+            (EventKind::PauseProducing, Producer::Streaming { .. }) => Producer::Streaming { paused: true },
+            (EventKind::ResumeProducing, Producer::Streaming { paused: true }) => Producer::Streaming { paused: false },
+            (EventKind::ResumeProducing, Producer::Pull) => Producer::Pull,
+            (EventKind::StopProducing, Producer::Streaming { .. } | Producer::Pull) => Producer::None,
+            (_, producer) => {
+                let state = match producer {
+                    Producer::None => "no producer is registered",
+                    Producer::Pull => "the producer is a pull producer",
+                    Producer::Streaming { paused: false } => "the streaming producer is not paused",
+                    Producer::Streaming { paused: true } => "the streaming producer is paused",
+                };
+                return Err(fail(Rule::ProducerCallback, Some(Object::Protocol(p)), format!("{kind}, but {state}")));
+            }
+        };
+        ps.producer = next;
+        Ok(())
+    }
+
+    fn pause_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
+        self.producer_callback(seq, EventKind::PauseProducing, p)
+    }
+
+    fn resume_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
+        self.producer_callback(seq, EventKind::ResumeProducing, p)
+    }
+
+    fn stop_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
+        self.producer_callback(seq, EventKind::StopProducing, p)
+    }
+
+    /// A transport action that changes nothing the order depends on; on a
+    /// lost connection it is a no-op (P3).
+    fn transport_action(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+        self.known_protocol(p)?;
+        if let Some(ps) = self.protocols.get_mut(&p) {
+            ps.history.push(step.seq, step.event.kind());
+        }
+        let live_streaming = matches!(self.protocols.get(&p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
+        let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
+        self.set_source(
+            step,
+            parent,
+            Source { action: step.event.kind(), connector: None, port: None, protocol: Some(p), delivers },
+        );
+        Ok(())
+    }
+
+    fn known_protocol(&self, p: ProtocolId) -> Check {
+        if self.protocols.contains_key(&p) || self.lost_protocols.contains(&p) {
+            Ok(())
+        } else {
+            Err(fail(Rule::UnknownId, Some(Object::Protocol(p)), "a protocol no build_protocol returned"))
+        }
+    }
+
+    fn lose_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+        self.known_protocol(p)?;
+        let (delivers, connector) = match self.protocols.get_mut(&p) {
+            Some(ps) => {
+                ps.history.push(step.seq, EventKind::LoseConnection);
+                if !step.failed {
+                    ps.losing = true;
+                }
+                let connector = match ps.owner {
+                    Holder::Connector(c) => Some(c),
+                    Holder::Port(_) => None,
+                };
+                // Only once the write side is closed does loseConnection
+                // deliver connection_lost synchronously (H4).
+                (ps.write_closed && !step.failed, connector)
+            }
+            None => (false, None),
+        };
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::LoseConnection, connector, port: None, protocol: Some(p), delivers },
+        );
+        Ok(())
+    }
+
+    fn lose_write_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+        self.known_protocol(p)?;
+        if let Some(ps) = self.protocols.get_mut(&p) {
+            ps.history.push(step.seq, EventKind::LoseWriteConnection);
+            if !step.failed {
+                ps.write_closing = true;
+            }
+        }
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::LoseWriteConnection, connector: None, port: None, protocol: Some(p), delivers: false },
+        );
+        Ok(())
+    }
+
+    fn register_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId, streaming: bool) -> Check {
+        self.known_protocol(p)?;
+        self.coverage.hit(Rule::Register);
+        if !step.failed {
+            match self.protocols.get_mut(&p) {
+                Some(ps) => {
+                    ps.history.push(step.seq, EventKind::RegisterProducer);
+                    if ps.producer != Producer::None {
+                        return Err(fail(
+                            Rule::Register,
+                            Some(Object::Protocol(p)),
+                            "register_producer while a producer is registered: Twisted raises (error expected on it)",
+                        ));
+                    }
+                    ps.producer = if streaming { Producer::Streaming { paused: false } } else { Producer::Pull };
+                }
+                None => {
+                    self.late_producers.insert(p);
+                }
+            }
+        }
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::RegisterProducer, connector: None, port: None, protocol: Some(p), delivers: !step.failed },
+        );
+        Ok(())
+    }
+
+    fn unregister_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+        self.known_protocol(p)?;
+        if let Some(ps) = self.protocols.get_mut(&p) {
+            ps.history.push(step.seq, EventKind::UnregisterProducer);
+            if !step.failed {
+                ps.producer = Producer::None;
+            }
+        }
+        self.set_source(
+            step,
+            parent,
+            Source { action: EventKind::UnregisterProducer, connector: None, port: None, protocol: Some(p), delivers: false },
+        );
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------- end
+
+    fn end(&mut self, step: &Step) -> Check {
+        self.pop_to(0);
+        self.ended = true;
+        let mut owed: Vec<(u64, Rule, Object, String)> = Vec::new();
+        for (p, ps) in &self.protocols {
+            if ps.made {
+                owed.push((ps.born, Rule::Unlost, Object::Protocol(*p), format!("protocol {p:?} got connection_made but never connection_lost")));
+            }
+        }
+        for (c, cs) in &self.connectors {
+            match cs.phase {
+                ConnectorPhase::Disconnected | ConnectorPhase::Stuck => {}
+                ConnectorPhase::AwaitDoStop { .. } => owed.push((
+                    cs.born,
+                    Rule::Unstopped,
+                    Object::Connector(*c),
+                    format!("connector {c:?} owes the do_stop of its factory"),
+                )),
+                phase => owed.push((
+                    cs.born,
+                    Rule::Unresolved,
+                    Object::Connector(*c),
+                    format!("connector {c:?} is {} and never got its outcome", phase_name(phase)),
+                )),
+            }
+        }
+        for (l, ls) in &self.ports {
+            if ls.started && !ls.stuck {
+                owed.push((ls.born, Rule::PortUnstopped, Object::Port(*l), format!("port {l:?} never got its do_stop")));
+            }
+        }
+        for rule in [Rule::Unlost, Rule::Unstopped, Rule::Unresolved, Rule::PortUnstopped, Rule::Unstopped] {
+            self.coverage.hit(rule);
+        }
+        if owed.is_empty() {
+            return Ok(());
+        }
+        owed.sort_by_key(|(born, ..)| *born);
+        match self.profile {
+            Profile::Strict => {
+                let (_, rule, object, _) = owed[0];
+                let all: Vec<String> = owed.iter().map(|(.., m)| m.clone()).collect();
+                Err(fail(rule, Some(object), format!("the trace ended with obligations unmet: {}", all.join("; "))))
+            }
+            Profile::Twisted => {
+                if owed.iter().any(|(_, r, ..)| *r == Rule::Unlost) {
+                    self.coverage.hit(Rule::PausedAtShutdown);
+                }
+                self.warnings.extend(owed.into_iter().map(|(_, rule, object, message)| Warning {
+                    rule,
+                    seq: step.seq,
+                    message,
+                    object: Some(object),
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ legal next
+
+    /// Events on `object` that would be legal instead of `step`, at its depth.
+    fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {
+        let mut out = Vec::new();
+        for event in self.candidates(object) {
+            let mut probe = self.clone();
+            let trial = Step { seq: step.seq, depth: step.depth, within: step.within, failed: false, event };
+            if probe.step_inner(&trial).is_ok() && !out.contains(&event) {
+                out.push(event);
+            }
+        }
+        out
+    }
+
+    /// Every event the trace could legally continue with now, at every depth
+    /// that fits, for the objects the checker knows, plus events that create
+    /// new objects (with fresh ids).
+    ///
+    /// This is slow (it tries each candidate on a copy of the checker): it is
+    /// meant for generating callback sequences, not for the hot path.
+    ///
+    /// ```
+    /// use callorder_checker::Checker;
+    /// use callorder_trace::{Event, EventKind};
+    /// let checker = Checker::default();
+    /// let next = checker.legal_next();
+    /// assert!(next.iter().any(|s| s.event.kind() == EventKind::ConnectTcp));
+    /// assert!(next.iter().all(|s| s.event.kind() != EventKind::DataReceived));
+    /// ```
+    pub fn legal_next(&self) -> Vec<Step> {
+        let seq = self.last_seq + 1;
+        let mut objects: Vec<(u64, Object)> = Vec::new();
+        objects.extend(self.connectors.iter().map(|(c, s)| (s.born, Object::Connector(*c))));
+        objects.extend(self.ports.iter().map(|(l, s)| (s.born, Object::Port(*l))));
+        objects.extend(self.protocols.iter().map(|(p, s)| (s.born, Object::Protocol(*p))));
+        objects.sort_by_key(|(born, o)| (*born, format!("{o:?}")));
+        let mut events: Vec<Event> = Vec::new();
+        for (_, o) in &objects {
+            for e in self.candidates(*o) {
+                if !events.contains(&e) {
+                    events.push(e);
+                }
+            }
+        }
+        let factory = self.factories.keys().copied().min().unwrap_or(FactoryId(1));
+        let fresh = |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        events.push(Event::ConnectTcp { factory, connector: ConnectorId(fresh(1)) });
+        events.push(Event::ListenTcp { factory, port: PortId(fresh(2)) });
+        events.push(Event::Shutdown);
+        events.push(Event::End);
+        let mut out = Vec::new();
+        let depths: Vec<u32> = (0..=self.stack.len() as u32).collect();
+        for event in events {
+            for &depth in &depths {
+                let trial = Step { seq, depth, within: None, failed: false, event };
+                let mut probe = self.clone();
+                if probe.step_inner(&trial).is_ok() {
+                    out.push(trial);
+                }
+            }
+        }
+        out
+    }
+
+    /// Candidate events on one object: every kind with every reason, for
+    /// [`legal_next`](Checker::legal_next) and violation reports.
+    fn candidates(&self, object: Object) -> Vec<Event> {
+        let mut out = Vec::new();
+        let fresh_protocol = ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        match object {
+            Object::Connector(c) => {
+                let Some(cs) = self.connectors.get(&c) else { return out };
+                let (f, h) = (cs.factory, Some(Holder::Connector(c)));
+                out.push(Event::DoStart { factory: f, holder: h });
+                out.push(Event::StartedConnecting { factory: f, connector: c });
+                out.push(Event::BuildProtocol { factory: f, holder: Holder::Connector(c), protocol: Some(fresh_protocol) });
+                out.push(Event::BuildProtocol { factory: f, holder: Holder::Connector(c), protocol: None });
+                for reason in Reason::ALL {
+                    out.push(Event::ClientConnectionFailed { factory: f, connector: c, reason });
+                    out.push(Event::ClientConnectionLost { factory: f, connector: c, reason });
+                }
+                out.push(Event::DoStop { factory: f, holder: h });
+                out.push(Event::Connect { connector: c });
+                out.push(Event::StopConnecting { connector: c });
+                out.push(Event::Disconnect { connector: c });
+            }
+            Object::Port(l) => {
+                let Some(ls) = self.ports.get(&l) else { return out };
+                let f = ls.factory;
+                out.push(Event::DoStart { factory: f, holder: Some(Holder::Port(l)) });
+                out.push(Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: Some(fresh_protocol) });
+                out.push(Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: None });
+                out.push(Event::StopListening { port: l });
+                out.push(Event::DoStop { factory: f, holder: Some(Holder::Port(l)) });
+            }
+            Object::Protocol(p) => {
+                out.push(Event::ConnectionMade { protocol: p });
+                out.push(Event::DataReceived { protocol: p, bytes: 1 });
+                out.push(Event::ReadConnectionLost { protocol: p });
+                out.push(Event::WriteConnectionLost { protocol: p });
+                for reason in Reason::ALL {
+                    out.push(Event::ConnectionLost { protocol: p, reason });
+                }
+                out.push(Event::PauseProducing { protocol: p });
+                out.push(Event::ResumeProducing { protocol: p });
+                out.push(Event::StopProducing { protocol: p });
+                out.push(Event::Write { protocol: p, bytes: 1 });
+                out.push(Event::LoseConnection { protocol: p });
+                out.push(Event::LoseWriteConnection { protocol: p });
+                out.push(Event::AbortConnection { protocol: p });
+                out.push(Event::RegisterProducer { protocol: p, streaming: true });
+                out.push(Event::RegisterProducer { protocol: p, streaming: false });
+                out.push(Event::UnregisterProducer { protocol: p });
+                if let Some(ps) = self.protocols.get(&p) {
+                    if let Holder::Connector(c) = ps.owner {
+                        out.extend(self.candidates(Object::Connector(c)));
+                    }
+                }
+            }
+            Object::Factory(f) => {
+                out.push(Event::StartFactory { factory: f });
+                out.push(Event::StopFactory { factory: f });
+            }
+        }
+        out
+    }
+}
+
+fn phase_name(phase: ConnectorPhase) -> String {
+    match phase {
+        ConnectorPhase::AwaitDoStart => "waiting for its do_start".into(),
+        ConnectorPhase::AwaitStarted => "connecting, before started_connecting".into(),
+        ConnectorPhase::Connecting => "connecting".into(),
+        ConnectorPhase::Connected { protocol: Some(_), build_raised: false } => "connected".into(),
+        ConnectorPhase::Connected { protocol: None, build_raised: false } => {
+            "connected with no protocol (build_protocol returned none)".into()
+        }
+        ConnectorPhase::Connected { build_raised: true, .. } => "connected, after a build_protocol that raised".into(),
+        ConnectorPhase::Lost { .. } => "connected, after its protocol's connection_lost".into(),
+        ConnectorPhase::Outcome { frame } => format!("in its outcome callback (seq {frame})"),
+        ConnectorPhase::AwaitDoStop { outcome, .. } => format!("disconnected, owing the do_stop of the outcome at seq {outcome}"),
+        ConnectorPhase::Disconnected => "disconnected".into(),
+        ConnectorPhase::Stuck => "stuck after a callback raised".into(),
+    }
+}

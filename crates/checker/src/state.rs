@@ -1,0 +1,169 @@
+//! The state the checker keeps per live object.
+//!
+//! Only live objects have an entry here. An object that ended leaves a few
+//! bytes behind (see [`Checker`](crate::Checker)): its id in a set, so that
+//! later events on it are judged as "after the end", not as "unknown".
+
+use callorder_trace::{ConnectorId, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason};
+
+use crate::violation::Past;
+
+/// The last few events of an object, for violation reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct History {
+    seqs: [u64; History::LEN],
+    kinds: [Option<EventKind>; History::LEN],
+    next: u8,
+}
+
+impl History {
+    const LEN: usize = 4;
+
+    #[inline]
+    pub(crate) fn push(&mut self, seq: u64, kind: EventKind) {
+        let i = usize::from(self.next) % Self::LEN;
+        self.seqs[i] = seq;
+        self.kinds[i] = Some(kind);
+        self.next = self.next.wrapping_add(1) % (Self::LEN as u8);
+    }
+
+    pub(crate) fn to_vec(self) -> Vec<Past> {
+        let start = usize::from(self.next);
+        (0..Self::LEN)
+            .map(|k| (start + k) % Self::LEN)
+            .filter_map(|i| self.kinds[i].map(|kind| Past { seq: self.seqs[i], kind }))
+            .collect()
+    }
+}
+
+/// A factory's start count, as Twisted keeps it (`Factory.numPorts`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FactoryState {
+    /// `numPorts`: up on each do_start, down on each do_stop while above 0.
+    pub num_ports: u32,
+}
+
+/// Where a connector is in its life cycle (`BaseConnector.state`, refined).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ConnectorPhase {
+    /// `connect` was called; its do_start has not come yet.
+    AwaitDoStart,
+    /// Started (or holding a start already); started_connecting has not come.
+    AwaitStarted,
+    /// started_connecting came; waiting for an outcome.
+    Connecting,
+    /// build_protocol came (Twisted's state "connected").
+    Connected {
+        /// The protocol built, or `None` when build_protocol returned none.
+        protocol: Option<ProtocolId>,
+        /// build_protocol raised: client_connection_failed follows (C11).
+        build_raised: bool,
+    },
+    /// The protocol's connection_lost came; client_connection_lost follows.
+    Lost {
+        /// The reason it carried (client_connection_lost must carry the same).
+        reason: Reason,
+    },
+    /// An outcome callback (client_connection_*) is running: the frame seq.
+    Outcome { frame: u64 },
+    /// The outcome callback returned without a retry: do_stop is owed.
+    AwaitDoStop {
+        /// The outcome callback's seq, for messages.
+        outcome: u64,
+        /// This do_stop is Twisted's second stop of N2: the connector holds
+        /// no start any more.
+        double: bool,
+    },
+    /// Idle: it can `connect` again.
+    Disconnected,
+    /// A callback raised where Twisted then never finishes the connector
+    /// (connection_lost raised, P9; start_factory raised inside connect,
+    /// P11): nothing more is owed, and nothing more is expected.
+    Stuck,
+}
+
+/// A connector's state.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectorState {
+    pub factory: FactoryId,
+    pub phase: ConnectorPhase,
+    /// `factoryStarted`: this connector holds one start on its factory.
+    pub holds: bool,
+    /// stop_connecting/disconnect while connecting: the attempt must fail
+    /// with user_cancelled.
+    pub cancelled: bool,
+    /// The outcome callback (seq) inside which `connect` retried, while it
+    /// runs: if the retry fails inside it, Twisted stops the factory twice.
+    pub retry_inside: Option<u64>,
+    /// When it was created, to report in a stable order.
+    pub born: u64,
+    pub history: History,
+}
+
+/// A port's state.
+#[derive(Clone, Debug)]
+pub(crate) struct PortState {
+    pub factory: FactoryId,
+    /// do_start came.
+    pub started: bool,
+    /// stop_listening was called.
+    pub stopping: bool,
+    /// start_factory raised inside its do_start: Twisted's listen_tcp raised
+    /// and the port is never stopped.
+    pub stuck: bool,
+    pub born: u64,
+    pub history: History,
+}
+
+/// The producer registered with a protocol's transport.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Producer {
+    None,
+    Streaming { paused: bool },
+    Pull,
+}
+
+/// A protocol's state, from build_protocol to connection_lost.
+#[derive(Clone, Debug)]
+pub(crate) struct ProtocolState {
+    pub owner: Holder,
+    /// connection_made came.
+    pub made: bool,
+    /// lose_connection (or a disconnect of its connector) was called.
+    pub losing: bool,
+    pub read_closed: bool,
+    pub write_closing: bool,
+    pub write_closed: bool,
+    /// A callback raised: connection_lost must come next (P7, P8, H5).
+    pub must_lose: Option<u64>,
+    pub producer: Producer,
+    pub born: u64,
+    pub history: History,
+}
+
+/// A running callback.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Frame {
+    pub seq: u64,
+    pub depth: u32,
+    pub kind: EventKind,
+    pub failed: bool,
+    pub connector: Option<ConnectorId>,
+    pub port: Option<PortId>,
+    /// The last action made directly inside this callback, which may
+    /// deliver callbacks synchronously, nested at its depth.
+    pub source: Option<Source>,
+}
+
+/// An action that can deliver callbacks synchronously (trace format,
+/// Nesting: the reentrancy points of Twisted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub action: EventKind,
+    pub connector: Option<ConnectorId>,
+    pub port: Option<PortId>,
+    pub protocol: Option<ProtocolId>,
+    /// Whether this action, in the state it was made in, delivers anything
+    /// synchronously (lose_connection only does once the write side closed).
+    pub delivers: bool,
+}
