@@ -80,6 +80,9 @@ pub struct Checker {
     protocols: IdMap<ProtocolId, ProtocolState>,
     /// Protocols after connection_lost.
     lost_protocols: IdSet<ProtocolId>,
+    /// Connectors that are disconnected and hold no start: all they need is
+    /// their factory, until they `connect` again.
+    idle_connectors: IdMap<ConnectorId, FactoryId>,
     /// Ports after do_stop.
     stopped_ports: IdSet<PortId>,
     /// Protocols that got register_producer after connection_lost: each is
@@ -130,6 +133,7 @@ impl Checker {
             ports: IdMap::default(),
             protocols: IdMap::default(),
             lost_protocols: IdSet::default(),
+            idle_connectors: IdMap::default(),
             stopped_ports: IdSet::default(),
             late_producers: IdSet::default(),
             stack: Vec::new(),
@@ -523,6 +527,9 @@ impl Checker {
     }
 
     fn dispatch(&mut self, step: &Step, parent: Option<Frame>) -> Check {
+        if let Some(c) = step.event.connector() {
+            self.revive(c);
+        }
         let seq = step.seq;
         let failed = step.failed;
         match step.event {
@@ -775,6 +782,9 @@ impl Checker {
                 true
             }
         };
+        if let Holder::Connector(c) = holder {
+            self.make_idle(c);
+        }
         let f = self.factories.entry(factory).or_default();
         let _ = held;
         if f.num_ports > 0 {
@@ -791,6 +801,41 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// Brings an idle connector back to full state.
+    #[inline]
+    fn revive(&mut self, c: ConnectorId) {
+        if self.idle_connectors.is_empty() || self.connectors.contains_key(&c) {
+            return;
+        }
+        if let Some(factory) = self.idle_connectors.remove(&c) {
+            self.connectors.insert(
+                c,
+                ConnectorState {
+                    factory,
+                    phase: ConnectorPhase::Disconnected,
+                    holds: false,
+                    cancelled: false,
+                    retry_inside: None,
+                    born: 0,
+                    history: History::default(),
+                },
+            );
+        }
+    }
+
+    /// Keeps only the factory of a connector that is disconnected and holds
+    /// nothing, so memory follows live connectors, not connectors ever made.
+    fn make_idle(&mut self, c: ConnectorId) {
+        if let Some(conn) = self.connectors.get(&c) {
+            // A retry inside a running outcome callback is still pending (N2).
+            if conn.phase == ConnectorPhase::Disconnected && !conn.holds && conn.retry_inside.is_none() {
+                let factory = conn.factory;
+                self.connectors.remove(&c);
+                self.idle_connectors.insert(c, factory);
+            }
+        }
     }
 
     fn unknown_connector(&self, c: ConnectorId) -> Fail {
@@ -866,7 +911,12 @@ impl Checker {
 
     fn connect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::ConnectState);
-        let chain: Vec<u64> = self.stack.iter().map(|f| f.seq).chain(parent.map(|p| p.seq)).collect();
+        let strict = self.profile == Profile::Strict;
+        let running = |seq: u64| parent.is_some_and(|p| p.seq == seq) || self.stack.iter().any(|f| f.seq == seq);
+        let retry_frame = match self.connectors.get(&c).map(|s| s.phase) {
+            Some(ConnectorPhase::Outcome { frame }) if running(frame) => Some(frame),
+            _ => None,
+        };
         let conn = self.connector_mut(c)?;
         conn.history.push(step.seq, EventKind::Connect);
         if step.failed {
@@ -877,7 +927,12 @@ impl Checker {
                 conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
                 conn.cancelled = false;
             }
-            ConnectorPhase::Outcome { frame } if chain.contains(&frame) => {
+            ConnectorPhase::AwaitDoStop { double: true, .. } if strict => {
+                // Under strict, Twisted's second stop (N2) is not owed.
+                conn.phase = ConnectorPhase::AwaitDoStart;
+                conn.cancelled = false;
+            }
+            ConnectorPhase::Outcome { frame } if retry_frame == Some(frame) => {
                 // A retry inside client_connection_*: no do_stop, no do_start (C5).
                 conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
                 conn.cancelled = false;
@@ -1541,6 +1596,7 @@ impl Checker {
         for (c, cs) in &self.connectors {
             match cs.phase {
                 ConnectorPhase::Disconnected | ConnectorPhase::Stuck => {}
+                ConnectorPhase::AwaitDoStop { double: true, .. } if self.profile == Profile::Strict => {}
                 ConnectorPhase::AwaitDoStop { .. } => owed.push((
                     cs.born,
                     Rule::Unstopped,
@@ -1633,6 +1689,9 @@ impl Checker {
                 }
             }
         }
+        let mut idle: Vec<ConnectorId> = self.idle_connectors.keys().copied().collect();
+        idle.sort_unstable();
+        events.extend(idle.into_iter().map(|connector| Event::Connect { connector }));
         let factory = self.factories.keys().copied().min().unwrap_or(FactoryId(1));
         let fresh = |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         events.push(Event::ConnectTcp { factory, connector: ConnectorId(fresh(1)) });

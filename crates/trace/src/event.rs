@@ -159,23 +159,47 @@ pub struct UnknownEvent;
 #[allow(missing_docs)] // fields are the format's, documented there
 pub enum Event {
     /// See [`EventKind::ConnectTcp`].
-    ConnectTcp { factory: FactoryId, connector: ConnectorId },
+    ConnectTcp {
+        factory: FactoryId,
+        connector: ConnectorId,
+    },
     /// See [`EventKind::ListenTcp`].
     ListenTcp { factory: FactoryId, port: PortId },
     /// See [`EventKind::DoStart`]; `holder` is who started it, where known.
-    DoStart { factory: FactoryId, holder: Option<Holder> },
+    DoStart {
+        factory: FactoryId,
+        holder: Option<Holder>,
+    },
     /// See [`EventKind::StartFactory`].
     StartFactory { factory: FactoryId },
     /// See [`EventKind::StartedConnecting`].
-    StartedConnecting { factory: FactoryId, connector: ConnectorId },
+    StartedConnecting {
+        factory: FactoryId,
+        connector: ConnectorId,
+    },
     /// See [`EventKind::BuildProtocol`]; `protocol` is `None` when it returned none.
-    BuildProtocol { factory: FactoryId, holder: Holder, protocol: Option<ProtocolId> },
+    BuildProtocol {
+        factory: FactoryId,
+        holder: Holder,
+        protocol: Option<ProtocolId>,
+    },
     /// See [`EventKind::ClientConnectionFailed`].
-    ClientConnectionFailed { factory: FactoryId, connector: ConnectorId, reason: Reason },
+    ClientConnectionFailed {
+        factory: FactoryId,
+        connector: ConnectorId,
+        reason: Reason,
+    },
     /// See [`EventKind::ClientConnectionLost`].
-    ClientConnectionLost { factory: FactoryId, connector: ConnectorId, reason: Reason },
+    ClientConnectionLost {
+        factory: FactoryId,
+        connector: ConnectorId,
+        reason: Reason,
+    },
     /// See [`EventKind::DoStop`].
-    DoStop { factory: FactoryId, holder: Option<Holder> },
+    DoStop {
+        factory: FactoryId,
+        holder: Option<Holder>,
+    },
     /// See [`EventKind::StopFactory`].
     StopFactory { factory: FactoryId },
     /// See [`EventKind::ConnectionMade`].
@@ -187,7 +211,10 @@ pub enum Event {
     /// See [`EventKind::WriteConnectionLost`].
     WriteConnectionLost { protocol: ProtocolId },
     /// See [`EventKind::ConnectionLost`].
-    ConnectionLost { protocol: ProtocolId, reason: Reason },
+    ConnectionLost {
+        protocol: ProtocolId,
+        reason: Reason,
+    },
     /// See [`EventKind::PauseProducing`].
     PauseProducing { protocol: ProtocolId },
     /// See [`EventKind::ResumeProducing`].
@@ -209,7 +236,10 @@ pub enum Event {
     /// See [`EventKind::AbortConnection`].
     AbortConnection { protocol: ProtocolId },
     /// See [`EventKind::RegisterProducer`].
-    RegisterProducer { protocol: ProtocolId, streaming: bool },
+    RegisterProducer {
+        protocol: ProtocolId,
+        streaming: bool,
+    },
     /// See [`EventKind::UnregisterProducer`].
     UnregisterProducer { protocol: ProtocolId },
     /// See [`EventKind::StopListening`].
@@ -315,9 +345,18 @@ impl Event {
             | Event::Connect { connector }
             | Event::StopConnecting { connector }
             | Event::Disconnect { connector } => Some(connector),
-            Event::DoStart { holder: Some(Holder::Connector(connector)), .. }
-            | Event::DoStop { holder: Some(Holder::Connector(connector)), .. }
-            | Event::BuildProtocol { holder: Holder::Connector(connector), .. } => Some(connector),
+            Event::DoStart {
+                holder: Some(Holder::Connector(connector)),
+                ..
+            }
+            | Event::DoStop {
+                holder: Some(Holder::Connector(connector)),
+                ..
+            }
+            | Event::BuildProtocol {
+                holder: Holder::Connector(connector),
+                ..
+            } => Some(connector),
             _ => None,
         }
     }
@@ -326,9 +365,18 @@ impl Event {
     pub const fn port(&self) -> Option<PortId> {
         match *self {
             Event::ListenTcp { port, .. } | Event::StopListening { port } => Some(port),
-            Event::DoStart { holder: Some(Holder::Port(port)), .. }
-            | Event::DoStop { holder: Some(Holder::Port(port)), .. }
-            | Event::BuildProtocol { holder: Holder::Port(port), .. } => Some(port),
+            Event::DoStart {
+                holder: Some(Holder::Port(port)),
+                ..
+            }
+            | Event::DoStop {
+                holder: Some(Holder::Port(port)),
+                ..
+            }
+            | Event::BuildProtocol {
+                holder: Holder::Port(port),
+                ..
+            } => Some(port),
             _ => None,
         }
     }
@@ -371,7 +419,13 @@ pub struct Step {
 impl Step {
     /// An event at depth 0 that did not fail.
     pub const fn new(seq: u64, event: Event) -> Self {
-        Step { seq, depth: 0, within: None, failed: false, event }
+        Step {
+            seq,
+            depth: 0,
+            within: None,
+            failed: false,
+            event,
+        }
     }
 
     /// The same step at another depth.

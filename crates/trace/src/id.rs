@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn a_million_sequential_names_do_not_collide() {
-        let mut seen: Vec<u64> = (0..1_000_000).map(|i| name_hash(&format!("p{i}"))).collect();
+        let mut seen: Vec<u64> = (0..1_000_000)
+            .map(|i| name_hash(&format!("p{i}")))
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 1_000_000);

@@ -154,7 +154,6 @@ impl std::error::Error for ReadError {}
 /// assert_eq!(records[0].detail.as_deref(), Some("ConnectionDone()"));
 /// # Ok::<(), callorder_trace::ReadError>(())
 /// ```
-#[derive(Debug)]
 pub struct TraceReader<R: BufRead> {
     inner: R,
     limits: Limits,
@@ -286,7 +285,9 @@ impl<R: BufRead> TraceReader<R> {
         let cap = u64::try_from(self.limits.max_line_bytes)
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        let read = (&mut self.inner).take(cap).read_until(b'\n', &mut self.line);
+        let read = (&mut self.inner)
+            .take(cap)
+            .read_until(b'\n', &mut self.line);
         if let Err(e) = read {
             return Err(self.io_error(&e));
         }
@@ -305,7 +306,9 @@ impl<R: BufRead> TraceReader<R> {
         }
 
         let bytes = &self.line[..self.line.len() - usize::from(has_newline)];
-        if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        // `contains` is a memchr; the position is needed only on error.
+        if bytes.contains(&0) {
+            let at = bytes.iter().position(|&b| b == 0).unwrap_or(0);
             let message = "NUL byte; expected UTF-8 JSON text".to_owned();
             return Err(self.error(ReadErrorKind::Encoding, Some(at + 1), message));
         }
@@ -321,7 +324,10 @@ impl<R: BufRead> TraceReader<R> {
                 return Err(self.error(ReadErrorKind::Encoding, Some(at + 1), message));
             }
         };
-        match text.bytes().position(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
+        match text
+            .bytes()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+        {
             None => {
                 let message =
                     "blank line; expected a JSON object (only the file's last line may end empty)";
@@ -368,7 +374,13 @@ impl<R: BufRead> TraceReader<R> {
         };
         let event = self.event(kind, &raw)?;
         Ok(Record {
-            step: Step { seq, depth, within: raw.within, failed: raw.error.is_some(), event },
+            step: Step {
+                seq,
+                depth,
+                within: raw.within,
+                failed: raw.error.is_some(),
+                event,
+            },
             t: raw.t,
             addr: raw.addr,
             detail: raw.detail,
@@ -384,7 +396,10 @@ impl<R: BufRead> TraceReader<R> {
         let connector = || need(raw.connector, Key::Connector).map(ConnectorId);
         let port = || need(raw.port, Key::Port).map(PortId);
         let protocol = || need(raw.protocol, Key::Protocol).map(ProtocolId);
-        let reason = || raw.reason.ok_or_else(|| self.missing(Key::Reason, Some(kind)));
+        let reason = || {
+            raw.reason
+                .ok_or_else(|| self.missing(Key::Reason, Some(kind)))
+        };
         let bytes = || need(raw.bytes, Key::Bytes);
         let holder = || match (raw.connector, raw.port) {
             (Some(c), None) => Ok(Some(Holder::Connector(ConnectorId(c)))),
@@ -398,13 +413,25 @@ impl<R: BufRead> TraceReader<R> {
         };
 
         Ok(match kind {
-            EventKind::ConnectTcp => Event::ConnectTcp { factory: factory()?, connector: connector()? },
-            EventKind::ListenTcp => Event::ListenTcp { factory: factory()?, port: port()? },
-            EventKind::DoStart => Event::DoStart { factory: factory()?, holder: holder()? },
-            EventKind::StartFactory => Event::StartFactory { factory: factory()? },
-            EventKind::StartedConnecting => {
-                Event::StartedConnecting { factory: factory()?, connector: connector()? }
-            }
+            EventKind::ConnectTcp => Event::ConnectTcp {
+                factory: factory()?,
+                connector: connector()?,
+            },
+            EventKind::ListenTcp => Event::ListenTcp {
+                factory: factory()?,
+                port: port()?,
+            },
+            EventKind::DoStart => Event::DoStart {
+                factory: factory()?,
+                holder: holder()?,
+            },
+            EventKind::StartFactory => Event::StartFactory {
+                factory: factory()?,
+            },
+            EventKind::StartedConnecting => Event::StartedConnecting {
+                factory: factory()?,
+                connector: connector()?,
+            },
             EventKind::BuildProtocol => {
                 let factory = factory()?;
                 let holder = holder()?.ok_or_else(|| {
@@ -417,7 +444,11 @@ impl<R: BufRead> TraceReader<R> {
                     );
                     return Err(self.error(ReadErrorKind::Field, Some(1), message));
                 }
-                Event::BuildProtocol { factory, holder, protocol: raw.protocol.map(ProtocolId) }
+                Event::BuildProtocol {
+                    factory,
+                    holder,
+                    protocol: raw.protocol.map(ProtocolId),
+                }
             }
             EventKind::ClientConnectionFailed => Event::ClientConnectionFailed {
                 factory: factory()?,
@@ -429,35 +460,77 @@ impl<R: BufRead> TraceReader<R> {
                 connector: connector()?,
                 reason: reason()?,
             },
-            EventKind::DoStop => Event::DoStop { factory: factory()?, holder: holder()? },
-            EventKind::StopFactory => Event::StopFactory { factory: factory()? },
-            EventKind::ConnectionMade => Event::ConnectionMade { protocol: protocol()? },
-            EventKind::DataReceived => {
-                Event::DataReceived { protocol: protocol()?, bytes: bytes()? }
-            }
-            EventKind::ReadConnectionLost => Event::ReadConnectionLost { protocol: protocol()? },
-            EventKind::WriteConnectionLost => Event::WriteConnectionLost { protocol: protocol()? },
-            EventKind::ConnectionLost => {
-                Event::ConnectionLost { protocol: protocol()?, reason: reason()? }
-            }
-            EventKind::PauseProducing => Event::PauseProducing { protocol: protocol()? },
-            EventKind::ResumeProducing => Event::ResumeProducing { protocol: protocol()? },
-            EventKind::StopProducing => Event::StopProducing { protocol: protocol()? },
-            EventKind::Connect => Event::Connect { connector: connector()? },
-            EventKind::StopConnecting => Event::StopConnecting { connector: connector()? },
-            EventKind::Disconnect => Event::Disconnect { connector: connector()? },
-            EventKind::Write => Event::Write { protocol: protocol()?, bytes: bytes()? },
-            EventKind::LoseConnection => Event::LoseConnection { protocol: protocol()? },
-            EventKind::LoseWriteConnection => Event::LoseWriteConnection { protocol: protocol()? },
-            EventKind::AbortConnection => Event::AbortConnection { protocol: protocol()? },
+            EventKind::DoStop => Event::DoStop {
+                factory: factory()?,
+                holder: holder()?,
+            },
+            EventKind::StopFactory => Event::StopFactory {
+                factory: factory()?,
+            },
+            EventKind::ConnectionMade => Event::ConnectionMade {
+                protocol: protocol()?,
+            },
+            EventKind::DataReceived => Event::DataReceived {
+                protocol: protocol()?,
+                bytes: bytes()?,
+            },
+            EventKind::ReadConnectionLost => Event::ReadConnectionLost {
+                protocol: protocol()?,
+            },
+            EventKind::WriteConnectionLost => Event::WriteConnectionLost {
+                protocol: protocol()?,
+            },
+            EventKind::ConnectionLost => Event::ConnectionLost {
+                protocol: protocol()?,
+                reason: reason()?,
+            },
+            EventKind::PauseProducing => Event::PauseProducing {
+                protocol: protocol()?,
+            },
+            EventKind::ResumeProducing => Event::ResumeProducing {
+                protocol: protocol()?,
+            },
+            EventKind::StopProducing => Event::StopProducing {
+                protocol: protocol()?,
+            },
+            EventKind::Connect => Event::Connect {
+                connector: connector()?,
+            },
+            EventKind::StopConnecting => Event::StopConnecting {
+                connector: connector()?,
+            },
+            EventKind::Disconnect => Event::Disconnect {
+                connector: connector()?,
+            },
+            EventKind::Write => Event::Write {
+                protocol: protocol()?,
+                bytes: bytes()?,
+            },
+            EventKind::LoseConnection => Event::LoseConnection {
+                protocol: protocol()?,
+            },
+            EventKind::LoseWriteConnection => Event::LoseWriteConnection {
+                protocol: protocol()?,
+            },
+            EventKind::AbortConnection => Event::AbortConnection {
+                protocol: protocol()?,
+            },
             EventKind::RegisterProducer => Event::RegisterProducer {
                 protocol: protocol()?,
-                streaming: raw.streaming.ok_or_else(|| self.missing(Key::Streaming, Some(kind)))?,
+                streaming: raw
+                    .streaming
+                    .ok_or_else(|| self.missing(Key::Streaming, Some(kind)))?,
             },
-            EventKind::UnregisterProducer => Event::UnregisterProducer { protocol: protocol()? },
+            EventKind::UnregisterProducer => Event::UnregisterProducer {
+                protocol: protocol()?,
+            },
             EventKind::StopListening => Event::StopListening { port: port()? },
-            EventKind::PauseReading => Event::PauseReading { protocol: protocol()? },
-            EventKind::ResumeReading => Event::ResumeReading { protocol: protocol()? },
+            EventKind::PauseReading => Event::PauseReading {
+                protocol: protocol()?,
+            },
+            EventKind::ResumeReading => Event::ResumeReading {
+                protocol: protocol()?,
+            },
             EventKind::Shutdown => Event::Shutdown,
             EventKind::End => Event::End,
         })
@@ -495,9 +568,10 @@ impl<R: BufRead> TraceReader<R> {
     fn json_error(&self, e: &serde_json::Error, key: Option<Key>, has_newline: bool) -> ReadError {
         let detail = bare_message(e);
         let (kind, message) = match (e.classify(), key) {
-            (serde_json::error::Category::Data, Some(key)) => {
-                (ReadErrorKind::Field, format!("field \"{}\": {detail}", key.name()))
-            }
+            (serde_json::error::Category::Data, Some(key)) => (
+                ReadErrorKind::Field,
+                format!("field \"{}\": {detail}", key.name()),
+            ),
             (serde_json::error::Category::Data, None) => (ReadErrorKind::Field, detail),
             (serde_json::error::Category::Eof, _) if has_newline => (
                 ReadErrorKind::Truncated,
@@ -507,12 +581,13 @@ impl<R: BufRead> TraceReader<R> {
                 ReadErrorKind::Truncated,
                 format!("the last line is cut short ({detail})"),
             ),
-            (_, Some(key)) => {
-                (ReadErrorKind::Json, format!("invalid JSON in field \"{}\": {detail}", key.name()))
-            }
+            (_, Some(key)) => (
+                ReadErrorKind::Json,
+                format!("invalid JSON in field \"{}\": {detail}", key.name()),
+            ),
             (_, None) => (ReadErrorKind::Json, format!("invalid JSON: {detail}")),
         };
-        let column = usize::try_from(e.column()).unwrap_or(usize::MAX).max(1);
+        let column = e.column().max(1);
         self.error(kind, Some(column), message)
     }
 
@@ -524,6 +599,18 @@ impl<R: BufRead> TraceReader<R> {
             kind: ReadErrorKind::Io,
             message: format!("cannot read the trace: {e}"),
         }
+    }
+}
+
+// By hand: the line buffer can be a megabyte, and `R` need not be `Debug`.
+impl<R: BufRead> fmt::Debug for TraceReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("file", &self.file)
+            .field("line_number", &self.line_number)
+            .field("limits", &self.limits)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
     }
 }
 
@@ -567,7 +654,10 @@ fn bare_message(e: &serde_json::Error) -> String {
 fn value_column(line: &str, key: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     let skip_space = |mut i: usize| {
-        while bytes.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+        while bytes
+            .get(i)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
             i += 1;
         }
         i
@@ -731,7 +821,9 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
         let mut seen = 0u32;
         loop {
             *self.key = None;
-            let Some(FieldName(key)) = map.next_key()? else { break };
+            let Some(FieldName(key)) = map.next_key()? else {
+                break;
+            };
             let Some(key) = key else {
                 map.next_value::<Skip>()?;
                 continue;
@@ -839,7 +931,7 @@ impl<'de> Deserialize<'de> for FieldName {
 /// Defines a one-field wrapper whose visitor accepts exactly one JSON type,
 /// so that errors say what the format expects rather than a Rust type.
 macro_rules! value_type {
-    ($name:ident($ty:ty), $deserialize:ident, $expecting:literal, $($visit:tt)*) => {
+    ($name:ident($ty:ty), $deserialize:ident, $expecting:literal; $($visit:tt)*) => {
         struct $name($ty);
 
         impl<'de> Deserialize<'de> for $name {
@@ -858,16 +950,19 @@ macro_rules! value_type {
     };
 }
 
-value_type!(UInt(u64), deserialize_u64, "a non-negative integer",
+// Brace-delimited so that rustfmt leaves the items alone.
+value_type! {
+    UInt(u64), deserialize_u64, "a non-negative integer";
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<UInt, E> {
         Ok(UInt(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<UInt, E> {
         u64::try_from(v).map(UInt).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
     }
-);
+}
 
-value_type!(Num(f64), deserialize_f64, "a number",
+value_type! {
+    Num(f64), deserialize_f64, "a number";
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
         Ok(Num(v))
     }
@@ -879,37 +974,37 @@ value_type!(Num(f64), deserialize_f64, "a number",
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
         Ok(Num(v as f64))
     }
-);
+}
 
-value_type!(Flag(bool), deserialize_bool, "true or false",
+value_type! {
+    Flag(bool), deserialize_bool, "true or false";
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Flag, E> {
         Ok(Flag(v))
     }
-);
+}
 
 // Ids are hashed straight from the parser's buffer: no allocation, and
 // escaped names work like any other.
-value_type!(Name(u64), deserialize_str, "an id (a string)",
+value_type! {
+    Name(u64), deserialize_str, "an id (a string)";
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
         Ok(Name(name_hash(v)))
     }
-);
+}
 
-value_type!(EventName(EventKind), deserialize_str, "an event name of trace format v1",
+value_type! {
+    EventName(EventKind), deserialize_str, "an event name of trace format v1";
     fn visit_str<E: de::Error>(self, v: &str) -> Result<EventName, E> {
-        v.parse()
-            .map(EventName)
-            .map_err(|_| E::custom(format_args!("unknown event {v:?}")))
+        v.parse().map(EventName).map_err(|_| E::custom(format_args!("unknown event {v:?}")))
     }
-);
+}
 
-value_type!(ReasonName(Reason), deserialize_str, "a reason of trace format v1",
+value_type! {
+    ReasonName(Reason), deserialize_str, "a reason of trace format v1";
     fn visit_str<E: de::Error>(self, v: &str) -> Result<ReasonName, E> {
-        v.parse()
-            .map(ReasonName)
-            .map_err(|_| E::custom(format_args!("unknown reason {v:?}")))
+        v.parse().map(ReasonName).map_err(|_| E::custom(format_args!("unknown reason {v:?}")))
     }
-);
+}
 
 #[cfg(test)]
 mod tests {

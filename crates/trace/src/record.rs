@@ -27,7 +27,14 @@ impl Record {
     /// A record with no optional fields.
     pub fn new(step: Step) -> Self {
         let error = step.failed.then(|| String::from("error"));
-        Record { step, t: None, addr: None, detail: None, error, timeout: None }
+        Record {
+            step,
+            t: None,
+            addr: None,
+            detail: None,
+            error,
+            timeout: None,
+        }
     }
 
     /// Marks the record as failed with this description.

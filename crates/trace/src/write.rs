@@ -80,8 +80,9 @@ impl Names for NumberedNames {
 /// bytes.
 ///
 /// The writer does not renumber: each line gets its record's `seq`. Each
-/// record goes to the inner writer in one `write_all`, so wrap a file in a
-/// `BufWriter` only if records are small and many.
+/// record reaches the inner writer in a single `write_all`, so a line is
+/// never left half written by a refused record; to write many records to a
+/// file, give it a `BufWriter`.
 ///
 /// ```
 /// use callorder_trace::{Event, FactoryId, PortId, Record, Step, TraceWriter};
@@ -138,7 +139,11 @@ impl<W: Write, N: Names> TraceWriter<W, N> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_names(inner: W, names: N) -> Self {
-        TraceWriter { inner, names, line: Vec::new() }
+        TraceWriter {
+            inner,
+            names,
+            line: Vec::new(),
+        }
     }
 
     /// Writes one record as one line.

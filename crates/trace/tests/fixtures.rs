@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use callorder_trace::{ReadErrorKind, TraceWriter};
-use common::{fixtures, first_error, read_all, RememberedNames};
+use common::{first_error, fixtures, read_all, RememberedNames};
 use serde_json::Value;
 
 fn manifest() -> Vec<Value> {
@@ -32,8 +32,8 @@ fn every_legal_trace_reads_and_round_trips() {
     for entry in fs::read_dir(&dir).expect("legal fixtures") {
         let path = entry.unwrap().path();
         let text = fs::read_to_string(&path).unwrap();
-        let records = read_all(text.as_bytes())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let records =
+            read_all(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(records.len(), text.lines().count());
 
         let mut names = RememberedNames::default();
@@ -43,12 +43,16 @@ fn every_legal_trace_reads_and_round_trips() {
             writer.write(record).unwrap();
         }
         let written = writer.into_inner();
-        let again = read_all(&written)
-            .unwrap_or_else(|e| panic!("{} rewritten: {e}", path.display()));
+        let again =
+            read_all(&written).unwrap_or_else(|e| panic!("{} rewritten: {e}", path.display()));
         assert_eq!(again, records, "{}", path.display());
         files += 1;
     }
-    assert!(files >= 80, "only {files} legal fixtures found in {}", dir.display());
+    assert!(
+        files >= 80,
+        "only {files} legal fixtures found in {}",
+        dir.display()
+    );
 }
 
 #[test]

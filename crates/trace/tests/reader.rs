@@ -6,8 +6,8 @@ mod common;
 use std::io::{self, BufRead, BufReader, Read};
 
 use callorder_trace::{
-    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, ReadError,
-    ReadErrorKind, Reason, Record, TraceReader,
+    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, ReadError, ReadErrorKind,
+    Reason, Record, TraceReader,
 };
 use common::{first_error, read_all};
 use serde_json::{json, Value};
@@ -35,7 +35,11 @@ fn trace(lines: &[&str]) -> String {
 
 fn assert_err(e: &ReadError, kind: ReadErrorKind, line: Option<u64>, message: &str) {
     assert_eq!((e.kind, e.line), (kind, line), "{e}");
-    assert!(e.message.contains(message), "{:?} does not contain {message:?}", e.message);
+    assert!(
+        e.message.contains(message),
+        "{:?} does not contain {message:?}",
+        e.message
+    );
 }
 
 const END: &str = r#"{"event":"end"}"#;
@@ -46,7 +50,10 @@ const END: &str = r#"{"event":"end"}"#;
 fn an_empty_file_is_malformed_with_no_line() {
     let e = err("");
     assert_err(&e, ReadErrorKind::Empty, None, "empty");
-    assert_eq!((e.column, e.to_string().as_str()), (None, "the file is empty; expected at least one event"));
+    assert_eq!(
+        (e.column, e.to_string().as_str()),
+        (None, "the file is empty; expected at least one event")
+    );
 }
 
 #[test]
@@ -58,15 +65,25 @@ fn a_lone_newline_is_a_blank_line() {
 fn one_final_newline_is_allowed_but_not_two() {
     let text = trace(&[END]);
     assert_eq!(ok(&text).len(), 1);
-    assert_err(&err(&format!("{text}\n")), ReadErrorKind::BlankLine, Some(2), "blank line");
+    assert_err(
+        &err(&format!("{text}\n")),
+        ReadErrorKind::BlankLine,
+        Some(2),
+        "blank line",
+    );
 }
 
 #[test]
 fn a_blank_line_in_the_middle_is_malformed() {
-    let text = format!("{{\"seq\":1,\"event\":\"shutdown\"}}\n\n{{\"seq\":2,\"event\":\"end\"}}\n");
-    assert_err(&err(&text), ReadErrorKind::BlankLine, Some(2), "blank line");
+    let text = "{\"seq\":1,\"event\":\"shutdown\"}\n\n{\"seq\":2,\"event\":\"end\"}\n";
+    assert_err(&err(text), ReadErrorKind::BlankLine, Some(2), "blank line");
     let spaces = "{\"seq\":1,\"event\":\"shutdown\"}\n \t \n";
-    assert_err(&err(spaces), ReadErrorKind::BlankLine, Some(2), "blank line");
+    assert_err(
+        &err(spaces),
+        ReadErrorKind::BlankLine,
+        Some(2),
+        "blank line",
+    );
 }
 
 #[test]
@@ -78,15 +95,30 @@ fn a_complete_last_line_needs_no_newline() {
 #[test]
 fn a_last_line_cut_short_is_malformed() {
     let e = err("{\"seq\":1,\"event\":\"shutdown\"}\n{\"seq\":2,\"ev");
-    assert_err(&e, ReadErrorKind::Truncated, Some(2), "last line is cut short");
+    assert_err(
+        &e,
+        ReadErrorKind::Truncated,
+        Some(2),
+        "last line is cut short",
+    );
     let e = err("{\"seq\":1,\"event\":\"shutdown\"}\n{\"seq\":2,\"event\":\"end\"");
-    assert_err(&e, ReadErrorKind::Truncated, Some(2), "last line is cut short");
+    assert_err(
+        &e,
+        ReadErrorKind::Truncated,
+        Some(2),
+        "last line is cut short",
+    );
 }
 
 #[test]
 fn a_line_that_ends_inside_its_object_is_malformed() {
     let e = err("{\"seq\":1,\"event\":\"shut\n{\"seq\":2,\"event\":\"end\"}\n");
-    assert_err(&e, ReadErrorKind::Truncated, Some(1), "ends inside its JSON object");
+    assert_err(
+        &e,
+        ReadErrorKind::Truncated,
+        Some(1),
+        "ends inside its JSON object",
+    );
 }
 
 #[test]
@@ -110,7 +142,12 @@ fn invalid_utf8_is_malformed_at_its_byte() {
     let mut bytes = trace(&[r#"{"event":"shutdown"}"#]).into_bytes();
     bytes.extend_from_slice(b"{\"seq\":2,\"event\":\"end\",\"detail\":\"\xff\"}\n");
     let e = first_error(&bytes).unwrap();
-    assert_err(&e, ReadErrorKind::Encoding, Some(2), "expected UTF-8, found byte 0xff");
+    assert_err(
+        &e,
+        ReadErrorKind::Encoding,
+        Some(2),
+        "expected UTF-8, found byte 0xff",
+    );
     assert_eq!(e.column, Some(34));
 }
 
@@ -129,13 +166,22 @@ fn a_nul_byte_is_malformed_even_inside_a_string() {
 #[test]
 fn a_line_must_be_one_json_object() {
     for (line, message) in [
-        ("[{\"seq\":1,\"event\":\"end\"}]", "expected a JSON object, found `[`"),
+        (
+            "[{\"seq\":1,\"event\":\"end\"}]",
+            "expected a JSON object, found `[`",
+        ),
         ("\"end\"", "expected a JSON object, found `\"`"),
         ("42", "expected a JSON object, found `4`"),
         ("null", "expected a JSON object, found `n`"),
         ("seq=1 event=end", "expected a JSON object, found `s`"),
-        ("{\"seq\":1,\"event\":\"end\"} x", "invalid JSON: trailing characters"),
-        ("{\"seq\":1,\"event\":\"end\"}{\"seq\":2,\"event\":\"end\"}", "trailing characters"),
+        (
+            "{\"seq\":1,\"event\":\"end\"} x",
+            "invalid JSON: trailing characters",
+        ),
+        (
+            "{\"seq\":1,\"event\":\"end\"}{\"seq\":2,\"event\":\"end\"}",
+            "trailing characters",
+        ),
         ("{\"seq\":1,\"event\":\"end\",}", "invalid JSON"),
         ("{\"seq\":1 \"event\":\"end\"}", "invalid JSON"),
         ("{seq:1}", "invalid JSON"),
@@ -162,11 +208,18 @@ fn deep_nesting_in_an_unknown_field_is_an_error_not_a_stack_overflow() {
         "]".repeat(depth)
     );
     assert_err(&err(&line), ReadErrorKind::Json, Some(1), "recursion limit");
-    let line = format!("{{\"seq\":1,\"event\":\"end\",\"x\":{}\n", "{\"a\":".repeat(depth));
+    let line = format!(
+        "{{\"seq\":1,\"event\":\"end\",\"x\":{}\n",
+        "{\"a\":".repeat(depth)
+    );
     let e = err(&line);
     assert_eq!((e.kind, e.line), (ReadErrorKind::Json, Some(1)), "{e}");
     // Modest nesting is fine.
-    let line = format!("{{\"seq\":1,\"event\":\"end\",\"x\":{}{}}}\n", "[".repeat(50), "]".repeat(50));
+    let line = format!(
+        "{{\"seq\":1,\"event\":\"end\",\"x\":{}{}}}\n",
+        "[".repeat(50),
+        "]".repeat(50)
+    );
     ok(&line);
 }
 
@@ -178,9 +231,19 @@ fn seq_and_event_are_required_on_every_line() {
     assert_err(&e, ReadErrorKind::Field, Some(1), "expected field \"seq\"");
     assert_eq!(e.column, Some(1));
     let e = err("{\"seq\":1}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "expected field \"event\"");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "expected field \"event\"",
+    );
     let e = err("{\"seq\":1,\"event\":null}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "expected field \"event\"");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "expected field \"event\"",
+    );
 }
 
 /// Each event with its required fields, as in the format's tables.
@@ -194,17 +257,32 @@ fn complete_events() -> Vec<(EventKind, Value)> {
         ("listen_tcp", json!({"factory": f(), "port": l()})),
         ("do_start", json!({"factory": f()})),
         ("start_factory", json!({"factory": f()})),
-        ("started_connecting", json!({"factory": f(), "connector": c()})),
-        ("build_protocol", json!({"factory": f(), "connector": c(), "protocol": p()})),
-        ("client_connection_failed", json!({"factory": f(), "connector": c(), "reason": "timeout"})),
-        ("client_connection_lost", json!({"factory": f(), "connector": c(), "reason": "other"})),
+        (
+            "started_connecting",
+            json!({"factory": f(), "connector": c()}),
+        ),
+        (
+            "build_protocol",
+            json!({"factory": f(), "connector": c(), "protocol": p()}),
+        ),
+        (
+            "client_connection_failed",
+            json!({"factory": f(), "connector": c(), "reason": "timeout"}),
+        ),
+        (
+            "client_connection_lost",
+            json!({"factory": f(), "connector": c(), "reason": "other"}),
+        ),
         ("do_stop", json!({"factory": f()})),
         ("stop_factory", json!({"factory": f()})),
         ("connection_made", json!({"protocol": p()})),
         ("data_received", json!({"protocol": p(), "bytes": 3})),
         ("read_connection_lost", json!({"protocol": p()})),
         ("write_connection_lost", json!({"protocol": p()})),
-        ("connection_lost", json!({"protocol": p(), "reason": "connection_done"})),
+        (
+            "connection_lost",
+            json!({"protocol": p(), "reason": "connection_done"}),
+        ),
         ("pause_producing", json!({"protocol": p()})),
         ("resume_producing", json!({"protocol": p()})),
         ("stop_producing", json!({"protocol": p()})),
@@ -215,7 +293,10 @@ fn complete_events() -> Vec<(EventKind, Value)> {
         ("lose_connection", json!({"protocol": p()})),
         ("lose_write_connection", json!({"protocol": p()})),
         ("abort_connection", json!({"protocol": p()})),
-        ("register_producer", json!({"protocol": p(), "streaming": true})),
+        (
+            "register_producer",
+            json!({"protocol": p(), "streaming": true}),
+        ),
         ("unregister_producer", json!({"protocol": p()})),
         ("stop_listening", json!({"port": l()})),
         ("pause_reading", json!({"protocol": p()})),
@@ -289,17 +370,31 @@ fn build_protocol_may_return_no_protocol_but_must_say_so() {
         }
     );
     let line = r#"{"seq":1,"event":"build_protocol","factory":"f1","port":"l1"}"#;
-    assert_err(&err(line), ReadErrorKind::Field, Some(1), "expected field \"protocol\" on build_protocol");
+    assert_err(
+        &err(line),
+        ReadErrorKind::Field,
+        Some(1),
+        "expected field \"protocol\" on build_protocol",
+    );
 }
 
 #[test]
 fn a_holder_is_a_connector_or_a_port_not_both() {
     let both = r#"{"seq":1,"event":"build_protocol","factory":"f1","connector":"c1","port":"l1","protocol":"p1"}"#;
     let e = err(both);
-    assert_err(&e, ReadErrorKind::Field, Some(1), "expected one of \"connector\" or \"port\" on build_protocol, found both");
-    assert_eq!(e.column, Some(u64::try_from(both.find("\"l1\"").unwrap()).unwrap() + 1));
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "expected one of \"connector\" or \"port\" on build_protocol, found both",
+    );
+    assert_eq!(
+        e.column,
+        Some(u64::try_from(both.find("\"l1\"").unwrap()).unwrap() + 1)
+    );
     for kind in ["do_start", "do_stop"] {
-        let both = format!(r#"{{"seq":1,"event":"{kind}","factory":"f1","connector":"c1","port":"l1"}}"#);
+        let both =
+            format!(r#"{{"seq":1,"event":"{kind}","factory":"f1","connector":"c1","port":"l1"}}"#);
         assert_err(&err(&both), ReadErrorKind::Field, Some(1), "found both");
     }
     let records = ok(&trace(&[
@@ -330,10 +425,18 @@ fn a_holder_is_a_connector_or_a_port_not_both() {
 fn every_known_field_is_type_checked_even_where_unused() {
     for (field, value, expected) in [
         ("seq", json!("1"), "expected a non-negative integer"),
-        ("seq", json!(1.0), "invalid type: floating point `1.0`, expected a non-negative integer"),
+        (
+            "seq",
+            json!(1.0),
+            "invalid type: floating point `1.0`, expected a non-negative integer",
+        ),
         ("t", json!("0.5"), "expected a number"),
         ("t", json!(true), "expected a number"),
-        ("depth", json!(-1), "invalid value: integer `-1`, expected a non-negative integer"),
+        (
+            "depth",
+            json!(-1),
+            "invalid value: integer `-1`, expected a non-negative integer",
+        ),
         ("depth", json!(1.5), "expected a non-negative integer"),
         ("within", json!("3"), "expected a non-negative integer"),
         ("within", json!(1e3), "expected a non-negative integer"),
@@ -354,12 +457,22 @@ fn every_known_field_is_type_checked_even_where_unused() {
         let mut line = json!({"seq": 1, "event": "end"});
         line[field] = value;
         let e = err(&line_of(&line));
-        assert_err(&e, ReadErrorKind::Field, Some(1), &format!("field \"{field}\": "));
+        assert_err(
+            &e,
+            ReadErrorKind::Field,
+            Some(1),
+            &format!("field \"{field}\": "),
+        );
         assert!(e.message.contains(expected), "{field}: {e}");
         assert!(e.column.unwrap() > 1, "{e}");
     }
     let e = err("{\"seq\":1,\"event\":42}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "field \"event\": invalid type: integer `42`");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "field \"event\": invalid type: integer `42`",
+    );
 }
 
 #[test]
@@ -367,7 +480,12 @@ fn numbers_out_of_range_are_malformed() {
     let e = err("{\"seq\":18446744073709551616,\"event\":\"end\"}\n");
     assert_err(&e, ReadErrorKind::Field, Some(1), "field \"seq\"");
     let e = err("{\"seq\":1,\"depth\":4294967296,\"event\":\"end\"}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "field \"depth\": expected at most 4294967295");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "field \"depth\": expected at most 4294967295",
+    );
     assert_eq!(e.column, Some(18));
     let e = err("{\"seq\":1,\"t\":1e400,\"event\":\"end\"}\n");
     assert_eq!((e.kind, e.line), (ReadErrorKind::Json, Some(1)), "{e}");
@@ -379,7 +497,12 @@ fn numbers_out_of_range_are_malformed() {
 #[test]
 fn a_known_field_given_twice_is_malformed() {
     let e = err("{\"seq\":1,\"event\":\"end\",\"seq\":1}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "field \"seq\": given twice");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "field \"seq\": given twice",
+    );
     // Unknown fields are not looked at, even repeated.
     ok("{\"seq\":1,\"event\":\"end\",\"x\":1,\"x\":2}\n");
 }
@@ -387,11 +510,21 @@ fn a_known_field_given_twice_is_malformed() {
 #[test]
 fn unknown_events_and_reasons_are_malformed() {
     let e = err("{\"seq\":1,\"event\":\"connection_exploded\"}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "unknown event \"connection_exploded\"");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "unknown event \"connection_exploded\"",
+    );
     let e = err("{\"seq\":1,\"event\":\"End\"}\n");
     assert_err(&e, ReadErrorKind::Field, Some(1), "unknown event \"End\"");
     let line = r#"{"seq":1,"event":"connection_lost","protocol":"p1","reason":"cosmic_rays"}"#;
-    assert_err(&err(line), ReadErrorKind::Field, Some(1), "unknown reason \"cosmic_rays\"");
+    assert_err(
+        &err(line),
+        ReadErrorKind::Field,
+        Some(1),
+        "unknown reason \"cosmic_rays\"",
+    );
     // A reason is checked wherever it appears.
     let e = err("{\"seq\":1,\"event\":\"end\",\"reason\":\"nope\"}\n");
     assert_err(&e, ReadErrorKind::Field, Some(1), "unknown reason \"nope\"");
@@ -399,32 +532,58 @@ fn unknown_events_and_reasons_are_malformed() {
 
 #[test]
 fn reasons_that_do_not_fit_the_event_are_for_the_checker() {
-    let line = r#"{"seq":1,"event":"connection_lost","protocol":"p1","reason":"connection_refused"}"#;
-    assert_eq!(ok(line)[0].step.event.reason(), Some(Reason::ConnectionRefused));
+    let line =
+        r#"{"seq":1,"event":"connection_lost","protocol":"p1","reason":"connection_refused"}"#;
+    assert_eq!(
+        ok(line)[0].step.event.reason(),
+        Some(Reason::ConnectionRefused)
+    );
     let line = r#"{"seq":1,"event":"data_received","protocol":"p1","bytes":0}"#;
-    assert!(matches!(ok(line)[0].step.event, Event::DataReceived { bytes: 0, .. }));
+    assert!(matches!(
+        ok(line)[0].step.event,
+        Event::DataReceived { bytes: 0, .. }
+    ));
 }
 
 #[test]
 fn null_is_the_same_as_missing() {
     let line = r#"{"seq":1,"t":null,"depth":null,"within":null,"event":"end","addr":null,"detail":null,"error":null,"timeout":null,"factory":null,"bytes":null,"streaming":null,"reason":null}"#;
     let record = &ok(line)[0];
-    assert_eq!(record, &Record::new(callorder_trace::Step::new(1, Event::End)));
+    assert_eq!(
+        record,
+        &Record::new(callorder_trace::Step::new(1, Event::End))
+    );
     let line = r#"{"seq":1,"event":"connection_made","protocol":null}"#;
-    assert_err(&err(line), ReadErrorKind::Field, Some(1), "expected field \"protocol\" on connection_made");
+    assert_err(
+        &err(line),
+        ReadErrorKind::Field,
+        Some(1),
+        "expected field \"protocol\" on connection_made",
+    );
 }
 
 #[test]
 fn unknown_fields_are_ignored() {
     let line = r#"{"seq":1,"event":"write","protocol":"p1","bytes":5,"payload":"aGVsbG8=","meta":{"a":[1,2,{"b":null}],"c":1.5e3},"v":2,"seq2":"x"}"#;
     let record = &ok(line)[0];
-    assert_eq!(record.step.event, Event::Write { protocol: ProtocolId::from_name("p1"), bytes: 5 });
+    assert_eq!(
+        record.step.event,
+        Event::Write {
+            protocol: ProtocolId::from_name("p1"),
+            bytes: 5
+        }
+    );
 }
 
 #[test]
 fn fields_an_event_does_not_use_are_ignored() {
     let line = r#"{"seq":1,"event":"connection_made","protocol":"p1","factory":"f1","connector":"c1","bytes":3,"streaming":false,"reason":"other"}"#;
-    assert_eq!(ok(line)[0].step.event, Event::ConnectionMade { protocol: ProtocolId::from_name("p1") });
+    assert_eq!(
+        ok(line)[0].step.event,
+        Event::ConnectionMade {
+            protocol: ProtocolId::from_name("p1")
+        }
+    );
 }
 
 #[test]
@@ -475,14 +634,34 @@ fn optional_fields_are_kept() {
 #[test]
 fn seq_starts_at_one_and_rises_by_one() {
     let e = err("{\"seq\":0,\"event\":\"end\"}\n");
-    assert_err(&e, ReadErrorKind::Sequence, Some(1), "expected seq 1, found 0");
+    assert_err(
+        &e,
+        ReadErrorKind::Sequence,
+        Some(1),
+        "expected seq 1, found 0",
+    );
     assert_eq!(e.column, Some(8));
     let e = err("{\"seq\":2,\"event\":\"end\"}\n");
-    assert_err(&e, ReadErrorKind::Sequence, Some(1), "expected seq 1, found 2");
+    assert_err(
+        &e,
+        ReadErrorKind::Sequence,
+        Some(1),
+        "expected seq 1, found 2",
+    );
     let gap = "{\"seq\":1,\"event\":\"shutdown\"}\n{\"seq\":3,\"event\":\"end\"}\n";
-    assert_err(&err(gap), ReadErrorKind::Sequence, Some(2), "expected seq 2, found 3");
+    assert_err(
+        &err(gap),
+        ReadErrorKind::Sequence,
+        Some(2),
+        "expected seq 2, found 3",
+    );
     let repeat = "{\"seq\":1,\"event\":\"shutdown\"}\n{\"seq\":1,\"event\":\"end\"}\n";
-    assert_err(&err(repeat), ReadErrorKind::Sequence, Some(2), "expected seq 2, found 1");
+    assert_err(
+        &err(repeat),
+        ReadErrorKind::Sequence,
+        Some(2),
+        "expected seq 2, found 1",
+    );
 }
 
 #[test]
@@ -494,12 +673,26 @@ fn t_never_decreases() {
         r#"{"t":2,"event":"end"}"#,
     ]));
     assert_eq!(records[3].t, Some(2.0));
-    let text = trace(&[r#"{"t":0.5,"event":"shutdown"}"#, r#"{"event":"shutdown"}"#, r#"{"t":0.25,"event":"end"}"#]);
+    let text = trace(&[
+        r#"{"t":0.5,"event":"shutdown"}"#,
+        r#"{"event":"shutdown"}"#,
+        r#"{"t":0.25,"event":"end"}"#,
+    ]);
     let e = err(&text);
-    assert_err(&e, ReadErrorKind::Sequence, Some(3), "\"t\" decreases: expected at least 0.5, found 0.25");
+    assert_err(
+        &e,
+        ReadErrorKind::Sequence,
+        Some(3),
+        "\"t\" decreases: expected at least 0.5, found 0.25",
+    );
     assert_eq!(e.column, Some(14));
     let e = err("{\"seq\":1,\"t\":-0.1,\"event\":\"end\"}\n");
-    assert_err(&e, ReadErrorKind::Field, Some(1), "expected a non-negative \"t\", found -0.1");
+    assert_err(
+        &e,
+        ReadErrorKind::Field,
+        Some(1),
+        "expected a non-negative \"t\", found -0.1",
+    );
 }
 
 // ---- the reader itself ----
@@ -528,7 +721,10 @@ fn current_line_survives_the_end_of_input() {
 #[test]
 fn errors_display_file_line_and_column() {
     let text = "{\"seq\":1,\"event\":\"shutdown\"}\n{\"seq\":3,\"event\":\"end\"}\n";
-    let e = TraceReader::new(text.as_bytes()).with_name("a/b.jsonl").find_map(Result::err).unwrap();
+    let e = TraceReader::new(text.as_bytes())
+        .with_name("a/b.jsonl")
+        .find_map(Result::err)
+        .unwrap();
     assert_eq!(e.to_string(), "a/b.jsonl:2:8: expected seq 2, found 3");
     let e = err(text);
     assert_eq!(e.to_string(), "2:8: expected seq 2, found 3");
@@ -543,9 +739,19 @@ fn errors_display_file_line_and_column() {
 fn a_directory_is_an_io_error() {
     let dir = std::env::temp_dir();
     let file = std::fs::File::open(&dir).expect("directories open on unix");
-    let e = TraceReader::new(BufReader::new(file)).with_name("tmp").find_map(Result::err).unwrap();
-    assert_eq!((e.kind, e.line, e.column), (ReadErrorKind::Io, None, None), "{e}");
-    assert!(e.to_string().starts_with("tmp: cannot read the trace: "), "{e}");
+    let e = TraceReader::new(BufReader::new(file))
+        .with_name("tmp")
+        .find_map(Result::err)
+        .unwrap();
+    assert_eq!(
+        (e.kind, e.line, e.column),
+        (ReadErrorKind::Io, None, None),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with("tmp: cannot read the trace: "),
+        "{e}"
+    );
 }
 
 /// Gives its bytes, then fails.
@@ -596,11 +802,19 @@ impl Read for Interrupting<'_> {
 #[test]
 fn interrupted_reads_are_retried() {
     let data = trace(&[r#"{"event":"shutdown"}"#, END]);
-    let source = Interrupting { data: data.as_bytes(), interrupt: false };
+    let source = Interrupting {
+        data: data.as_bytes(),
+        interrupt: false,
+    };
     let reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(4, source));
     let records: Result<Vec<_>, _> = TraceReader::new(reader).collect();
     assert_eq!(records.unwrap().len(), 2);
-    let empty = Interrupting { data: b"", interrupt: false };
-    let e = TraceReader::new(BufReader::new(empty)).find_map(Result::err).unwrap();
+    let empty = Interrupting {
+        data: b"",
+        interrupt: false,
+    };
+    let e = TraceReader::new(BufReader::new(empty))
+        .find_map(Result::err)
+        .unwrap();
     assert_eq!(e.kind, ReadErrorKind::Empty);
 }

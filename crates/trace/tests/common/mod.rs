@@ -33,7 +33,8 @@ impl RememberedNames {
     /// Remembers every id named in `text`, one JSON object per line.
     pub fn learn(&mut self, text: &str) {
         for line in text.lines() {
-            let value: serde_json::Value = serde_json::from_str(line).expect("fixture line is JSON");
+            let value: serde_json::Value =
+                serde_json::from_str(line).expect("fixture line is JSON");
             for key in ["factory", "connector", "port", "protocol"] {
                 if let Some(name) = value.get(key).and_then(|v| v.as_str()) {
                     self.0.insert(name_hash(name), name.to_owned());
@@ -48,7 +49,10 @@ impl RememberedNames {
     }
 
     fn name(&self, hash: u64) -> String {
-        self.0.get(&hash).cloned().unwrap_or_else(|| panic!("no name for hash {hash:#x}"))
+        self.0
+            .get(&hash)
+            .cloned()
+            .unwrap_or_else(|| panic!("no name for hash {hash:#x}"))
     }
 }
 
