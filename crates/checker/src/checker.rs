@@ -6,6 +6,7 @@ use callorder_trace::{
 
 use crate::coverage::Coverage;
 use crate::idmap::{IdMap, IdSet};
+use crate::table::Table;
 use crate::profile::Profile;
 use crate::rules::Rule;
 use crate::state::{
@@ -14,9 +15,10 @@ use crate::state::{
 };
 use crate::violation::{CheckError, Object, Violation, Warning};
 
-/// How many returned callbacks are remembered for `within` to name. A
-/// `within` naming an older callback is trusted, not verified.
+/// How many returned callbacks are remembered for `within` to name (a power
+/// of two). A `within` naming an older callback is trusted, not verified.
 const RETURNED_FRAMES: usize = 256;
+const _: () = assert!(RETURNED_FRAMES.is_power_of_two());
 
 /// A `start_factory`/`stop_factory` hook that must come next.
 #[derive(Clone, Copy, Debug)]
@@ -75,16 +77,16 @@ pub struct Checker {
     profile: Profile,
     max_live: usize,
     factories: IdMap<FactoryId, FactoryState>,
-    connectors: IdMap<ConnectorId, ConnectorState>,
-    ports: IdMap<PortId, PortState>,
-    protocols: IdMap<ProtocolId, ProtocolState>,
-    /// Protocols after connection_lost.
-    lost_protocols: IdSet<ProtocolId>,
+    /// Live connectors; idle ones are ended here and kept in
+    /// `idle_connectors`.
+    connectors: Table<ConnectorId, ConnectorState>,
+    /// Live ports; ended after their do_stop.
+    ports: Table<PortId, PortState>,
+    /// Live protocols; ended after their connection_lost.
+    protocols: Table<ProtocolId, ProtocolState>,
     /// Connectors that are disconnected and hold no start: all they need is
     /// their factory, until they `connect` again.
     idle_connectors: IdMap<ConnectorId, FactoryId>,
-    /// Ports after do_stop.
-    stopped_ports: IdSet<PortId>,
     /// Protocols that got register_producer after connection_lost: each is
     /// owed nothing, but may get one stop_producing (PR1).
     late_producers: IdSet<ProtocolId>,
@@ -129,12 +131,10 @@ impl Checker {
             profile,
             max_live: Self::DEFAULT_MAX_LIVE,
             factories: IdMap::default(),
-            connectors: IdMap::default(),
-            ports: IdMap::default(),
-            protocols: IdMap::default(),
-            lost_protocols: IdSet::default(),
+            connectors: Table::default(),
+            ports: Table::default(),
+            protocols: Table::default(),
             idle_connectors: IdMap::default(),
-            stopped_ports: IdSet::default(),
             late_producers: IdSet::default(),
             stack: Vec::new(),
             returned: Vec::new(),
@@ -196,7 +196,11 @@ impl Checker {
         match self.step_inner(step) {
             Ok(()) => {
                 self.last_seq = step.seq;
-                if self.live_objects() > self.max_live {
+                let creates = matches!(
+                    step.event,
+                    Event::ConnectTcp { .. } | Event::ListenTcp { .. } | Event::BuildProtocol { .. } | Event::DoStart { .. }
+                );
+                if creates && self.live_objects() > self.max_live {
                     return Err(CheckError::TooManyLiveObjects { seq: step.seq, limit: self.max_live });
                 }
                 Ok(())
@@ -207,9 +211,9 @@ impl Checker {
 
     fn violation(&self, step: &Step, f: Fail) -> Violation {
         let history = match f.object {
-            Some(Object::Connector(c)) => self.connectors.get(&c).map(|s| s.history.to_vec()),
-            Some(Object::Port(l)) => self.ports.get(&l).map(|s| s.history.to_vec()),
-            Some(Object::Protocol(p)) => self.protocols.get(&p).map(|s| s.history.to_vec()),
+            Some(Object::Connector(c)) => self.connectors.get(c).map(|s| s.history.to_vec()),
+            Some(Object::Port(l)) => self.ports.get(l).map(|s| s.history.to_vec()),
+            Some(Object::Protocol(p)) => self.protocols.get(p).map(|s| s.history.to_vec()),
             _ => None,
         }
         .unwrap_or_default();
@@ -241,21 +245,13 @@ impl Checker {
         }
         self.dispatch(step, parent)?;
         if kind.is_callback() {
-            let (connector, port) = match step.event {
-                Event::DoStart { holder, .. } | Event::DoStop { holder, .. } => match holder {
-                    Some(Holder::Connector(c)) => (Some(c), None),
-                    Some(Holder::Port(l)) => (None, Some(l)),
-                    None => (None, None),
-                },
-                _ => (step.event.connector(), step.event.port()),
-            };
+            let connector = step.event.connector();
             self.stack.push(Frame {
                 seq: step.seq,
                 depth: step.depth,
                 kind,
                 failed: step.failed,
                 connector,
-                port,
                 source: None,
             });
         }
@@ -382,7 +378,7 @@ impl Checker {
             } else {
                 self.returned[self.returned_next] = frame;
             }
-            self.returned_next = (self.returned_next + 1) % RETURNED_FRAMES;
+            self.returned_next = (self.returned_next + 1) & (RETURNED_FRAMES - 1);
         }
     }
 
@@ -392,7 +388,7 @@ impl Checker {
             return;
         }
         let Some(c) = frame.connector else { return };
-        let Some(conn) = self.connectors.get_mut(&c) else { return };
+        let Some(conn) = self.connectors.get_mut(c) else { return };
         let retried_inside = conn.retry_inside == Some(frame.seq);
         if retried_inside {
             conn.retry_inside = None;
@@ -462,7 +458,7 @@ impl Checker {
             (K::ConnectTcp | K::Connect, Event::DoStart { holder, factory }) => match holder {
                 Some(Holder::Connector(c)) => conn_matches(Some(c)),
                 Some(Holder::Port(_)) => false,
-                None => s.connector.and_then(|c| self.connectors.get(&c)).is_some_and(|c| c.factory == factory),
+                None => s.connector.and_then(|c| self.connectors.get(c)).is_some_and(|c| c.factory == factory),
             },
             (K::ConnectTcp | K::Connect, Event::StartedConnecting { connector, .. }) => conn_matches(Some(connector)),
             (K::ListenTcp, Event::DoStart { holder, .. }) => match holder {
@@ -602,12 +598,12 @@ impl Checker {
         };
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get(&c) else {
+                let Some(conn) = self.connectors.get(c) else {
                     return Err(self.unknown_connector(c));
                 };
                 let expected = conn.factory;
                 self.factory_mismatch(Object::Connector(c), expected, factory)?;
-                let conn = self.connectors.get_mut(&c).expect("present");
+                let conn = self.connectors.get_mut(c).expect("present");
                 if conn.phase != ConnectorPhase::AwaitDoStart {
                     let why = if conn.holds {
                         "it holds a start on its factory already".to_owned()
@@ -625,12 +621,12 @@ impl Checker {
                 conn.history.push(step.seq, EventKind::DoStart);
             }
             Holder::Port(l) => {
-                let Some(port) = self.ports.get(&l) else {
+                let Some(port) = self.ports.get(l) else {
                     return Err(self.unknown_port(l));
                 };
                 let expected = port.factory;
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
-                let port = self.ports.get_mut(&l).expect("present");
+                let port = self.ports.get_mut(l).expect("present");
                 if port.started {
                     return Err(fail(Rule::DoStart, Some(Object::Port(l)), "a second do_start for one port"));
                 }
@@ -664,13 +660,13 @@ impl Checker {
         }
         match holder {
             Some(Holder::Connector(c)) => {
-                if let Some(conn) = self.connectors.get_mut(&c) {
+                if let Some(conn) = self.connectors.get_mut(c) {
                     conn.holds = false;
                     conn.phase = ConnectorPhase::Stuck;
                 }
             }
             Some(Holder::Port(l)) => {
-                if let Some(port) = self.ports.get_mut(&l) {
+                if let Some(port) = self.ports.get_mut(l) {
                     port.stuck = true;
                 }
             }
@@ -692,12 +688,12 @@ impl Checker {
                         matches!(s.phase, ConnectorPhase::AwaitDoStop { .. })
                     }
             })
-            .map(|(c, s)| (s.born, Holder::Connector(*c)));
+            .map(|(c, s)| (s.born, Holder::Connector(c)));
         let port = self
             .ports
             .iter()
             .filter(|(_, s)| s.factory == factory && if starting { !s.started } else { s.stopping || self.shutdown })
-            .map(|(l, s)| (s.born, Holder::Port(*l)));
+            .map(|(l, s)| (s.born, Holder::Port(l)));
         conn.chain(port).min_by_key(|(born, _)| *born).map(|(_, h)| h)
     }
 
@@ -711,12 +707,12 @@ impl Checker {
         };
         let held = match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get(&c) else {
+                let Some(conn) = self.connectors.get(c) else {
                     return Err(self.unknown_connector(c));
                 };
                 let expected = conn.factory;
                 self.factory_mismatch(Object::Connector(c), expected, factory)?;
-                let conn = self.connectors.get(&c).expect("present");
+                let conn = self.connectors.get(c).expect("present");
                 match conn.phase {
                     ConnectorPhase::AwaitDoStop { double: false, .. } => {}
                     ConnectorPhase::AwaitDoStop { double: true, outcome } => {
@@ -750,7 +746,7 @@ impl Checker {
                         ));
                     }
                 }
-                let conn = self.connectors.get_mut(&c).expect("present");
+                let conn = self.connectors.get_mut(c).expect("present");
                 let held = conn.holds;
                 conn.holds = false;
                 conn.phase = ConnectorPhase::Disconnected;
@@ -758,15 +754,15 @@ impl Checker {
                 held
             }
             Holder::Port(l) => {
-                let Some(port) = self.ports.get(&l) else {
-                    if self.stopped_ports.contains(&l) {
+                let Some(port) = self.ports.get(l) else {
+                    if self.ports.is_ended(l) {
                         return Err(fail(Rule::DoStop, Some(Object::Port(l)), "a second do_stop for one port"));
                     }
                     return Err(self.unknown_port(l));
                 };
                 let expected = port.factory;
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
-                let port = self.ports.get(&l).expect("present");
+                let port = self.ports.get(l).expect("present");
                 if !port.started {
                     return Err(fail(Rule::DoStop, Some(Object::Port(l)), "do_stop for a port that was never started"));
                 }
@@ -777,8 +773,7 @@ impl Checker {
                         "do_stop for a port before stop_listening (or shutdown)",
                     ));
                 }
-                self.ports.remove(&l);
-                self.stopped_ports.insert(l);
+                self.ports.end(l);
                 true
             }
         };
@@ -806,7 +801,7 @@ impl Checker {
     /// Brings an idle connector back to full state.
     #[inline]
     fn revive(&mut self, c: ConnectorId) {
-        if self.idle_connectors.is_empty() || self.connectors.contains_key(&c) {
+        if self.idle_connectors.is_empty() || !self.connectors.is_ended(c) {
             return;
         }
         if let Some(factory) = self.idle_connectors.remove(&c) {
@@ -828,11 +823,11 @@ impl Checker {
     /// Keeps only the factory of a connector that is disconnected and holds
     /// nothing, so memory follows live connectors, not connectors ever made.
     fn make_idle(&mut self, c: ConnectorId) {
-        if let Some(conn) = self.connectors.get(&c) {
+        if let Some(conn) = self.connectors.get(c) {
             // A retry inside a running outcome callback is still pending (N2).
             if conn.phase == ConnectorPhase::Disconnected && !conn.holds && conn.retry_inside.is_none() {
                 let factory = conn.factory;
-                self.connectors.remove(&c);
+                self.connectors.end(c);
                 self.idle_connectors.insert(c, factory);
             }
         }
@@ -850,7 +845,7 @@ impl Checker {
 
     fn connect_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::DuplicateId);
-        if self.connectors.contains_key(&c) {
+        if self.connectors.is_live(c) {
             return Err(fail(Rule::DuplicateId, Some(Object::Connector(c)), "connect_tcp with a connector id already used"));
         }
         if step.failed {
@@ -879,7 +874,7 @@ impl Checker {
     }
 
     fn connector_mut(&mut self, c: ConnectorId) -> Result<&mut ConnectorState, Fail> {
-        match self.connectors.get_mut(&c) {
+        match self.connectors.get_mut(c) {
             Some(s) => Ok(s),
             None => Err(fail(Rule::UnknownId, Some(Object::Connector(c)), "a connector no connect_tcp created")),
         }
@@ -913,7 +908,7 @@ impl Checker {
         self.coverage.hit(Rule::ConnectState);
         let strict = self.profile == Profile::Strict;
         let running = |seq: u64| parent.is_some_and(|p| p.seq == seq) || self.stack.iter().any(|f| f.seq == seq);
-        let retry_frame = match self.connectors.get(&c).map(|s| s.phase) {
+        let retry_frame = match self.connectors.get(c).map(|s| s.phase) {
             Some(ConnectorPhase::Outcome { frame }) if running(frame) => Some(frame),
             _ => None,
         };
@@ -1005,7 +1000,7 @@ impl Checker {
             }
             ConnectorPhase::Connected { protocol: Some(p), build_raised: false } => {
                 // `transport.loseConnection()` (C8): the same as lose_connection.
-                let delivers = match self.protocols.get_mut(&p) {
+                let delivers = match self.protocols.get_mut(p) {
                     Some(ps) => {
                         ps.losing = true;
                         ps.write_closed
@@ -1033,7 +1028,7 @@ impl Checker {
         }
         self.coverage.hit(Rule::OneOutcome);
         self.coverage.hit(Rule::OutcomeBeforeStarted);
-        let Some(conn) = self.connectors.get_mut(&c) else { return Err(self.unknown_connector(c)) };
+        let Some(conn) = self.connectors.get_mut(c) else { return Err(self.unknown_connector(c)) };
         match conn.phase {
             ConnectorPhase::Connecting => {
                 if conn.cancelled && reason != Reason::UserCancelled {
@@ -1089,7 +1084,7 @@ impl Checker {
         }
         self.coverage.hit(Rule::LostOrder);
         self.coverage.hit(Rule::LostReason);
-        let Some(conn) = self.connectors.get_mut(&c) else { return Err(self.unknown_connector(c)) };
+        let Some(conn) = self.connectors.get_mut(c) else { return Err(self.unknown_connector(c)) };
         match conn.phase {
             ConnectorPhase::Lost { reason: lost } => {
                 if lost != reason {
@@ -1157,7 +1152,7 @@ impl Checker {
 
     fn listen_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, l: PortId) -> Check {
         self.coverage.hit(Rule::DuplicateId);
-        if self.ports.contains_key(&l) || self.stopped_ports.contains(&l) {
+        if self.ports.is_live(l) || self.ports.is_ended(l) {
             return Err(fail(Rule::DuplicateId, Some(Object::Port(l)), "listen_tcp with a port id already used"));
         }
         if step.failed {
@@ -1175,12 +1170,12 @@ impl Checker {
     }
 
     fn stop_listening(&mut self, step: &Step, parent: Option<Frame>, l: PortId) -> Check {
-        if let Some(port) = self.ports.get_mut(&l) {
+        if let Some(port) = self.ports.get_mut(l) {
             if !step.failed {
                 port.stopping = true;
             }
             port.history.push(step.seq, EventKind::StopListening);
-        } else if !self.stopped_ports.contains(&l) {
+        } else if !self.ports.is_ended(l) {
             return Err(self.unknown_port(l));
         }
         // Its do_stop comes from the event loop, never nested (S4).
@@ -1233,15 +1228,15 @@ impl Checker {
             }
             Holder::Port(l) => {
                 self.coverage.hit(Rule::BuildAfterStop);
-                let Some(port) = self.ports.get(&l) else {
-                    if self.stopped_ports.contains(&l) {
+                let Some(port) = self.ports.get(l) else {
+                    if self.ports.is_ended(l) {
                         return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port after its do_stop"));
                     }
                     return Err(self.unknown_port(l));
                 };
                 let expected = port.factory;
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
-                let port = self.ports.get_mut(&l).expect("present");
+                let port = self.ports.get_mut(l).expect("present");
                 if !port.started {
                     return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port before its do_start"));
                 }
@@ -1256,7 +1251,7 @@ impl Checker {
             return Ok(());
         }
         self.coverage.hit(Rule::DuplicateId);
-        if self.protocols.contains_key(&p) || self.lost_protocols.contains(&p) {
+        if self.protocols.is_live(p) || self.protocols.is_ended(p) {
             return Err(fail(Rule::DuplicateId, Some(Object::Protocol(p)), "build_protocol returned a protocol id already used"));
         }
         let mut history = History::default();
@@ -1285,8 +1280,8 @@ impl Checker {
     fn delivered_to(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<&mut ProtocolState, Fail> {
         self.coverage.hit(Rule::AfterLost);
         self.coverage.hit(Rule::BeforeMade);
-        if !self.protocols.contains_key(&p) {
-            return Err(if self.lost_protocols.contains(&p) {
+        if !self.protocols.is_live(p) {
+            return Err(if self.protocols.is_ended(p) {
                 if kind == EventKind::ConnectionLost {
                     self.coverage.hit(Rule::LostTwice);
                     fail(Rule::LostTwice, Some(Object::Protocol(p)), "a second connection_lost")
@@ -1297,7 +1292,7 @@ impl Checker {
                 fail(Rule::UnknownId, Some(Object::Protocol(p)), format!("{kind} for a protocol no build_protocol returned"))
             });
         }
-        let ps = self.protocols.get_mut(&p).expect("present");
+        let ps = self.protocols.get_mut(p).expect("present");
         if !ps.made {
             return Err(fail(Rule::BeforeMade, Some(Object::Protocol(p)), format!("{kind} before connection_made")));
         }
@@ -1316,8 +1311,8 @@ impl Checker {
 
     fn connection_made(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
         self.coverage.hit(Rule::Made);
-        let Some(ps) = self.protocols.get_mut(&p) else {
-            return Err(if self.lost_protocols.contains(&p) {
+        let Some(ps) = self.protocols.get_mut(p) else {
+            return Err(if self.protocols.is_ended(p) {
                 fail(Rule::Made, Some(Object::Protocol(p)), "connection_made after connection_lost")
             } else {
                 fail(Rule::Made, Some(Object::Protocol(p)), "connection_made for a protocol no build_protocol returned")
@@ -1412,11 +1407,10 @@ impl Checker {
                 "connection_lost while a producer is registered: stop_producing comes first",
             ));
         }
-        self.protocols.remove(&p);
-        self.lost_protocols.insert(p);
+        self.protocols.end(p);
         match owner {
             Holder::Connector(c) => {
-                if let Some(conn) = self.connectors.get_mut(&c) {
+                if let Some(conn) = self.connectors.get_mut(c) {
                     if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p) {
                         // P9: a connection_lost that raised ends the connector's story.
                         conn.phase = if failed { ConnectorPhase::Stuck } else { ConnectorPhase::Lost { reason } };
@@ -1424,7 +1418,7 @@ impl Checker {
                 }
             }
             Holder::Port(l) => {
-                if self.stopped_ports.contains(&l) {
+                if self.ports.is_ended(l) {
                     self.coverage.hit(Rule::ProtocolOutlivesPort);
                 }
             }
@@ -1474,10 +1468,10 @@ impl Checker {
     /// lost connection it is a no-op (P3).
     fn transport_action(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(&p) {
+        if let Some(ps) = self.protocols.get_mut(p) {
             ps.history.push(step.seq, step.event.kind());
         }
-        let live_streaming = matches!(self.protocols.get(&p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
+        let live_streaming = matches!(self.protocols.get(p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
         self.set_source(
             step,
@@ -1488,7 +1482,7 @@ impl Checker {
     }
 
     fn known_protocol(&self, p: ProtocolId) -> Check {
-        if self.protocols.contains_key(&p) || self.lost_protocols.contains(&p) {
+        if self.protocols.is_live(p) || self.protocols.is_ended(p) {
             Ok(())
         } else {
             Err(fail(Rule::UnknownId, Some(Object::Protocol(p)), "a protocol no build_protocol returned"))
@@ -1497,7 +1491,7 @@ impl Checker {
 
     fn lose_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
-        let (delivers, connector) = match self.protocols.get_mut(&p) {
+        let (delivers, connector) = match self.protocols.get_mut(p) {
             Some(ps) => {
                 ps.history.push(step.seq, EventKind::LoseConnection);
                 if !step.failed {
@@ -1523,7 +1517,7 @@ impl Checker {
 
     fn lose_write_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(&p) {
+        if let Some(ps) = self.protocols.get_mut(p) {
             ps.history.push(step.seq, EventKind::LoseWriteConnection);
             if !step.failed {
                 ps.write_closing = true;
@@ -1541,7 +1535,7 @@ impl Checker {
         self.known_protocol(p)?;
         self.coverage.hit(Rule::Register);
         if !step.failed {
-            match self.protocols.get_mut(&p) {
+            match self.protocols.get_mut(p) {
                 Some(ps) => {
                     ps.history.push(step.seq, EventKind::RegisterProducer);
                     if ps.producer != Producer::None {
@@ -1568,7 +1562,7 @@ impl Checker {
 
     fn unregister_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(&p) {
+        if let Some(ps) = self.protocols.get_mut(p) {
             ps.history.push(step.seq, EventKind::UnregisterProducer);
             if !step.failed {
                 ps.producer = Producer::None;
@@ -1588,32 +1582,32 @@ impl Checker {
         self.pop_to(0);
         self.ended = true;
         let mut owed: Vec<(u64, Rule, Object, String)> = Vec::new();
-        for (p, ps) in &self.protocols {
+        for (p, ps) in self.protocols.iter() {
             if ps.made {
-                owed.push((ps.born, Rule::Unlost, Object::Protocol(*p), format!("protocol {p:?} got connection_made but never connection_lost")));
+                owed.push((ps.born, Rule::Unlost, Object::Protocol(p), format!("protocol {p:?} got connection_made but never connection_lost")));
             }
         }
-        for (c, cs) in &self.connectors {
+        for (c, cs) in self.connectors.iter() {
             match cs.phase {
                 ConnectorPhase::Disconnected | ConnectorPhase::Stuck => {}
                 ConnectorPhase::AwaitDoStop { double: true, .. } if self.profile == Profile::Strict => {}
                 ConnectorPhase::AwaitDoStop { .. } => owed.push((
                     cs.born,
                     Rule::Unstopped,
-                    Object::Connector(*c),
+                    Object::Connector(c),
                     format!("connector {c:?} owes the do_stop of its factory"),
                 )),
                 phase => owed.push((
                     cs.born,
                     Rule::Unresolved,
-                    Object::Connector(*c),
+                    Object::Connector(c),
                     format!("connector {c:?} is {} and never got its outcome", phase_name(phase)),
                 )),
             }
         }
-        for (l, ls) in &self.ports {
+        for (l, ls) in self.ports.iter() {
             if ls.started && !ls.stuck {
-                owed.push((ls.born, Rule::PortUnstopped, Object::Port(*l), format!("port {l:?} never got its do_stop")));
+                owed.push((ls.born, Rule::PortUnstopped, Object::Port(l), format!("port {l:?} never got its do_stop")));
             }
         }
         for rule in [Rule::Unlost, Rule::Unstopped, Rule::Unresolved, Rule::PortUnstopped, Rule::Unstopped] {
@@ -1677,9 +1671,9 @@ impl Checker {
     pub fn legal_next(&self) -> Vec<Step> {
         let seq = self.last_seq + 1;
         let mut objects: Vec<(u64, Object)> = Vec::new();
-        objects.extend(self.connectors.iter().map(|(c, s)| (s.born, Object::Connector(*c))));
-        objects.extend(self.ports.iter().map(|(l, s)| (s.born, Object::Port(*l))));
-        objects.extend(self.protocols.iter().map(|(p, s)| (s.born, Object::Protocol(*p))));
+        objects.extend(self.connectors.iter().map(|(c, s)| (s.born, Object::Connector(c))));
+        objects.extend(self.ports.iter().map(|(l, s)| (s.born, Object::Port(l))));
+        objects.extend(self.protocols.iter().map(|(p, s)| (s.born, Object::Protocol(p))));
         objects.sort_by_key(|(born, o)| (*born, format!("{o:?}")));
         let mut events: Vec<Event> = Vec::new();
         for (_, o) in &objects {
@@ -1719,7 +1713,7 @@ impl Checker {
         let fresh_protocol = ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         match object {
             Object::Connector(c) => {
-                let Some(cs) = self.connectors.get(&c) else { return out };
+                let Some(cs) = self.connectors.get(c) else { return out };
                 let (f, h) = (cs.factory, Some(Holder::Connector(c)));
                 out.push(Event::DoStart { factory: f, holder: h });
                 out.push(Event::StartedConnecting { factory: f, connector: c });
@@ -1735,7 +1729,7 @@ impl Checker {
                 out.push(Event::Disconnect { connector: c });
             }
             Object::Port(l) => {
-                let Some(ls) = self.ports.get(&l) else { return out };
+                let Some(ls) = self.ports.get(l) else { return out };
                 let f = ls.factory;
                 out.push(Event::DoStart { factory: f, holder: Some(Holder::Port(l)) });
                 out.push(Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: Some(fresh_protocol) });
@@ -1761,7 +1755,7 @@ impl Checker {
                 out.push(Event::RegisterProducer { protocol: p, streaming: true });
                 out.push(Event::RegisterProducer { protocol: p, streaming: false });
                 out.push(Event::UnregisterProducer { protocol: p });
-                if let Some(ps) = self.protocols.get(&p) {
+                if let Some(ps) = self.protocols.get(p) {
                     if let Holder::Connector(c) = ps.owner {
                         out.extend(self.candidates(Object::Connector(c)));
                     }

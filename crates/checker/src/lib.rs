@@ -34,6 +34,7 @@ mod idmap;
 mod profile;
 mod rules;
 mod state;
+mod table;
 mod violation;
 
 pub use checker::Checker;

@@ -21,10 +21,10 @@ impl History {
 
     #[inline]
     pub(crate) fn push(&mut self, seq: u64, kind: EventKind) {
-        let i = usize::from(self.next) % Self::LEN;
+        let i = usize::from(self.next) & (Self::LEN - 1);
         self.seqs[i] = seq;
         self.kinds[i] = Some(kind);
-        self.next = self.next.wrapping_add(1) % (Self::LEN as u8);
+        self.next = self.next.wrapping_add(1) & (Self::LEN as u8 - 1);
     }
 
     pub(crate) fn to_vec(self) -> Vec<Past> {
@@ -148,8 +148,8 @@ pub(crate) struct Frame {
     pub depth: u32,
     pub kind: EventKind,
     pub failed: bool,
+    /// The connector of an outcome callback, for what its return decides.
     pub connector: Option<ConnectorId>,
-    pub port: Option<PortId>,
     /// The last action made directly inside this callback, which may
     /// deliver callbacks synchronously, nested at its depth.
     pub source: Option<Source>,

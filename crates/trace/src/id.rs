@@ -57,6 +57,18 @@ macro_rules! id_type {
             pub const PREFIX: &'static str = $prefix;
         }
 
+        impl From<$name> for u64 {
+            fn from(id: $name) -> u64 {
+                id.0
+            }
+        }
+
+        impl From<u64> for $name {
+            fn from(n: u64) -> $name {
+                $name(n)
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}#{:x}", $prefix, self.0)
