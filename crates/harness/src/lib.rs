@@ -1,0 +1,52 @@
+//! The callorder harness: a deterministic mock reactor with scriptable
+//! socket events that drives any Factory/Protocol implementation, checking
+//! every delivery against the legal order as it goes.
+//!
+//! A [`Script`] says what the world does (connects accepted or refused,
+//! bytes in chunks, closes, resets, time passing); the implementation decides
+//! everything else. [`MockReactor::run`] gives a [`Run`]: the trace in format
+//! v1, the first violation if any, and the implementation's errors.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use callorder_core::{Address, CallbackError, ClientFactory, Factory, Protocol, Transport, CallbackResult};
+//! use callorder_harness::{Conn, MockReactor, Outcome, Script};
+//!
+//! struct Hello;
+//! #[async_trait(?Send)]
+//! impl Protocol for Hello {
+//!     async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+//!         t.write(b"hello")?;
+//!         t.lose_connection()?;
+//!         Ok(())
+//!     }
+//!     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+//! }
+//!
+//! struct HelloFactory;
+//! #[async_trait(?Send)]
+//! impl Factory for HelloFactory {
+//!     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+//!         Ok(Some(Box::new(Hello)))
+//!     }
+//! }
+//! #[async_trait(?Send)]
+//! impl ClientFactory for HelloFactory {}
+//!
+//! let run = MockReactor::new().run(
+//!     Script::new().resolve(1, Outcome::Accept).shutdown(),
+//!     |reactor| { reactor.connect_tcp("example.org:80", Arc::new(HelloFactory), None); },
+//! );
+//! run.assert_clean();
+//! assert_eq!(run.written, vec![(Conn::Client(1), b"hello".to_vec())]);
+//! ```
+#![forbid(unsafe_code)]
+
+mod reactor;
+mod run;
+mod script;
+
+pub use reactor::MockReactor;
+pub use run::{ImplError, ImplErrorKind, Run};
+pub use script::{Conn, Outcome, Script, Step, WorldEvent};

@@ -1,0 +1,1246 @@
+//! The mock reactor: deterministic, single-threaded, on tokio's paused clock.
+//!
+//! A turn, as in Twisted, has three steps: deliver one batch of ready I/O
+//! events, run the timers that are due (zero-delay ones included; timers
+//! scheduled during this step wait for the next turn), then start the next
+//! turn. What an action triggers is delivered right after the callback that
+//! made it returns, before anything else.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use callorder_checker::{CheckError, Checker, Profile};
+use callorder_core::{
+    ActionError, Address, CallbackError, ClientFactory, Connector, Factory, Protocol, Reactor,
+    ReactorOps, Transport, WriteStatus,
+};
+use callorder_trace::{
+    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record, Step as TraceStep,
+};
+use tokio::time::Instant;
+
+use crate::run::{ImplError, ImplErrorKind, Run};
+use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
+
+mod ops;
+mod world;
+
+/// The write buffer's high-water mark: a write that leaves more than this
+/// buffered pauses a streaming producer (Twisted's `bufferSize`).
+const HIGH_WATER: usize = 64 * 1024;
+
+/// How long (virtual time) a run waits for a callback that makes no progress
+/// before reporting it as a stall.
+const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+type CallFuture = Pin<Box<dyn Future<Output = Done>>>;
+
+/// What a finished callback gives back.
+struct Done {
+    result: Result<(), CallbackError>,
+    built: Option<Box<dyn Protocol>>,
+}
+
+#[derive(Clone)]
+enum FactoryObj {
+    Client(Arc<dyn ClientFactory>),
+    Server(Arc<dyn Factory>),
+}
+
+impl FactoryObj {
+    fn factory(&self) -> Arc<dyn Factory> {
+        match self {
+            FactoryObj::Client(f) => f.clone(),
+            FactoryObj::Server(f) => f.clone(),
+        }
+    }
+}
+
+struct FactorySt {
+    obj: FactoryObj,
+    num_ports: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// connect was called; do_start / started_connecting pending.
+    Starting,
+    /// Waiting for the world.
+    Connecting,
+    /// A protocol (or none) was built.
+    Connected(Option<ProtocolId>),
+    /// An outcome callback is delivered or running.
+    Outcome,
+    Disconnected,
+    /// A callback raised where Twisted never finishes the connector.
+    Stuck,
+}
+
+struct ConnectorSt {
+    factory: FactoryId,
+    addr: Address,
+    timeout: Option<Duration>,
+    phase: Phase,
+    holds: bool,
+    /// stop_connecting/disconnect while connecting: fails as cancelled.
+    cancelled: bool,
+    /// The attempt number (from 1) of the current attempt.
+    attempt: usize,
+    /// A retry was made inside the running outcome callback.
+    retried: bool,
+}
+
+struct PortSt {
+    factory: FactoryId,
+    addr: Address,
+    started: bool,
+    stopping: bool,
+    stopped: bool,
+    stuck: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Producer {
+    None,
+    Streaming { paused: bool },
+    Pull,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Peer {
+    /// The script plays the peer.
+    Script(Conn),
+    /// Another implementation in this reactor: the join's other side.
+    Joined(usize, Side),
+}
+
+/// A client and a server of this reactor joined in memory.
+#[derive(Default, Debug)]
+pub(crate) struct Join {
+    pub client: Option<ProtocolId>,
+    pub server: Option<ProtocolId>,
+    pub client_gone: bool,
+    pub server_gone: bool,
+    /// Bytes written before the other side was made.
+    pub to_client: Vec<Vec<u8>>,
+    pub to_server: Vec<Vec<u8>>,
+}
+
+struct ConnSt {
+    holder: Holder,
+    protocol: Option<Rc<RefCell<Box<dyn Protocol>>>>,
+    peer: Peer,
+    peer_addr: Address,
+    host_addr: Address,
+    half_closeable: bool,
+    made: bool,
+    lost: bool,
+    losing: bool,
+    aborted: bool,
+    write_closing: bool,
+    write_closed: bool,
+    read_closed: bool,
+    reading_paused: bool,
+    buffered: usize,
+    window: Option<usize>,
+    write_error: bool,
+    producer: Producer,
+    written: Vec<u8>,
+    /// Bytes that arrived while reading was paused.
+    held: Vec<Vec<u8>>,
+    /// A callback raised: connection_lost(other) is queued; ignore the rest.
+    failing: bool,
+}
+
+/// A callback to deliver.
+#[derive(Debug)]
+enum Call {
+    DoStart(FactoryId, Holder),
+    StartedConnecting(ConnectorId),
+    /// `build_protocol`; for a port, the peer of the accepted connection
+    /// (`None`: the script).
+    Build(Holder, Address, Option<Peer>),
+    ConnectionMade(ProtocolId),
+    DataReceived(ProtocolId, Vec<u8>),
+    ReadConnectionLost(ProtocolId),
+    WriteConnectionLost(ProtocolId),
+    ConnectionLost(ProtocolId, Reason),
+    PauseProducing(ProtocolId),
+    ResumeProducing(ProtocolId),
+    StopProducing(ProtocolId),
+    ConnectionFailed(ConnectorId, Reason),
+    ClientConnectionLost(ConnectorId, Reason),
+    DoStop(FactoryId, Holder),
+}
+
+/// Whom a callback is delivered to: nothing else reaches it while it runs.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Target {
+    Factory(FactoryId),
+    Protocol(ProtocolId),
+}
+
+/// Ready I/O, delivered in one batch per turn.
+#[derive(Debug)]
+enum Io {
+    World(WorldEvent),
+    /// A joined attempt is answered by its listener.
+    JoinedConnect(usize),
+    /// Bytes written by the joined peer arrive.
+    Data(ProtocolId, Vec<u8>),
+    /// The joined peer closed (FIN): as a peer close.
+    PeerClosed(ProtocolId),
+    /// The joined peer reset or aborted.
+    PeerReset(ProtocolId),
+    /// A client build_protocol returned none: its dummy transport closed.
+    DummyClosed(ConnectorId),
+    /// Our close finished flushing.
+    Closed(ProtocolId),
+    /// Our half-close finished flushing.
+    WriteClosed(ProtocolId),
+    /// The buffer drained: resume producers.
+    Drained(ProtocolId),
+}
+
+enum TimerKind {
+    User(Box<dyn FnOnce()>),
+    ConnectTimeout(ConnectorId, usize),
+    Aborted(ProtocolId),
+    PortStopped(PortId),
+}
+
+struct Running {
+    seq: u64,
+    record: usize,
+    target: Target,
+    call: Call,
+    fut: CallFuture,
+}
+
+/// The frame of a running callback, for what its actions trigger.
+struct Frame {
+    seq: u64,
+    depth: u32,
+    /// Deliveries its actions triggered: after it returns, first.
+    after: Vec<Call>,
+}
+
+pub(crate) struct State {
+    checker: Checker,
+    records: Vec<Record>,
+    /// Records of callbacks still running: not yet fed to the checker.
+    open: BTreeSet<usize>,
+    fed: usize,
+    violation: Option<callorder_checker::Violation>,
+    errors: Vec<ImplError>,
+    start: Instant,
+    rng: u64,
+    factory_ids: Vec<(usize, FactoryId)>,
+    factories: BTreeMap<FactoryId, FactorySt>,
+    connectors: BTreeMap<ConnectorId, ConnectorSt>,
+    ports: BTreeMap<PortId, PortSt>,
+    conns: BTreeMap<ProtocolId, ConnSt>,
+    attempts: Vec<ConnectorId>,
+    client_conns: BTreeMap<usize, ProtocolId>,
+    server_conns: Vec<ProtocolId>,
+    listeners: BTreeMap<Address, PortId>,
+    joins: Vec<Join>,
+    /// Attempt number -> join, for attempts to an address listened on here.
+    attempt_joins: BTreeMap<usize, usize>,
+
+    port_order: Vec<PortId>,
+    next_protocol: u64,
+    timers: BTreeMap<(Instant, u64), TimerKind>,
+    next_timer: u64,
+    io_next: VecDeque<Io>,
+    queue: VecDeque<Call>,
+    busy: BTreeSet<Target>,
+    /// Frames of callbacks being polled, innermost last.
+    frames: Vec<Frame>,
+    /// Callbacks that returned Pending: their frames.
+    parked: BTreeMap<u64, Frame>,
+    /// The callback seq the last record ran inside (or was).
+    last_context: Option<u64>,
+    shutting_down: bool,
+    ended: bool,
+}
+
+struct Inner {
+    state: RefCell<State>,
+    running: RefCell<Vec<Running>>,
+    ops: RefCell<Weak<Ops>>,
+}
+
+/// The handles' link to the reactor; weak, so handles kept by factories do
+/// not keep the reactor alive.
+struct Ops {
+    inner: Weak<Inner>,
+}
+
+/// A deterministic mock reactor that drives Factory/Protocol
+/// implementations through scripted socket events, checking every delivery.
+///
+/// Runs need a tokio runtime with a paused clock; [`MockReactor::run`] makes
+/// one.
+///
+/// ```
+/// use callorder_harness::{MockReactor, Script};
+/// let run = MockReactor::new().run(Script::new().shutdown(), |_reactor| {});
+/// run.assert_clean();
+/// assert!(run.trace_jsonl().ends_with("\"event\":\"end\"}\n"));
+/// ```
+pub struct MockReactor {
+    inner: Rc<Inner>,
+    ops: Rc<Ops>,
+}
+
+impl Default for MockReactor {
+    fn default() -> Self {
+        MockReactor::new()
+    }
+}
+
+impl MockReactor {
+    /// A reactor checked under the `strict` profile, seeded with 0.
+    pub fn new() -> Self {
+        MockReactor::with_profile(Profile::Strict, 0)
+    }
+
+    /// A reactor checked under `profile`, its random source seeded with `seed`.
+    pub fn with_profile(profile: Profile, seed: u64) -> Self {
+        let state = State {
+            checker: Checker::new(profile),
+            records: Vec::new(),
+            open: BTreeSet::new(),
+            fed: 0,
+            violation: None,
+            errors: Vec::new(),
+            start: Instant::now(),
+            rng: seed ^ 0x9e37_79b9_7f4a_7c15,
+            factory_ids: Vec::new(),
+            factories: BTreeMap::new(),
+            connectors: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            attempts: Vec::new(),
+            client_conns: BTreeMap::new(),
+            server_conns: Vec::new(),
+            listeners: BTreeMap::new(),
+            joins: Vec::new(),
+            attempt_joins: BTreeMap::new(),
+
+            port_order: Vec::new(),
+            next_protocol: 1,
+            timers: BTreeMap::new(),
+            next_timer: 1,
+            io_next: VecDeque::new(),
+            queue: VecDeque::new(),
+            busy: BTreeSet::new(),
+            frames: Vec::new(),
+            parked: BTreeMap::new(),
+            last_context: None,
+            shutting_down: false,
+            ended: false,
+        };
+        let inner = Rc::new(Inner { state: RefCell::new(state), running: RefCell::new(Vec::new()), ops: RefCell::new(Weak::new()) });
+        let ops = Rc::new(Ops { inner: Rc::downgrade(&inner) });
+        *inner.ops.borrow_mut() = Rc::downgrade(&ops);
+        MockReactor { inner, ops }
+    }
+
+    /// The reactor as implementations see it, for setting up a run.
+    pub fn handle(&self) -> Reactor {
+        Reactor::new(self.ops.clone())
+    }
+
+    /// Runs `script` on a fresh current-thread tokio runtime with a paused
+    /// clock, after `setup` made the first connections and ports.
+    pub fn run(self, script: Script, setup: impl FnOnce(&Reactor)) -> Run {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        rt.block_on(async move {
+            self.inner.state.borrow_mut().start = Instant::now();
+            setup(&self.handle());
+            self.run_script(script).await
+        })
+    }
+
+    /// Runs `script` inside the caller's tokio runtime, which must have a
+    /// paused clock (`#[tokio::test(start_paused = true)]`).
+    pub async fn run_script(self, script: Script) -> Run {
+        // What the set-up asked for happens first.
+        self.run_until(None).await;
+        for step in script.steps() {
+            if self.stopped() {
+                break;
+            }
+            match step {
+                Step::Batch(events) => {
+                    {
+                        let mut s = self.inner.state.borrow_mut();
+                        for e in events {
+                            s.io_next.push_back(Io::World(e.clone()));
+                        }
+                    }
+                    self.run_until(None).await;
+                }
+                Step::Advance(by) => {
+                    let deadline = Instant::now() + *by;
+                    self.run_until(Some(deadline)).await;
+                    tokio::time::sleep_until(deadline).await;
+                }
+                Step::Shutdown => {
+                    self.shutdown().await;
+                }
+            }
+        }
+        if !self.stopped() {
+            self.run_until(None).await;
+        }
+        self.finish()
+    }
+
+    fn stopped(&self) -> bool {
+        let s = self.inner.state.borrow();
+        s.violation.is_some() || s.ended
+    }
+
+    fn finish(self) -> Run {
+        let mut s = self.inner.state.borrow_mut();
+        self.inner.running.borrow_mut().clear();
+        let mut written = Vec::new();
+        for (n, p) in &s.client_conns {
+            if let Some(c) = s.conns.get(p) {
+                if let Peer::Script(_) = c.peer {
+                    written.push((Conn::Client(*n), c.written.clone()));
+                }
+            }
+        }
+        for (i, p) in s.server_conns.iter().enumerate() {
+            if let Some(c) = s.conns.get(p) {
+                if let Peer::Script(_) = c.peer {
+                    written.push((Conn::Server(i + 1), c.written.clone()));
+                }
+            }
+        }
+        let warnings = s.checker.warnings().to_vec();
+        Run {
+            trace: std::mem::take(&mut s.records),
+            violation: s.violation.take(),
+            warnings,
+            errors: std::mem::take(&mut s.errors),
+            written,
+        }
+    }
+
+    // ------------------------------------------------------------ the loop
+
+    /// Runs turns until nothing is left to do now (or, with a deadline,
+    /// until then).
+    async fn run_until(&self, deadline: Option<Instant>) {
+        loop {
+            if self.stopped() {
+                return;
+            }
+            if self.poll_running().await {
+                continue;
+            }
+            if self.begin_next() {
+                continue;
+            }
+            if !self.inner.running.borrow().is_empty() && self.all_blocked() {
+                // Deliveries wait for running callbacks: let time pass.
+                if !self.wait(deadline).await {
+                    return;
+                }
+                continue;
+            }
+            if self.turn() {
+                continue;
+            }
+            if !self.wait(deadline).await {
+                return;
+            }
+        }
+    }
+
+    fn all_blocked(&self) -> bool {
+        let s = self.inner.state.borrow();
+        s.queue.iter().all(|c| s.busy.contains(&target_of(&s, c)))
+    }
+
+    /// One turn's I/O batch and due timers. Whether anything happened.
+    fn turn(&self) -> bool {
+        let batch: Vec<Io> = std::mem::take(&mut self.inner.state.borrow_mut().io_next).into();
+        let had_io = !batch.is_empty();
+        for io in batch {
+            self.io(io);
+        }
+        if had_io {
+            return true;
+        }
+        self.run_due_timers()
+    }
+
+    fn run_due_timers(&self) -> bool {
+        let now = Instant::now();
+        let due: Vec<((Instant, u64), TimerKind)> = {
+            let mut s = self.inner.state.borrow_mut();
+            let limit = s.next_timer;
+            let keys: Vec<(Instant, u64)> =
+                s.timers.keys().copied().filter(|(at, id)| *at <= now && *id < limit).collect();
+            keys.into_iter().map(|k| (k, s.timers.remove(&k).expect("listed"))).collect()
+        };
+        let any = !due.is_empty();
+        for (_, timer) in due {
+            self.fire(timer);
+        }
+        any
+    }
+
+    /// Waits for a running callback to make progress or the next timer.
+    /// False when there is nothing to wait for (quiet) or the deadline came.
+    async fn wait(&self, deadline: Option<Instant>) -> bool {
+        let next_timer = self.inner.state.borrow().timers.keys().next().map(|(at, _)| *at);
+        let running = !self.inner.running.borrow().is_empty();
+        let until = match (next_timer, deadline) {
+            (Some(t), Some(d)) => Some(t.min(d)),
+            (t, d) => t.or(d),
+        };
+        if !running {
+            // Quiet: time moves only when the script says so (Advance).
+            let (Some(d), Some(t)) = (deadline, next_timer) else { return false };
+            if t > d {
+                return false;
+            }
+            tokio::time::sleep_until(t).await;
+            return true;
+        }
+        let stall_at = Instant::now() + STALL_AFTER;
+        let until = until.map_or(stall_at, |u| u.min(stall_at));
+        let sleep = tokio::time::sleep_until(until);
+        tokio::pin!(sleep);
+        let woke = std::future::poll_fn(|cx| {
+            if self.poll_all(cx) {
+                return Poll::Ready(true);
+            }
+            match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if !woke && Instant::now() >= stall_at {
+            self.stall();
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d && self.inner.running.borrow().is_empty() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn stall(&self) {
+        let stalled: Vec<Running> = std::mem::take(&mut *self.inner.running.borrow_mut());
+        let mut s = self.inner.state.borrow_mut();
+        for r in stalled {
+            s.errors.push(ImplError {
+                kind: ImplErrorKind::Stalled,
+                seq: r.seq,
+                event: kind_of(&r.call),
+                message: format!("{} never returned", kind_of(&r.call)),
+            });
+            s.busy.remove(&r.target);
+            s.open.remove(&r.record);
+            s.parked.remove(&r.seq);
+        }
+        s.feed();
+    }
+
+    /// Polls every running callback once. Whether any finished.
+    async fn poll_running(&self) -> bool {
+        if self.inner.running.borrow().is_empty() {
+            return false;
+        }
+        std::future::poll_fn(|cx| Poll::Ready(self.poll_all(cx))).await
+    }
+
+    fn poll_all(&self, cx: &mut Context<'_>) -> bool {
+        let mut running = std::mem::take(&mut *self.inner.running.borrow_mut());
+        let mut finished = Vec::new();
+        let mut i = 0;
+        while i < running.len() {
+            let seq = running[i].seq;
+            self.resume_frame(seq);
+            let polled = catch_unwind(AssertUnwindSafe(|| running[i].fut.as_mut().poll(cx)));
+            let frame = self.suspend_frame();
+            match polled {
+                Ok(Poll::Pending) => {
+                    self.inner.state.borrow_mut().parked.insert(seq, frame);
+                    i += 1;
+                }
+                Ok(Poll::Ready(done)) => {
+                    let r = running.remove(i);
+                    finished.push((r, Ok(done), frame));
+                }
+                Err(panic) => {
+                    let r = running.remove(i);
+                    finished.push((r, Err(panic_message(panic)), frame));
+                }
+            }
+        }
+        {
+            let mut slot = self.inner.running.borrow_mut();
+            running.append(&mut slot);
+            *slot = running;
+        }
+        let any = !finished.is_empty();
+        for (r, outcome, frame) in finished {
+            self.complete(r, outcome, frame);
+        }
+        any
+    }
+
+    fn resume_frame(&self, seq: u64) {
+        let mut s = self.inner.state.borrow_mut();
+        let frame = s.parked.remove(&seq).expect("a running callback has a frame");
+        s.frames.push(frame);
+    }
+
+    fn suspend_frame(&self) -> Frame {
+        self.inner.state.borrow_mut().frames.pop().expect("pushed by resume_frame")
+    }
+
+    /// Begins the first queued delivery whose target is free.
+    fn begin_next(&self) -> bool {
+        let call = {
+            let mut s = self.inner.state.borrow_mut();
+            let pos = (0..s.queue.len()).find(|&i| {
+                let t = target_of(&s, &s.queue[i]);
+                !s.busy.contains(&t)
+            });
+            match pos {
+                Some(i) => s.queue.remove(i).expect("found"),
+                None => return false,
+            }
+        };
+        self.begin(call);
+        true
+    }
+
+    // ---------------------------------------------------------- delivering
+
+    /// Records a callback, starts it and polls it once.
+    fn begin(&self, call: Call) {
+        let Some((fut, target, record, seq, frame)) = self.prepare(&call) else {
+            return;
+        };
+        let ran = Running { seq, record, target, call, fut };
+        self.inner.state.borrow_mut().parked.insert(seq, frame);
+        self.inner.running.borrow_mut().push(ran);
+        // Polled on the next sweep, in start order.
+    }
+
+    /// Decides whether `call` can still be delivered, records it and builds
+    /// its future.
+    fn prepare(&self, call: &Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
+        let reactor = self.handle();
+        let mut s = self.inner.state.borrow_mut();
+        let target = target_of(&s, call);
+        let depth = 0;
+        let (event, fut): (Event, CallFuture) = match *call {
+            Call::DoStart(f, holder) => {
+                // The reactor's own bookkeeping; the hook is the user's code.
+                let fs = s.factories.get_mut(&f).expect("known factory");
+                let at_zero = fs.num_ports == 0;
+                fs.num_ports += 1;
+                let factory = fs.obj.factory();
+                let ev = Event::DoStart { factory: f, holder: Some(holder) };
+                if at_zero {
+                    let fut: CallFuture = Box::pin(async move {
+                        let result = factory.start_factory(&reactor).await;
+                        Done { result, built: None }
+                    });
+                    (ev, fut)
+                } else {
+                    (ev, ready_ok())
+                }
+            }
+            Call::StartedConnecting(c) => {
+                let cs = s.connectors.get(&c)?;
+                let f = cs.factory;
+                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else { return None };
+                let connector = Connector::new(c, self.ops.clone());
+                (
+                    Event::StartedConnecting { factory: f, connector: c },
+                    Box::pin(async move {
+                        let result = factory.started_connecting(&connector).await;
+                        Done { result, built: None }
+                    }),
+                )
+            }
+            Call::Build(holder, ref addr, _) => {
+                let f = match holder {
+                    Holder::Connector(c) => s.connectors.get(&c)?.factory,
+                    Holder::Port(l) => s.ports.get(&l)?.factory,
+                };
+                let factory = s.factories[&f].obj.factory();
+                let addr = addr.clone();
+                (
+                    Event::BuildProtocol { factory: f, holder, protocol: None },
+                    Box::pin(async move {
+                        match factory.build_protocol(&addr).await {
+                            Ok(built) => Done { result: Ok(()), built },
+                            Err(e) => Done { result: Err(e), built: None },
+                        }
+                    }),
+                )
+            }
+            Call::ConnectionMade(p)
+            | Call::DataReceived(p, _)
+            | Call::ReadConnectionLost(p)
+            | Call::WriteConnectionLost(p)
+            | Call::ConnectionLost(p, _)
+            | Call::PauseProducing(p)
+            | Call::ResumeProducing(p)
+            | Call::StopProducing(p) => {
+                let conn = s.conns.get(&p)?;
+                // Once the connection is ending only its last calls go out.
+                if conn.lost && !matches!(call, Call::StopProducing(_) | Call::ConnectionLost(..)) {
+                    return None;
+                }
+                let proto = conn.protocol.clone()?;
+                let ops = self.ops.clone();
+                let (ev, fut): (Event, CallFuture) = match call {
+                    Call::ConnectionMade(_) => {
+                        let transport = Transport::new(p, ops);
+                        (Event::ConnectionMade { protocol: p }, Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done { result: g.connection_made(transport).await, built: None }
+                        }))
+                    }
+                    Call::DataReceived(_, data) => {
+                        let data = data.clone();
+                        (Event::DataReceived { protocol: p, bytes: data.len() as u64 }, Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done { result: g.data_received(&data).await, built: None }
+                        }))
+                    }
+                    Call::ReadConnectionLost(_) => (Event::ReadConnectionLost { protocol: p }, Box::pin(async move {
+                        let mut g = proto.borrow_mut();
+                        Done { result: g.read_connection_lost().await, built: None }
+                    })),
+                    Call::WriteConnectionLost(_) => (Event::WriteConnectionLost { protocol: p }, Box::pin(async move {
+                        let mut g = proto.borrow_mut();
+                        Done { result: g.write_connection_lost().await, built: None }
+                    })),
+                    Call::ConnectionLost(_, reason) => {
+                        let reason = *reason;
+                        (Event::ConnectionLost { protocol: p, reason }, Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done { result: g.connection_lost(reason).await, built: None }
+                        }))
+                    }
+                    Call::PauseProducing(_) => (Event::PauseProducing { protocol: p }, Box::pin(async move {
+                        let mut g = proto.borrow_mut();
+                        Done { result: g.pause_producing().await, built: None }
+                    })),
+                    Call::ResumeProducing(_) => (Event::ResumeProducing { protocol: p }, Box::pin(async move {
+                        let mut g = proto.borrow_mut();
+                        Done { result: g.resume_producing().await, built: None }
+                    })),
+                    Call::StopProducing(_) => (Event::StopProducing { protocol: p }, Box::pin(async move {
+                        let mut g = proto.borrow_mut();
+                        Done { result: g.stop_producing().await, built: None }
+                    })),
+                    _ => unreachable!("protocol calls only"),
+                };
+                (ev, fut)
+            }
+            Call::ConnectionFailed(c, reason) | Call::ClientConnectionLost(c, reason) => {
+                let f = s.connectors.get(&c)?.factory;
+                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else { return None };
+                let connector = Connector::new(c, self.ops.clone());
+                let failed = matches!(call, Call::ConnectionFailed(..));
+                let ev = if failed {
+                    Event::ClientConnectionFailed { factory: f, connector: c, reason }
+                } else {
+                    Event::ClientConnectionLost { factory: f, connector: c, reason }
+                };
+                (ev, Box::pin(async move {
+                    let result = if failed {
+                        factory.client_connection_failed(&connector, reason).await
+                    } else {
+                        factory.client_connection_lost(&connector, reason).await
+                    };
+                    Done { result, built: None }
+                }))
+            }
+            Call::DoStop(f, holder) => {
+                let fs = s.factories.get_mut(&f).expect("known factory");
+                let ev = Event::DoStop { factory: f, holder: Some(holder) };
+                if fs.num_ports > 0 {
+                    fs.num_ports -= 1;
+                }
+                if fs.num_ports == 0 {
+                    let factory = fs.obj.factory();
+                    (ev, Box::pin(async move { Done { result: factory.stop_factory().await, built: None } }))
+                } else {
+                    (ev, ready_ok())
+                }
+            }
+        };
+        let (record, seq) = s.record(event, depth, None, true);
+        if let Call::Build(_, addr, _) = call {
+            s.records[record].addr = Some(addr.to_string());
+        }
+        let mut frame = Frame { seq, depth, after: Vec::new() };
+        // The start_factory/stop_factory hooks run inside their caller; the
+        // user's code is the hook, so its actions nest inside the hook.
+        let hook = match *call {
+            Call::DoStart(f, _) if s.factories[&f].num_ports == 1 => Some(Event::StartFactory { factory: f }),
+            Call::DoStop(f, _) if s.factories[&f].num_ports == 0 => Some(Event::StopFactory { factory: f }),
+            _ => None,
+        };
+        if let Some(hook) = hook {
+            let (_, hook_seq) = s.record(hook, depth + 1, None, true);
+            frame = Frame { seq: hook_seq, depth: depth + 1, after: Vec::new() };
+        }
+        s.busy.insert(target);
+        s.last_context = Some(frame.seq);
+        Some((fut, target, record, seq, frame))
+    }
+
+    /// A callback returned (or failed): what the reactor does next, as
+    /// Twisted does at that point.
+    fn complete(&self, r: Running, outcome: Result<Done, String>, frame: Frame) {
+        let (result, built, panicked) = match outcome {
+            Ok(done) => (done.result.map_err(|e| e.message().to_owned()), done.built, false),
+            Err(msg) => (Err(msg), None, true),
+        };
+        let mut s = self.inner.state.borrow_mut();
+        s.busy.remove(&r.target);
+        let failed = result.is_err();
+        if let Err(msg) = &result {
+            s.errors.push(ImplError {
+                kind: if panicked { ImplErrorKind::Panicked } else { ImplErrorKind::Returned },
+                seq: r.seq,
+                event: kind_of(&r.call),
+                message: msg.clone(),
+            });
+            let rec = &mut s.records[r.record];
+            rec.step.failed = true;
+            rec.error = Some(msg.clone());
+        }
+        // A hook's record follows its caller's.
+        let hook = r.record + 1;
+        let has_hook = matches!(r.call, Call::DoStart(..) | Call::DoStop(..))
+            && s.records.get(hook).is_some_and(|h| matches!(h.step.event.kind(), EventKind::StartFactory | EventKind::StopFactory) && s.open.contains(&hook));
+        if has_hook {
+            if let Err(msg) = &result {
+                let h = &mut s.records[hook];
+                h.step.failed = true;
+                h.error = Some(msg.clone());
+            }
+            s.open.remove(&hook);
+        }
+        let mut next: Vec<Call> = Vec::new();
+        match r.call {
+            Call::DoStart(f, holder) => {
+                if failed {
+                    // start_factory raised: the count did not move and the
+                    // connect or listen that asked raised (P11, S1).
+                    if let Some(fs) = s.factories.get_mut(&f) {
+                        fs.num_ports = fs.num_ports.saturating_sub(1);
+                    }
+                    match holder {
+                        Holder::Connector(c) => {
+                            if let Some(cs) = s.connectors.get_mut(&c) {
+                                cs.phase = Phase::Stuck;
+                                cs.holds = false;
+                            }
+                        }
+                        Holder::Port(l) => {
+                            if let Some(ps) = s.ports.get_mut(&l) {
+                                ps.stuck = true;
+                            }
+                        }
+                    }
+                } else {
+                    match holder {
+                        Holder::Connector(c) => {
+                            if let Some(cs) = s.connectors.get_mut(&c) {
+                                cs.holds = true;
+                            }
+                            next.push(Call::StartedConnecting(c));
+                        }
+                        Holder::Port(l) => {
+                            if let Some(ps) = s.ports.get_mut(&l) {
+                                ps.started = true;
+                                if ps.stopping {
+                                    s.schedule(Duration::ZERO, TimerKind::PortStopped(l));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Call::StartedConnecting(c) => {
+                if let Some(cs) = s.connectors.get_mut(&c) {
+                    if cs.phase == Phase::Starting {
+                        cs.phase = Phase::Connecting;
+                        if cs.cancelled {
+                            cs.phase = Phase::Outcome;
+                            next.push(Call::ConnectionFailed(c, Reason::UserCancelled));
+                        } else {
+                            s.attempt_started(c);
+                        }
+                    }
+                }
+            }
+            Call::Build(holder, ref addr, accept_peer) => {
+                let protocol = if failed { None } else { built };
+                let id = protocol.as_ref().map(|_| {
+                    let id = ProtocolId(s.next_protocol);
+                    s.next_protocol += 1;
+                    id
+                });
+                if let Event::BuildProtocol { protocol: slot, .. } = &mut s.records[r.record].step.event {
+                    *slot = id;
+                }
+                match holder {
+                    Holder::Connector(c) => {
+                        if failed {
+                            // C11: the connection fails with ConnectError.
+                            if let Some(cs) = s.connectors.get_mut(&c) {
+                                cs.phase = Phase::Outcome;
+                            }
+                            next.push(Call::ConnectionFailed(c, Reason::ConnectError));
+                        } else {
+                            let attempt = s.connectors[&c].attempt;
+                            let peer = match s.attempt_joins.get(&attempt) {
+                                Some(&j) => Peer::Joined(j, Side::Client),
+                                None => Peer::Script(Conn::Client(attempt)),
+                            };
+                            let addr = s.connectors[&c].addr.clone();
+                            match (id, protocol) {
+                                (Some(p), Some(obj)) => {
+                                    if let Peer::Joined(j, _) = peer {
+                                        s.joins[j].client = Some(p);
+                                    }
+                                    s.new_conn(p, Holder::Connector(c), obj, peer, addr.clone(), Address::new("127.0.0.1:40000"));
+                                    s.client_conns.insert(attempt, p);
+                                    if let Some(cs) = s.connectors.get_mut(&c) {
+                                        cs.phase = Phase::Connected(Some(p));
+                                    }
+                                    next.push(Call::ConnectionMade(p));
+                                }
+                                _ => {
+                                    // C10: a dummy protocol, closed at once; the
+                                    // factory hears of it in a later turn.
+                                    s.io_next.push_back(Io::DummyClosed(c));
+                                    if let Peer::Joined(j, _) = peer {
+                                        s.joins[j].client_gone = true;
+                                        if let Some(server) = s.joins[j].server {
+                                            s.io_next.push_back(Io::PeerClosed(server));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Holder::Port(l) => {
+                        let peer_addr = addr.clone();
+                        let host = s.ports.get(&l).map(|p| p.addr.clone()).unwrap_or_else(|| Address::new("?"));
+                        match (id, protocol) {
+                            (Some(p), Some(obj)) => {
+                                let peer = accept_peer.unwrap_or(Peer::Script(Conn::Server(s.server_conns.len() + 1)));
+                                s.new_conn(p, Holder::Port(l), obj, peer, peer_addr, host);
+                                s.server_conns.push(p);
+                                if let Peer::Joined(j, _) = peer {
+                                    s.joins[j].server = Some(p);
+                                }
+                                next.push(Call::ConnectionMade(p));
+                            }
+                            _ => {
+                                // S2/S3: the socket is closed; a joined peer sees a clean close.
+                                if let Some(Peer::Joined(j, _)) = accept_peer {
+                                    s.joins[j].server_gone = true;
+                                    if let Some(client) = s.joins[j].client {
+                                        s.io_next.push_back(Io::PeerClosed(client));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Call::ConnectionMade(p) => {
+                s.made(p);
+                if let Some(cs) = s.conns.get_mut(&p) {
+                    cs.made = true;
+                    if failed && matches!(cs.holder, Holder::Connector(_)) {
+                        // P8: the client connection ends with the exception.
+                        s.fail_connection(p, &mut next);
+                    }
+                }
+            }
+            Call::DataReceived(p, _) | Call::ReadConnectionLost(p) | Call::WriteConnectionLost(p) => {
+                if failed {
+                    // P7, H5: connection_lost with the exception, now.
+                    s.fail_connection(p, &mut next);
+                } else if matches!(r.call, Call::ReadConnectionLost(_)) {
+                    if let Some(cs) = s.conns.get_mut(&p) {
+                        cs.read_closed = true;
+                    }
+                }
+            }
+            Call::ConnectionLost(p, reason) => {
+                let holder = s.conns.get(&p).map(|c| c.holder);
+                if let Some(Holder::Connector(c)) = holder {
+                    if failed {
+                        // P9: no client_connection_lost, no do_stop, ever.
+                        if let Some(cs) = s.connectors.get_mut(&c) {
+                            cs.phase = Phase::Stuck;
+                        }
+                    } else {
+                        if let Some(cs) = s.connectors.get_mut(&c) {
+                            cs.phase = Phase::Outcome;
+                        }
+                        next.push(Call::ClientConnectionLost(c, reason));
+                    }
+                }
+            }
+            Call::PauseProducing(_) | Call::ResumeProducing(_) | Call::StopProducing(_) => {}
+            Call::ConnectionFailed(c, _) | Call::ClientConnectionLost(c, _) => {
+                if let Some(cs) = s.connectors.get_mut(&c) {
+                    let retried = std::mem::take(&mut cs.retried);
+                    if failed {
+                        // P10: the factory stays started.
+                        if !retried {
+                            cs.phase = Phase::Disconnected;
+                        }
+                    } else if !retried && cs.phase == Phase::Outcome {
+                        cs.phase = Phase::Disconnected;
+                        if cs.holds {
+                            let f = cs.factory;
+                            next.push(Call::DoStop(f, Holder::Connector(c)));
+                        }
+                    }
+                }
+            }
+            Call::DoStop(_, holder) => match holder {
+                Holder::Connector(c) => {
+                    if let Some(cs) = s.connectors.get_mut(&c) {
+                        cs.holds = false;
+                    }
+                }
+                Holder::Port(l) => {
+                    if let Some(ps) = s.ports.get_mut(&l) {
+                        ps.stopped = true;
+                    }
+                }
+            },
+        }
+        // Deliveries its actions triggered come first, then its own
+        // consequences.
+        let mut front: Vec<Call> = frame.after;
+        front.extend(next);
+        for call in front.into_iter().rev() {
+            s.queue.push_front(call);
+        }
+        s.open.remove(&r.record);
+        s.feed();
+    }
+
+    // ----------------------------------------------------------------- I/O
+
+    fn io(&self, io: Io) {
+        let mut s = self.inner.state.borrow_mut();
+        match io {
+            Io::World(e) => s.world(e),
+            Io::JoinedConnect(attempt) => s.resolve(attempt, Outcome::Accept),
+            Io::Data(p, bytes) => s.deliver_data(p, bytes),
+            Io::PeerClosed(p) => s.peer_closed(p, true),
+            Io::PeerReset(p) => s.peer_closed(p, false),
+            Io::DummyClosed(c) => {
+                if let Some(cs) = s.connectors.get_mut(&c) {
+                    cs.phase = Phase::Outcome;
+                }
+                s.queue.push_back(Call::ClientConnectionLost(c, Reason::ConnectionDone));
+            }
+            Io::Closed(p) => {
+                let (aborted, failing) = s.conns.get(&p).map_or((true, true), |c| (c.aborted, c.failing));
+                if !aborted && !failing {
+                    s.lose(p, Reason::ConnectionDone);
+                }
+            }
+            Io::WriteClosed(p) => {
+                if let Some(c) = s.conns.get_mut(&p) {
+                    if !c.lost && c.write_closing && !c.write_closed {
+                        c.write_closed = true;
+                        if c.half_closeable {
+                            s.queue.push_back(Call::WriteConnectionLost(p));
+                        }
+                        if let Some(other) = s.joined_peer(p) {
+                            s.io_next.push_back(Io::PeerClosed(other));
+                        }
+                    }
+                }
+            }
+            Io::Drained(p) => s.drained(p),
+        }
+    }
+
+    fn fire(&self, timer: TimerKind) {
+        match timer {
+            TimerKind::User(f) => {
+                // Application code at the top level: its actions have depth 0.
+                f();
+            }
+            TimerKind::ConnectTimeout(c, attempt) => {
+                let mut s = self.inner.state.borrow_mut();
+                let live = s.connectors.get(&c).is_some_and(|cs| cs.attempt == attempt && cs.phase == Phase::Connecting);
+                if live {
+                    s.fail_attempt(c, Reason::Timeout);
+                }
+            }
+            TimerKind::Aborted(p) => {
+                let mut s = self.inner.state.borrow_mut();
+                let failing = s.conns.get(&p).is_some_and(|c| c.failing);
+                if !failing {
+                    s.lose(p, Reason::ConnectionAborted);
+                }
+            }
+            TimerKind::PortStopped(l) => {
+                let mut s = self.inner.state.borrow_mut();
+                if let Some(ps) = s.ports.get(&l) {
+                    if ps.started && !ps.stopped {
+                        let f = ps.factory;
+                        s.listeners.retain(|_, v| *v != l);
+                        s.queue.push_back(Call::DoStop(f, Holder::Port(l)));
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ shutdown
+
+    async fn shutdown(&self) {
+        self.run_until(None).await;
+        if self.stopped() {
+            return;
+        }
+        {
+            let mut s = self.inner.state.borrow_mut();
+            s.shutting_down = true;
+            s.record(Event::Shutdown, 0, None, false);
+            s.feed();
+            s.timers.clear();
+            s.io_next.clear();
+            // Teardown (O2: any order in Twisted; creation order here).
+            let conns: Vec<ProtocolId> = s.conns.iter().filter(|(_, c)| !c.lost).map(|(p, _)| *p).collect();
+            for p in conns {
+                s.lose(p, Reason::ConnectionLost);
+            }
+            let ports: Vec<PortId> = s.ports.iter().filter(|(_, p)| p.started && !p.stopped && !p.stuck).map(|(l, _)| *l).collect();
+            for l in ports {
+                let f = s.ports[&l].factory;
+                if let Some(ps) = s.ports.get_mut(&l) {
+                    ps.stopping = true;
+                }
+                s.queue.push_back(Call::DoStop(f, Holder::Port(l)));
+            }
+            let connecting: Vec<ConnectorId> =
+                s.connectors.iter().filter(|(_, c)| c.phase == Phase::Connecting).map(|(c, _)| *c).collect();
+            for c in connecting {
+                s.fail_attempt(c, Reason::ConnectError);
+            }
+        }
+        self.run_until(None).await;
+        if self.stopped() {
+            return;
+        }
+        let mut s = self.inner.state.borrow_mut();
+        s.record(Event::End, 0, None, false);
+        s.ended = true;
+        s.feed();
+    }
+
+}
+
+fn ready_ok() -> CallFuture {
+    Box::pin(async { Done { result: Ok(()), built: None } })
+}
+
+fn call_ref(c: &Call) -> &Call {
+    c
+}
+
+fn kind_of(call: &Call) -> EventKind {
+    match call {
+        Call::DoStart(..) => EventKind::DoStart,
+        Call::StartedConnecting(_) => EventKind::StartedConnecting,
+        Call::Build(..) => EventKind::BuildProtocol,
+        Call::ConnectionMade(_) => EventKind::ConnectionMade,
+        Call::DataReceived(..) => EventKind::DataReceived,
+        Call::ReadConnectionLost(_) => EventKind::ReadConnectionLost,
+        Call::WriteConnectionLost(_) => EventKind::WriteConnectionLost,
+        Call::ConnectionLost(..) => EventKind::ConnectionLost,
+        Call::PauseProducing(_) => EventKind::PauseProducing,
+        Call::ResumeProducing(_) => EventKind::ResumeProducing,
+        Call::StopProducing(_) => EventKind::StopProducing,
+        Call::ConnectionFailed(..) => EventKind::ClientConnectionFailed,
+        Call::ClientConnectionLost(..) => EventKind::ClientConnectionLost,
+        Call::DoStop(..) => EventKind::DoStop,
+    }
+}
+
+fn target_of(s: &State, call: &Call) -> Target {
+    match *call {
+        Call::DoStart(f, _) | Call::DoStop(f, _) => Target::Factory(f),
+        Call::StartedConnecting(c) | Call::ConnectionFailed(c, _) | Call::ClientConnectionLost(c, _) => {
+            Target::Factory(s.connectors.get(&c).map_or(FactoryId(0), |cs| cs.factory))
+        }
+        Call::Build(holder, _, _) => Target::Factory(match holder {
+            Holder::Connector(c) => s.connectors.get(&c).map_or(FactoryId(0), |cs| cs.factory),
+            Holder::Port(l) => s.ports.get(&l).map_or(FactoryId(0), |ps| ps.factory),
+        }),
+        Call::ConnectionMade(p)
+        | Call::DataReceived(p, _)
+        | Call::ReadConnectionLost(p)
+        | Call::WriteConnectionLost(p)
+        | Call::ConnectionLost(p, _)
+        | Call::PauseProducing(p)
+        | Call::ResumeProducing(p)
+        | Call::StopProducing(p) => Target::Protocol(p),
+    }
+}
+
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_owned()
+    }
+}

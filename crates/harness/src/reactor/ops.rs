@@ -1,0 +1,303 @@
+//! Actions: what handles do. Each records its event at once (at the depth of
+//! the callback making it), changes state at once, and queues what it
+//! triggers for after that callback returns.
+
+use super::*;
+
+impl Ops {
+    fn with<T>(&self, f: impl FnOnce(&mut State, &Rc<Ops>) -> T) -> T {
+        let inner = self.inner.upgrade().expect("a handle outlived its reactor");
+        let ops = inner.ops.borrow().upgrade().expect("the reactor is alive");
+        let mut s = inner.state.borrow_mut();
+        f(&mut s, &ops)
+    }
+}
+
+impl State {
+    fn conn_action(&mut self, p: ProtocolId, event: Event, f: impl FnOnce(&mut State) -> Result<(), ActionError>) -> Result<(), ActionError> {
+        let result = match self.conns.get(&p) {
+            Some(c) if !c.lost => f(self),
+            _ => Err(ActionError::ConnectionGone),
+        };
+        self.record_action(event, result);
+        result
+    }
+}
+
+impl ReactorOps for Ops {
+    fn write(&self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        self.with(|s, _| {
+            let result = s.write(p, data);
+            s.record_action(Event::Write { protocol: p, bytes: data.len() as u64 }, result.map(|_| ()));
+            result
+        })
+    }
+
+    fn lose_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| s.conn_action(p, Event::LoseConnection { protocol: p }, |s| s.lose_connection(p)))
+    }
+
+    fn lose_write_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            s.conn_action(p, Event::LoseWriteConnection { protocol: p }, |s| {
+                let c = s.conns.get_mut(&p).expect("live");
+                if !c.write_closing {
+                    c.write_closing = true;
+                    s.io_next.push_back(Io::WriteClosed(p));
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn abort_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            s.conn_action(p, Event::AbortConnection { protocol: p }, |s| {
+                let c = s.conns.get_mut(&p).expect("live");
+                if !c.aborted {
+                    // Reading and writing stop now; connection_lost comes
+                    // from a zero-delay timer (P4).
+                    c.aborted = true;
+                    c.buffered = 0;
+                    s.schedule(Duration::ZERO, TimerKind::Aborted(p));
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn register_producer(&self, p: ProtocolId, streaming: bool) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            let event = Event::RegisterProducer { protocol: p, streaming };
+            let result = match s.conns.get_mut(&p) {
+                None => Err(ActionError::ConnectionGone),
+                Some(c) if c.lost => {
+                    // PR1: the producer is stopped at once.
+                    s.after(Call::StopProducing(p));
+                    Ok(())
+                }
+                Some(c) if c.producer != Producer::None => Err(ActionError::ProducerRegistered),
+                Some(c) => {
+                    c.producer = if streaming { Producer::Streaming { paused: false } } else { Producer::Pull };
+                    if !streaming {
+                        s.after(Call::ResumeProducing(p));
+                    }
+                    Ok(())
+                }
+            };
+            s.record_action(event, result);
+            result
+        })
+    }
+
+    fn unregister_producer(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            s.conn_action(p, Event::UnregisterProducer { protocol: p }, |s| {
+                s.conns.get_mut(&p).expect("live").producer = Producer::None;
+                s.maybe_close(p);
+                Ok(())
+            })
+        })
+    }
+
+    fn pause_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            s.conn_action(p, Event::PauseReading { protocol: p }, |s| {
+                s.conns.get_mut(&p).expect("live").reading_paused = true;
+                Ok(())
+            })
+        })
+    }
+
+    fn resume_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            s.conn_action(p, Event::ResumeReading { protocol: p }, |s| {
+                let c = s.conns.get_mut(&p).expect("live");
+                c.reading_paused = false;
+                for bytes in std::mem::take(&mut c.held) {
+                    s.io_next.push_back(Io::Data(p, bytes));
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn peer(&self, p: ProtocolId) -> Address {
+        self.with(|s, _| s.conns.get(&p).map_or_else(|| Address::new("?"), |c| c.peer_addr.clone()))
+    }
+
+    fn host(&self, p: ProtocolId) -> Address {
+        self.with(|s, _| s.conns.get(&p).map_or_else(|| Address::new("?"), |c| c.host_addr.clone()))
+    }
+
+    fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            let result = match s.connectors.get_mut(&c) {
+                None => Err(ActionError::NotConnecting),
+                Some(cs) => match cs.phase {
+                    Phase::Disconnected | Phase::Outcome => {
+                        if cs.phase == Phase::Outcome {
+                            // A retry inside the outcome callback: no do_stop (C5).
+                            cs.retried = true;
+                        }
+                        cs.phase = Phase::Starting;
+                        cs.cancelled = false;
+                        let (f, holds) = (cs.factory, cs.holds);
+                        s.after(if holds { Call::StartedConnecting(c) } else { Call::DoStart(f, Holder::Connector(c)) });
+                        Ok(())
+                    }
+                    _ => Err(ActionError::AlreadyConnecting),
+                },
+            };
+            s.record_action(Event::Connect { connector: c }, result);
+            result
+        })
+    }
+
+    fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            let result = s.cancel(c);
+            s.record_action(Event::StopConnecting { connector: c }, result);
+            result
+        })
+    }
+
+    fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            let phase = s.connectors.get(&c).map(|cs| cs.phase);
+            let result = match phase {
+                Some(Phase::Starting | Phase::Connecting) => s.cancel(c),
+                Some(Phase::Connected(Some(p))) => match s.conns.get(&p) {
+                    Some(conn) if !conn.lost => s.lose_connection(p),
+                    _ => Ok(()),
+                },
+                _ => Ok(()),
+            };
+            s.record_action(Event::Disconnect { connector: c }, result);
+            result
+        })
+    }
+
+    fn destination(&self, c: ConnectorId) -> Address {
+        self.with(|s, _| s.connectors.get(&c).map_or_else(|| Address::new("?"), |cs| cs.addr.clone()))
+    }
+
+    fn stop_listening(&self, l: PortId) -> Result<(), ActionError> {
+        self.with(|s, _| {
+            let result = s.stop_listening(l);
+            s.record_action(Event::StopListening { port: l }, result);
+            result
+        })
+    }
+
+    fn connect_tcp(&self, addr: Address, factory: Arc<dyn ClientFactory>, timeout: Option<Duration>) -> ConnectorId {
+        self.with(|s, _| {
+            let key = Arc::as_ptr(&factory) as *const () as usize;
+            let f = s.factory_id(key, FactoryObj::Client(factory));
+            let c = ConnectorId(s.connectors.len() as u64 + 1);
+            s.connectors.insert(
+                c,
+                ConnectorSt {
+                    factory: f,
+                    addr: addr.clone(),
+                    timeout,
+                    phase: Phase::Starting,
+                    holds: false,
+                    cancelled: false,
+                    attempt: 0,
+                    retried: false,
+                },
+            );
+            let seq = s.record_action(Event::ConnectTcp { factory: f, connector: c }, Ok(()));
+            let rec = &mut s.records[seq as usize - 1];
+            rec.addr = Some(addr.to_string());
+            rec.timeout = timeout.map(|t| t.as_secs_f64());
+            s.after(Call::DoStart(f, Holder::Connector(c)));
+            c
+        })
+    }
+
+    fn listen_tcp(&self, addr: Address, factory: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        self.with(|s, _| {
+            let key = Arc::as_ptr(&factory) as *const () as usize;
+            let f = s.factory_id(key, FactoryObj::Server(factory));
+            let l = PortId(s.ports.len() as u64 + 1);
+            let in_use = s.listeners.contains_key(&addr);
+            let result = if in_use { Err(ActionError::AddressInUse) } else { Ok(()) };
+            let seq = s.record_action(Event::ListenTcp { factory: f, port: l }, result);
+            s.records[seq as usize - 1].addr = Some(addr.to_string());
+            result?;
+            s.ports.insert(l, PortSt { factory: f, addr: addr.clone(), started: false, stopping: false, stopped: false, stuck: false });
+            s.port_order.push(l);
+            s.listeners.insert(addr, l);
+            s.after(Call::DoStart(f, Holder::Port(l)));
+            Ok(l)
+        })
+    }
+
+    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        self.with(|s, _| s.schedule(delay, TimerKind::User(f)))
+    }
+
+    fn cancel_timer(&self, timer: u64) -> bool {
+        self.with(|s, _| {
+            let key = s.timers.keys().copied().find(|(_, id)| *id == timer);
+            key.is_some_and(|k| s.timers.remove(&k).is_some())
+        })
+    }
+
+    fn random_u64(&self) -> u64 {
+        self.with(|s, _| {
+            // SplitMix64: small, fast and good enough for jitter.
+            s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = s.rng;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.with(|s, _| Instant::now() - s.start)
+    }
+}
+
+impl State {
+    /// stop_connecting (or disconnect) while connecting.
+    fn cancel(&mut self, c: ConnectorId) -> Result<(), ActionError> {
+        let Some(cs) = self.connectors.get_mut(&c) else { return Err(ActionError::NotConnecting) };
+        match cs.phase {
+            Phase::Starting => {
+                // started_connecting has not come yet: it fails right after.
+                cs.cancelled = true;
+                Ok(())
+            }
+            Phase::Connecting => {
+                cs.phase = Phase::Outcome;
+                self.after(Call::ConnectionFailed(c, Reason::UserCancelled));
+                Ok(())
+            }
+            _ => Err(ActionError::NotConnecting),
+        }
+    }
+
+    /// lose_connection's effect (also disconnect on a connected connector).
+    pub(super) fn lose_connection(&mut self, p: ProtocolId) -> Result<(), ActionError> {
+        let c = self.conns.get_mut(&p).expect("live");
+        if c.losing {
+            return Ok(());
+        }
+        c.losing = true;
+        if c.write_closed {
+            // H4: with the write side closed the connection ends at once,
+            // delivered after the callback returns.
+            let calls = self.lose_calls(p, Reason::ConnectionDone);
+            for call in calls {
+                self.after(call);
+            }
+            return Ok(());
+        }
+        self.maybe_close(p);
+        Ok(())
+    }
+}

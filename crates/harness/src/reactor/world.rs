@@ -1,0 +1,479 @@
+//! The reactor's state machine: recording, feeding the checker, and what
+//! the world's events and the implementation's actions do to connections.
+
+use super::*;
+
+impl State {
+    /// Appends an event to the trace. `open`: a callback whose outcome is
+    /// not known yet, so the checker waits for it.
+    pub(super) fn record(&mut self, event: Event, depth: u32, within: Option<u64>, open: bool) -> (usize, u64) {
+        let seq = self.records.len() as u64 + 1;
+        let t = (Instant::now() - self.start).as_secs_f64();
+        let mut step = TraceStep::new(seq, event).at_depth(depth);
+        step.within = within;
+        let mut rec = Record::new(step);
+        rec.t = Some(t);
+        let idx = self.records.len();
+        self.records.push(rec);
+        if open {
+            self.open.insert(idx);
+        }
+        (idx, seq)
+    }
+
+    /// Records an action made now: inside the callback being polled, or by
+    /// the application at the top level.
+    pub(super) fn record_action(&mut self, event: Event, result: Result<(), ActionError>) -> u64 {
+        let (depth, within) = match self.frames.last() {
+            Some(frame) => {
+                let within = (self.last_context != Some(frame.seq)).then_some(frame.seq);
+                self.last_context = Some(frame.seq);
+                (frame.depth + 1, within)
+            }
+            None => {
+                self.last_context = None;
+                (0, None)
+            }
+        };
+        let (idx, seq) = self.record(event, depth, within, false);
+        if let Err(e) = result {
+            let rec = &mut self.records[idx];
+            rec.step.failed = true;
+            rec.error = Some(e.to_string());
+            if e.is_bug() {
+                self.errors.push(ImplError { kind: ImplErrorKind::Action, seq, event: event.kind(), message: e.to_string() });
+            }
+        }
+        self.feed();
+        seq
+    }
+
+    /// Feeds the checker every record whose outcome is known, in order.
+    pub(super) fn feed(&mut self) {
+        while self.violation.is_none() && self.fed < self.records.len() && !self.open.contains(&self.fed) {
+            match self.checker.step(&self.records[self.fed].step) {
+                Ok(()) => {}
+                Err(CheckError::Violation(v)) => self.violation = Some(*v),
+                Err(e @ CheckError::TooManyLiveObjects { .. }) => {
+                    self.errors.push(ImplError {
+                        kind: ImplErrorKind::Action,
+                        seq: e.seq(),
+                        event: self.records[self.fed].step.event.kind(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+            self.fed += 1;
+        }
+    }
+
+    /// A delivery an action triggered: after the running callback returns,
+    /// or next, for an action of the application.
+    pub(super) fn after(&mut self, call: Call) {
+        match self.frames.last_mut() {
+            Some(frame) => frame.after.push(call),
+            None => self.queue.push_back(call),
+        }
+    }
+
+    pub(super) fn schedule(&mut self, delay: Duration, kind: TimerKind) -> u64 {
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timers.insert((Instant::now() + delay, id), kind);
+        id
+    }
+
+    pub(super) fn factory_id(&mut self, key: usize, obj: FactoryObj) -> FactoryId {
+        if let Some((_, id)) = self.factory_ids.iter().find(|(k, _)| *k == key) {
+            return *id;
+        }
+        let id = FactoryId(self.factory_ids.len() as u64 + 1);
+        self.factory_ids.push((key, id));
+        self.factories.insert(id, FactorySt { obj, num_ports: 0 });
+        id
+    }
+
+    /// started_connecting returned: the attempt is out in the world.
+    pub(super) fn attempt_started(&mut self, c: ConnectorId) {
+        self.attempts.push(c);
+        let attempt = self.attempts.len();
+        let cs = self.connectors.get_mut(&c).expect("known connector");
+        cs.attempt = attempt;
+        let (timeout, addr) = (cs.timeout, cs.addr.clone());
+        if let Some(t) = timeout {
+            self.schedule(t, TimerKind::ConnectTimeout(c, attempt));
+        }
+        if self.listeners.contains_key(&addr) {
+            let j = self.joins.len();
+            self.joins.push(Join::default());
+            self.attempt_joins.insert(attempt, j);
+            self.io_next.push_back(Io::JoinedConnect(attempt));
+        }
+    }
+
+    /// The world answers an attempt.
+    pub(super) fn resolve(&mut self, attempt: usize, outcome: Outcome) {
+        let Some(&c) = self.attempts.get(attempt.wrapping_sub(1)) else { return };
+        let Some(cs) = self.connectors.get(&c) else { return };
+        if cs.attempt != attempt || cs.phase != Phase::Connecting {
+            return;
+        }
+        match outcome {
+            Outcome::Accept => {
+                let addr = cs.addr.clone();
+                if let (Some(&j), Some(&l)) = (self.attempt_joins.get(&attempt), self.listeners.get(&addr)) {
+                    // The listener accepts first, in its own read (as in the
+                    // recorded traces); the client's connect completes next.
+                    let client_addr = Address::new(format!("127.0.0.1:{}", 40000 + attempt));
+                    self.accept(l, client_addr, Peer::Joined(j, Side::Server));
+                } else if self.attempt_joins.contains_key(&attempt) {
+                    // The listener went away: refused.
+                    self.fail_attempt(c, Reason::ConnectionRefused);
+                    return;
+                }
+                let cs = self.connectors.get_mut(&c).expect("known");
+                cs.phase = Phase::Connected(None);
+                let addr = cs.addr.clone();
+                self.queue.push_back(Call::Build(Holder::Connector(c), addr, None));
+            }
+            Outcome::Refuse => self.fail_attempt(c, Reason::ConnectionRefused),
+            Outcome::DnsFailure => self.fail_attempt(c, Reason::DnsLookup),
+            Outcome::Fail => self.fail_attempt(c, Reason::ConnectError),
+        }
+    }
+
+    /// A connecting attempt fails with `reason`.
+    pub(super) fn fail_attempt(&mut self, c: ConnectorId, reason: Reason) {
+        if let Some(cs) = self.connectors.get_mut(&c) {
+            cs.phase = Phase::Outcome;
+            self.queue.push_back(Call::ConnectionFailed(c, reason));
+        }
+    }
+
+    /// A connection arrives on a port.
+    pub(super) fn accept(&mut self, l: PortId, peer_addr: Address, peer: Peer) {
+        let Some(ps) = self.ports.get(&l) else { return };
+        if !ps.started || ps.stopped || ps.stuck {
+            return;
+        }
+        let peer = match peer {
+            Peer::Script(_) => None,
+            joined => Some(joined),
+        };
+        self.queue.push_back(Call::Build(Holder::Port(l), peer_addr, peer));
+    }
+
+    pub(super) fn new_conn(
+        &mut self,
+        p: ProtocolId,
+        holder: Holder,
+        obj: Box<dyn Protocol>,
+        peer: Peer,
+        peer_addr: Address,
+        host_addr: Address,
+    ) {
+        let half_closeable = obj.half_closeable();
+        self.conns.insert(
+            p,
+            ConnSt {
+                holder,
+                protocol: Some(Rc::new(RefCell::new(obj))),
+                peer,
+                peer_addr,
+                host_addr,
+                half_closeable,
+                made: false,
+                lost: false,
+                losing: false,
+                aborted: false,
+                write_closing: false,
+                write_closed: false,
+                read_closed: false,
+                reading_paused: false,
+                buffered: 0,
+                window: None,
+                write_error: false,
+                producer: Producer::None,
+                written: Vec::new(),
+                held: Vec::new(),
+                failing: false,
+            },
+        );
+    }
+
+    /// The protocol's `connection_made` returned: bytes its joined peer
+    /// wrote before can arrive now.
+    pub(super) fn made(&mut self, p: ProtocolId) {
+        let Some(c) = self.conns.get(&p) else { return };
+        if let Peer::Joined(j, side) = c.peer {
+            let pending = match side {
+                Side::Client => std::mem::take(&mut self.joins[j].to_client),
+                Side::Server => std::mem::take(&mut self.joins[j].to_server),
+            };
+            for bytes in pending {
+                self.io_next.push_back(Io::Data(p, bytes));
+            }
+        }
+    }
+
+    /// A callback of the protocol raised: `connection_lost(other)` now
+    /// (P7, P8, H5), the producer stopped first.
+    pub(super) fn fail_connection(&mut self, p: ProtocolId, next: &mut Vec<Call>) {
+        let Some(c) = self.conns.get_mut(&p) else { return };
+        if c.lost {
+            return;
+        }
+        c.failing = true;
+        c.lost = true;
+        if c.producer != Producer::None {
+            c.producer = Producer::None;
+            next.push(Call::StopProducing(p));
+        }
+        next.push(Call::ConnectionLost(p, Reason::Other));
+        self.notify_peer(p, true);
+    }
+
+    /// The connection ends with `reason`: the producer is stopped, then
+    /// `connection_lost` (and for a client, `client_connection_lost` and
+    /// `do_stop` when it returns).
+    pub(super) fn lose(&mut self, p: ProtocolId, reason: Reason) {
+        let calls = self.lose_calls(p, reason);
+        for call in calls {
+            self.queue.push_back(call);
+        }
+    }
+
+    /// The calls that end a connection, for the caller to queue.
+    pub(super) fn lose_calls(&mut self, p: ProtocolId, reason: Reason) -> Vec<Call> {
+        let Some(c) = self.conns.get_mut(&p) else { return Vec::new() };
+        if c.lost {
+            return Vec::new();
+        }
+        c.lost = true;
+        let mut calls = Vec::new();
+        if c.producer != Producer::None {
+            c.producer = Producer::None;
+            calls.push(Call::StopProducing(p));
+        }
+        calls.push(Call::ConnectionLost(p, reason));
+        let clean = reason == Reason::ConnectionDone;
+        self.notify_peer(p, clean);
+        calls
+    }
+
+    /// A joined peer hears that this side went away.
+    fn notify_peer(&mut self, p: ProtocolId, clean: bool) {
+        let Some(Peer::Joined(j, side)) = self.conns.get(&p).map(|c| c.peer) else { return };
+        let other = match side {
+            Side::Client => {
+                self.joins[j].client_gone = true;
+                self.joins[j].server
+            }
+            Side::Server => {
+                self.joins[j].server_gone = true;
+                self.joins[j].client
+            }
+        };
+        if let Some(other) = other {
+            if !self.shutting_down {
+                self.io_next.push_back(if clean { Io::PeerClosed(other) } else { Io::PeerReset(other) });
+            }
+        }
+    }
+
+    /// The other side of a joined connection, once it exists.
+    pub(super) fn joined_peer(&self, p: ProtocolId) -> Option<ProtocolId> {
+        match self.conns.get(&p)?.peer {
+            Peer::Joined(j, Side::Client) => self.joins[j].server,
+            Peer::Joined(j, Side::Server) => self.joins[j].client,
+            Peer::Script(_) => None,
+        }
+    }
+
+    /// The peer sent bytes.
+    pub(super) fn deliver_data(&mut self, p: ProtocolId, bytes: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&p) else { return };
+        if c.lost || c.read_closed || bytes.is_empty() {
+            return;
+        }
+        if c.reading_paused {
+            c.held.push(bytes);
+            return;
+        }
+        self.queue.push_back(Call::DataReceived(p, bytes));
+    }
+
+    /// The peer closed: cleanly (FIN) or not (reset).
+    pub(super) fn peer_closed(&mut self, p: ProtocolId, clean: bool) {
+        let Some(c) = self.conns.get_mut(&p) else { return };
+        if c.lost {
+            return;
+        }
+        if clean && c.half_closeable {
+            if !c.read_closed {
+                c.read_closed = true;
+                self.queue.push_back(Call::ReadConnectionLost(p));
+            }
+            return;
+        }
+        self.lose(p, if clean { Reason::ConnectionDone } else { Reason::ConnectionLost });
+    }
+
+    /// The peer read what it will of our buffer.
+    pub(super) fn drained(&mut self, p: ProtocolId) {
+        let Some(c) = self.conns.get_mut(&p) else { return };
+        if c.lost || c.buffered == 0 {
+            return;
+        }
+        if c.write_error {
+            c.write_error = false;
+            self.lose(p, Reason::ConnectionLost);
+            return;
+        }
+        let take = c.window.map_or(c.buffered, |w| w.min(c.buffered));
+        c.buffered -= take;
+        if let Some(w) = &mut c.window {
+            *w -= take;
+        }
+        if c.buffered > 0 {
+            return; // Waits for the peer's window to open.
+        }
+        match c.producer {
+            Producer::Streaming { paused: true } => {
+                c.producer = Producer::Streaming { paused: false };
+                self.queue.push_back(Call::ResumeProducing(p));
+            }
+            Producer::Pull => self.queue.push_back(Call::ResumeProducing(p)),
+            _ => {}
+        }
+        self.maybe_close(p);
+    }
+
+    /// After lose_connection, the connection closes once the buffer is
+    /// empty, unless a pull or paused streaming producer holds it (PR4).
+    pub(super) fn maybe_close(&mut self, p: ProtocolId) {
+        let Some(c) = self.conns.get(&p) else { return };
+        let held = matches!(c.producer, Producer::Pull | Producer::Streaming { paused: true });
+        if c.losing && !c.lost && c.buffered == 0 && !held && !c.aborted {
+            self.io_next.push_back(Io::Closed(p));
+        }
+    }
+
+    /// What the world does.
+    pub(super) fn world(&mut self, e: WorldEvent) {
+        match e {
+            WorldEvent::Resolve { attempt, outcome } => self.resolve(attempt, outcome),
+            WorldEvent::Accept { port, peer } => {
+                if let Some(&l) = self.port_order.get(port.wrapping_sub(1)) {
+                    self.accept(l, peer, Peer::Script(Conn::Server(0)));
+                }
+            }
+            WorldEvent::StopListening { port } => {
+                if let Some(&l) = self.port_order.get(port.wrapping_sub(1)) {
+                    let result = self.stop_listening(l);
+                    self.record_action(Event::StopListening { port: l }, result);
+                }
+            }
+            WorldEvent::Send { conn, bytes } => {
+                if let Some(p) = self.conn_of(conn) {
+                    self.deliver_data(p, bytes);
+                }
+            }
+            WorldEvent::HalfClose { conn } => {
+                if let Some(p) = self.conn_of(conn) {
+                    self.peer_closed(p, true);
+                }
+            }
+            WorldEvent::Close { conn } => {
+                if let Some(p) = self.conn_of(conn) {
+                    self.lose(p, Reason::ConnectionDone);
+                }
+            }
+            WorldEvent::Reset { conn } => {
+                if let Some(p) = self.conn_of(conn) {
+                    self.lose(p, Reason::ConnectionLost);
+                }
+            }
+            WorldEvent::Window { conn, bytes } => {
+                if let Some(p) = self.conn_of(conn) {
+                    if let Some(c) = self.conns.get_mut(&p) {
+                        c.window = bytes;
+                    }
+                    self.drained(p);
+                }
+            }
+            WorldEvent::WriteError { conn } => {
+                if let Some(p) = self.conn_of(conn) {
+                    if let Some(c) = self.conns.get_mut(&p) {
+                        c.write_error = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn conn_of(&self, conn: Conn) -> Option<ProtocolId> {
+        match conn {
+            Conn::Client(n) => self.client_conns.get(&n).copied(),
+            Conn::Server(n) => self.server_conns.get(n.wrapping_sub(1)).copied(),
+        }
+    }
+
+    /// `stop_listening`'s effect; its do_stop comes from a zero-delay timer.
+    pub(super) fn stop_listening(&mut self, l: PortId) -> Result<(), ActionError> {
+        let Some(ps) = self.ports.get_mut(&l) else { return Err(ActionError::NotListening) };
+        if ps.stopping || ps.stopped || ps.stuck {
+            return Err(ActionError::NotListening);
+        }
+        ps.stopping = true;
+        let (started, addr) = (ps.started, ps.addr.clone());
+        self.listeners.remove(&addr);
+        if started {
+            self.schedule(Duration::ZERO, TimerKind::PortStopped(l));
+        }
+        Ok(())
+    }
+
+    /// A protocol wrote: the bytes go to the peer, the buffer fills.
+    pub(super) fn write(&mut self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        let Some(c) = self.conns.get_mut(&p) else { return Err(ActionError::ConnectionGone) };
+        if c.lost {
+            return Err(ActionError::ConnectionGone);
+        }
+        if c.aborted || c.write_closed || c.write_closing {
+            // Dropped, as Twisted drops writes after abort or half-close (P6, H3).
+            return Ok(WriteStatus { buffer_full: false });
+        }
+        if data.is_empty() {
+            return Ok(WriteStatus { buffer_full: c.buffered > HIGH_WATER });
+        }
+        let was_empty = c.buffered == 0;
+        c.buffered += data.len();
+        let full = c.buffered > HIGH_WATER;
+        let peer = c.peer;
+        match peer {
+            Peer::Script(_) => c.written.extend_from_slice(data),
+            Peer::Joined(j, side) => {
+                let (other, pending) = match side {
+                    Side::Client => (self.joins[j].server, &mut self.joins[j].to_server),
+                    Side::Server => (self.joins[j].client, &mut self.joins[j].to_client),
+                };
+                match other.and_then(|o| self.conns.get(&o).map(|oc| (o, oc.made))) {
+                    Some((o, true)) => self.io_next.push_back(Io::Data(o, data.to_vec())),
+                    _ => pending.push(data.to_vec()),
+                }
+            }
+        }
+        let c = self.conns.get_mut(&p).expect("checked");
+        if full {
+            if let Producer::Streaming { paused: false } = c.producer {
+                c.producer = Producer::Streaming { paused: true };
+                self.after(Call::PauseProducing(p));
+            }
+        }
+        if was_empty {
+            self.io_next.push_back(Io::Drained(p));
+        }
+        Ok(WriteStatus { buffer_full: full })
+    }
+}

@@ -1,0 +1,244 @@
+//! Scripts: what the world does, as data. The implementation decides
+//! everything else.
+
+use std::time::Duration;
+
+use callorder_core::Address;
+
+/// How an outgoing connection attempt goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The peer accepts: `build_protocol` follows.
+    Accept,
+    /// The peer refuses: `client_connection_failed(connection_refused)`.
+    Refuse,
+    /// The host name does not resolve: `client_connection_failed(dns_lookup)`.
+    DnsFailure,
+    /// Any other failure to connect: `client_connection_failed(connect_error)`.
+    Fail,
+}
+
+/// A connection, as a script names it: the n-th outgoing attempt that
+/// connected, or the n-th connection accepted on any port (both from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Conn {
+    /// The connection made by the n-th outgoing attempt.
+    Client(usize),
+    /// The n-th accepted connection.
+    Server(usize),
+}
+
+/// One thing the world does. Several make a batch: they are ready in the
+/// same turn of the reactor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorldEvent {
+    /// The n-th outgoing attempt (counted from 1 over the run) resolves.
+    /// Attempts the script never resolves stay unanswered until their
+    /// timeout; attempts to an address this reactor listens on are accepted
+    /// by the listener unless the script says otherwise.
+    Resolve {
+        /// Which attempt.
+        attempt: usize,
+        /// How it goes.
+        outcome: Outcome,
+    },
+    /// The peer sends these bytes, as one chunk.
+    Send {
+        /// To whom.
+        conn: Conn,
+        /// The chunk.
+        bytes: Vec<u8>,
+    },
+    /// The peer closes its writing side (FIN).
+    HalfClose {
+        /// Which connection.
+        conn: Conn,
+    },
+    /// The peer closes the connection cleanly.
+    Close {
+        /// Which connection.
+        conn: Conn,
+    },
+    /// The peer resets the connection.
+    Reset {
+        /// Which connection.
+        conn: Conn,
+    },
+    /// The peer will read only this many more bytes until the next
+    /// `Window` (`None`: everything). A full window fills our write buffer,
+    /// which pauses streaming producers.
+    Window {
+        /// Which connection.
+        conn: Conn,
+        /// How many bytes the peer reads.
+        bytes: Option<usize>,
+    },
+    /// Our next write to the socket fails (broken pipe).
+    WriteError {
+        /// Which connection.
+        conn: Conn,
+    },
+    /// A peer connects to the n-th port listened on (from 1).
+    Accept {
+        /// Which port.
+        port: usize,
+        /// The peer's address.
+        peer: Address,
+    },
+    /// The application stops the n-th port.
+    StopListening {
+        /// Which port.
+        port: usize,
+    },
+}
+
+/// One step of a script.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// These events are ready together, in one turn.
+    Batch(Vec<WorldEvent>),
+    /// Virtual time passes (timers fire on the way).
+    Advance(Duration),
+    /// The application shuts the reactor down.
+    Shutdown,
+}
+
+/// What the world does, step by step. Build it with one method per step, in
+/// the style of `tokio_test::io::Builder`.
+///
+/// Between steps the reactor runs until it is quiet: every delivery made,
+/// every due timer run.
+///
+/// ```
+/// use callorder_harness::{Conn, Outcome, Script};
+/// let script = Script::new()
+///     .resolve(1, Outcome::Accept)
+///     .send(Conn::Client(1), b"hello")
+///     .close(Conn::Client(1))
+///     .shutdown();
+/// assert_eq!(script.steps().len(), 4);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Script {
+    steps: Vec<Step>,
+    name: Option<String>,
+}
+
+impl Script {
+    /// An empty script: the world does nothing.
+    pub fn new() -> Self {
+        Script::default()
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The name of the bundled implementation the script drives, if its
+    /// header named one.
+    pub fn implementation(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Names the bundled implementation the script drives.
+    #[must_use]
+    pub fn with_implementation(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Appends a raw step.
+    #[must_use]
+    pub fn step(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    fn one(self, e: WorldEvent) -> Self {
+        self.step(Step::Batch(vec![e]))
+    }
+
+    /// The n-th outgoing attempt resolves with `outcome`.
+    #[must_use]
+    pub fn resolve(self, attempt: usize, outcome: Outcome) -> Self {
+        self.one(WorldEvent::Resolve { attempt, outcome })
+    }
+
+    /// The peer of `conn` sends `bytes` as one chunk.
+    #[must_use]
+    pub fn send(self, conn: Conn, bytes: &[u8]) -> Self {
+        self.one(WorldEvent::Send { conn, bytes: bytes.to_vec() })
+    }
+
+    /// The peer of `conn` sends `bytes` cut into chunks of `size` (the last
+    /// may be shorter), one turn each.
+    #[must_use]
+    pub fn send_chunked(mut self, conn: Conn, bytes: &[u8], size: usize) -> Self {
+        for chunk in bytes.chunks(size.max(1)) {
+            self = self.send(conn, chunk);
+        }
+        self
+    }
+
+    /// The peer of `conn` closes its writing side.
+    #[must_use]
+    pub fn half_close(self, conn: Conn) -> Self {
+        self.one(WorldEvent::HalfClose { conn })
+    }
+
+    /// The peer of `conn` closes cleanly.
+    #[must_use]
+    pub fn close(self, conn: Conn) -> Self {
+        self.one(WorldEvent::Close { conn })
+    }
+
+    /// The peer of `conn` resets the connection.
+    #[must_use]
+    pub fn reset(self, conn: Conn) -> Self {
+        self.one(WorldEvent::Reset { conn })
+    }
+
+    /// The peer of `conn` reads `bytes` more (`None`: all).
+    #[must_use]
+    pub fn window(self, conn: Conn, bytes: Option<usize>) -> Self {
+        self.one(WorldEvent::Window { conn, bytes })
+    }
+
+    /// The next write to the socket of `conn` fails.
+    #[must_use]
+    pub fn write_error(self, conn: Conn) -> Self {
+        self.one(WorldEvent::WriteError { conn })
+    }
+
+    /// A peer at `peer` connects to the n-th port.
+    #[must_use]
+    pub fn accept(self, port: usize, peer: &str) -> Self {
+        self.one(WorldEvent::Accept { port, peer: Address::new(peer) })
+    }
+
+    /// The application stops the n-th port.
+    #[must_use]
+    pub fn stop_listening(self, port: usize) -> Self {
+        self.one(WorldEvent::StopListening { port })
+    }
+
+    /// Several events ready in the same turn.
+    #[must_use]
+    pub fn batch(self, events: Vec<WorldEvent>) -> Self {
+        self.step(Step::Batch(events))
+    }
+
+    /// Virtual time passes.
+    #[must_use]
+    pub fn advance(self, by: Duration) -> Self {
+        self.step(Step::Advance(by))
+    }
+
+    /// The application shuts the reactor down; `shutdown`, the teardown and
+    /// `end` follow.
+    #[must_use]
+    pub fn shutdown(self) -> Self {
+        self.step(Step::Shutdown)
+    }
+}
