@@ -5,14 +5,14 @@ use callorder_trace::{
 };
 
 use crate::coverage::Coverage;
-use crate::idmap::{IdMap, IdSet};
-use crate::table::Table;
+use crate::idmap::IdMap;
 use crate::profile::Profile;
 use crate::rules::Rule;
 use crate::state::{
     ConnectorPhase, ConnectorState, FactoryState, Frame, History, PortState, Producer,
     ProtocolState, Source,
 };
+use crate::table::{Entry, Table};
 use crate::violation::{CheckError, Object, Violation, Warning};
 
 /// How many returned callbacks are remembered for `within` to name (a power
@@ -89,7 +89,7 @@ pub struct Checker {
     idle_connectors: IdMap<ConnectorId, FactoryId>,
     /// Protocols that got register_producer after connection_lost: each is
     /// owed nothing, but may get one stop_producing (PR1).
-    late_producers: IdSet<ProtocolId>,
+    late_producers: IdMap<ProtocolId, u32>,
     stack: Vec<Frame>,
     returned: Vec<Frame>,
     returned_next: usize,
@@ -116,7 +116,11 @@ struct Fail {
 }
 
 fn fail(rule: Rule, object: Option<Object>, message: impl Into<String>) -> Fail {
-    Fail { rule, message: message.into(), object }
+    Fail {
+        rule,
+        message: message.into(),
+        object,
+    }
 }
 
 type Check = Result<(), Fail>;
@@ -135,7 +139,7 @@ impl Checker {
             ports: Table::default(),
             protocols: Table::default(),
             idle_connectors: IdMap::default(),
-            late_producers: IdSet::default(),
+            late_producers: IdMap::default(),
             stack: Vec::new(),
             returned: Vec::new(),
             returned_next: 0,
@@ -198,10 +202,16 @@ impl Checker {
                 self.last_seq = step.seq;
                 let creates = matches!(
                     step.event,
-                    Event::ConnectTcp { .. } | Event::ListenTcp { .. } | Event::BuildProtocol { .. } | Event::DoStart { .. }
+                    Event::ConnectTcp { .. }
+                        | Event::ListenTcp { .. }
+                        | Event::BuildProtocol { .. }
+                        | Event::DoStart { .. }
                 );
                 if creates && self.live_objects() > self.max_live {
-                    return Err(CheckError::TooManyLiveObjects { seq: step.seq, limit: self.max_live });
+                    return Err(CheckError::TooManyLiveObjects {
+                        seq: step.seq,
+                        limit: self.max_live,
+                    });
                 }
                 Ok(())
             }
@@ -244,6 +254,18 @@ impl Checker {
             self.check_nested(step, parent)?;
         }
         self.dispatch(step, parent)?;
+        if kind.is_action() && step.failed {
+            // An action that raised delivers nothing, and ends the window of
+            // the action before it.
+            let source = Source {
+                action: kind,
+                connector: None,
+                port: None,
+                protocol: None,
+                delivers: false,
+            };
+            self.set_source(step, parent, source);
+        }
         if kind.is_callback() {
             let connector = step.event.connector();
             self.stack.push(Frame {
@@ -265,7 +287,11 @@ impl Checker {
         let kind = step.event.kind();
         match self.hook.take() {
             Some(hook) => {
-                let rule = if hook.kind == EventKind::StartFactory { Rule::StartHook } else { Rule::StopHook };
+                let rule = if hook.kind == EventKind::StartFactory {
+                    Rule::StartHook
+                } else {
+                    Rule::StopHook
+                };
                 self.coverage.hit(rule);
                 let fits = kind == hook.kind
                     && step.event.factory() == Some(hook.factory)
@@ -273,7 +299,11 @@ impl Checker {
                     && step.within.is_none_or(|w| w == hook.caller);
                 if !fits {
                     self.hook = Some(hook);
-                    let what = if hook.kind == EventKind::StartFactory { "do_start" } else { "do_stop" };
+                    let what = if hook.kind == EventKind::StartFactory {
+                        "do_start"
+                    } else {
+                        "do_stop"
+                    };
                     return Err(fail(
                         rule,
                         Some(Object::Factory(hook.factory)),
@@ -287,7 +317,7 @@ impl Checker {
                         ),
                     ));
                 }
-                if step.failed && hook.kind == EventKind::StartFactory {
+                if step.failed && hook.kind == EventKind::StartFactory && hook.holder.is_some() {
                     self.undo_start(hook.factory, hook.holder);
                 }
                 Ok(())
@@ -321,14 +351,28 @@ impl Checker {
         self.coverage.hit(Rule::Depth);
         if let Some(w) = step.within {
             if step.depth == 0 {
-                return Err(fail(Rule::Depth, None, format!("within {w} at depth 0: a top-level event runs inside no callback")));
+                return Err(fail(
+                    Rule::Depth,
+                    None,
+                    format!("within {w} at depth 0: a top-level event runs inside no callback"),
+                ));
             }
             let frame = if let Some(f) = self.stack.iter().find(|f| f.seq == w) {
                 Some(*f)
             } else if let Some(f) = self.returned.iter().find(|f| f.seq == w) {
                 Some(*f)
             } else if w >= step.seq || w == 0 {
-                return Err(fail(Rule::Depth, None, format!("within {w} names no earlier event")));
+                return Err(fail(
+                    Rule::Depth,
+                    None,
+                    format!("within {w} names no earlier event"),
+                ));
+            } else if w >= self.oldest_remembered() {
+                return Err(fail(
+                    Rule::Depth,
+                    None,
+                    format!("within {w} names an event that is not a callback"),
+                ));
             } else {
                 None // Older than the frames remembered: trusted.
             };
@@ -337,7 +381,10 @@ impl Checker {
                     return Err(fail(
                         Rule::Depth,
                         None,
-                        format!("depth {d} inside the callback at seq {w}, which ran at depth {}", f.depth),
+                        format!(
+                            "depth {d} inside the callback at seq {w}, which ran at depth {}",
+                            f.depth
+                        ),
                     ));
                 }
             }
@@ -355,17 +402,36 @@ impl Checker {
         }
         if d > self.stack.len() {
             let running = match self.stack.last() {
-                Some(f) => format!("the innermost running callback is {} at seq {} (depth {})", f.kind, f.seq, f.depth),
+                Some(f) => format!(
+                    "the innermost running callback is {} at seq {} (depth {})",
+                    f.kind, f.seq, f.depth
+                ),
                 None => "no callback is running".to_owned(),
             };
             return Err(fail(
                 Rule::Depth,
                 None,
-                format!("depth {d} needs a running callback at depth {}, but {running}", d - 1),
+                format!(
+                    "depth {d} needs a running callback at depth {}, but {running}",
+                    d - 1
+                ),
             ));
         }
         self.pop_to(d);
-        Ok(if d == 0 { None } else { self.stack.last().copied() })
+        Ok(if d == 0 {
+            None
+        } else {
+            self.stack.last().copied()
+        })
+    }
+
+    /// The seq from which every returned callback is still remembered.
+    fn oldest_remembered(&self) -> u64 {
+        if self.returned.len() < RETURNED_FRAMES {
+            0
+        } else {
+            self.returned.iter().map(|f| f.seq).min().unwrap_or(0)
+        }
     }
 
     /// Pops every callback at depth `d` or deeper: they returned.
@@ -384,11 +450,16 @@ impl Checker {
 
     /// A callback returned: what Twisted decides at that point.
     fn on_return(&mut self, frame: &Frame) {
-        if !matches!(frame.kind, EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost) {
+        if !matches!(
+            frame.kind,
+            EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
+        ) {
             return;
         }
         let Some(c) = frame.connector else { return };
-        let Some(conn) = self.connectors.get_mut(c) else { return };
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return;
+        };
         let retried_inside = conn.retry_inside == Some(frame.seq);
         if retried_inside {
             conn.retry_inside = None;
@@ -400,13 +471,19 @@ impl Checker {
                 conn.phase = if frame.failed || !conn.holds {
                     ConnectorPhase::Disconnected
                 } else {
-                    ConnectorPhase::AwaitDoStop { outcome: frame.seq, double: false }
+                    ConnectorPhase::AwaitDoStop {
+                        outcome: frame.seq,
+                        double: false,
+                    }
                 };
             }
             ConnectorPhase::Disconnected if retried_inside && !frame.failed => {
                 // N2: the retry made inside this callback failed and stopped
                 // the factory inside it; Twisted stops it again now.
-                conn.phase = ConnectorPhase::AwaitDoStop { outcome: frame.seq, double: true };
+                conn.phase = ConnectorPhase::AwaitDoStop {
+                    outcome: frame.seq,
+                    double: true,
+                };
             }
             _ => {}
         }
@@ -422,16 +499,21 @@ impl Checker {
         let Some(parent) = parent else {
             return Ok(()); // `within` an old callback: trusted.
         };
-        let delivered = parent.source.is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
+        let delivered = parent
+            .source
+            .is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
         if delivered {
             let src = parent.source.expect("checked");
             match (src.action, kind) {
-                (EventKind::StopConnecting | EventKind::Disconnect, EventKind::ClientConnectionFailed)
-                    if parent.kind == EventKind::StartedConnecting =>
-                {
+                (
+                    EventKind::StopConnecting | EventKind::Disconnect,
+                    EventKind::ClientConnectionFailed,
+                ) if parent.kind == EventKind::StartedConnecting => {
                     self.coverage.hit(Rule::FailedInsideStarted)
                 }
-                (EventKind::Connect, EventKind::StartedConnecting) => self.coverage.hit(Rule::NestedRetry),
+                (EventKind::Connect, EventKind::StartedConnecting) => {
+                    self.coverage.hit(Rule::NestedRetry)
+                }
                 (EventKind::LoseConnection | EventKind::Disconnect, EventKind::ConnectionLost) => {
                     self.coverage.hit(Rule::LostInsideLose)
                 }
@@ -440,14 +522,23 @@ impl Checker {
             return Ok(());
         }
         let why = match parent.source {
-            Some(s) if s.delivers => format!("the last action inside it, {}, does not deliver {kind}", s.action),
-            Some(s) => format!("the last action inside it, {}, delivers nothing synchronously here", s.action),
+            Some(s) if s.delivers => format!(
+                "the last action inside it, {}, does not deliver {kind}",
+                s.action
+            ),
+            Some(s) => format!(
+                "the last action inside it, {}, delivers nothing synchronously here",
+                s.action
+            ),
             None => "no action was made inside it".to_owned(),
         };
         Err(fail(
             Rule::Nested,
             self.object_of(&step.event),
-            format!("{kind} nested inside {} at seq {}, but {why}", parent.kind, parent.seq),
+            format!(
+                "{kind} nested inside {} at seq {}, but {why}",
+                parent.kind, parent.seq
+            ),
         ))
     }
 
@@ -458,34 +549,43 @@ impl Checker {
             (K::ConnectTcp | K::Connect, Event::DoStart { holder, factory }) => match holder {
                 Some(Holder::Connector(c)) => conn_matches(Some(c)),
                 Some(Holder::Port(_)) => false,
-                None => s.connector.and_then(|c| self.connectors.get(c)).is_some_and(|c| c.factory == factory),
+                None => s
+                    .connector
+                    .and_then(|c| self.connectors.get(c))
+                    .is_some_and(|c| c.factory == factory),
             },
-            (K::ConnectTcp | K::Connect, Event::StartedConnecting { connector, .. }) => conn_matches(Some(connector)),
+            (K::ConnectTcp | K::Connect, Event::StartedConnecting { connector, .. }) => {
+                conn_matches(Some(connector))
+            }
             (K::ListenTcp, Event::DoStart { holder, .. }) => match holder {
                 Some(Holder::Port(l)) => s.port == Some(l),
                 Some(Holder::Connector(_)) => false,
                 None => true,
             },
-            (K::StopConnecting | K::Disconnect, Event::ClientConnectionFailed { connector, .. })
-                if s.protocol.is_none() =>
-            {
-                conn_matches(Some(connector))
-            }
-            (K::StopConnecting | K::Disconnect | K::LoseConnection, Event::DoStop { holder, .. }) => match holder {
+            (
+                K::StopConnecting | K::Disconnect,
+                Event::ClientConnectionFailed { connector, .. },
+            ) if s.protocol.is_none() => conn_matches(Some(connector)),
+            (
+                K::StopConnecting | K::Disconnect | K::LoseConnection,
+                Event::DoStop { holder, .. },
+            ) => match holder {
                 Some(Holder::Connector(c)) => conn_matches(Some(c)),
                 Some(Holder::Port(_)) => false,
                 None => s.connector.is_some(),
             },
-            (K::LoseConnection | K::Disconnect, Event::StopProducing { protocol } | Event::ConnectionLost { protocol, .. }) => {
-                s.protocol == Some(protocol)
-            }
+            (
+                K::LoseConnection | K::Disconnect,
+                Event::StopProducing { protocol } | Event::ConnectionLost { protocol, .. },
+            ) => s.protocol == Some(protocol),
             (K::LoseConnection | K::Disconnect, Event::ClientConnectionLost { connector, .. }) => {
                 s.protocol.is_some() && conn_matches(Some(connector))
             }
             (K::Write, Event::PauseProducing { protocol }) => s.protocol == Some(protocol),
-            (K::RegisterProducer, Event::ResumeProducing { protocol } | Event::StopProducing { protocol }) => {
-                s.protocol == Some(protocol)
-            }
+            (
+                K::RegisterProducer,
+                Event::ResumeProducing { protocol } | Event::StopProducing { protocol },
+            ) => s.protocol == Some(protocol),
             _ => false,
         }
     }
@@ -506,8 +606,14 @@ impl Checker {
 
     fn object_of(&self, event: &Event) -> Option<Object> {
         match *event {
-            Event::BuildProtocol { holder: Holder::Connector(c), .. } => Some(Object::Connector(c)),
-            Event::BuildProtocol { holder: Holder::Port(l), .. } => Some(Object::Port(l)),
+            Event::BuildProtocol {
+                holder: Holder::Connector(c),
+                ..
+            } => Some(Object::Connector(c)),
+            Event::BuildProtocol {
+                holder: Holder::Port(l),
+                ..
+            } => Some(Object::Port(l)),
             _ => {
                 if let Some(p) = event.protocol() {
                     Some(Object::Protocol(p))
@@ -529,22 +635,44 @@ impl Checker {
         let seq = step.seq;
         let failed = step.failed;
         match step.event {
-            Event::ConnectTcp { factory, connector } => self.connect_tcp(step, parent, factory, connector),
+            Event::ConnectTcp { factory, connector } => {
+                self.connect_tcp(step, parent, factory, connector)
+            }
             Event::ListenTcp { factory, port } => self.listen_tcp(step, parent, factory, port),
             Event::DoStart { factory, holder } => self.do_start(step, factory, holder),
             Event::StartFactory { .. } | Event::StopFactory { .. } => Ok(()), // hooks: check_hook
-            Event::StartedConnecting { factory, connector } => self.started_connecting(seq, factory, connector),
-            Event::BuildProtocol { factory, holder, protocol } => self.build_protocol(step, factory, holder, protocol),
-            Event::ClientConnectionFailed { factory, connector, reason } => self.connection_failed(seq, factory, connector, reason),
-            Event::ClientConnectionLost { factory, connector, reason } => {
-                self.client_connection_lost(seq, factory, connector, reason)
+            Event::StartedConnecting { factory, connector } => {
+                self.started_connecting(seq, factory, connector)
             }
+            Event::BuildProtocol {
+                factory,
+                holder,
+                protocol,
+            } => self.build_protocol(step, factory, holder, protocol),
+            Event::ClientConnectionFailed {
+                factory,
+                connector,
+                reason,
+            } => self.connection_failed(seq, factory, connector, reason),
+            Event::ClientConnectionLost {
+                factory,
+                connector,
+                reason,
+            } => self.client_connection_lost(seq, factory, connector, reason),
             Event::DoStop { factory, holder } => self.do_stop(step, factory, holder),
             Event::ConnectionMade { protocol } => self.connection_made(seq, failed, protocol),
-            Event::DataReceived { protocol, bytes } => self.data_received(seq, failed, protocol, bytes),
-            Event::ReadConnectionLost { protocol } => self.read_connection_lost(seq, failed, protocol),
-            Event::WriteConnectionLost { protocol } => self.write_connection_lost(seq, failed, protocol),
-            Event::ConnectionLost { protocol, reason } => self.connection_lost(seq, failed, protocol, reason),
+            Event::DataReceived { protocol, bytes } => {
+                self.data_received(seq, failed, protocol, bytes)
+            }
+            Event::ReadConnectionLost { protocol } => {
+                self.read_connection_lost(seq, failed, protocol)
+            }
+            Event::WriteConnectionLost { protocol } => {
+                self.write_connection_lost(seq, failed, protocol)
+            }
+            Event::ConnectionLost { protocol, reason } => {
+                self.connection_lost(seq, failed, protocol, reason)
+            }
             Event::PauseProducing { protocol } => self.pause_producing(seq, protocol),
             Event::ResumeProducing { protocol } => self.resume_producing(seq, protocol),
             Event::StopProducing { protocol } => self.stop_producing(seq, protocol),
@@ -553,10 +681,17 @@ impl Checker {
             Event::Disconnect { connector } => self.disconnect(step, parent, connector),
             Event::Write { protocol, .. } => self.transport_action(step, parent, protocol),
             Event::LoseConnection { protocol } => self.lose_connection(step, parent, protocol),
-            Event::LoseWriteConnection { protocol } => self.lose_write_connection(step, parent, protocol),
+            Event::LoseWriteConnection { protocol } => {
+                self.lose_write_connection(step, parent, protocol)
+            }
             Event::AbortConnection { protocol } => self.transport_action(step, parent, protocol),
-            Event::RegisterProducer { protocol, streaming } => self.register_producer(step, parent, protocol, streaming),
-            Event::UnregisterProducer { protocol } => self.unregister_producer(step, parent, protocol),
+            Event::RegisterProducer {
+                protocol,
+                streaming,
+            } => self.register_producer(step, parent, protocol, streaming),
+            Event::UnregisterProducer { protocol } => {
+                self.unregister_producer(step, parent, protocol)
+            }
             Event::StopListening { port } => self.stop_listening(step, parent, port),
             Event::PauseReading { protocol } | Event::ResumeReading { protocol } => {
                 self.transport_action(step, parent, protocol)
@@ -627,8 +762,12 @@ impl Checker {
                 let expected = port.factory;
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
                 let port = self.ports.get_mut(l).expect("present");
-                if port.started {
-                    return Err(fail(Rule::DoStart, Some(Object::Port(l)), "a second do_start for one port"));
+                if port.started || port.stuck {
+                    return Err(fail(
+                        Rule::DoStart,
+                        Some(Object::Port(l)),
+                        "a second do_start for one port",
+                    ));
                 }
                 port.started = true;
                 port.history.push(step.seq, EventKind::DoStart);
@@ -643,10 +782,11 @@ impl Checker {
                 factory,
                 depth: step.depth,
                 caller: step.seq,
-                holder: Some(holder),
+                // Undone here already if do_start itself failed.
+                holder: (!step.failed).then_some(holder),
             });
         }
-        if step.failed && !at_zero {
+        if step.failed {
             self.undo_start(factory, Some(holder));
         }
         Ok(())
@@ -668,6 +808,8 @@ impl Checker {
             Some(Holder::Port(l)) => {
                 if let Some(port) = self.ports.get_mut(l) {
                     port.stuck = true;
+                    // Its listen raised: it never listened (S1).
+                    port.started = false;
                 }
             }
             None => {}
@@ -692,9 +834,18 @@ impl Checker {
         let port = self
             .ports
             .iter()
-            .filter(|(_, s)| s.factory == factory && if starting { !s.started } else { s.stopping || self.shutdown })
+            .filter(|(_, s)| {
+                s.factory == factory
+                    && if starting {
+                        !s.started
+                    } else {
+                        s.stopping || self.shutdown
+                    }
+            })
             .map(|(l, s)| (s.born, Holder::Port(l)));
-        conn.chain(port).min_by_key(|(born, _)| *born).map(|(_, h)| h)
+        conn.chain(port)
+            .min_by_key(|(born, _)| *born)
+            .map(|(_, h)| h)
     }
 
     fn do_stop(&mut self, step: &Step, factory: FactoryId, holder: Option<Holder>) -> Check {
@@ -702,7 +853,11 @@ impl Checker {
         let holder = match holder {
             Some(h) => h,
             None => self.find_holder(factory, false).ok_or_else(|| {
-                fail(Rule::DoStop, Some(Object::Factory(factory)), "do_stop with no connector or port that owes one")
+                fail(
+                    Rule::DoStop,
+                    Some(Object::Factory(factory)),
+                    "do_stop with no connector or port that owes one",
+                )
             })?,
         };
         let held = match holder {
@@ -715,7 +870,10 @@ impl Checker {
                 let conn = self.connectors.get(c).expect("present");
                 match conn.phase {
                     ConnectorPhase::AwaitDoStop { double: false, .. } => {}
-                    ConnectorPhase::AwaitDoStop { double: true, outcome } => {
+                    ConnectorPhase::AwaitDoStop {
+                        double: true,
+                        outcome,
+                    } => {
                         self.coverage.hit(Rule::DoubleStop);
                         if self.profile == Profile::Strict {
                             return Err(fail(
@@ -756,7 +914,11 @@ impl Checker {
             Holder::Port(l) => {
                 let Some(port) = self.ports.get(l) else {
                     if self.ports.is_ended(l) {
-                        return Err(fail(Rule::DoStop, Some(Object::Port(l)), "a second do_stop for one port"));
+                        return Err(fail(
+                            Rule::DoStop,
+                            Some(Object::Port(l)),
+                            "a second do_stop for one port",
+                        ));
                     }
                     return Err(self.unknown_port(l));
                 };
@@ -764,7 +926,11 @@ impl Checker {
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
                 let port = self.ports.get(l).expect("present");
                 if !port.started {
-                    return Err(fail(Rule::DoStop, Some(Object::Port(l)), "do_stop for a port that was never started"));
+                    return Err(fail(
+                        Rule::DoStop,
+                        Some(Object::Port(l)),
+                        "do_stop for a port that was never started",
+                    ));
                 }
                 if !port.stopping && !self.shutdown {
                     return Err(fail(
@@ -801,7 +967,7 @@ impl Checker {
     /// Brings an idle connector back to full state.
     #[inline]
     fn revive(&mut self, c: ConnectorId) {
-        if self.idle_connectors.is_empty() || !self.connectors.is_ended(c) {
+        if self.idle_connectors.is_empty() || self.connectors.is_live(c) {
             return;
         }
         if let Some(factory) = self.idle_connectors.remove(&c) {
@@ -825,31 +991,52 @@ impl Checker {
     fn make_idle(&mut self, c: ConnectorId) {
         if let Some(conn) = self.connectors.get(c) {
             // A retry inside a running outcome callback is still pending (N2).
-            if conn.phase == ConnectorPhase::Disconnected && !conn.holds && conn.retry_inside.is_none() {
+            if conn.phase == ConnectorPhase::Disconnected
+                && !conn.holds
+                && conn.retry_inside.is_none()
+            {
                 let factory = conn.factory;
-                self.connectors.end(c);
+                self.connectors.forget(c);
                 self.idle_connectors.insert(c, factory);
             }
         }
     }
 
     fn unknown_connector(&self, c: ConnectorId) -> Fail {
-        fail(Rule::UnknownId, Some(Object::Connector(c)), "a connector no connect_tcp created")
+        fail(
+            Rule::UnknownId,
+            Some(Object::Connector(c)),
+            "a connector no connect_tcp created",
+        )
     }
 
     fn unknown_port(&self, l: PortId) -> Fail {
-        fail(Rule::UnknownId, Some(Object::Port(l)), "a port no listen_tcp created")
+        fail(
+            Rule::UnknownId,
+            Some(Object::Port(l)),
+            "a port no listen_tcp created",
+        )
     }
 
     // ------------------------------------------------------------- connectors
 
-    fn connect_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, c: ConnectorId) -> Check {
-        self.coverage.hit(Rule::DuplicateId);
-        if self.connectors.is_live(c) {
-            return Err(fail(Rule::DuplicateId, Some(Object::Connector(c)), "connect_tcp with a connector id already used"));
-        }
+    fn connect_tcp(
+        &mut self,
+        step: &Step,
+        parent: Option<Frame>,
+        factory: FactoryId,
+        c: ConnectorId,
+    ) -> Check {
         if step.failed {
             return Ok(()); // It raised before doStart: nothing was created (C1).
+        }
+        self.coverage.hit(Rule::DuplicateId);
+        if self.connectors.is_live(c) {
+            return Err(fail(
+                Rule::DuplicateId,
+                Some(Object::Connector(c)),
+                "connect_tcp with a connector id already used",
+            ));
         }
         let mut history = History::default();
         history.push(step.seq, EventKind::ConnectTcp);
@@ -868,7 +1055,13 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::ConnectTcp, connector: Some(c), port: None, protocol: None, delivers: true },
+            Source {
+                action: EventKind::ConnectTcp,
+                connector: Some(c),
+                port: None,
+                protocol: None,
+                delivers: true,
+            },
         );
         Ok(())
     }
@@ -876,7 +1069,11 @@ impl Checker {
     fn connector_mut(&mut self, c: ConnectorId) -> Result<&mut ConnectorState, Fail> {
         match self.connectors.get_mut(c) {
             Some(s) => Ok(s),
-            None => Err(fail(Rule::UnknownId, Some(Object::Connector(c)), "a connector no connect_tcp created")),
+            None => Err(fail(
+                Rule::UnknownId,
+                Some(Object::Connector(c)),
+                "a connector no connect_tcp created",
+            )),
         }
     }
 
@@ -899,7 +1096,10 @@ impl Checker {
             phase => Err(fail(
                 Rule::StartedConnecting,
                 Some(Object::Connector(c)),
-                format!("started_connecting, but the connector is {} (one per connect)", phase_name(phase)),
+                format!(
+                    "started_connecting, but the connector is {} (one per connect)",
+                    phase_name(phase)
+                ),
             )),
         }
     }
@@ -907,7 +1107,9 @@ impl Checker {
     fn connect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::ConnectState);
         let strict = self.profile == Profile::Strict;
-        let running = |seq: u64| parent.is_some_and(|p| p.seq == seq) || self.stack.iter().any(|f| f.seq == seq);
+        let running = |seq: u64| {
+            parent.is_some_and(|p| p.seq == seq) || self.stack.iter().any(|f| f.seq == seq)
+        };
         let retry_frame = match self.connectors.get(c).map(|s| s.phase) {
             Some(ConnectorPhase::Outcome { frame }) if running(frame) => Some(frame),
             _ => None,
@@ -919,7 +1121,11 @@ impl Checker {
         }
         match conn.phase {
             ConnectorPhase::Disconnected => {
-                conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
+                conn.phase = if conn.holds {
+                    ConnectorPhase::AwaitStarted
+                } else {
+                    ConnectorPhase::AwaitDoStart
+                };
                 conn.cancelled = false;
             }
             ConnectorPhase::AwaitDoStop { double: true, .. } if strict => {
@@ -929,7 +1135,11 @@ impl Checker {
             }
             ConnectorPhase::Outcome { frame } if retry_frame == Some(frame) => {
                 // A retry inside client_connection_*: no do_stop, no do_start (C5).
-                conn.phase = if conn.holds { ConnectorPhase::AwaitStarted } else { ConnectorPhase::AwaitDoStart };
+                conn.phase = if conn.holds {
+                    ConnectorPhase::AwaitStarted
+                } else {
+                    ConnectorPhase::AwaitDoStart
+                };
                 conn.cancelled = false;
                 conn.retry_inside = Some(frame);
             }
@@ -945,14 +1155,23 @@ impl Checker {
                 return Err(fail(
                     Rule::ConnectState,
                     Some(Object::Connector(c)),
-                    format!("connect on a connector that is {}: Twisted raises (error expected on it)", phase_name(phase)),
+                    format!(
+                        "connect on a connector that is {}: Twisted raises (error expected on it)",
+                        phase_name(phase)
+                    ),
                 ));
             }
         }
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::Connect, connector: Some(c), port: None, protocol: None, delivers: true },
+            Source {
+                action: EventKind::Connect,
+                connector: Some(c),
+                port: None,
+                protocol: None,
+                delivers: true,
+            },
         );
         Ok(())
     }
@@ -965,7 +1184,9 @@ impl Checker {
             return Ok(()); // NotConnectingError: nothing changed.
         }
         match conn.phase {
-            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+            ConnectorPhase::AwaitDoStart
+            | ConnectorPhase::AwaitStarted
+            | ConnectorPhase::Connecting => {
                 conn.cancelled = true;
             }
             phase => {
@@ -982,7 +1203,13 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::StopConnecting, connector: Some(c), port: None, protocol: None, delivers: true },
+            Source {
+                action: EventKind::StopConnecting,
+                connector: Some(c),
+                port: None,
+                protocol: None,
+                delivers: true,
+            },
         );
         Ok(())
     }
@@ -994,11 +1221,22 @@ impl Checker {
             return Ok(());
         }
         let source = match conn.phase {
-            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+            ConnectorPhase::AwaitDoStart
+            | ConnectorPhase::AwaitStarted
+            | ConnectorPhase::Connecting => {
                 conn.cancelled = true;
-                Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: None, delivers: true }
+                Source {
+                    action: EventKind::Disconnect,
+                    connector: Some(c),
+                    port: None,
+                    protocol: None,
+                    delivers: true,
+                }
             }
-            ConnectorPhase::Connected { protocol: Some(p), build_raised: false } => {
+            ConnectorPhase::Connected {
+                protocol: Some(p),
+                build_raised: false,
+            } => {
                 // `transport.loseConnection()` (C8): the same as lose_connection.
                 let delivers = match self.protocols.get_mut(p) {
                     Some(ps) => {
@@ -1007,15 +1245,33 @@ impl Checker {
                     }
                     None => false,
                 };
-                Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: Some(p), delivers }
+                Source {
+                    action: EventKind::Disconnect,
+                    connector: Some(c),
+                    port: None,
+                    protocol: Some(p),
+                    delivers,
+                }
             }
-            _ => Source { action: EventKind::Disconnect, connector: Some(c), port: None, protocol: None, delivers: false },
+            _ => Source {
+                action: EventKind::Disconnect,
+                connector: Some(c),
+                port: None,
+                protocol: None,
+                delivers: false,
+            },
         };
         self.set_source(step, parent, source);
         Ok(())
     }
 
-    fn connection_failed(&mut self, seq: u64, factory: FactoryId, c: ConnectorId, reason: Reason) -> Check {
+    fn connection_failed(
+        &mut self,
+        seq: u64,
+        factory: FactoryId,
+        c: ConnectorId,
+        reason: Reason,
+    ) -> Check {
         let expected = self.connector_mut(c)?.factory;
         self.factory_mismatch(Object::Connector(c), expected, factory)?;
         self.coverage.hit(Rule::Reason);
@@ -1023,12 +1279,16 @@ impl Checker {
             return Err(fail(
                 Rule::Reason,
                 Some(Object::Connector(c)),
-                format!("client_connection_failed with reason {reason}, which is not a connect failure"),
+                format!(
+                    "client_connection_failed with reason {reason}, which is not a connect failure"
+                ),
             ));
         }
         self.coverage.hit(Rule::OneOutcome);
         self.coverage.hit(Rule::OutcomeBeforeStarted);
-        let Some(conn) = self.connectors.get_mut(c) else { return Err(self.unknown_connector(c)) };
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return Err(self.unknown_connector(c));
+        };
         match conn.phase {
             ConnectorPhase::Connecting => {
                 if conn.cancelled && reason != Reason::UserCancelled {
@@ -1039,7 +1299,9 @@ impl Checker {
                     ));
                 }
             }
-            ConnectorPhase::Connected { build_raised: true, .. } => {
+            ConnectorPhase::Connected {
+                build_raised: true, ..
+            } => {
                 self.coverage.hit(Rule::FailedAfterBuildRaised);
                 self.coverage.hit(Rule::BuildOutcome);
             }
@@ -1061,7 +1323,10 @@ impl Checker {
                 return Err(fail(
                     Rule::OneOutcome,
                     Some(Object::Connector(c)),
-                    format!("client_connection_failed, but the connector is {}", phase_name(phase)),
+                    format!(
+                        "client_connection_failed, but the connector is {}",
+                        phase_name(phase)
+                    ),
                 ));
             }
         }
@@ -1071,7 +1336,13 @@ impl Checker {
         Ok(())
     }
 
-    fn client_connection_lost(&mut self, seq: u64, factory: FactoryId, c: ConnectorId, reason: Reason) -> Check {
+    fn client_connection_lost(
+        &mut self,
+        seq: u64,
+        factory: FactoryId,
+        c: ConnectorId,
+        reason: Reason,
+    ) -> Check {
         let expected = self.connector_mut(c)?.factory;
         self.factory_mismatch(Object::Connector(c), expected, factory)?;
         self.coverage.hit(Rule::Reason);
@@ -1079,12 +1350,16 @@ impl Checker {
             return Err(fail(
                 Rule::Reason,
                 Some(Object::Connector(c)),
-                format!("client_connection_lost with reason {reason}, which is not a connection loss"),
+                format!(
+                    "client_connection_lost with reason {reason}, which is not a connection loss"
+                ),
             ));
         }
         self.coverage.hit(Rule::LostOrder);
         self.coverage.hit(Rule::LostReason);
-        let Some(conn) = self.connectors.get_mut(c) else { return Err(self.unknown_connector(c)) };
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return Err(self.unknown_connector(c));
+        };
         match conn.phase {
             ConnectorPhase::Lost { reason: lost } => {
                 if lost != reason {
@@ -1095,7 +1370,10 @@ impl Checker {
                     ));
                 }
             }
-            ConnectorPhase::Connected { protocol: None, build_raised: false } => {
+            ConnectorPhase::Connected {
+                protocol: None,
+                build_raised: false,
+            } => {
                 self.coverage.hit(Rule::LostWithoutProtocol);
                 self.coverage.hit(Rule::BuildOutcome);
                 if reason != Reason::ConnectionDone {
@@ -1106,15 +1384,21 @@ impl Checker {
                     ));
                 }
             }
-            ConnectorPhase::Connected { protocol: Some(p), build_raised: false } => {
-                let p = p;
+            ConnectorPhase::Connected {
+                protocol: Some(p),
+                build_raised: false,
+            } => {
                 return Err(fail(
                     Rule::LostOrder,
                     Some(Object::Connector(c)),
-                    format!("client_connection_lost before the connection_lost of its protocol {p:?}"),
+                    format!(
+                        "client_connection_lost before the connection_lost of its protocol {p:?}"
+                    ),
                 ));
             }
-            ConnectorPhase::Connected { build_raised: true, .. } => {
+            ConnectorPhase::Connected {
+                build_raised: true, ..
+            } => {
                 return Err(fail(
                     Rule::BuildOutcome,
                     Some(Object::Connector(c)),
@@ -1128,7 +1412,9 @@ impl Checker {
                     "client_connection_lost after a connection_lost that raised: Twisted never calls it (P9)",
                 ));
             }
-            ConnectorPhase::AwaitDoStart | ConnectorPhase::AwaitStarted | ConnectorPhase::Connecting => {
+            ConnectorPhase::AwaitDoStart
+            | ConnectorPhase::AwaitStarted
+            | ConnectorPhase::Connecting => {
                 return Err(fail(
                     Rule::OutcomeBeforeStarted,
                     Some(Object::Connector(c)),
@@ -1139,7 +1425,10 @@ impl Checker {
                 return Err(fail(
                     Rule::OneOutcome,
                     Some(Object::Connector(c)),
-                    format!("client_connection_lost, but the connector is {}", phase_name(phase)),
+                    format!(
+                        "client_connection_lost, but the connector is {}",
+                        phase_name(phase)
+                    ),
                 ));
             }
         }
@@ -1150,21 +1439,47 @@ impl Checker {
 
     // ------------------------------------------------------------------ ports
 
-    fn listen_tcp(&mut self, step: &Step, parent: Option<Frame>, factory: FactoryId, l: PortId) -> Check {
-        self.coverage.hit(Rule::DuplicateId);
-        if self.ports.is_live(l) || self.ports.is_ended(l) {
-            return Err(fail(Rule::DuplicateId, Some(Object::Port(l)), "listen_tcp with a port id already used"));
-        }
+    fn listen_tcp(
+        &mut self,
+        step: &Step,
+        parent: Option<Frame>,
+        factory: FactoryId,
+        l: PortId,
+    ) -> Check {
         if step.failed {
             return Ok(()); // CannotListenError: no port, no do_start (S1).
         }
+        self.coverage.hit(Rule::DuplicateId);
+        if self.ports.is_live(l) || self.ports.is_ended(l) {
+            return Err(fail(
+                Rule::DuplicateId,
+                Some(Object::Port(l)),
+                "listen_tcp with a port id already used",
+            ));
+        }
         let mut history = History::default();
         history.push(step.seq, EventKind::ListenTcp);
-        self.ports.insert(l, PortState { factory, started: false, stopping: false, stuck: false, born: step.seq, history });
+        self.ports.insert(
+            l,
+            PortState {
+                factory,
+                started: false,
+                stopping: false,
+                stuck: false,
+                born: step.seq,
+                history,
+            },
+        );
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::ListenTcp, connector: None, port: Some(l), protocol: None, delivers: true },
+            Source {
+                action: EventKind::ListenTcp,
+                connector: None,
+                port: Some(l),
+                protocol: None,
+                delivers: true,
+            },
         );
         Ok(())
     }
@@ -1182,14 +1497,26 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::StopListening, connector: None, port: Some(l), protocol: None, delivers: false },
+            Source {
+                action: EventKind::StopListening,
+                connector: None,
+                port: Some(l),
+                protocol: None,
+                delivers: false,
+            },
         );
         Ok(())
     }
 
     // -------------------------------------------------------------- protocols
 
-    fn build_protocol(&mut self, step: &Step, factory: FactoryId, holder: Holder, protocol: Option<ProtocolId>) -> Check {
+    fn build_protocol(
+        &mut self,
+        step: &Step,
+        factory: FactoryId,
+        holder: Holder,
+        protocol: Option<ProtocolId>,
+    ) -> Check {
         let seq = step.seq;
         match holder {
             Holder::Connector(c) => {
@@ -1218,19 +1545,29 @@ impl Checker {
                         return Err(fail(
                             Rule::OneOutcome,
                             Some(Object::Connector(c)),
-                            format!("build_protocol, but the connector is {} (one per attempt)", phase_name(phase)),
+                            format!(
+                                "build_protocol, but the connector is {} (one per attempt)",
+                                phase_name(phase)
+                            ),
                         ));
                     }
                 }
                 conn.history.push(seq, EventKind::BuildProtocol);
                 let built = if step.failed { None } else { protocol };
-                conn.phase = ConnectorPhase::Connected { protocol: built, build_raised: step.failed };
+                conn.phase = ConnectorPhase::Connected {
+                    protocol: built,
+                    build_raised: step.failed,
+                };
             }
             Holder::Port(l) => {
                 self.coverage.hit(Rule::BuildAfterStop);
                 let Some(port) = self.ports.get(l) else {
                     if self.ports.is_ended(l) {
-                        return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port after its do_stop"));
+                        return Err(fail(
+                            Rule::BuildAfterStop,
+                            Some(Object::Port(l)),
+                            "build_protocol on a port after its do_stop",
+                        ));
                     }
                     return Err(self.unknown_port(l));
                 };
@@ -1238,7 +1575,15 @@ impl Checker {
                 self.factory_mismatch(Object::Port(l), expected, factory)?;
                 let port = self.ports.get_mut(l).expect("present");
                 if !port.started {
-                    return Err(fail(Rule::BuildAfterStop, Some(Object::Port(l)), "build_protocol on a port before its do_start"));
+                    return Err(fail(
+                        Rule::BuildAfterStop,
+                        Some(Object::Port(l)),
+                        if port.stuck {
+                            "build_protocol on a port whose start_factory raised: it never listened"
+                        } else {
+                            "build_protocol on a port before its do_start"
+                        },
+                    ));
                 }
                 if port.stopping {
                     self.coverage.hit(Rule::BuildAfterStopListening);
@@ -1252,7 +1597,11 @@ impl Checker {
         }
         self.coverage.hit(Rule::DuplicateId);
         if self.protocols.is_live(p) || self.protocols.is_ended(p) {
-            return Err(fail(Rule::DuplicateId, Some(Object::Protocol(p)), "build_protocol returned a protocol id already used"));
+            return Err(fail(
+                Rule::DuplicateId,
+                Some(Object::Protocol(p)),
+                "build_protocol returned a protocol id already used",
+            ));
         }
         let mut history = History::default();
         history.push(seq, EventKind::BuildProtocol);
@@ -1277,26 +1626,49 @@ impl Checker {
     /// The live protocol a transport callback is delivered to. Callbacks
     /// after connection_lost, before connection_made or after a callback
     /// that raised are refused here.
-    fn delivered_to(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<&mut ProtocolState, Fail> {
+    fn delivered_to(
+        &mut self,
+        seq: u64,
+        kind: EventKind,
+        p: ProtocolId,
+    ) -> Result<&mut ProtocolState, Fail> {
         self.coverage.hit(Rule::AfterLost);
         self.coverage.hit(Rule::BeforeMade);
-        if !self.protocols.is_live(p) {
-            return Err(if self.protocols.is_ended(p) {
-                if kind == EventKind::ConnectionLost {
-                    self.coverage.hit(Rule::LostTwice);
-                    fail(Rule::LostTwice, Some(Object::Protocol(p)), "a second connection_lost")
-                } else {
-                    fail(Rule::AfterLost, Some(Object::Protocol(p)), format!("{kind} after connection_lost"))
-                }
-            } else {
-                fail(Rule::UnknownId, Some(Object::Protocol(p)), format!("{kind} for a protocol no build_protocol returned"))
-            });
-        }
-        let ps = self.protocols.get_mut(p).expect("present");
+        self.coverage.hit(Rule::UnknownId);
+        let ps = match self.protocols.entry(p) {
+            Entry::Live(ps) => ps,
+            Entry::Ended if kind == EventKind::ConnectionLost => {
+                self.coverage.hit(Rule::LostTwice);
+                return Err(fail(
+                    Rule::LostTwice,
+                    Some(Object::Protocol(p)),
+                    "a second connection_lost",
+                ));
+            }
+            Entry::Ended => {
+                return Err(fail(
+                    Rule::AfterLost,
+                    Some(Object::Protocol(p)),
+                    format!("{kind} after connection_lost"),
+                ))
+            }
+            Entry::Unknown => {
+                return Err(fail(
+                    Rule::UnknownId,
+                    Some(Object::Protocol(p)),
+                    format!("{kind} for a protocol no build_protocol returned"),
+                ))
+            }
+        };
         if !ps.made {
-            return Err(fail(Rule::BeforeMade, Some(Object::Protocol(p)), format!("{kind} before connection_made")));
+            return Err(fail(
+                Rule::BeforeMade,
+                Some(Object::Protocol(p)),
+                format!("{kind} before connection_made"),
+            ));
         }
         if let Some(raised) = ps.must_lose {
+            self.coverage.hit(Rule::Raised);
             if !matches!(kind, EventKind::ConnectionLost | EventKind::StopProducing) {
                 return Err(fail(
                     Rule::Raised,
@@ -1313,13 +1685,25 @@ impl Checker {
         self.coverage.hit(Rule::Made);
         let Some(ps) = self.protocols.get_mut(p) else {
             return Err(if self.protocols.is_ended(p) {
-                fail(Rule::Made, Some(Object::Protocol(p)), "connection_made after connection_lost")
+                fail(
+                    Rule::Made,
+                    Some(Object::Protocol(p)),
+                    "connection_made after connection_lost",
+                )
             } else {
-                fail(Rule::Made, Some(Object::Protocol(p)), "connection_made for a protocol no build_protocol returned")
+                fail(
+                    Rule::Made,
+                    Some(Object::Protocol(p)),
+                    "connection_made for a protocol no build_protocol returned",
+                )
             });
         };
         if ps.made {
-            return Err(fail(Rule::Made, Some(Object::Protocol(p)), "a second connection_made"));
+            return Err(fail(
+                Rule::Made,
+                Some(Object::Protocol(p)),
+                "a second connection_made",
+            ));
         }
         ps.made = true;
         ps.history.push(seq, EventKind::ConnectionMade);
@@ -1342,11 +1726,19 @@ impl Checker {
         }
         self.coverage.hit(Rule::EmptyData);
         if bytes == 0 {
-            return Err(fail(Rule::EmptyData, Some(Object::Protocol(p)), "data_received with 0 bytes (an empty read is EOF)"));
+            return Err(fail(
+                Rule::EmptyData,
+                Some(Object::Protocol(p)),
+                "data_received with 0 bytes (an empty read is EOF)",
+            ));
         }
         self.coverage.hit(Rule::ReadClosed);
         if read_closed {
-            return Err(fail(Rule::ReadClosed, Some(Object::Protocol(p)), "data_received after read_connection_lost (the peer's EOF)"));
+            return Err(fail(
+                Rule::ReadClosed,
+                Some(Object::Protocol(p)),
+                "data_received after read_connection_lost (the peer's EOF)",
+            ));
         }
         if losing {
             self.coverage.hit(Rule::DataAfterLose);
@@ -1364,7 +1756,11 @@ impl Checker {
         self.coverage.hit(Rule::ReadClosed);
         self.coverage.hit(Rule::HalfClose);
         if was {
-            return Err(fail(Rule::ReadClosed, Some(Object::Protocol(p)), "a second read_connection_lost"));
+            return Err(fail(
+                Rule::ReadClosed,
+                Some(Object::Protocol(p)),
+                "a second read_connection_lost",
+            ));
         }
         Ok(())
     }
@@ -1378,10 +1774,18 @@ impl Checker {
         }
         self.coverage.hit(Rule::WriteClosed);
         if !closing {
-            return Err(fail(Rule::WriteClosed, Some(Object::Protocol(p)), "write_connection_lost without lose_write_connection"));
+            return Err(fail(
+                Rule::WriteClosed,
+                Some(Object::Protocol(p)),
+                "write_connection_lost without lose_write_connection",
+            ));
         }
         if closed {
-            return Err(fail(Rule::WriteClosed, Some(Object::Protocol(p)), "a second write_connection_lost"));
+            return Err(fail(
+                Rule::WriteClosed,
+                Some(Object::Protocol(p)),
+                "a second write_connection_lost",
+            ));
         }
         self.coverage.hit(Rule::HalfClose);
         Ok(())
@@ -1411,9 +1815,14 @@ impl Checker {
         match owner {
             Holder::Connector(c) => {
                 if let Some(conn) = self.connectors.get_mut(c) {
-                    if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p) {
+                    if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p)
+                    {
                         // P9: a connection_lost that raised ends the connector's story.
-                        conn.phase = if failed { ConnectorPhase::Stuck } else { ConnectorPhase::Lost { reason } };
+                        conn.phase = if failed {
+                            ConnectorPhase::Stuck
+                        } else {
+                            ConnectorPhase::Lost { reason }
+                        };
                     }
                 }
             }
@@ -1428,16 +1837,22 @@ impl Checker {
 
     fn producer_callback(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<(), Fail> {
         self.coverage.hit(Rule::ProducerCallback);
-        if kind == EventKind::StopProducing && self.late_producers.remove(&p) {
+        if kind == EventKind::StopProducing && self.take_late_producer(p) {
             return Ok(()); // register_producer after connection_lost (PR1).
         }
         let ps = self.delivered_to(seq, kind, p)?;
         let producer = ps.producer;
         let next = match (kind, producer) {
-            (EventKind::PauseProducing, Producer::Streaming { .. }) => Producer::Streaming { paused: true },
-            (EventKind::ResumeProducing, Producer::Streaming { paused: true }) => Producer::Streaming { paused: false },
+            (EventKind::PauseProducing, Producer::Streaming { .. }) => {
+                Producer::Streaming { paused: true }
+            }
+            (EventKind::ResumeProducing, Producer::Streaming { paused: true }) => {
+                Producer::Streaming { paused: false }
+            }
             (EventKind::ResumeProducing, Producer::Pull) => Producer::Pull,
-            (EventKind::StopProducing, Producer::Streaming { .. } | Producer::Pull) => Producer::None,
+            (EventKind::StopProducing, Producer::Streaming { .. } | Producer::Pull) => {
+                Producer::None
+            }
             (_, producer) => {
                 let state = match producer {
                     Producer::None => "no producer is registered",
@@ -1445,11 +1860,30 @@ impl Checker {
                     Producer::Streaming { paused: false } => "the streaming producer is not paused",
                     Producer::Streaming { paused: true } => "the streaming producer is paused",
                 };
-                return Err(fail(Rule::ProducerCallback, Some(Object::Protocol(p)), format!("{kind}, but {state}")));
+                return Err(fail(
+                    Rule::ProducerCallback,
+                    Some(Object::Protocol(p)),
+                    format!("{kind}, but {state}"),
+                ));
             }
         };
         ps.producer = next;
         Ok(())
+    }
+
+    /// One stop_producing owed by a register_producer after connection_lost.
+    fn take_late_producer(&mut self, p: ProtocolId) -> bool {
+        match self.late_producers.get_mut(&p) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                self.late_producers.remove(&p);
+                true
+            }
+            None => false,
+        }
     }
 
     fn pause_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
@@ -1476,7 +1910,13 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: step.event.kind(), connector: None, port: None, protocol: Some(p), delivers },
+            Source {
+                action: step.event.kind(),
+                connector: None,
+                port: None,
+                protocol: Some(p),
+                delivers,
+            },
         );
         Ok(())
     }
@@ -1485,7 +1925,11 @@ impl Checker {
         if self.protocols.is_live(p) || self.protocols.is_ended(p) {
             Ok(())
         } else {
-            Err(fail(Rule::UnknownId, Some(Object::Protocol(p)), "a protocol no build_protocol returned"))
+            Err(fail(
+                Rule::UnknownId,
+                Some(Object::Protocol(p)),
+                "a protocol no build_protocol returned",
+            ))
         }
     }
 
@@ -1510,12 +1954,23 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::LoseConnection, connector, port: None, protocol: Some(p), delivers },
+            Source {
+                action: EventKind::LoseConnection,
+                connector,
+                port: None,
+                protocol: Some(p),
+                delivers,
+            },
         );
         Ok(())
     }
 
-    fn lose_write_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+    fn lose_write_connection(
+        &mut self,
+        step: &Step,
+        parent: Option<Frame>,
+        p: ProtocolId,
+    ) -> Check {
         self.known_protocol(p)?;
         if let Some(ps) = self.protocols.get_mut(p) {
             ps.history.push(step.seq, EventKind::LoseWriteConnection);
@@ -1526,12 +1981,24 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::LoseWriteConnection, connector: None, port: None, protocol: Some(p), delivers: false },
+            Source {
+                action: EventKind::LoseWriteConnection,
+                connector: None,
+                port: None,
+                protocol: Some(p),
+                delivers: false,
+            },
         );
         Ok(())
     }
 
-    fn register_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId, streaming: bool) -> Check {
+    fn register_producer(
+        &mut self,
+        step: &Step,
+        parent: Option<Frame>,
+        p: ProtocolId,
+        streaming: bool,
+    ) -> Check {
         self.known_protocol(p)?;
         self.coverage.hit(Rule::Register);
         if !step.failed {
@@ -1545,17 +2012,27 @@ impl Checker {
                             "register_producer while a producer is registered: Twisted raises (error expected on it)",
                         ));
                     }
-                    ps.producer = if streaming { Producer::Streaming { paused: false } } else { Producer::Pull };
+                    ps.producer = if streaming {
+                        Producer::Streaming { paused: false }
+                    } else {
+                        Producer::Pull
+                    };
                 }
                 None => {
-                    self.late_producers.insert(p);
+                    *self.late_producers.entry(p).or_default() += 1;
                 }
             }
         }
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::RegisterProducer, connector: None, port: None, protocol: Some(p), delivers: !step.failed },
+            Source {
+                action: EventKind::RegisterProducer,
+                connector: None,
+                port: None,
+                protocol: Some(p),
+                delivers: !step.failed,
+            },
         );
         Ok(())
     }
@@ -1571,7 +2048,13 @@ impl Checker {
         self.set_source(
             step,
             parent,
-            Source { action: EventKind::UnregisterProducer, connector: None, port: None, protocol: Some(p), delivers: false },
+            Source {
+                action: EventKind::UnregisterProducer,
+                connector: None,
+                port: None,
+                protocol: Some(p),
+                delivers: false,
+            },
         );
         Ok(())
     }
@@ -1584,13 +2067,19 @@ impl Checker {
         let mut owed: Vec<(u64, Rule, Object, String)> = Vec::new();
         for (p, ps) in self.protocols.iter() {
             if ps.made {
-                owed.push((ps.born, Rule::Unlost, Object::Protocol(p), format!("protocol {p:?} got connection_made but never connection_lost")));
+                owed.push((
+                    ps.born,
+                    Rule::Unlost,
+                    Object::Protocol(p),
+                    format!("protocol {p:?} got connection_made but never connection_lost"),
+                ));
             }
         }
         for (c, cs) in self.connectors.iter() {
             match cs.phase {
                 ConnectorPhase::Disconnected | ConnectorPhase::Stuck => {}
-                ConnectorPhase::AwaitDoStop { double: true, .. } if self.profile == Profile::Strict => {}
+                ConnectorPhase::AwaitDoStop { double: true, .. }
+                    if self.profile == Profile::Strict => {}
                 ConnectorPhase::AwaitDoStop { .. } => owed.push((
                     cs.born,
                     Rule::Unstopped,
@@ -1601,16 +2090,30 @@ impl Checker {
                     cs.born,
                     Rule::Unresolved,
                     Object::Connector(c),
-                    format!("connector {c:?} is {} and never got its outcome", phase_name(phase)),
+                    format!(
+                        "connector {c:?} is {} and never got its outcome",
+                        phase_name(phase)
+                    ),
                 )),
             }
         }
         for (l, ls) in self.ports.iter() {
             if ls.started && !ls.stuck {
-                owed.push((ls.born, Rule::PortUnstopped, Object::Port(l), format!("port {l:?} never got its do_stop")));
+                owed.push((
+                    ls.born,
+                    Rule::PortUnstopped,
+                    Object::Port(l),
+                    format!("port {l:?} never got its do_stop"),
+                ));
             }
         }
-        for rule in [Rule::Unlost, Rule::Unstopped, Rule::Unresolved, Rule::PortUnstopped, Rule::Unstopped] {
+        for rule in [
+            Rule::Unlost,
+            Rule::Unstopped,
+            Rule::Unresolved,
+            Rule::PortUnstopped,
+            Rule::Unstopped,
+        ] {
             self.coverage.hit(rule);
         }
         if owed.is_empty() {
@@ -1621,18 +2124,23 @@ impl Checker {
             Profile::Strict => {
                 let (_, rule, object, _) = owed[0];
                 let all: Vec<String> = owed.iter().map(|(.., m)| m.clone()).collect();
-                Err(fail(rule, Some(object), format!("the trace ended with obligations unmet: {}", all.join("; "))))
+                Err(fail(
+                    rule,
+                    Some(object),
+                    format!("the trace ended with obligations unmet: {}", all.join("; ")),
+                ))
             }
             Profile::Twisted => {
                 if owed.iter().any(|(_, r, ..)| *r == Rule::Unlost) {
                     self.coverage.hit(Rule::PausedAtShutdown);
                 }
-                self.warnings.extend(owed.into_iter().map(|(_, rule, object, message)| Warning {
-                    rule,
-                    seq: step.seq,
-                    message,
-                    object: Some(object),
-                }));
+                self.warnings
+                    .extend(owed.into_iter().map(|(_, rule, object, message)| Warning {
+                        rule,
+                        seq: step.seq,
+                        message,
+                        object: Some(object),
+                    }));
                 Ok(())
             }
         }
@@ -1645,7 +2153,13 @@ impl Checker {
         let mut out = Vec::new();
         for event in self.candidates(object) {
             let mut probe = self.clone();
-            let trial = Step { seq: step.seq, depth: step.depth, within: step.within, failed: false, event };
+            let trial = Step {
+                seq: step.seq,
+                depth: step.depth,
+                within: step.within,
+                failed: false,
+                event,
+            };
             if probe.step_inner(&trial).is_ok() && !out.contains(&event) {
                 out.push(event);
             }
@@ -1671,9 +2185,17 @@ impl Checker {
     pub fn legal_next(&self) -> Vec<Step> {
         let seq = self.last_seq + 1;
         let mut objects: Vec<(u64, Object)> = Vec::new();
-        objects.extend(self.connectors.iter().map(|(c, s)| (s.born, Object::Connector(c))));
+        objects.extend(
+            self.connectors
+                .iter()
+                .map(|(c, s)| (s.born, Object::Connector(c))),
+        );
         objects.extend(self.ports.iter().map(|(l, s)| (s.born, Object::Port(l))));
-        objects.extend(self.protocols.iter().map(|(p, s)| (s.born, Object::Protocol(p))));
+        objects.extend(
+            self.protocols
+                .iter()
+                .map(|(p, s)| (s.born, Object::Protocol(p))),
+        );
         objects.sort_by_key(|(born, o)| (*born, format!("{o:?}")));
         let mut events: Vec<Event> = Vec::new();
         for (_, o) in &objects {
@@ -1685,18 +2207,33 @@ impl Checker {
         }
         let mut idle: Vec<ConnectorId> = self.idle_connectors.keys().copied().collect();
         idle.sort_unstable();
-        events.extend(idle.into_iter().map(|connector| Event::Connect { connector }));
+        events.extend(
+            idle.into_iter()
+                .map(|connector| Event::Connect { connector }),
+        );
         let factory = self.factories.keys().copied().min().unwrap_or(FactoryId(1));
         let fresh = |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        events.push(Event::ConnectTcp { factory, connector: ConnectorId(fresh(1)) });
-        events.push(Event::ListenTcp { factory, port: PortId(fresh(2)) });
+        events.push(Event::ConnectTcp {
+            factory,
+            connector: ConnectorId(fresh(1)),
+        });
+        events.push(Event::ListenTcp {
+            factory,
+            port: PortId(fresh(2)),
+        });
         events.push(Event::Shutdown);
         events.push(Event::End);
         let mut out = Vec::new();
         let depths: Vec<u32> = (0..=self.stack.len() as u32).collect();
         for event in events {
             for &depth in &depths {
-                let trial = Step { seq, depth, within: None, failed: false, event };
+                let trial = Step {
+                    seq,
+                    depth,
+                    within: None,
+                    failed: false,
+                    event,
+                };
                 let mut probe = self.clone();
                 if probe.step_inner(&trial).is_ok() {
                     out.push(trial);
@@ -1710,50 +2247,109 @@ impl Checker {
     /// [`legal_next`](Checker::legal_next) and violation reports.
     fn candidates(&self, object: Object) -> Vec<Event> {
         let mut out = Vec::new();
-        let fresh_protocol = ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let fresh_protocol =
+            ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         match object {
             Object::Connector(c) => {
-                let Some(cs) = self.connectors.get(c) else { return out };
+                let Some(cs) = self.connectors.get(c) else {
+                    return out;
+                };
                 let (f, h) = (cs.factory, Some(Holder::Connector(c)));
-                out.push(Event::DoStart { factory: f, holder: h });
-                out.push(Event::StartedConnecting { factory: f, connector: c });
-                out.push(Event::BuildProtocol { factory: f, holder: Holder::Connector(c), protocol: Some(fresh_protocol) });
-                out.push(Event::BuildProtocol { factory: f, holder: Holder::Connector(c), protocol: None });
+                out.push(Event::DoStart {
+                    factory: f,
+                    holder: h,
+                });
+                out.push(Event::StartedConnecting {
+                    factory: f,
+                    connector: c,
+                });
+                out.push(Event::BuildProtocol {
+                    factory: f,
+                    holder: Holder::Connector(c),
+                    protocol: Some(fresh_protocol),
+                });
+                out.push(Event::BuildProtocol {
+                    factory: f,
+                    holder: Holder::Connector(c),
+                    protocol: None,
+                });
                 for reason in Reason::ALL {
-                    out.push(Event::ClientConnectionFailed { factory: f, connector: c, reason });
-                    out.push(Event::ClientConnectionLost { factory: f, connector: c, reason });
+                    out.push(Event::ClientConnectionFailed {
+                        factory: f,
+                        connector: c,
+                        reason,
+                    });
+                    out.push(Event::ClientConnectionLost {
+                        factory: f,
+                        connector: c,
+                        reason,
+                    });
                 }
-                out.push(Event::DoStop { factory: f, holder: h });
+                out.push(Event::DoStop {
+                    factory: f,
+                    holder: h,
+                });
                 out.push(Event::Connect { connector: c });
                 out.push(Event::StopConnecting { connector: c });
                 out.push(Event::Disconnect { connector: c });
             }
             Object::Port(l) => {
-                let Some(ls) = self.ports.get(l) else { return out };
+                let Some(ls) = self.ports.get(l) else {
+                    return out;
+                };
                 let f = ls.factory;
-                out.push(Event::DoStart { factory: f, holder: Some(Holder::Port(l)) });
-                out.push(Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: Some(fresh_protocol) });
-                out.push(Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: None });
+                out.push(Event::DoStart {
+                    factory: f,
+                    holder: Some(Holder::Port(l)),
+                });
+                out.push(Event::BuildProtocol {
+                    factory: f,
+                    holder: Holder::Port(l),
+                    protocol: Some(fresh_protocol),
+                });
+                out.push(Event::BuildProtocol {
+                    factory: f,
+                    holder: Holder::Port(l),
+                    protocol: None,
+                });
                 out.push(Event::StopListening { port: l });
-                out.push(Event::DoStop { factory: f, holder: Some(Holder::Port(l)) });
+                out.push(Event::DoStop {
+                    factory: f,
+                    holder: Some(Holder::Port(l)),
+                });
             }
             Object::Protocol(p) => {
                 out.push(Event::ConnectionMade { protocol: p });
-                out.push(Event::DataReceived { protocol: p, bytes: 1 });
+                out.push(Event::DataReceived {
+                    protocol: p,
+                    bytes: 1,
+                });
                 out.push(Event::ReadConnectionLost { protocol: p });
                 out.push(Event::WriteConnectionLost { protocol: p });
                 for reason in Reason::ALL {
-                    out.push(Event::ConnectionLost { protocol: p, reason });
+                    out.push(Event::ConnectionLost {
+                        protocol: p,
+                        reason,
+                    });
                 }
                 out.push(Event::PauseProducing { protocol: p });
                 out.push(Event::ResumeProducing { protocol: p });
                 out.push(Event::StopProducing { protocol: p });
-                out.push(Event::Write { protocol: p, bytes: 1 });
+                out.push(Event::Write {
+                    protocol: p,
+                    bytes: 1,
+                });
                 out.push(Event::LoseConnection { protocol: p });
                 out.push(Event::LoseWriteConnection { protocol: p });
                 out.push(Event::AbortConnection { protocol: p });
-                out.push(Event::RegisterProducer { protocol: p, streaming: true });
-                out.push(Event::RegisterProducer { protocol: p, streaming: false });
+                out.push(Event::RegisterProducer {
+                    protocol: p,
+                    streaming: true,
+                });
+                out.push(Event::RegisterProducer {
+                    protocol: p,
+                    streaming: false,
+                });
                 out.push(Event::UnregisterProducer { protocol: p });
                 if let Some(ps) = self.protocols.get(p) {
                     if let Holder::Connector(c) = ps.owner {
@@ -1775,14 +2371,22 @@ fn phase_name(phase: ConnectorPhase) -> String {
         ConnectorPhase::AwaitDoStart => "waiting for its do_start".into(),
         ConnectorPhase::AwaitStarted => "connecting, before started_connecting".into(),
         ConnectorPhase::Connecting => "connecting".into(),
-        ConnectorPhase::Connected { protocol: Some(_), build_raised: false } => "connected".into(),
-        ConnectorPhase::Connected { protocol: None, build_raised: false } => {
-            "connected with no protocol (build_protocol returned none)".into()
-        }
-        ConnectorPhase::Connected { build_raised: true, .. } => "connected, after a build_protocol that raised".into(),
+        ConnectorPhase::Connected {
+            protocol: Some(_),
+            build_raised: false,
+        } => "connected".into(),
+        ConnectorPhase::Connected {
+            protocol: None,
+            build_raised: false,
+        } => "connected with no protocol (build_protocol returned none)".into(),
+        ConnectorPhase::Connected {
+            build_raised: true, ..
+        } => "connected, after a build_protocol that raised".into(),
         ConnectorPhase::Lost { .. } => "connected, after its protocol's connection_lost".into(),
         ConnectorPhase::Outcome { frame } => format!("in its outcome callback (seq {frame})"),
-        ConnectorPhase::AwaitDoStop { outcome, .. } => format!("disconnected, owing the do_stop of the outcome at seq {outcome}"),
+        ConnectorPhase::AwaitDoStop { outcome, .. } => {
+            format!("disconnected, owing the do_stop of the outcome at seq {outcome}")
+        }
         ConnectorPhase::Disconnected => "disconnected".into(),
         ConnectorPhase::Stuck => "stuck after a callback raised".into(),
     }

@@ -25,7 +25,9 @@ pub struct Coverage {
 
 impl Default for Coverage {
     fn default() -> Self {
-        Coverage { counts: [0; Rule::COUNT] }
+        Coverage {
+            counts: [0; Rule::COUNT],
+        }
     }
 }
 

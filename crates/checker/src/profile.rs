@@ -43,7 +43,11 @@ pub struct UnknownProfile(pub String);
 
 impl fmt::Display for UnknownProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown profile {:?}: expected strict or twisted", self.0)
+        write!(
+            f,
+            "unknown profile {:?}: expected strict or twisted",
+            self.0
+        )
     }
 }
 

@@ -282,7 +282,10 @@ mod tests {
     #[test]
     fn every_rule_cites_twisted_and_the_semantics() {
         for r in Rule::TABLE {
-            assert!(!r.cites().is_empty() && !r.semantics().is_empty() && !r.text().is_empty(), "{r}");
+            assert!(
+                !r.cites().is_empty() && !r.semantics().is_empty() && !r.text().is_empty(),
+                "{r}"
+            );
         }
     }
 }

@@ -31,7 +31,12 @@ impl History {
         let start = usize::from(self.next);
         (0..Self::LEN)
             .map(|k| (start + k) % Self::LEN)
-            .filter_map(|i| self.kinds[i].map(|kind| Past { seq: self.seqs[i], kind }))
+            .filter_map(|i| {
+                self.kinds[i].map(|kind| Past {
+                    seq: self.seqs[i],
+                    kind,
+                })
+            })
             .collect()
     }
 }

@@ -4,13 +4,14 @@
 //! Ids come in two shapes. Callorder's own reactors number objects 1, 2, 3,
 //! so their ids are small and dense: those index a plain `Vec<u32>` (4 bytes
 //! per id ever seen, and cache-friendly, since objects are mostly touched in
-//! the order they were made). Trace files give 64-bit name hashes: those go
-//! through a hash map. Either index points into one slab of live states whose
-//! slots are reused, so memory follows live objects, not trace length.
+//! the order they were made). Trace files give 64-bit name hashes: live ones
+//! go through a hash map to their slot, ended ones into a set of bare ids
+//! (8 bytes each plus the set's slack). Either way live states sit in one
+//! slab whose slots are reused, so memory follows live objects.
 
 use std::marker::PhantomData;
 
-use crate::idmap::IdMap;
+use crate::idmap::{IdMap, IdSet};
 
 /// Never seen.
 const UNKNOWN: u32 = u32::MAX;
@@ -28,8 +29,12 @@ pub(crate) enum Entry<'a, V> {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Table<K, V> {
+    /// Small ids: slot, `ENDED` or `UNKNOWN`.
     dense: Vec<u32>,
+    /// Other live ids: their slot.
     sparse: IdMap<u64, u32>,
+    /// Other ended ids.
+    ended: IdSet<u64>,
     slab: Vec<(u64, V)>,
     free: Vec<u32>,
     live: usize,
@@ -38,11 +43,24 @@ pub(crate) struct Table<K, V> {
 
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
-        Table { dense: Vec::new(), sparse: IdMap::default(), slab: Vec::new(), free: Vec::new(), live: 0, _key: PhantomData }
+        Table {
+            dense: Vec::new(),
+            sparse: IdMap::default(),
+            ended: IdSet::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            _key: PhantomData,
+        }
     }
 }
 
 impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
+    #[inline]
+    fn is_dense(&self, id: u64) -> bool {
+        (id as usize) < self.dense.len() && self.dense[id as usize] != UNKNOWN
+    }
+
     #[inline]
     fn slot(&self, id: u64) -> u32 {
         if let Some(&s) = self.dense.get(id as usize) {
@@ -50,58 +68,49 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
                 return s;
             }
         }
-        if self.sparse.is_empty() {
-            return UNKNOWN;
+        if let Some(&s) = self.sparse.get(&id) {
+            return s;
         }
-        self.sparse.get(&id).copied().unwrap_or(UNKNOWN)
+        if self.ended.contains(&id) {
+            ENDED
+        } else {
+            UNKNOWN
+        }
     }
 
-    /// Where `id` lives: the dense index when it is small and near the ids
-    /// seen so far, else the hash map. An id stays where it was first put.
-    fn set_slot(&mut self, id: u64, slot: u32) {
+    /// Whether a new id goes to the dense index: small, and near the ids
+    /// seen so far (so one stray large number cannot grow the vector).
+    fn wants_dense(&self, id: u64) -> bool {
+        id < DENSE_LIMIT && (id as usize) <= self.dense.len().max(1024) * 2
+    }
+
+    fn set_dense(&mut self, id: u64, mark: u32) {
         let i = id as usize;
-        let in_dense = self.dense.get(i).is_some_and(|&s| s != UNKNOWN);
-        if in_dense {
-            self.dense[i] = slot;
-            return;
+        if i >= self.dense.len() {
+            self.dense.resize(i + 1, UNKNOWN);
         }
-        if let Some(s) = self.sparse.get_mut(&id) {
-            *s = slot;
-            return;
-        }
-        if id < DENSE_LIMIT && i <= self.dense.len().max(1024) * 2 {
-            if i >= self.dense.len() {
-                self.dense.resize(i + 1, UNKNOWN);
-            }
-            self.dense[i] = slot;
-        } else {
-            self.sparse.insert(id, slot);
-        }
+        self.dense[i] = mark;
     }
 
     /// The state of a live object.
     #[inline]
     pub(crate) fn get(&self, id: K) -> Option<&V> {
         let s = self.slot(id.into());
-        if s >= ENDED {
-            None
-        } else {
-            Some(&self.slab[s as usize].1)
-        }
+        (s < ENDED).then(|| &self.slab[s as usize].1)
     }
 
     /// The state of a live object, mutably.
     #[inline]
     pub(crate) fn get_mut(&mut self, id: K) -> Option<&mut V> {
         let s = self.slot(id.into());
-        if s >= ENDED {
-            None
-        } else {
+        if s < ENDED {
             Some(&mut self.slab[s as usize].1)
+        } else {
+            None
         }
     }
 
-    /// Everything known of `id`.
+    /// Everything known of `id`, in one lookup.
     #[inline]
     pub(crate) fn entry(&mut self, id: K) -> Entry<'_, V> {
         match self.slot(id.into()) {
@@ -119,11 +128,6 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         self.slot(id.into()) == ENDED
     }
 
-    /// Whether the id was ever seen (live or ended).
-    pub(crate) fn is_known(&self, id: K) -> bool {
-        self.slot(id.into()) != UNKNOWN
-    }
-
     /// Makes `id` live with `state` (it must not be live).
     pub(crate) fn insert(&mut self, id: K, state: V) {
         let key = id.into();
@@ -138,41 +142,40 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
                 (self.slab.len() - 1) as u32
             }
         };
-        self.set_slot(key, slot);
+        if self.is_dense(key) || self.wants_dense(key) {
+            self.set_dense(key, slot);
+        } else {
+            self.ended.remove(&key);
+            self.sparse.insert(key, slot);
+        }
         self.live += 1;
     }
 
     /// Ends a live object: its state goes, the id is remembered as ended.
     pub(crate) fn end(&mut self, id: K) {
-        self.release(id, ENDED);
+        self.release(id.into(), true);
     }
 
     /// Forgets a live object entirely, as if never seen.
     pub(crate) fn forget(&mut self, id: K) {
-        self.release(id, UNKNOWN);
+        self.release(id.into(), false);
     }
 
-    fn release(&mut self, id: K, mark: u32) {
-        let key = id.into();
+    fn release(&mut self, key: u64, remember: bool) {
         let s = self.slot(key);
         if s < ENDED {
             self.free.push(s);
             self.live -= 1;
         }
-        if mark == UNKNOWN {
-            if let Some(d) = self.dense.get_mut(key as usize) {
-                *d = UNKNOWN;
-            }
-            self.sparse.remove(&key);
+        if self.is_dense(key) {
+            self.set_dense(key, if remember { ENDED } else { UNKNOWN });
         } else {
-            self.set_slot(key, mark);
-        }
-    }
-
-    /// Marks an id never seen as ended.
-    pub(crate) fn mark_ended(&mut self, id: K) {
-        if !self.is_known(id) {
-            self.set_slot(id.into(), ENDED);
+            self.sparse.remove(&key);
+            if remember {
+                self.ended.insert(key);
+            } else {
+                self.ended.remove(&key);
+            }
         }
     }
 
@@ -202,7 +205,7 @@ mod tests {
         let mut t: Table<ProtocolId, u8> = Table::default();
         for id in [1u64, 2, 3, 0xdead_beef_0000_0001, 40_000_000_000] {
             let p = ProtocolId(id);
-            assert!(!t.is_known(p));
+            assert!(matches!(t.entry(p), Entry::Unknown));
             t.insert(p, 7);
             assert_eq!(t.get(p), Some(&7));
             t.end(p);
@@ -215,5 +218,15 @@ mod tests {
         let mut live: Vec<_> = t.iter().map(|(k, v)| (k.0, *v)).collect();
         live.sort_unstable();
         assert_eq!(live, vec![(9, 1), (10, 2)]);
+    }
+
+    #[test]
+    fn a_forgotten_id_is_unknown_again() {
+        let mut t: Table<ProtocolId, u8> = Table::default();
+        for id in [5u64, u64::MAX - 3] {
+            t.insert(ProtocolId(id), 1);
+            t.forget(ProtocolId(id));
+            assert!(matches!(t.entry(ProtocolId(id)), Entry::Unknown));
+        }
     }
 }

@@ -63,7 +63,14 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seq {}: {} [{}]: {}", self.seq, self.kind, self.rule.id(), self.message)
+        write!(
+            f,
+            "seq {}: {} [{}]: {}",
+            self.seq,
+            self.kind,
+            self.rule.id(),
+            self.message
+        )
     }
 }
 
@@ -128,7 +135,10 @@ impl fmt::Display for CheckError {
         match self {
             CheckError::Violation(v) => v.fmt(f),
             CheckError::TooManyLiveObjects { seq, limit } => {
-                write!(f, "seq {seq}: more than {limit} objects alive at once (the live-object limit)")
+                write!(
+                    f,
+                    "seq {seq}: more than {limit} objects alive at once (the live-object limit)"
+                )
             }
         }
     }

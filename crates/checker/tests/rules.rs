@@ -12,7 +12,10 @@ use support::*;
 
 #[test]
 fn nothing_may_follow_end() {
-    breaks(Rule::AfterEnd, &trace(&[CLIENT_MADE, CLIENT_CLOSED, "0 end", "> 0 shutdown"]));
+    breaks(
+        Rule::AfterEnd,
+        &trace(&[CLIENT_MADE, CLIENT_CLOSED, "0 end", "> 0 shutdown"]),
+    );
 }
 
 #[test]
@@ -36,8 +39,14 @@ fn an_action_at_depth_one_after_the_callback_returned_is_misplaced() {
 
 #[test]
 fn within_must_name_an_earlier_callback_one_level_up() {
-    breaks(Rule::Depth, &trace(&[CLIENT_MADE, "> 1 write protocol=p1 bytes=3 within=9"]));
-    breaks(Rule::Depth, &trace(&[CLIENT_MADE, "> 1 write protocol=p1 bytes=3 within=3"]));
+    breaks(
+        Rule::Depth,
+        &trace(&[CLIENT_MADE, "> 1 write protocol=p1 bytes=3 within=9"]),
+    );
+    breaks(
+        Rule::Depth,
+        &trace(&[CLIENT_MADE, "> 1 write protocol=p1 bytes=3 within=3"]),
+    );
 }
 
 #[test]
@@ -69,7 +78,11 @@ fn within_lets_an_awaiting_callback_act_after_other_events() {
 fn a_callback_nested_in_another_without_an_action_is_illegal() {
     breaks(
         Rule::Nested,
-        &trace(&[CLIENT_MADE, "0 data_received protocol=p1 bytes=3", "> 1 data_received protocol=p1 bytes=3"]),
+        &trace(&[
+            CLIENT_MADE,
+            "0 data_received protocol=p1 bytes=3",
+            "> 1 data_received protocol=p1 bytes=3",
+        ]),
     );
 }
 
@@ -99,15 +112,24 @@ fn ids_are_introduced_before_use() {
         > 0 started_connecting factory=f1 connector=c2
         ",
     );
-    breaks(Rule::UnknownId, &trace(&[CLIENT_MADE, "> 0 data_received protocol=p9 bytes=1"]));
+    breaks(
+        Rule::UnknownId,
+        &trace(&[CLIENT_MADE, "> 0 data_received protocol=p9 bytes=1"]),
+    );
 }
 
 #[test]
 fn new_objects_get_new_ids() {
-    breaks(Rule::DuplicateId, &trace(&[CLIENT_MADE, "> 0 connect_tcp factory=f1 connector=c1"]));
     breaks(
         Rule::DuplicateId,
-        &trace(&[SERVER_MADE, "> 0 build_protocol factory=f1 port=l1 protocol=p1"]),
+        &trace(&[CLIENT_MADE, "> 0 connect_tcp factory=f1 connector=c1"]),
+    );
+    breaks(
+        Rule::DuplicateId,
+        &trace(&[
+            SERVER_MADE,
+            "> 0 build_protocol factory=f1 port=l1 protocol=p1",
+        ]),
     );
 }
 
@@ -126,7 +148,13 @@ fn a_port_talks_to_its_own_factory() {
 
 #[test]
 fn each_callback_carries_a_reason_of_its_own_set() {
-    breaks(Rule::Reason, &trace(&[CLIENT_MADE, "> 0 connection_lost protocol=p1 reason=connection_refused"]));
+    breaks(
+        Rule::Reason,
+        &trace(&[
+            CLIENT_MADE,
+            "> 0 connection_lost protocol=p1 reason=connection_refused",
+        ]),
+    );
     breaks(
         Rule::Reason,
         "
@@ -179,7 +207,10 @@ fn start_factory_without_do_start_is_illegal() {
 
 #[test]
 fn stop_factory_runs_only_inside_the_last_do_stop() {
-    breaks(Rule::StopHook, &trace(&[SERVER_MADE, "> 0 stop_factory factory=f1"]));
+    breaks(
+        Rule::StopHook,
+        &trace(&[SERVER_MADE, "> 0 stop_factory factory=f1"]),
+    );
     breaks(
         Rule::StopHook,
         &trace(&[
@@ -227,13 +258,20 @@ fn do_start_comes_once_per_connect() {
 fn do_stop_matches_a_start_its_holder_holds() {
     breaks(
         Rule::DoStop,
-        &trace(&[CLIENT_MADE, CLIENT_CLOSED, "> 0 do_stop factory=f1 connector=c1"]),
+        &trace(&[
+            CLIENT_MADE,
+            CLIENT_CLOSED,
+            "> 0 do_stop factory=f1 connector=c1",
+        ]),
     );
 }
 
 #[test]
 fn a_port_is_stopped_only_after_stop_listening_or_shutdown() {
-    breaks(Rule::DoStop, &trace(&[SERVER_MADE, "> 0 do_stop factory=f1 port=l1"]));
+    breaks(
+        Rule::DoStop,
+        &trace(&[SERVER_MADE, "> 0 do_stop factory=f1 port=l1"]),
+    );
     accepted(&trace(&[
         SERVER_MADE,
         "
@@ -279,7 +317,11 @@ const DOUBLE_STOP: &str = "
 
 #[test]
 fn strict_rejects_twisteds_double_stop() {
-    breaks_under(Profile::Strict, Rule::DoubleStop, &trace(&[DOUBLE_STOP, "> 0 do_stop factory=f1 connector=c1"]));
+    breaks_under(
+        Profile::Strict,
+        Rule::DoubleStop,
+        &trace(&[DOUBLE_STOP, "> 0 do_stop factory=f1 connector=c1"]),
+    );
 }
 
 #[test]
@@ -289,7 +331,10 @@ fn strict_accepts_the_same_run_without_the_second_stop() {
 
 #[test]
 fn g10_twisted_accepts_the_double_stop_silently_at_count_zero() {
-    let w = accepted_under(Profile::Twisted, &trace(&[DOUBLE_STOP, "0 do_stop factory=f1 connector=c1", "0 end"]));
+    let w = accepted_under(
+        Profile::Twisted,
+        &trace(&[DOUBLE_STOP, "0 do_stop factory=f1 connector=c1", "0 end"]),
+    );
     assert!(w.is_empty(), "{w:?}");
 }
 
@@ -322,19 +367,20 @@ fn g10_twisted_double_stop_with_a_shared_port_runs_stop_factory_early() {
 
 #[test]
 fn a_start_held_at_the_end_is_owed_a_stop() {
-    let script = trace(&[
-        "
+    let script = trace(&["
         0 connect_tcp factory=f1 connector=c1
         0 do_start factory=f1 connector=c1
         1 start_factory factory=f1
         0 started_connecting factory=f1 connector=c1
         0 client_connection_failed factory=f1 connector=c1 reason=dns_lookup
         > 0 end
-        ",
-    ]);
+        "]);
     breaks_under(Profile::Strict, Rule::Unstopped, &script);
     let w = accepted_under(Profile::Twisted, &script);
-    assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), vec![Rule::Unstopped]);
+    assert_eq!(
+        w.iter().map(|w| w.rule).collect::<Vec<_>>(),
+        vec![Rule::Unstopped]
+    );
 }
 
 // ---------------------------------------------------------------- connectors
@@ -386,7 +432,10 @@ fn no_outcome_before_started_connecting() {
 fn an_attempt_that_connected_does_not_also_fail() {
     breaks(
         Rule::OneOutcome,
-        &trace(&[CLIENT_MADE, "> 0 client_connection_failed factory=f1 connector=c1 reason=connection_refused"]),
+        &trace(&[
+            CLIENT_MADE,
+            "> 0 client_connection_failed factory=f1 connector=c1 reason=connection_refused",
+        ]),
     );
 }
 
@@ -394,17 +443,26 @@ fn an_attempt_that_connected_does_not_also_fail() {
 fn client_connection_lost_follows_the_protocols_connection_lost() {
     breaks(
         Rule::LostOrder,
-        &trace(&[CLIENT_MADE, "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done"]),
+        &trace(&[
+            CLIENT_MADE,
+            "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done",
+        ]),
     );
 }
 
 #[test]
 fn p9_a_connection_lost_that_raised_owes_nothing_more() {
-    let raised = trace(&[CLIENT_MADE, "0 connection_lost protocol=p1 reason=connection_done !error"]);
+    let raised = trace(&[
+        CLIENT_MADE,
+        "0 connection_lost protocol=p1 reason=connection_done !error",
+    ]);
     accepted(&trace(&[&raised, "0 end"]));
     breaks(
         Rule::LostOrder,
-        &trace(&[&raised, "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done"]),
+        &trace(&[
+            &raised,
+            "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done",
+        ]),
     );
 }
 
@@ -445,7 +503,10 @@ fn connect_while_connecting_must_have_raised() {
         1 start_factory factory=f1
         0 started_connecting factory=f1 connector=c1
     ";
-    breaks(Rule::ConnectState, &trace(&[connecting, "> 0 connect connector=c1"]));
+    breaks(
+        Rule::ConnectState,
+        &trace(&[connecting, "> 0 connect connector=c1"]),
+    );
     accepted(&trace(&[
         connecting,
         "
@@ -460,8 +521,16 @@ fn connect_while_connecting_must_have_raised() {
 
 #[test]
 fn stop_connecting_on_a_connected_connector_must_have_raised() {
-    breaks(Rule::ConnectState, &trace(&[CLIENT_MADE, "> 0 stop_connecting connector=c1"]));
-    accepted(&trace(&[CLIENT_MADE, "0 stop_connecting connector=c1 !error", CLIENT_CLOSED, "0 end"]));
+    breaks(
+        Rule::ConnectState,
+        &trace(&[CLIENT_MADE, "> 0 stop_connecting connector=c1"]),
+    );
+    accepted(&trace(&[
+        CLIENT_MADE,
+        "0 stop_connecting connector=c1 !error",
+        CLIENT_CLOSED,
+        "0 end",
+    ]));
 }
 
 #[test]
@@ -543,7 +612,10 @@ fn c11_a_build_protocol_that_raised_is_followed_by_client_connection_failed() {
     ";
     breaks(
         Rule::BuildOutcome,
-        &trace(&[built, "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done"]),
+        &trace(&[
+            built,
+            "> 0 client_connection_lost factory=f1 connector=c1 reason=connection_done",
+        ]),
     );
 }
 
@@ -566,13 +638,21 @@ fn an_attempt_left_unresolved_at_the_end_is_reported() {
 fn no_build_protocol_on_a_port_after_its_do_stop() {
     breaks(
         Rule::BuildAfterStop,
-        &trace(&[SERVER_MADE, SERVER_CLOSED, "> 0 build_protocol factory=f1 port=l1 protocol=p2"]),
+        &trace(&[
+            SERVER_MADE,
+            SERVER_CLOSED,
+            "> 0 build_protocol factory=f1 port=l1 protocol=p2",
+        ]),
     );
 }
 
 #[test]
 fn a_port_left_listening_at_the_end_is_reported() {
-    let script = trace(&[SERVER_MADE, "0 connection_lost protocol=p1 reason=connection_done", "> 0 end"]);
+    let script = trace(&[
+        SERVER_MADE,
+        "0 connection_lost protocol=p1 reason=connection_done",
+        "> 0 end",
+    ]);
     breaks_under(Profile::Strict, Rule::PortUnstopped, &script);
     assert_eq!(accepted_under(Profile::Twisted, &script).len(), 1);
 }
@@ -597,8 +677,14 @@ fn s7_stopping_a_port_twice_is_harmless() {
 
 #[test]
 fn connection_made_comes_once_after_build_protocol() {
-    breaks(Rule::Made, &trace(&[CLIENT_MADE, "> 0 connection_made protocol=p1"]));
-    breaks(Rule::Made, &trace(&[SERVER_MADE, "> 0 connection_made protocol=p2"]));
+    breaks(
+        Rule::Made,
+        &trace(&[CLIENT_MADE, "> 0 connection_made protocol=p1"]),
+    );
+    breaks(
+        Rule::Made,
+        &trace(&[SERVER_MADE, "> 0 connection_made protocol=p2"]),
+    );
 }
 
 #[test]
@@ -619,7 +705,11 @@ fn nothing_reaches_a_protocol_before_connection_made() {
 fn nothing_reaches_a_protocol_after_connection_lost() {
     breaks(
         Rule::AfterLost,
-        &trace(&[SERVER_MADE, "0 connection_lost protocol=p1 reason=connection_done", "> 0 data_received protocol=p1 bytes=5"]),
+        &trace(&[
+            SERVER_MADE,
+            "0 connection_lost protocol=p1 reason=connection_done",
+            "> 0 data_received protocol=p1 bytes=5",
+        ]),
     );
 }
 
@@ -637,14 +727,21 @@ fn connection_lost_comes_once() {
 
 #[test]
 fn data_received_carries_at_least_one_byte() {
-    breaks(Rule::EmptyData, &trace(&[SERVER_MADE, "> 0 data_received protocol=p1 bytes=0"]));
+    breaks(
+        Rule::EmptyData,
+        &trace(&[SERVER_MADE, "> 0 data_received protocol=p1 bytes=0"]),
+    );
 }
 
 #[test]
 fn p7_a_data_received_that_raised_ends_the_connection_next() {
     breaks(
         Rule::Raised,
-        &trace(&[SERVER_MADE, "0 data_received protocol=p1 bytes=3 !error", "> 0 data_received protocol=p1 bytes=3"]),
+        &trace(&[
+            SERVER_MADE,
+            "0 data_received protocol=p1 bytes=3 !error",
+            "> 0 data_received protocol=p1 bytes=3",
+        ]),
     );
     accepted(&trace(&[
         CLIENT_MADE,
@@ -661,7 +758,13 @@ fn p7_a_data_received_that_raised_ends_the_connection_next() {
 
 #[test]
 fn a_connection_made_and_never_lost_is_reported() {
-    let script = trace(&[SERVER_MADE, "0 stop_listening port=l1", "0 do_stop factory=f1 port=l1", "1 stop_factory factory=f1", "> 0 end"]);
+    let script = trace(&[
+        SERVER_MADE,
+        "0 stop_listening port=l1",
+        "0 do_stop factory=f1 port=l1",
+        "1 stop_factory factory=f1",
+        "> 0 end",
+    ]);
     breaks_under(Profile::Strict, Rule::Unlost, &script);
     assert_eq!(accepted_under(Profile::Twisted, &script).len(), 1);
 }
@@ -670,13 +773,20 @@ fn a_connection_made_and_never_lost_is_reported() {
 fn nothing_is_read_after_the_peers_eof() {
     breaks(
         Rule::ReadClosed,
-        &trace(&[SERVER_MADE, "0 read_connection_lost protocol=p1", "> 0 data_received protocol=p1 bytes=1"]),
+        &trace(&[
+            SERVER_MADE,
+            "0 read_connection_lost protocol=p1",
+            "> 0 data_received protocol=p1 bytes=1",
+        ]),
     );
 }
 
 #[test]
 fn write_connection_lost_answers_lose_write_connection() {
-    breaks(Rule::WriteClosed, &trace(&[SERVER_MADE, "> 0 write_connection_lost protocol=p1"]));
+    breaks(
+        Rule::WriteClosed,
+        &trace(&[SERVER_MADE, "> 0 write_connection_lost protocol=p1"]),
+    );
 }
 
 #[test]
@@ -696,7 +806,10 @@ fn one_producer_at_a_time() {
 
 #[test]
 fn producer_callbacks_need_a_producer_in_the_right_state() {
-    breaks(Rule::ProducerCallback, &trace(&[SERVER_MADE, "> 0 pause_producing protocol=p1"]));
+    breaks(
+        Rule::ProducerCallback,
+        &trace(&[SERVER_MADE, "> 0 pause_producing protocol=p1"]),
+    );
     breaks(
         Rule::ProducerCallback,
         &trace(&[
@@ -937,7 +1050,10 @@ fn g12_twisted_warns_about_a_paused_transport_left_open_at_shutdown() {
         ",
     ]);
     let w = accepted_under(Profile::Twisted, &script);
-    assert_eq!(w.iter().map(|w| w.rule).collect::<Vec<_>>(), vec![Rule::Unlost]);
+    assert_eq!(
+        w.iter().map(|w| w.rule).collect::<Vec<_>>(),
+        vec![Rule::Unlost]
+    );
     breaks_under(Profile::Strict, Rule::Unlost, &script);
 }
 
@@ -988,6 +1104,10 @@ fn every_forbidding_rule_and_permission_is_exercised_by_these_specs() {
             continue;
         }
         let name = format!("Rule::{rule:?}");
-        assert!(source.contains(&name), "no spec test names {name} ({})", rule.id());
+        assert!(
+            source.contains(&name),
+            "no spec test names {name} ({})",
+            rule.id()
+        );
     }
 }

@@ -13,7 +13,9 @@ pub struct CallbackError {
 impl CallbackError {
     /// An error with this description.
     pub fn new(message: impl Into<String>) -> Self {
-        CallbackError { message: message.into() }
+        CallbackError {
+            message: message.into(),
+        }
     }
 
     /// The description.
@@ -78,14 +80,19 @@ pub enum ActionError {
 impl ActionError {
     /// Whether the harness reports this as an error of the implementation.
     pub const fn is_bug(self) -> bool {
-        matches!(self, ActionError::AlreadyConnecting | ActionError::ProducerRegistered)
+        matches!(
+            self,
+            ActionError::AlreadyConnecting | ActionError::ProducerRegistered
+        )
     }
 }
 
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            ActionError::AlreadyConnecting => "can't connect in this state: the connector is connecting or connected",
+            ActionError::AlreadyConnecting => {
+                "can't connect in this state: the connector is connecting or connected"
+            }
             ActionError::NotConnecting => "the connector is not connecting",
             ActionError::ProducerRegistered => "a producer is already registered on this transport",
             ActionError::ConnectionGone => "the connection is gone",

@@ -97,7 +97,12 @@ pub trait ReactorOps {
     /// `Port::stop_listening`.
     fn stop_listening(&self, port: PortId) -> Result<(), ActionError>;
     /// `Reactor::connect_tcp`.
-    fn connect_tcp(&self, addr: Address, factory: Arc<dyn ClientFactory>, timeout: Option<Duration>) -> ConnectorId;
+    fn connect_tcp(
+        &self,
+        addr: Address,
+        factory: Arc<dyn ClientFactory>,
+        timeout: Option<Duration>,
+    ) -> ConnectorId;
     /// `Reactor::listen_tcp`.
     fn listen_tcp(&self, addr: Address, factory: Arc<dyn Factory>) -> Result<PortId, ActionError>;
     /// `Reactor::call_later`: returns a timer number.
@@ -125,21 +130,39 @@ impl Reactor {
     /// Asks for an outgoing connection to `addr`, failing with `timeout` if
     /// it is not made in time (`None`: never). `do_start`, `start_factory`
     /// and `started_connecting` follow.
-    pub fn connect_tcp(&self, addr: impl Into<Address>, factory: Arc<dyn ClientFactory>, timeout: Option<Duration>) -> Connector {
+    pub fn connect_tcp(
+        &self,
+        addr: impl Into<Address>,
+        factory: Arc<dyn ClientFactory>,
+        timeout: Option<Duration>,
+    ) -> Connector {
         let id = self.ops.connect_tcp(addr.into(), factory, timeout);
-        Connector { id, ops: self.ops.clone() }
+        Connector {
+            id,
+            ops: self.ops.clone(),
+        }
     }
 
     /// Listens on `addr`; `do_start` follows.
-    pub fn listen_tcp(&self, addr: impl Into<Address>, factory: Arc<dyn Factory>) -> Result<Port, ActionError> {
+    pub fn listen_tcp(
+        &self,
+        addr: impl Into<Address>,
+        factory: Arc<dyn Factory>,
+    ) -> Result<Port, ActionError> {
         let id = self.ops.listen_tcp(addr.into(), factory)?;
-        Ok(Port { id, ops: self.ops.clone() })
+        Ok(Port {
+            id,
+            ops: self.ops.clone(),
+        })
     }
 
     /// Runs `f` after `delay` of (virtual) time, from the event loop.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
         let id = self.ops.call_later(delay, Box::new(f));
-        TimerHandle { id, ops: self.ops.clone() }
+        TimerHandle {
+            id,
+            ops: self.ops.clone(),
+        }
     }
 
     /// A random number from the run's seeded source (for retry jitter): the

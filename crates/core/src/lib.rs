@@ -56,7 +56,9 @@ use async_trait::async_trait;
 
 pub use callorder_trace::{ConnectorId, FactoryId, PortId, ProtocolId, Reason};
 pub use error::{ActionError, CallbackError, CallbackResult};
-pub use handles::{Address, Connector, Port, Reactor, ReactorOps, TimerHandle, Transport, WriteStatus};
+pub use handles::{
+    Address, Connector, Port, Reactor, ReactorOps, TimerHandle, Transport, WriteStatus,
+};
 
 /// A protocol: the object that lives for exactly one connection.
 ///
@@ -138,7 +140,10 @@ pub trait Factory: 'static {
 
     /// A protocol for a new connection with the peer at `addr`, or `None` to
     /// refuse it (the connection is then closed).
-    async fn build_protocol(&self, addr: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError>;
+    async fn build_protocol(
+        &self,
+        addr: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError>;
 }
 
 /// A factory for outgoing connections: it also hears how each attempt went.
@@ -152,7 +157,11 @@ pub trait ClientFactory: Factory {
 
     /// The attempt failed. Calling `connector.connect()` in here retries
     /// without stopping the factory.
-    async fn client_connection_failed(&self, connector: &Connector, reason: Reason) -> CallbackResult {
+    async fn client_connection_failed(
+        &self,
+        connector: &Connector,
+        reason: Reason,
+    ) -> CallbackResult {
         let _ = (connector, reason);
         Ok(())
     }
@@ -160,7 +169,11 @@ pub trait ClientFactory: Factory {
     /// The connection the attempt made ended (after the protocol's
     /// `connection_lost`, with the same reason). Calling `connector.connect()`
     /// in here retries without stopping the factory.
-    async fn client_connection_lost(&self, connector: &Connector, reason: Reason) -> CallbackResult {
+    async fn client_connection_lost(
+        &self,
+        connector: &Connector,
+        reason: Reason,
+    ) -> CallbackResult {
         let _ = (connector, reason);
         Ok(())
     }

@@ -22,7 +22,8 @@ use callorder_core::{
     ReactorOps, Transport, WriteStatus,
 };
 use callorder_trace::{
-    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record, Step as TraceStep,
+    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record,
+    Step as TraceStep,
 };
 use tokio::time::Instant;
 
@@ -355,8 +356,14 @@ impl MockReactor {
             shutting_down: false,
             ended: false,
         };
-        let inner = Rc::new(Inner { state: RefCell::new(state), running: RefCell::new(Vec::new()), ops: RefCell::new(Weak::new()) });
-        let ops = Rc::new(Ops { inner: Rc::downgrade(&inner) });
+        let inner = Rc::new(Inner {
+            state: RefCell::new(state),
+            running: RefCell::new(Vec::new()),
+            ops: RefCell::new(Weak::new()),
+        });
+        let ops = Rc::new(Ops {
+            inner: Rc::downgrade(&inner),
+        });
         *inner.ops.borrow_mut() = Rc::downgrade(&ops);
         MockReactor { inner, ops }
     }
@@ -503,9 +510,15 @@ impl MockReactor {
         let due: Vec<((Instant, u64), TimerKind)> = {
             let mut s = self.inner.state.borrow_mut();
             let limit = s.next_timer;
-            let keys: Vec<(Instant, u64)> =
-                s.timers.keys().copied().filter(|(at, id)| *at <= now && *id < limit).collect();
-            keys.into_iter().map(|k| (k, s.timers.remove(&k).expect("listed"))).collect()
+            let keys: Vec<(Instant, u64)> = s
+                .timers
+                .keys()
+                .copied()
+                .filter(|(at, id)| *at <= now && *id < limit)
+                .collect();
+            keys.into_iter()
+                .map(|k| (k, s.timers.remove(&k).expect("listed")))
+                .collect()
         };
         let any = !due.is_empty();
         for (_, timer) in due {
@@ -517,7 +530,14 @@ impl MockReactor {
     /// Waits for a running callback to make progress or the next timer.
     /// False when there is nothing to wait for (quiet) or the deadline came.
     async fn wait(&self, deadline: Option<Instant>) -> bool {
-        let next_timer = self.inner.state.borrow().timers.keys().next().map(|(at, _)| *at);
+        let next_timer = self
+            .inner
+            .state
+            .borrow()
+            .timers
+            .keys()
+            .next()
+            .map(|(at, _)| *at);
         let running = !self.inner.running.borrow().is_empty();
         let until = match (next_timer, deadline) {
             (Some(t), Some(d)) => Some(t.min(d)),
@@ -525,7 +545,9 @@ impl MockReactor {
         };
         if !running {
             // Quiet: time moves only when the script says so (Advance).
-            let (Some(d), Some(t)) = (deadline, next_timer) else { return false };
+            let (Some(d), Some(t)) = (deadline, next_timer) else {
+                return false;
+            };
             if t > d {
                 return false;
             }
@@ -620,12 +642,20 @@ impl MockReactor {
 
     fn resume_frame(&self, seq: u64) {
         let mut s = self.inner.state.borrow_mut();
-        let frame = s.parked.remove(&seq).expect("a running callback has a frame");
+        let frame = s
+            .parked
+            .remove(&seq)
+            .expect("a running callback has a frame");
         s.frames.push(frame);
     }
 
     fn suspend_frame(&self) -> Frame {
-        self.inner.state.borrow_mut().frames.pop().expect("pushed by resume_frame")
+        self.inner
+            .state
+            .borrow_mut()
+            .frames
+            .pop()
+            .expect("pushed by resume_frame")
     }
 
     /// Begins the first queued delivery whose target is free.
@@ -652,7 +682,13 @@ impl MockReactor {
         let Some((fut, target, record, seq, frame)) = self.prepare(&call) else {
             return;
         };
-        let ran = Running { seq, record, target, call, fut };
+        let ran = Running {
+            seq,
+            record,
+            target,
+            call,
+            fut,
+        };
         self.inner.state.borrow_mut().parked.insert(seq, frame);
         self.inner.running.borrow_mut().push(ran);
         // Polled on the next sweep, in start order.
@@ -660,6 +696,13 @@ impl MockReactor {
 
     /// Decides whether `call` can still be delivered, records it and builds
     /// its future.
+    ///
+    /// A protocol's future holds the `RefCell` borrow of its protocol across
+    /// awaits on purpose: nothing else is delivered to a protocol while its
+    /// callback runs (the `busy` set), and if the callback panics the borrow
+    /// is released while unwinding, so the protocol survives to get its
+    /// `connection_lost`, as Twisted's does after an exception.
+    #[allow(clippy::await_holding_refcell_ref)]
     fn prepare(&self, call: &Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
         let reactor = self.handle();
         let mut s = self.inner.state.borrow_mut();
@@ -672,11 +715,17 @@ impl MockReactor {
                 let at_zero = fs.num_ports == 0;
                 fs.num_ports += 1;
                 let factory = fs.obj.factory();
-                let ev = Event::DoStart { factory: f, holder: Some(holder) };
+                let ev = Event::DoStart {
+                    factory: f,
+                    holder: Some(holder),
+                };
                 if at_zero {
                     let fut: CallFuture = Box::pin(async move {
                         let result = factory.start_factory(&reactor).await;
-                        Done { result, built: None }
+                        Done {
+                            result,
+                            built: None,
+                        }
                     });
                     (ev, fut)
                 } else {
@@ -686,13 +735,21 @@ impl MockReactor {
             Call::StartedConnecting(c) => {
                 let cs = s.connectors.get(&c)?;
                 let f = cs.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else { return None };
+                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else {
+                    return None;
+                };
                 let connector = Connector::new(c, self.ops.clone());
                 (
-                    Event::StartedConnecting { factory: f, connector: c },
+                    Event::StartedConnecting {
+                        factory: f,
+                        connector: c,
+                    },
                     Box::pin(async move {
                         let result = factory.started_connecting(&connector).await;
-                        Done { result, built: None }
+                        Done {
+                            result,
+                            built: None,
+                        }
                     }),
                 )
             }
@@ -704,11 +761,21 @@ impl MockReactor {
                 let factory = s.factories[&f].obj.factory();
                 let addr = addr.clone();
                 (
-                    Event::BuildProtocol { factory: f, holder, protocol: None },
+                    Event::BuildProtocol {
+                        factory: f,
+                        holder,
+                        protocol: None,
+                    },
                     Box::pin(async move {
                         match factory.build_protocol(&addr).await {
-                            Ok(built) => Done { result: Ok(()), built },
-                            Err(e) => Done { result: Err(e), built: None },
+                            Ok(built) => Done {
+                                result: Ok(()),
+                                built,
+                            },
+                            Err(e) => Done {
+                                result: Err(e),
+                                built: None,
+                            },
                         }
                     }),
                 )
@@ -731,77 +798,158 @@ impl MockReactor {
                 let (ev, fut): (Event, CallFuture) = match call {
                     Call::ConnectionMade(_) => {
                         let transport = Transport::new(p, ops);
-                        (Event::ConnectionMade { protocol: p }, Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done { result: g.connection_made(transport).await, built: None }
-                        }))
+                        (
+                            Event::ConnectionMade { protocol: p },
+                            Box::pin(async move {
+                                let mut g = proto.borrow_mut();
+                                Done {
+                                    result: g.connection_made(transport).await,
+                                    built: None,
+                                }
+                            }),
+                        )
                     }
                     Call::DataReceived(_, data) => {
                         let data = data.clone();
-                        (Event::DataReceived { protocol: p, bytes: data.len() as u64 }, Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done { result: g.data_received(&data).await, built: None }
-                        }))
+                        (
+                            Event::DataReceived {
+                                protocol: p,
+                                bytes: data.len() as u64,
+                            },
+                            Box::pin(async move {
+                                let mut g = proto.borrow_mut();
+                                Done {
+                                    result: g.data_received(&data).await,
+                                    built: None,
+                                }
+                            }),
+                        )
                     }
-                    Call::ReadConnectionLost(_) => (Event::ReadConnectionLost { protocol: p }, Box::pin(async move {
-                        let mut g = proto.borrow_mut();
-                        Done { result: g.read_connection_lost().await, built: None }
-                    })),
-                    Call::WriteConnectionLost(_) => (Event::WriteConnectionLost { protocol: p }, Box::pin(async move {
-                        let mut g = proto.borrow_mut();
-                        Done { result: g.write_connection_lost().await, built: None }
-                    })),
+                    Call::ReadConnectionLost(_) => (
+                        Event::ReadConnectionLost { protocol: p },
+                        Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: g.read_connection_lost().await,
+                                built: None,
+                            }
+                        }),
+                    ),
+                    Call::WriteConnectionLost(_) => (
+                        Event::WriteConnectionLost { protocol: p },
+                        Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: g.write_connection_lost().await,
+                                built: None,
+                            }
+                        }),
+                    ),
                     Call::ConnectionLost(_, reason) => {
                         let reason = *reason;
-                        (Event::ConnectionLost { protocol: p, reason }, Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done { result: g.connection_lost(reason).await, built: None }
-                        }))
+                        (
+                            Event::ConnectionLost {
+                                protocol: p,
+                                reason,
+                            },
+                            Box::pin(async move {
+                                let mut g = proto.borrow_mut();
+                                Done {
+                                    result: g.connection_lost(reason).await,
+                                    built: None,
+                                }
+                            }),
+                        )
                     }
-                    Call::PauseProducing(_) => (Event::PauseProducing { protocol: p }, Box::pin(async move {
-                        let mut g = proto.borrow_mut();
-                        Done { result: g.pause_producing().await, built: None }
-                    })),
-                    Call::ResumeProducing(_) => (Event::ResumeProducing { protocol: p }, Box::pin(async move {
-                        let mut g = proto.borrow_mut();
-                        Done { result: g.resume_producing().await, built: None }
-                    })),
-                    Call::StopProducing(_) => (Event::StopProducing { protocol: p }, Box::pin(async move {
-                        let mut g = proto.borrow_mut();
-                        Done { result: g.stop_producing().await, built: None }
-                    })),
+                    Call::PauseProducing(_) => (
+                        Event::PauseProducing { protocol: p },
+                        Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: g.pause_producing().await,
+                                built: None,
+                            }
+                        }),
+                    ),
+                    Call::ResumeProducing(_) => (
+                        Event::ResumeProducing { protocol: p },
+                        Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: g.resume_producing().await,
+                                built: None,
+                            }
+                        }),
+                    ),
+                    Call::StopProducing(_) => (
+                        Event::StopProducing { protocol: p },
+                        Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: g.stop_producing().await,
+                                built: None,
+                            }
+                        }),
+                    ),
                     _ => unreachable!("protocol calls only"),
                 };
                 (ev, fut)
             }
             Call::ConnectionFailed(c, reason) | Call::ClientConnectionLost(c, reason) => {
                 let f = s.connectors.get(&c)?.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else { return None };
+                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else {
+                    return None;
+                };
                 let connector = Connector::new(c, self.ops.clone());
                 let failed = matches!(call, Call::ConnectionFailed(..));
                 let ev = if failed {
-                    Event::ClientConnectionFailed { factory: f, connector: c, reason }
+                    Event::ClientConnectionFailed {
+                        factory: f,
+                        connector: c,
+                        reason,
+                    }
                 } else {
-                    Event::ClientConnectionLost { factory: f, connector: c, reason }
+                    Event::ClientConnectionLost {
+                        factory: f,
+                        connector: c,
+                        reason,
+                    }
                 };
-                (ev, Box::pin(async move {
-                    let result = if failed {
-                        factory.client_connection_failed(&connector, reason).await
-                    } else {
-                        factory.client_connection_lost(&connector, reason).await
-                    };
-                    Done { result, built: None }
-                }))
+                (
+                    ev,
+                    Box::pin(async move {
+                        let result = if failed {
+                            factory.client_connection_failed(&connector, reason).await
+                        } else {
+                            factory.client_connection_lost(&connector, reason).await
+                        };
+                        Done {
+                            result,
+                            built: None,
+                        }
+                    }),
+                )
             }
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
-                let ev = Event::DoStop { factory: f, holder: Some(holder) };
+                let ev = Event::DoStop {
+                    factory: f,
+                    holder: Some(holder),
+                };
                 if fs.num_ports > 0 {
                     fs.num_ports -= 1;
                 }
                 if fs.num_ports == 0 {
                     let factory = fs.obj.factory();
-                    (ev, Box::pin(async move { Done { result: factory.stop_factory().await, built: None } }))
+                    (
+                        ev,
+                        Box::pin(async move {
+                            Done {
+                                result: factory.stop_factory().await,
+                                built: None,
+                            }
+                        }),
+                    )
                 } else {
                     (ev, ready_ok())
                 }
@@ -811,17 +959,29 @@ impl MockReactor {
         if let Call::Build(_, addr, _) = call {
             s.records[record].addr = Some(addr.to_string());
         }
-        let mut frame = Frame { seq, depth, after: Vec::new() };
+        let mut frame = Frame {
+            seq,
+            depth,
+            after: Vec::new(),
+        };
         // The start_factory/stop_factory hooks run inside their caller; the
         // user's code is the hook, so its actions nest inside the hook.
         let hook = match *call {
-            Call::DoStart(f, _) if s.factories[&f].num_ports == 1 => Some(Event::StartFactory { factory: f }),
-            Call::DoStop(f, _) if s.factories[&f].num_ports == 0 => Some(Event::StopFactory { factory: f }),
+            Call::DoStart(f, _) if s.factories[&f].num_ports == 1 => {
+                Some(Event::StartFactory { factory: f })
+            }
+            Call::DoStop(f, _) if s.factories[&f].num_ports == 0 => {
+                Some(Event::StopFactory { factory: f })
+            }
             _ => None,
         };
         if let Some(hook) = hook {
             let (_, hook_seq) = s.record(hook, depth + 1, None, true);
-            frame = Frame { seq: hook_seq, depth: depth + 1, after: Vec::new() };
+            frame = Frame {
+                seq: hook_seq,
+                depth: depth + 1,
+                after: Vec::new(),
+            };
         }
         s.busy.insert(target);
         s.last_context = Some(frame.seq);
@@ -832,7 +992,11 @@ impl MockReactor {
     /// Twisted does at that point.
     fn complete(&self, r: Running, outcome: Result<Done, String>, frame: Frame) {
         let (result, built, panicked) = match outcome {
-            Ok(done) => (done.result.map_err(|e| e.message().to_owned()), done.built, false),
+            Ok(done) => (
+                done.result.map_err(|e| e.message().to_owned()),
+                done.built,
+                false,
+            ),
             Err(msg) => (Err(msg), None, true),
         };
         let mut s = self.inner.state.borrow_mut();
@@ -840,7 +1004,11 @@ impl MockReactor {
         let failed = result.is_err();
         if let Err(msg) = &result {
             s.errors.push(ImplError {
-                kind: if panicked { ImplErrorKind::Panicked } else { ImplErrorKind::Returned },
+                kind: if panicked {
+                    ImplErrorKind::Panicked
+                } else {
+                    ImplErrorKind::Returned
+                },
                 seq: r.seq,
                 event: kind_of(&r.call),
                 message: msg.clone(),
@@ -852,7 +1020,12 @@ impl MockReactor {
         // A hook's record follows its caller's.
         let hook = r.record + 1;
         let has_hook = matches!(r.call, Call::DoStart(..) | Call::DoStop(..))
-            && s.records.get(hook).is_some_and(|h| matches!(h.step.event.kind(), EventKind::StartFactory | EventKind::StopFactory) && s.open.contains(&hook));
+            && s.records.get(hook).is_some_and(|h| {
+                matches!(
+                    h.step.event.kind(),
+                    EventKind::StartFactory | EventKind::StopFactory
+                ) && s.open.contains(&hook)
+            });
         if has_hook {
             if let Err(msg) = &result {
                 let h = &mut s.records[hook];
@@ -922,7 +1095,9 @@ impl MockReactor {
                     s.next_protocol += 1;
                     id
                 });
-                if let Event::BuildProtocol { protocol: slot, .. } = &mut s.records[r.record].step.event {
+                if let Event::BuildProtocol { protocol: slot, .. } =
+                    &mut s.records[r.record].step.event
+                {
                     *slot = id;
                 }
                 match holder {
@@ -945,7 +1120,14 @@ impl MockReactor {
                                     if let Peer::Joined(j, _) = peer {
                                         s.joins[j].client = Some(p);
                                     }
-                                    s.new_conn(p, Holder::Connector(c), obj, peer, addr.clone(), Address::new("127.0.0.1:40000"));
+                                    s.new_conn(
+                                        p,
+                                        Holder::Connector(c),
+                                        obj,
+                                        peer,
+                                        addr.clone(),
+                                        Address::new("127.0.0.1:40000"),
+                                    );
                                     s.client_conns.insert(attempt, p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
                                         cs.phase = Phase::Connected(Some(p));
@@ -968,10 +1150,16 @@ impl MockReactor {
                     }
                     Holder::Port(l) => {
                         let peer_addr = addr.clone();
-                        let host = s.ports.get(&l).map(|p| p.addr.clone()).unwrap_or_else(|| Address::new("?"));
+                        let host = s
+                            .ports
+                            .get(&l)
+                            .map(|p| p.addr.clone())
+                            .unwrap_or_else(|| Address::new("?"));
                         match (id, protocol) {
                             (Some(p), Some(obj)) => {
-                                let peer = accept_peer.unwrap_or(Peer::Script(Conn::Server(s.server_conns.len() + 1)));
+                                let peer = accept_peer.unwrap_or(Peer::Script(Conn::Server(
+                                    s.server_conns.len() + 1,
+                                )));
                                 s.new_conn(p, Holder::Port(l), obj, peer, peer_addr, host);
                                 s.server_conns.push(p);
                                 if let Peer::Joined(j, _) = peer {
@@ -1002,7 +1190,9 @@ impl MockReactor {
                     }
                 }
             }
-            Call::DataReceived(p, _) | Call::ReadConnectionLost(p) | Call::WriteConnectionLost(p) => {
+            Call::DataReceived(p, _)
+            | Call::ReadConnectionLost(p)
+            | Call::WriteConnectionLost(p) => {
                 if failed {
                     // P7, H5: connection_lost with the exception, now.
                     s.fail_connection(p, &mut next);
@@ -1084,10 +1274,14 @@ impl MockReactor {
                 if let Some(cs) = s.connectors.get_mut(&c) {
                     cs.phase = Phase::Outcome;
                 }
-                s.queue.push_back(Call::ClientConnectionLost(c, Reason::ConnectionDone));
+                s.queue
+                    .push_back(Call::ClientConnectionLost(c, Reason::ConnectionDone));
             }
             Io::Closed(p) => {
-                let (aborted, failing) = s.conns.get(&p).map_or((true, true), |c| (c.aborted, c.failing));
+                let (aborted, failing) = s
+                    .conns
+                    .get(&p)
+                    .map_or((true, true), |c| (c.aborted, c.failing));
                 if !aborted && !failing {
                     s.lose(p, Reason::ConnectionDone);
                 }
@@ -1117,7 +1311,10 @@ impl MockReactor {
             }
             TimerKind::ConnectTimeout(c, attempt) => {
                 let mut s = self.inner.state.borrow_mut();
-                let live = s.connectors.get(&c).is_some_and(|cs| cs.attempt == attempt && cs.phase == Phase::Connecting);
+                let live = s
+                    .connectors
+                    .get(&c)
+                    .is_some_and(|cs| cs.attempt == attempt && cs.phase == Phase::Connecting);
                 if live {
                     s.fail_attempt(c, Reason::Timeout);
                 }
@@ -1157,11 +1354,21 @@ impl MockReactor {
             s.timers.clear();
             s.io_next.clear();
             // Teardown (O2: any order in Twisted; creation order here).
-            let conns: Vec<ProtocolId> = s.conns.iter().filter(|(_, c)| !c.lost).map(|(p, _)| *p).collect();
+            let conns: Vec<ProtocolId> = s
+                .conns
+                .iter()
+                .filter(|(_, c)| !c.lost)
+                .map(|(p, _)| *p)
+                .collect();
             for p in conns {
                 s.lose(p, Reason::ConnectionLost);
             }
-            let ports: Vec<PortId> = s.ports.iter().filter(|(_, p)| p.started && !p.stopped && !p.stuck).map(|(l, _)| *l).collect();
+            let ports: Vec<PortId> = s
+                .ports
+                .iter()
+                .filter(|(_, p)| p.started && !p.stopped && !p.stuck)
+                .map(|(l, _)| *l)
+                .collect();
             for l in ports {
                 let f = s.ports[&l].factory;
                 if let Some(ps) = s.ports.get_mut(&l) {
@@ -1169,8 +1376,12 @@ impl MockReactor {
                 }
                 s.queue.push_back(Call::DoStop(f, Holder::Port(l)));
             }
-            let connecting: Vec<ConnectorId> =
-                s.connectors.iter().filter(|(_, c)| c.phase == Phase::Connecting).map(|(c, _)| *c).collect();
+            let connecting: Vec<ConnectorId> = s
+                .connectors
+                .iter()
+                .filter(|(_, c)| c.phase == Phase::Connecting)
+                .map(|(c, _)| *c)
+                .collect();
             for c in connecting {
                 s.fail_attempt(c, Reason::ConnectError);
             }
@@ -1184,15 +1395,15 @@ impl MockReactor {
         s.ended = true;
         s.feed();
     }
-
 }
 
 fn ready_ok() -> CallFuture {
-    Box::pin(async { Done { result: Ok(()), built: None } })
-}
-
-fn call_ref(c: &Call) -> &Call {
-    c
+    Box::pin(async {
+        Done {
+            result: Ok(()),
+            built: None,
+        }
+    })
 }
 
 fn kind_of(call: &Call) -> EventKind {
@@ -1217,7 +1428,9 @@ fn kind_of(call: &Call) -> EventKind {
 fn target_of(s: &State, call: &Call) -> Target {
     match *call {
         Call::DoStart(f, _) | Call::DoStop(f, _) => Target::Factory(f),
-        Call::StartedConnecting(c) | Call::ConnectionFailed(c, _) | Call::ClientConnectionLost(c, _) => {
+        Call::StartedConnecting(c)
+        | Call::ConnectionFailed(c, _)
+        | Call::ClientConnectionLost(c, _) => {
             Target::Factory(s.connectors.get(&c).map_or(FactoryId(0), |cs| cs.factory))
         }
         Call::Build(holder, _, _) => Target::Factory(match holder {

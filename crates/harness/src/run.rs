@@ -40,7 +40,11 @@ impl fmt::Display for ImplError {
             ImplErrorKind::Action => "was a bug",
             ImplErrorKind::Stalled => "never finished (stall)",
         };
-        write!(f, "seq {}: {} {what}: {}", self.seq, self.event, self.message)
+        write!(
+            f,
+            "seq {}: {} {what}: {}",
+            self.seq, self.event, self.message
+        )
     }
 }
 

@@ -168,7 +168,10 @@ impl Script {
     /// The peer of `conn` sends `bytes` as one chunk.
     #[must_use]
     pub fn send(self, conn: Conn, bytes: &[u8]) -> Self {
-        self.one(WorldEvent::Send { conn, bytes: bytes.to_vec() })
+        self.one(WorldEvent::Send {
+            conn,
+            bytes: bytes.to_vec(),
+        })
     }
 
     /// The peer of `conn` sends `bytes` cut into chunks of `size` (the last
@@ -214,7 +217,10 @@ impl Script {
     /// A peer at `peer` connects to the n-th port.
     #[must_use]
     pub fn accept(self, port: usize, peer: &str) -> Self {
-        self.one(WorldEvent::Accept { port, peer: Address::new(peer) })
+        self.one(WorldEvent::Accept {
+            port,
+            peer: Address::new(peer),
+        })
     }
 
     /// The application stops the n-th port.

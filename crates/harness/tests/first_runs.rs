@@ -1,7 +1,11 @@
+//! First runs of the mock reactor: the seed's success and failure paths.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use callorder_core::{Address, CallbackError, CallbackResult, ClientFactory, Factory, Protocol, Transport};
+use callorder_core::{
+    Address, CallbackError, CallbackResult, ClientFactory, Factory, Protocol, Transport,
+};
 use callorder_harness::{Conn, MockReactor, Outcome, Script};
 
 #[derive(Default)]
@@ -22,7 +26,10 @@ impl Protocol for Echo {
 struct EchoFactory;
 #[async_trait(?Send)]
 impl Factory for EchoFactory {
-    async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         Ok(Some(Box::new(Echo::default())))
     }
 }
@@ -45,7 +52,10 @@ impl Protocol for Hello {
 struct HelloFactory;
 #[async_trait(?Send)]
 impl Factory for HelloFactory {
-    async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         Ok(Some(Box::new(Hello::default())))
     }
 }
@@ -55,8 +65,13 @@ impl ClientFactory for HelloFactory {}
 #[test]
 fn echo_client_closes_like_twisted() {
     let run = MockReactor::new().run(Script::new().stop_listening(1).shutdown(), |r| {
-        r.listen_tcp("127.0.0.1:8000", Arc::new(EchoFactory)).unwrap();
-        r.connect_tcp("127.0.0.1:8000", Arc::new(HelloFactory), Some(std::time::Duration::from_secs(30)));
+        r.listen_tcp("127.0.0.1:8000", Arc::new(EchoFactory))
+            .unwrap();
+        r.connect_tcp(
+            "127.0.0.1:8000",
+            Arc::new(HelloFactory),
+            Some(std::time::Duration::from_secs(30)),
+        );
     });
     println!("{}", run.trace_jsonl());
     run.assert_clean();
@@ -74,12 +89,18 @@ fn refused_then_shutdown() {
 #[test]
 fn scripted_peer() {
     let run = MockReactor::new().run(
-        Script::new().resolve(1, Outcome::Accept).send(Conn::Client(1), b"hi").shutdown(),
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .send(Conn::Client(1), b"hi")
+            .shutdown(),
         |r| {
             r.connect_tcp("example.org:80", Arc::new(HelloFactory), None);
         },
     );
     println!("{}", run.trace_jsonl());
     run.assert_clean();
-    assert_eq!(run.written, vec![(Conn::Client(1), b"hello world".to_vec())]);
+    assert_eq!(
+        run.written,
+        vec![(Conn::Client(1), b"hello world".to_vec())]
+    );
 }

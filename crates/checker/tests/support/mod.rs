@@ -28,7 +28,10 @@ pub fn to_jsonl(script: &str) -> (String, Option<u64>) {
             line = rest.trim();
         }
         let mut words = line.split_whitespace();
-        let depth: u32 = words.next().and_then(|d| d.parse().ok()).expect("a depth first");
+        let depth: u32 = words
+            .next()
+            .and_then(|d| d.parse().ok())
+            .expect("a depth first");
         let event = words.next().expect("an event name");
         let mut obj = format!("{{\"seq\":{seq},\"depth\":{depth},\"event\":\"{event}\"");
         for word in words {
@@ -81,9 +84,15 @@ pub fn breaks_under(profile: Profile, rule: Rule, script: &str) {
     let (_, marked) = to_jsonl(script);
     let at = marked.expect("mark the offending line with >");
     match run(script, profile) {
-        Ok(w) => panic!("{profile}: expected {rule} at seq {at}, but the trace was accepted (warnings: {w:?})"),
+        Ok(w) => panic!(
+            "{profile}: expected {rule} at seq {at}, but the trace was accepted (warnings: {w:?})"
+        ),
         Err((seq, got, msg)) => {
-            assert_eq!((seq, got), (at, rule), "{profile}: expected {rule} at seq {at}, got: {msg}")
+            assert_eq!(
+                (seq, got),
+                (at, rule),
+                "{profile}: expected {rule} at seq {at}, got: {msg}"
+            )
         }
     }
 }

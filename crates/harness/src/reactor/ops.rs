@@ -14,7 +14,12 @@ impl Ops {
 }
 
 impl State {
-    fn conn_action(&mut self, p: ProtocolId, event: Event, f: impl FnOnce(&mut State) -> Result<(), ActionError>) -> Result<(), ActionError> {
+    fn conn_action(
+        &mut self,
+        p: ProtocolId,
+        event: Event,
+        f: impl FnOnce(&mut State) -> Result<(), ActionError>,
+    ) -> Result<(), ActionError> {
         let result = match self.conns.get(&p) {
             Some(c) if !c.lost => f(self),
             _ => Err(ActionError::ConnectionGone),
@@ -28,13 +33,23 @@ impl ReactorOps for Ops {
     fn write(&self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
         self.with(|s, _| {
             let result = s.write(p, data);
-            s.record_action(Event::Write { protocol: p, bytes: data.len() as u64 }, result.map(|_| ()));
+            s.record_action(
+                Event::Write {
+                    protocol: p,
+                    bytes: data.len() as u64,
+                },
+                result.map(|_| ()),
+            );
             result
         })
     }
 
     fn lose_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| s.conn_action(p, Event::LoseConnection { protocol: p }, |s| s.lose_connection(p)))
+        self.with(|s, _| {
+            s.conn_action(p, Event::LoseConnection { protocol: p }, |s| {
+                s.lose_connection(p)
+            })
+        })
     }
 
     fn lose_write_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
@@ -68,7 +83,10 @@ impl ReactorOps for Ops {
 
     fn register_producer(&self, p: ProtocolId, streaming: bool) -> Result<(), ActionError> {
         self.with(|s, _| {
-            let event = Event::RegisterProducer { protocol: p, streaming };
+            let event = Event::RegisterProducer {
+                protocol: p,
+                streaming,
+            };
             let result = match s.conns.get_mut(&p) {
                 None => Err(ActionError::ConnectionGone),
                 Some(c) if c.lost => {
@@ -78,7 +96,11 @@ impl ReactorOps for Ops {
                 }
                 Some(c) if c.producer != Producer::None => Err(ActionError::ProducerRegistered),
                 Some(c) => {
-                    c.producer = if streaming { Producer::Streaming { paused: false } } else { Producer::Pull };
+                    c.producer = if streaming {
+                        Producer::Streaming { paused: false }
+                    } else {
+                        Producer::Pull
+                    };
                     if !streaming {
                         s.after(Call::ResumeProducing(p));
                     }
@@ -123,11 +145,19 @@ impl ReactorOps for Ops {
     }
 
     fn peer(&self, p: ProtocolId) -> Address {
-        self.with(|s, _| s.conns.get(&p).map_or_else(|| Address::new("?"), |c| c.peer_addr.clone()))
+        self.with(|s, _| {
+            s.conns
+                .get(&p)
+                .map_or_else(|| Address::new("?"), |c| c.peer_addr.clone())
+        })
     }
 
     fn host(&self, p: ProtocolId) -> Address {
-        self.with(|s, _| s.conns.get(&p).map_or_else(|| Address::new("?"), |c| c.host_addr.clone()))
+        self.with(|s, _| {
+            s.conns
+                .get(&p)
+                .map_or_else(|| Address::new("?"), |c| c.host_addr.clone())
+        })
     }
 
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
@@ -143,7 +173,11 @@ impl ReactorOps for Ops {
                         cs.phase = Phase::Starting;
                         cs.cancelled = false;
                         let (f, holds) = (cs.factory, cs.holds);
-                        s.after(if holds { Call::StartedConnecting(c) } else { Call::DoStart(f, Holder::Connector(c)) });
+                        s.after(if holds {
+                            Call::StartedConnecting(c)
+                        } else {
+                            Call::DoStart(f, Holder::Connector(c))
+                        });
                         Ok(())
                     }
                     _ => Err(ActionError::AlreadyConnecting),
@@ -179,7 +213,11 @@ impl ReactorOps for Ops {
     }
 
     fn destination(&self, c: ConnectorId) -> Address {
-        self.with(|s, _| s.connectors.get(&c).map_or_else(|| Address::new("?"), |cs| cs.addr.clone()))
+        self.with(|s, _| {
+            s.connectors
+                .get(&c)
+                .map_or_else(|| Address::new("?"), |cs| cs.addr.clone())
+        })
     }
 
     fn stop_listening(&self, l: PortId) -> Result<(), ActionError> {
@@ -190,7 +228,12 @@ impl ReactorOps for Ops {
         })
     }
 
-    fn connect_tcp(&self, addr: Address, factory: Arc<dyn ClientFactory>, timeout: Option<Duration>) -> ConnectorId {
+    fn connect_tcp(
+        &self,
+        addr: Address,
+        factory: Arc<dyn ClientFactory>,
+        timeout: Option<Duration>,
+    ) -> ConnectorId {
         self.with(|s, _| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Client(factory));
@@ -208,7 +251,13 @@ impl ReactorOps for Ops {
                     retried: false,
                 },
             );
-            let seq = s.record_action(Event::ConnectTcp { factory: f, connector: c }, Ok(()));
+            let seq = s.record_action(
+                Event::ConnectTcp {
+                    factory: f,
+                    connector: c,
+                },
+                Ok(()),
+            );
             let rec = &mut s.records[seq as usize - 1];
             rec.addr = Some(addr.to_string());
             rec.timeout = timeout.map(|t| t.as_secs_f64());
@@ -223,11 +272,31 @@ impl ReactorOps for Ops {
             let f = s.factory_id(key, FactoryObj::Server(factory));
             let l = PortId(s.ports.len() as u64 + 1);
             let in_use = s.listeners.contains_key(&addr);
-            let result = if in_use { Err(ActionError::AddressInUse) } else { Ok(()) };
-            let seq = s.record_action(Event::ListenTcp { factory: f, port: l }, result);
+            let result = if in_use {
+                Err(ActionError::AddressInUse)
+            } else {
+                Ok(())
+            };
+            let seq = s.record_action(
+                Event::ListenTcp {
+                    factory: f,
+                    port: l,
+                },
+                result,
+            );
             s.records[seq as usize - 1].addr = Some(addr.to_string());
             result?;
-            s.ports.insert(l, PortSt { factory: f, addr: addr.clone(), started: false, stopping: false, stopped: false, stuck: false });
+            s.ports.insert(
+                l,
+                PortSt {
+                    factory: f,
+                    addr: addr.clone(),
+                    started: false,
+                    stopping: false,
+                    stopped: false,
+                    stuck: false,
+                },
+            );
             s.port_order.push(l);
             s.listeners.insert(addr, l);
             s.after(Call::DoStart(f, Holder::Port(l)));
@@ -265,7 +334,9 @@ impl ReactorOps for Ops {
 impl State {
     /// stop_connecting (or disconnect) while connecting.
     fn cancel(&mut self, c: ConnectorId) -> Result<(), ActionError> {
-        let Some(cs) = self.connectors.get_mut(&c) else { return Err(ActionError::NotConnecting) };
+        let Some(cs) = self.connectors.get_mut(&c) else {
+            return Err(ActionError::NotConnecting);
+        };
         match cs.phase {
             Phase::Starting => {
                 // started_connecting has not come yet: it fails right after.

@@ -6,7 +6,13 @@ use super::*;
 impl State {
     /// Appends an event to the trace. `open`: a callback whose outcome is
     /// not known yet, so the checker waits for it.
-    pub(super) fn record(&mut self, event: Event, depth: u32, within: Option<u64>, open: bool) -> (usize, u64) {
+    pub(super) fn record(
+        &mut self,
+        event: Event,
+        depth: u32,
+        within: Option<u64>,
+        open: bool,
+    ) -> (usize, u64) {
         let seq = self.records.len() as u64 + 1;
         let t = (Instant::now() - self.start).as_secs_f64();
         let mut step = TraceStep::new(seq, event).at_depth(depth);
@@ -41,7 +47,12 @@ impl State {
             rec.step.failed = true;
             rec.error = Some(e.to_string());
             if e.is_bug() {
-                self.errors.push(ImplError { kind: ImplErrorKind::Action, seq, event: event.kind(), message: e.to_string() });
+                self.errors.push(ImplError {
+                    kind: ImplErrorKind::Action,
+                    seq,
+                    event: event.kind(),
+                    message: e.to_string(),
+                });
             }
         }
         self.feed();
@@ -50,7 +61,10 @@ impl State {
 
     /// Feeds the checker every record whose outcome is known, in order.
     pub(super) fn feed(&mut self) {
-        while self.violation.is_none() && self.fed < self.records.len() && !self.open.contains(&self.fed) {
+        while self.violation.is_none()
+            && self.fed < self.records.len()
+            && !self.open.contains(&self.fed)
+        {
             match self.checker.step(&self.records[self.fed].step) {
                 Ok(()) => {}
                 Err(CheckError::Violation(v)) => self.violation = Some(*v),
@@ -113,15 +127,21 @@ impl State {
 
     /// The world answers an attempt.
     pub(super) fn resolve(&mut self, attempt: usize, outcome: Outcome) {
-        let Some(&c) = self.attempts.get(attempt.wrapping_sub(1)) else { return };
-        let Some(cs) = self.connectors.get(&c) else { return };
+        let Some(&c) = self.attempts.get(attempt.wrapping_sub(1)) else {
+            return;
+        };
+        let Some(cs) = self.connectors.get(&c) else {
+            return;
+        };
         if cs.attempt != attempt || cs.phase != Phase::Connecting {
             return;
         }
         match outcome {
             Outcome::Accept => {
                 let addr = cs.addr.clone();
-                if let (Some(&j), Some(&l)) = (self.attempt_joins.get(&attempt), self.listeners.get(&addr)) {
+                if let (Some(&j), Some(&l)) =
+                    (self.attempt_joins.get(&attempt), self.listeners.get(&addr))
+                {
                     // The listener accepts first, in its own read (as in the
                     // recorded traces); the client's connect completes next.
                     let client_addr = Address::new(format!("127.0.0.1:{}", 40000 + attempt));
@@ -134,7 +154,8 @@ impl State {
                 let cs = self.connectors.get_mut(&c).expect("known");
                 cs.phase = Phase::Connected(None);
                 let addr = cs.addr.clone();
-                self.queue.push_back(Call::Build(Holder::Connector(c), addr, None));
+                self.queue
+                    .push_back(Call::Build(Holder::Connector(c), addr, None));
             }
             Outcome::Refuse => self.fail_attempt(c, Reason::ConnectionRefused),
             Outcome::DnsFailure => self.fail_attempt(c, Reason::DnsLookup),
@@ -160,7 +181,8 @@ impl State {
             Peer::Script(_) => None,
             joined => Some(joined),
         };
-        self.queue.push_back(Call::Build(Holder::Port(l), peer_addr, peer));
+        self.queue
+            .push_back(Call::Build(Holder::Port(l), peer_addr, peer));
     }
 
     pub(super) fn new_conn(
@@ -219,7 +241,9 @@ impl State {
     /// A callback of the protocol raised: `connection_lost(other)` now
     /// (P7, P8, H5), the producer stopped first.
     pub(super) fn fail_connection(&mut self, p: ProtocolId, next: &mut Vec<Call>) {
-        let Some(c) = self.conns.get_mut(&p) else { return };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return;
+        };
         if c.lost {
             return;
         }
@@ -245,7 +269,9 @@ impl State {
 
     /// The calls that end a connection, for the caller to queue.
     pub(super) fn lose_calls(&mut self, p: ProtocolId, reason: Reason) -> Vec<Call> {
-        let Some(c) = self.conns.get_mut(&p) else { return Vec::new() };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return Vec::new();
+        };
         if c.lost {
             return Vec::new();
         }
@@ -263,7 +289,9 @@ impl State {
 
     /// A joined peer hears that this side went away.
     fn notify_peer(&mut self, p: ProtocolId, clean: bool) {
-        let Some(Peer::Joined(j, side)) = self.conns.get(&p).map(|c| c.peer) else { return };
+        let Some(Peer::Joined(j, side)) = self.conns.get(&p).map(|c| c.peer) else {
+            return;
+        };
         let other = match side {
             Side::Client => {
                 self.joins[j].client_gone = true;
@@ -276,7 +304,11 @@ impl State {
         };
         if let Some(other) = other {
             if !self.shutting_down {
-                self.io_next.push_back(if clean { Io::PeerClosed(other) } else { Io::PeerReset(other) });
+                self.io_next.push_back(if clean {
+                    Io::PeerClosed(other)
+                } else {
+                    Io::PeerReset(other)
+                });
             }
         }
     }
@@ -292,7 +324,9 @@ impl State {
 
     /// The peer sent bytes.
     pub(super) fn deliver_data(&mut self, p: ProtocolId, bytes: Vec<u8>) {
-        let Some(c) = self.conns.get_mut(&p) else { return };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return;
+        };
         if c.lost || c.read_closed || bytes.is_empty() {
             return;
         }
@@ -305,7 +339,9 @@ impl State {
 
     /// The peer closed: cleanly (FIN) or not (reset).
     pub(super) fn peer_closed(&mut self, p: ProtocolId, clean: bool) {
-        let Some(c) = self.conns.get_mut(&p) else { return };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return;
+        };
         if c.lost {
             return;
         }
@@ -316,12 +352,21 @@ impl State {
             }
             return;
         }
-        self.lose(p, if clean { Reason::ConnectionDone } else { Reason::ConnectionLost });
+        self.lose(
+            p,
+            if clean {
+                Reason::ConnectionDone
+            } else {
+                Reason::ConnectionLost
+            },
+        );
     }
 
     /// The peer read what it will of our buffer.
     pub(super) fn drained(&mut self, p: ProtocolId) {
-        let Some(c) = self.conns.get_mut(&p) else { return };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return;
+        };
         if c.lost || c.buffered == 0 {
             return;
         }
@@ -353,7 +398,10 @@ impl State {
     /// empty, unless a pull or paused streaming producer holds it (PR4).
     pub(super) fn maybe_close(&mut self, p: ProtocolId) {
         let Some(c) = self.conns.get(&p) else { return };
-        let held = matches!(c.producer, Producer::Pull | Producer::Streaming { paused: true });
+        let held = matches!(
+            c.producer,
+            Producer::Pull | Producer::Streaming { paused: true }
+        );
         if c.losing && !c.lost && c.buffered == 0 && !held && !c.aborted {
             self.io_next.push_back(Io::Closed(p));
         }
@@ -421,7 +469,9 @@ impl State {
 
     /// `stop_listening`'s effect; its do_stop comes from a zero-delay timer.
     pub(super) fn stop_listening(&mut self, l: PortId) -> Result<(), ActionError> {
-        let Some(ps) = self.ports.get_mut(&l) else { return Err(ActionError::NotListening) };
+        let Some(ps) = self.ports.get_mut(&l) else {
+            return Err(ActionError::NotListening);
+        };
         if ps.stopping || ps.stopped || ps.stuck {
             return Err(ActionError::NotListening);
         }
@@ -436,7 +486,9 @@ impl State {
 
     /// A protocol wrote: the bytes go to the peer, the buffer fills.
     pub(super) fn write(&mut self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        let Some(c) = self.conns.get_mut(&p) else { return Err(ActionError::ConnectionGone) };
+        let Some(c) = self.conns.get_mut(&p) else {
+            return Err(ActionError::ConnectionGone);
+        };
         if c.lost {
             return Err(ActionError::ConnectionGone);
         }
@@ -445,7 +497,9 @@ impl State {
             return Ok(WriteStatus { buffer_full: false });
         }
         if data.is_empty() {
-            return Ok(WriteStatus { buffer_full: c.buffered > HIGH_WATER });
+            return Ok(WriteStatus {
+                buffer_full: c.buffered > HIGH_WATER,
+            });
         }
         let was_empty = c.buffered == 0;
         c.buffered += data.len();

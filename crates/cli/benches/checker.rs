@@ -1,0 +1,249 @@
+//! The checker's throughput and memory on a large legal trace.
+//!
+//! Run: `cargo bench -p callorder-cli --bench checker`. Prints
+//!
+//! - `checker_steps_per_s`: the checker alone, over steps already parsed
+//!   into memory (ids already hashed), best of 3;
+//! - `parse_check_events_per_s`: reading the JSON Lines file and checking
+//!   it, as `callorder check` does, best of 3;
+//! - `peak_rss_mib`: the peak resident memory of a child process that only
+//!   checks the file (through the same code as `callorder check`).
+//!
+//! The workload is [`callorder_cli::workload::Workload`], written once to
+//! `target/bench-data/`. Environment overrides: `CALLORDER_BENCH_EVENTS`
+//! (default 10,000,000), `CALLORDER_BENCH_WAVE` (100,000),
+//! `CALLORDER_BENCH_TRACE` (the file to use, generated there if missing),
+//! `CALLORDER_BENCH_RUNS` (3).
+//!
+//! Modes used by the bench itself or by hand:
+//! `checker --rss-child FILE` checks FILE and prints its peak RSS;
+//! `checker --generate FILE` writes the workload to FILE.
+
+use std::env;
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::{self, Command};
+use std::time::{Duration, Instant};
+
+use callorder_checker::{Checker, Profile};
+use callorder_cli::check::{check_path, CheckOptions};
+use callorder_cli::report::Verdict;
+use callorder_cli::workload::Workload;
+use callorder_trace::{Step, TraceReader};
+
+const GOAL_STEPS_PER_S: f64 = 100e6;
+const GOAL_EVENTS_PER_S: f64 = 2e6;
+const GOAL_RSS_MIB: f64 = 64.0;
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    if let Some(path) = value_of("--rss-child") {
+        rss_child(Path::new(path));
+        return;
+    }
+    if let Some(path) = value_of("--generate") {
+        let workload = workload();
+        write_workload(&workload, Path::new(path));
+        return;
+    }
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this
+    // binary without it, and a minutes-long benchmark has no place there.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("checker bench: run with `cargo bench -p callorder-cli --bench checker`");
+        return;
+    }
+    bench();
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match env::var(name) {
+        Ok(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| die(&format!("{name}={v}: not a number"))),
+        Err(_) => default,
+    }
+}
+
+fn die(message: &str) -> ! {
+    eprintln!("checker bench: {message}");
+    process::exit(1)
+}
+
+fn workload() -> Workload {
+    let default = Workload::default();
+    Workload {
+        events: env_u64("CALLORDER_BENCH_EVENTS", default.events),
+        wave: env_u64("CALLORDER_BENCH_WAVE", default.wave).max(1),
+    }
+}
+
+/// Writes the workload to `path` through a temporary file, so that an
+/// interrupted run never leaves a short trace that a later run would trust.
+fn write_workload(workload: &Workload, path: &Path) {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).unwrap_or_else(|e| die(&format!("{}: {e}", dir.display())));
+    }
+    let tmp = path.with_extension("jsonl.partial");
+    let file = File::create(&tmp).unwrap_or_else(|e| die(&format!("{}: {e}", tmp.display())));
+    let events = workload
+        .write(BufWriter::with_capacity(1 << 20, file))
+        .unwrap_or_else(|e| die(&format!("{}: {e}", tmp.display())));
+    fs::rename(&tmp, path).unwrap_or_else(|e| die(&format!("{}: {e}", path.display())));
+    eprintln!("wrote {events} events to {}", path.display());
+}
+
+/// The trace file, generated if missing.
+fn trace_file(workload: &Workload) -> PathBuf {
+    let path = match env::var_os("CALLORDER_BENCH_TRACE") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            // CARGO_TARGET_TMPDIR is target/tmp; keep the data beside it.
+            let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let target = tmp.parent().unwrap_or(tmp);
+            target.join("bench-data").join(format!(
+                "big_trace_e{}_w{}.jsonl",
+                workload.events, workload.wave
+            ))
+        }
+    };
+    if !path.exists() {
+        write_workload(workload, &path);
+    }
+    path
+}
+
+fn open(path: &Path) -> TraceReader<BufReader<File>> {
+    let file = File::open(path).unwrap_or_else(|e| die(&format!("{}: {e}", path.display())));
+    TraceReader::new(BufReader::with_capacity(1 << 20, file))
+}
+
+fn best_of(runs: u64, mut run: impl FnMut() -> Duration) -> Duration {
+    (0..runs.max(1)).map(|_| run()).min().unwrap_or_default()
+}
+
+fn met(goal_met: bool) -> &'static str {
+    if goal_met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+fn bench() {
+    let workload = workload();
+    let runs = env_u64("CALLORDER_BENCH_RUNS", 3);
+    let path = trace_file(&workload);
+    let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+
+    // (a) The checker alone: parse everything first, untimed.
+    let steps: Vec<Step> = open(&path)
+        .map(|r| {
+            r.unwrap_or_else(|e| die(&format!("{}: {e}", path.display())))
+                .step
+        })
+        .collect();
+    println!(
+        "workload: {} ({} events, {:.0} MiB, events>={} wave={})",
+        path.display(),
+        steps.len(),
+        size as f64 / (1 << 20) as f64,
+        workload.events,
+        workload.wave
+    );
+    let checker_time = best_of(runs, || {
+        let mut checker = Checker::new(Profile::Strict);
+        let start = Instant::now();
+        for step in &steps {
+            if let Err(e) = checker.step(step) {
+                die(&format!("the workload is not legal: {e}"));
+            }
+        }
+        let elapsed = start.elapsed();
+        assert!(checker.is_complete());
+        elapsed
+    });
+    let n = steps.len() as f64;
+    drop(steps);
+    let steps_per_s = n / checker_time.as_secs_f64();
+
+    // (b) Parse and check, streaming from the file.
+    let parse_time = best_of(runs, || {
+        let start = Instant::now();
+        let mut checker = Checker::new(Profile::Strict);
+        for record in open(&path) {
+            let record = record.unwrap_or_else(|e| die(&format!("{}: {e}", path.display())));
+            if let Err(e) = checker.step(&record.step) {
+                die(&format!("the workload is not legal: {e}"));
+            }
+        }
+        start.elapsed()
+    });
+    let events_per_s = n / parse_time.as_secs_f64();
+
+    // (c) Peak memory of a process that only checks the file.
+    let exe =
+        env::current_exe().unwrap_or_else(|e| die(&format!("cannot find the bench binary: {e}")));
+    let output = Command::new(exe)
+        .arg("--rss-child")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| die(&format!("cannot run the child: {e}")));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        die(&format!(
+            "the child failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let field = |name: &str| -> f64 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| die(&format!("the child printed no {name}: {stdout}")))
+    };
+    let rss_mib = field("vmhwm_kib") / 1024.0;
+    let cli_events_per_s = n / field("check_seconds");
+
+    println!(
+        "checker_steps_per_s={steps_per_s:.0}  (goal >= {GOAL_STEPS_PER_S:.0}: {})",
+        met(steps_per_s >= GOAL_STEPS_PER_S)
+    );
+    println!(
+        "parse_check_events_per_s={events_per_s:.0}  (goal >= {GOAL_EVENTS_PER_S:.0}: {})",
+        met(events_per_s >= GOAL_EVENTS_PER_S)
+    );
+    println!(
+        "peak_rss_mib={rss_mib:.1}  (goal < {GOAL_RSS_MIB:.0}: {})",
+        met(rss_mib < GOAL_RSS_MIB)
+    );
+    println!("cli_check_events_per_s={cli_events_per_s:.0}  (the child, one run, through callorder check's code)");
+}
+
+/// The child of figure (c): check the file as `callorder check --format
+/// json` would, then report the peak RSS and the time taken.
+fn rss_child(path: &Path) {
+    let start = Instant::now();
+    let report = check_path(path, &CheckOptions::new(Profile::Strict));
+    let seconds = start.elapsed().as_secs_f64();
+    if report.verdict != Verdict::Legal {
+        die(&format!("the workload is not legal: {}", report.to_json()));
+    }
+    // VmHWM: the resident set's high-water mark, in kB, kept by Linux.
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or_else(|| die("no VmHWM in /proc/self/status (not Linux?)"));
+    println!("vmhwm_kib={hwm}");
+    println!("check_seconds={seconds}");
+}

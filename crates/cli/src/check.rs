@@ -1,0 +1,511 @@
+//! Checking one trace: stream it through [`TraceReader`] into a fresh
+//! [`Checker`], stopping at the first error, and say why in a
+//! [`FileReport`].
+//!
+//! Memory stays bounded whatever the input: the reader holds one line (at
+//! most [`Limits::max_line_bytes`]), the checker holds live state (at most
+//! [`Limits::max_live_objects`] objects), and the report keeps a small ring of
+//! the last raw lines so that it can show context even for standard input.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use callorder_checker::{CheckError, Checker, Object, Profile, Violation, Warning};
+use callorder_trace::{Event, Limits, ReadError, ReadErrorKind, TraceReader};
+
+use crate::names::NameMap;
+use crate::report::{
+    shorten, ContextLine, ErrorReport, FileReport, HistoryEntry, Verdict, ViolationReport,
+    WarningReport,
+};
+
+/// How to check a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// The profile to hold the trace to.
+    pub profile: Profile,
+    /// What a hostile file may make the reader and the checker hold.
+    pub limits: Limits,
+    /// How many lines before a violation or an error to keep for the
+    /// report.
+    pub context_lines: usize,
+    /// After a violation or warnings, read a regular file a second time
+    /// (line by line, up to the violation) to show the lines of the
+    /// object's history and to name ids that the context lines do not.
+    /// Costs nothing on a legal file without warnings.
+    pub reread: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            profile: Profile::Strict,
+            limits: Limits::default(),
+            context_lines: 5,
+            reread: false,
+        }
+    }
+}
+
+impl CheckOptions {
+    /// Default options under `profile`.
+    pub fn new(profile: Profile) -> Self {
+        CheckOptions {
+            profile,
+            ..CheckOptions::default()
+        }
+    }
+}
+
+/// The read buffer for files: large, since a trace is read front to back
+/// once and each `read` is a system call.
+const FILE_BUFFER: usize = 1 << 18;
+
+/// Checks the file at `path`, or standard input for `-`.
+///
+/// A file that cannot be opened is malformed, with an error that has no
+/// line. The report names the file by `path`, lossily made UTF-8.
+///
+/// ```
+/// use std::path::Path;
+/// use callorder_cli::check::{check_path, CheckOptions};
+/// use callorder_cli::report::Verdict;
+/// let report = check_path(Path::new("/nonexistent/trace.jsonl"), &CheckOptions::default());
+/// assert_eq!(report.verdict, Verdict::Malformed);
+/// assert_eq!(report.error.unwrap().line, None);
+/// ```
+pub fn check_path(path: &Path, options: &CheckOptions) -> FileReport {
+    let name = path.to_string_lossy();
+    if path == Path::new("-") {
+        return check_reader("-", io::stdin().lock(), options);
+    }
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) => return unreadable(&name, options.profile, &e),
+    };
+    // Only a regular file can be read a second time: a pipe or a device
+    // would give other bytes, or none.
+    let rereadable = file.metadata().is_ok_and(|m| m.is_file());
+    let reread = (options.reread && rereadable).then_some(path);
+    check_inner(
+        &name,
+        BufReader::with_capacity(FILE_BUFFER, file),
+        options,
+        reread,
+    )
+}
+
+/// Checks a trace read from `input`, naming it `name` in the report.
+///
+/// ```
+/// use callorder_cli::check::{check_reader, CheckOptions};
+/// use callorder_cli::report::Verdict;
+/// let trace = "{\"seq\":1,\"event\":\"connection_made\",\"protocol\":\"p1\"}\n";
+/// let report = check_reader("t.jsonl", trace.as_bytes(), &CheckOptions::default());
+/// assert_eq!(report.verdict, Verdict::Illegal);
+/// let violation = report.violation.unwrap();
+/// assert_eq!((violation.seq, violation.rule.id()), (1, "P-MADE"));
+/// assert_eq!(report.context.last().unwrap().text, trace.trim_end());
+/// ```
+pub fn check_reader<R: BufRead>(name: &str, input: R, options: &CheckOptions) -> FileReport {
+    check_inner(name, input, options, None)
+}
+
+/// A file that could not be opened.
+fn unreadable(path: &str, profile: Profile, e: &io::Error) -> FileReport {
+    let mut report = FileReport::new(path, profile);
+    report.verdict = Verdict::Malformed;
+    report.error = Some(ErrorReport {
+        line: None,
+        column: None,
+        message: format!("cannot open the trace: {e}"),
+        kind: "io",
+    });
+    report
+}
+
+/// The last few raw lines, oldest first. Slots are reused, so once full it
+/// allocates nothing more (unless a longer line comes).
+struct Ring {
+    lines: VecDeque<(u64, String)>,
+    capacity: usize,
+}
+
+impl Ring {
+    fn new(capacity: usize) -> Self {
+        Ring {
+            lines: VecDeque::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    fn push(&mut self, number: u64, text: &str) {
+        let mut slot = if self.lines.len() == self.capacity {
+            self.lines.pop_front().map(|(_, s)| s).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        slot.clear();
+        slot.push_str(text);
+        self.lines.push_back((number, slot));
+    }
+
+    fn learn_names(&self, names: &mut NameMap) {
+        for (_, text) in &self.lines {
+            names.learn_line(text);
+        }
+    }
+
+    fn context(&self) -> Vec<ContextLine> {
+        self.lines
+            .iter()
+            .map(|(n, text)| ContextLine::new(*n, text))
+            .collect()
+    }
+}
+
+fn check_inner<R: BufRead>(
+    name: &str,
+    input: R,
+    options: &CheckOptions,
+    reread: Option<&Path>,
+) -> FileReport {
+    let mut report = FileReport::new(name, options.profile);
+    let mut reader = TraceReader::with_limits(input, options.limits);
+    let mut checker = Checker::new(options.profile).with_max_live(options.limits.max_live_objects);
+    // The offending line itself plus the context before it.
+    let mut ring = Ring::new(options.context_lines + 1);
+
+    loop {
+        match reader.next() {
+            None => break,
+            Some(Ok(record)) => {
+                ring.push(reader.line_number(), reader.current_line());
+                match checker.step(&record.step) {
+                    Ok(()) => report.events += 1,
+                    Err(CheckError::Violation(v)) => {
+                        let line = reader.line_number();
+                        illegal(
+                            &mut report,
+                            &v,
+                            &record.step.event,
+                            line,
+                            &ring,
+                            options,
+                            reread,
+                        );
+                        break;
+                    }
+                    Err(CheckError::TooManyLiveObjects { seq, limit }) => {
+                        report.verdict = Verdict::Malformed;
+                        report.error = Some(ErrorReport {
+                            line: Some(reader.line_number()),
+                            column: None,
+                            message: format!(
+                                "more than {limit} objects alive at once at seq {seq}: over the live-object limit of {limit}"
+                            ),
+                            kind: "too_many_live_objects",
+                        });
+                        report.context = ring.context();
+                        break;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                // The bad line is not in the ring yet; an empty or
+                // unreadable file has no line to show.
+                if e.line.is_some() {
+                    ring.push(reader.line_number(), reader.current_line());
+                }
+                malformed(&mut report, &e, &ring);
+                break;
+            }
+        }
+    }
+
+    report.complete = checker.is_complete();
+    report.coverage = checker.coverage().clone();
+    if report.verdict == Verdict::Legal && !checker.warnings().is_empty() {
+        let mut names = NameMap::default();
+        ring.learn_names(&mut names);
+        let warnings = checker.warnings();
+        if let Some(path) = reread {
+            let wanted = warnings.iter().flat_map(|w| {
+                object_hash(w.object)
+                    .into_iter()
+                    .chain(NameMap::debug_ids(&w.message))
+            });
+            let _ = reread_file(
+                path,
+                options.limits,
+                u64::MAX,
+                &BTreeSet::new(),
+                wanted,
+                &mut names,
+            );
+        }
+        report.warnings = warnings.iter().map(|w| warning(w, &names)).collect();
+    }
+    report
+}
+
+fn warning(w: &Warning, names: &NameMap) -> WarningReport {
+    WarningReport {
+        seq: w.seq,
+        rule: w.rule,
+        message: names.substitute(&w.message),
+        object: w.object.as_ref().map(|o| names.object(o)),
+    }
+}
+
+fn malformed(report: &mut FileReport, e: &ReadError, ring: &Ring) {
+    report.verdict = Verdict::Malformed;
+    report.error = Some(ErrorReport {
+        line: e.line,
+        column: e.column,
+        message: e.message.clone(),
+        kind: error_kind(e.kind),
+    });
+    report.context = ring.context();
+}
+
+/// The stable name of a reader error's kind, for JSON.
+pub fn error_kind(kind: ReadErrorKind) -> &'static str {
+    match kind {
+        ReadErrorKind::Io => "io",
+        ReadErrorKind::Empty => "empty",
+        ReadErrorKind::Encoding => "encoding",
+        ReadErrorKind::Json => "json",
+        ReadErrorKind::Field => "field",
+        ReadErrorKind::Sequence => "sequence",
+        ReadErrorKind::LineTooLong => "line_too_long",
+        ReadErrorKind::BlankLine => "blank_line",
+        ReadErrorKind::Truncated => "truncated",
+    }
+}
+
+fn object_hash(object: Option<Object>) -> Option<u64> {
+    Some(match object? {
+        Object::Factory(id) => id.0,
+        Object::Connector(id) => id.0,
+        Object::Port(id) => id.0,
+        Object::Protocol(id) => id.0,
+    })
+}
+
+/// The hashes of the ids an event names, except the made-up protocol of a
+/// proposed `build_protocol`, which no line names.
+fn event_hashes(event: &Event) -> impl Iterator<Item = u64> {
+    let protocol = match event {
+        Event::BuildProtocol { .. } => None,
+        _ => event.protocol().map(|p| p.0),
+    };
+    [
+        event.factory().map(|f| f.0),
+        event.connector().map(|c| c.0),
+        event.port().map(|l| l.0),
+        protocol,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn illegal(
+    report: &mut FileReport,
+    v: &Violation,
+    actual: &Event,
+    line: u64,
+    ring: &Ring,
+    options: &CheckOptions,
+    reread: Option<&Path>,
+) {
+    let mut names = NameMap::default();
+    ring.learn_names(&mut names);
+    let mut texts = BTreeMap::new();
+    if let Some(path) = reread {
+        let lines: BTreeSet<u64> = v.history.iter().map(|p| p.seq).collect();
+        let wanted = object_hash(v.object)
+            .into_iter()
+            .chain(v.expected.iter().flat_map(event_hashes))
+            .chain(NameMap::debug_ids(&v.message));
+        // Best effort: the verdict stands even if the file changed or
+        // vanished since.
+        texts =
+            reread_file(path, options.limits, line, &lines, wanted, &mut names).unwrap_or_default();
+    }
+    report.verdict = Verdict::Illegal;
+    report.violation = Some(ViolationReport {
+        seq: v.seq,
+        rule: v.rule,
+        message: names.substitute(&v.message),
+        line,
+        event: v.kind.as_str(),
+        object: v.object.as_ref().map(|o| names.object(o)),
+        history: v
+            .history
+            .iter()
+            .map(|p| HistoryEntry {
+                seq: p.seq,
+                event: p.kind.as_str(),
+                text: texts.remove(&p.seq),
+            })
+            .collect(),
+        expected: v.expected.iter().map(|e| names.proposed_event(e)).collect(),
+        actual: names.event(actual),
+    });
+    report.context = ring.context();
+}
+
+/// Reads a regular file a second time, up to line `last`: returns the
+/// (shortened) text of the lines numbered in `lines`, and learns the names
+/// of the `wanted` hashes (and of every id on those lines). Stops early once
+/// it has everything.
+fn reread_file(
+    path: &Path,
+    limits: Limits,
+    last: u64,
+    lines: &BTreeSet<u64>,
+    wanted: impl IntoIterator<Item = u64>,
+    names: &mut NameMap,
+) -> io::Result<BTreeMap<u64, String>> {
+    let mut wanted: HashSet<u64> = wanted.into_iter().filter(|h| !names.knows(*h)).collect();
+    let mut texts = BTreeMap::new();
+    if wanted.is_empty() && lines.is_empty() {
+        return Ok(texts);
+    }
+    let mut input = BufReader::with_capacity(FILE_BUFFER, File::open(path)?);
+    let cap = u64::try_from(limits.max_line_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    while number < last && (!wanted.is_empty() || texts.len() < lines.len()) {
+        buf.clear();
+        // The same cap as the reader's, so a line too long to check is
+        // never held whole here either.
+        let n = (&mut input).take(cap).read_until(b'\n', &mut buf)?;
+        if n == 0 || (buf.last() != Some(&b'\n') && n as u64 == cap) {
+            break;
+        }
+        number += 1;
+        let Ok(text) = std::str::from_utf8(&buf) else {
+            break;
+        };
+        let text = text.trim_end_matches(['\n', '\r']);
+        if lines.contains(&number) {
+            names.learn_line(text);
+            texts.insert(number, shorten(text, ContextLine::MAX_CHARS));
+        }
+        if !wanted.is_empty() {
+            for name in NameMap::ids_of(text) {
+                if wanted.remove(&callorder_trace::name_hash(&name)) {
+                    names.learn(&name);
+                }
+            }
+        }
+    }
+    Ok(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEGAL: &str = r#"{"seq":1,"event":"listen_tcp","factory":"f1","port":"l1"}
+{"seq":2,"event":"do_start","factory":"f1","port":"l1"}
+{"seq":3,"depth":1,"event":"start_factory","factory":"f1"}
+{"seq":4,"event":"stop_listening","port":"l1"}
+{"seq":5,"event":"do_stop","factory":"f1","port":"l1"}
+{"seq":6,"depth":1,"event":"stop_factory","factory":"f1"}
+{"seq":7,"event":"end"}
+"#;
+
+    fn check(text: &str, profile: Profile) -> FileReport {
+        check_reader("t", text.as_bytes(), &CheckOptions::new(profile))
+    }
+
+    #[test]
+    fn legal_complete_and_prefix() {
+        let report = check(LEGAL, Profile::Strict);
+        assert_eq!(
+            (report.verdict, report.complete, report.events),
+            (Verdict::Legal, true, 7)
+        );
+        let prefix: String = LEGAL.lines().take(3).map(|l| format!("{l}\n")).collect();
+        let report = check(&prefix, Profile::Strict);
+        assert_eq!((report.verdict, report.complete), (Verdict::Legal, false));
+    }
+
+    #[test]
+    fn unmet_obligation_is_a_violation_or_a_warning() {
+        // Stop before the port is stopped.
+        let mut text: String = LEGAL.lines().take(3).map(|l| format!("{l}\n")).collect();
+        text.push_str("{\"seq\":4,\"event\":\"end\"}\n");
+        let strict = check(&text, Profile::Strict);
+        assert_eq!(strict.verdict, Verdict::Illegal);
+        assert_eq!(strict.violation.as_ref().unwrap().seq, 4);
+        let twisted = check(&text, Profile::Twisted);
+        assert_eq!(twisted.verdict, Verdict::Legal);
+        assert!(!twisted.warnings.is_empty());
+        // The port's name is on a context line, so the warning uses it.
+        assert!(
+            twisted
+                .warnings
+                .iter()
+                .any(|w| w.object.as_deref() == Some("port l1")),
+            "{:?}",
+            twisted.warnings
+        );
+    }
+
+    #[test]
+    fn malformed_keeps_the_bad_line_and_its_context() {
+        let text = LEGAL.replace("{\"seq\":4", "{\"seq\":9");
+        let report = check(&text, Profile::Strict);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(4), "sequence"));
+        let lines: Vec<u64> = report.context.iter().map(|c| c.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn empty_input_has_no_line() {
+        let report = check("", Profile::Strict);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (None, "empty"));
+        assert!(report.context.is_empty());
+    }
+
+    #[test]
+    fn too_many_live_objects_is_malformed_at_its_line() {
+        let options = CheckOptions {
+            limits: Limits {
+                max_live_objects: 0,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check_reader("t", LEGAL.as_bytes(), &options);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(1), "too_many_live_objects"));
+        assert!(error.message.contains("limit of 0"), "{}", error.message);
+    }
+
+    #[test]
+    fn ring_keeps_the_last_lines() {
+        let mut ring = Ring::new(2);
+        for (n, text) in ["a", "b", "c"].iter().enumerate() {
+            ring.push(n as u64 + 1, text);
+        }
+        let kept: Vec<_> = ring
+            .context()
+            .into_iter()
+            .map(|c| (c.line, c.text))
+            .collect();
+        assert_eq!(kept, [(2, "b".to_owned()), (3, "c".to_owned())]);
+    }
+}
