@@ -4,13 +4,15 @@ use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
+use std::num::NonZeroU64;
+
 use crate::coverage::Coverage;
-use crate::idmap::IdMap;
+use crate::idmap::{CompactSet, IdMap};
 use crate::profile::Profile;
 use crate::rules::Rule;
 use crate::state::{
-    ConnectorPhase, ConnectorState, FactoryState, Frame, History, PortState, Producer,
-    ProtocolState, Source,
+    ConnectorPhase, ConnectorState, FactoryState, Frame, PortState, Producer, ProtocolState,
+    Recent, Source,
 };
 use crate::table::{Entry, Table};
 use crate::violation::{CheckError, Object, Violation, Warning};
@@ -86,7 +88,7 @@ pub struct Checker {
     protocols: Table<ProtocolId, ProtocolState>,
     /// Connectors that are disconnected and hold no start: all they need is
     /// their factory, until they `connect` again.
-    idle_connectors: IdMap<ConnectorId, FactoryId>,
+    idle_connectors: IdleConnectors,
     /// Protocols that got register_producer after connection_lost: each is
     /// owed nothing, but may get one stop_producing (PR1).
     late_producers: IdMap<ProtocolId, u32>,
@@ -99,6 +101,7 @@ pub struct Checker {
     last_seq: u64,
     warnings: Vec<Warning>,
     coverage: Coverage,
+    recent: Recent,
 }
 
 impl Default for Checker {
@@ -138,7 +141,7 @@ impl Checker {
             connectors: Table::default(),
             ports: Table::default(),
             protocols: Table::default(),
-            idle_connectors: IdMap::default(),
+            idle_connectors: IdleConnectors::default(),
             late_producers: IdMap::default(),
             stack: Vec::new(),
             returned: Vec::new(),
@@ -149,6 +152,7 @@ impl Checker {
             last_seq: 0,
             warnings: Vec::new(),
             coverage: Coverage::default(),
+            recent: Recent::default(),
         }
     }
 
@@ -200,6 +204,7 @@ impl Checker {
         match self.step_inner(step) {
             Ok(()) => {
                 self.last_seq = step.seq;
+                self.recent.push(step.seq, step.event);
                 let creates = matches!(
                     step.event,
                     Event::ConnectTcp { .. }
@@ -220,13 +225,7 @@ impl Checker {
     }
 
     fn violation(&self, step: &Step, f: Fail) -> Violation {
-        let history = match f.object {
-            Some(Object::Connector(c)) => self.connectors.get(c).map(|s| s.history.to_vec()),
-            Some(Object::Port(l)) => self.ports.get(l).map(|s| s.history.to_vec()),
-            Some(Object::Protocol(p)) => self.protocols.get(p).map(|s| s.history.to_vec()),
-            _ => None,
-        }
-        .unwrap_or_default();
+        let history = f.object.map(|o| self.recent.of(o)).unwrap_or_default();
         let expected = match f.object {
             Some(o) if step.event != Event::End => self.legal_for(o, step),
             _ => Vec::new(),
@@ -460,7 +459,7 @@ impl Checker {
         let Some(conn) = self.connectors.get_mut(c) else {
             return;
         };
-        let retried_inside = conn.retry_inside == Some(frame.seq);
+        let retried_inside = conn.retry_inside.map(NonZeroU64::get) == Some(frame.seq);
         if retried_inside {
             conn.retry_inside = None;
         }
@@ -642,7 +641,7 @@ impl Checker {
             Event::DoStart { factory, holder } => self.do_start(step, factory, holder),
             Event::StartFactory { .. } | Event::StopFactory { .. } => Ok(()), // hooks: check_hook
             Event::StartedConnecting { factory, connector } => {
-                self.started_connecting(seq, factory, connector)
+                self.started_connecting(factory, connector)
             }
             Event::BuildProtocol {
                 factory,
@@ -671,11 +670,11 @@ impl Checker {
                 self.write_connection_lost(seq, failed, protocol)
             }
             Event::ConnectionLost { protocol, reason } => {
-                self.connection_lost(seq, failed, protocol, reason)
+                self.connection_lost(failed, protocol, reason)
             }
-            Event::PauseProducing { protocol } => self.pause_producing(seq, protocol),
-            Event::ResumeProducing { protocol } => self.resume_producing(seq, protocol),
-            Event::StopProducing { protocol } => self.stop_producing(seq, protocol),
+            Event::PauseProducing { protocol } => self.pause_producing(protocol),
+            Event::ResumeProducing { protocol } => self.resume_producing(protocol),
+            Event::StopProducing { protocol } => self.stop_producing(protocol),
             Event::Connect { connector } => self.connect(step, parent, connector),
             Event::StopConnecting { connector } => self.stop_connecting(step, parent, connector),
             Event::Disconnect { connector } => self.disconnect(step, parent, connector),
@@ -753,7 +752,6 @@ impl Checker {
                 }
                 conn.phase = ConnectorPhase::AwaitStarted;
                 conn.holds = true;
-                conn.history.push(step.seq, EventKind::DoStart);
             }
             Holder::Port(l) => {
                 let Some(port) = self.ports.get(l) else {
@@ -770,7 +768,6 @@ impl Checker {
                     ));
                 }
                 port.started = true;
-                port.history.push(step.seq, EventKind::DoStart);
             }
         }
         let f = self.factories.entry(factory).or_default();
@@ -908,7 +905,6 @@ impl Checker {
                 let held = conn.holds;
                 conn.holds = false;
                 conn.phase = ConnectorPhase::Disconnected;
-                conn.history.push(step.seq, EventKind::DoStop);
                 held
             }
             Holder::Port(l) => {
@@ -970,7 +966,7 @@ impl Checker {
         if self.idle_connectors.is_empty() || self.connectors.is_live(c) {
             return;
         }
-        if let Some(factory) = self.idle_connectors.remove(&c) {
+        if let Some(factory) = self.idle_connectors.take(c) {
             self.connectors.insert(
                 c,
                 ConnectorState {
@@ -980,7 +976,6 @@ impl Checker {
                     cancelled: false,
                     retry_inside: None,
                     born: 0,
-                    history: History::default(),
                 },
             );
         }
@@ -1038,8 +1033,6 @@ impl Checker {
                 "connect_tcp with a connector id already used",
             ));
         }
-        let mut history = History::default();
-        history.push(step.seq, EventKind::ConnectTcp);
         self.connectors.insert(
             c,
             ConnectorState {
@@ -1049,7 +1042,6 @@ impl Checker {
                 cancelled: false,
                 retry_inside: None,
                 born: step.seq,
-                history,
             },
         );
         self.set_source(
@@ -1077,7 +1069,7 @@ impl Checker {
         }
     }
 
-    fn started_connecting(&mut self, seq: u64, factory: FactoryId, c: ConnectorId) -> Check {
+    fn started_connecting(&mut self, factory: FactoryId, c: ConnectorId) -> Check {
         let expected = self.connector_mut(c)?.factory;
         self.factory_mismatch(Object::Connector(c), expected, factory)?;
         self.coverage.hit(Rule::StartedConnecting);
@@ -1085,7 +1077,6 @@ impl Checker {
         match conn.phase {
             ConnectorPhase::AwaitStarted => {
                 conn.phase = ConnectorPhase::Connecting;
-                conn.history.push(seq, EventKind::StartedConnecting);
                 Ok(())
             }
             ConnectorPhase::AwaitDoStart => Err(fail(
@@ -1115,7 +1106,6 @@ impl Checker {
             _ => None,
         };
         let conn = self.connector_mut(c)?;
-        conn.history.push(step.seq, EventKind::Connect);
         if step.failed {
             return Ok(()); // It raised: nothing changed (C9).
         }
@@ -1141,7 +1131,7 @@ impl Checker {
                     ConnectorPhase::AwaitDoStart
                 };
                 conn.cancelled = false;
-                conn.retry_inside = Some(frame);
+                conn.retry_inside = NonZeroU64::new(frame);
             }
             ConnectorPhase::AwaitDoStop { outcome, .. } => {
                 self.coverage.hit(Rule::Retry);
@@ -1179,7 +1169,6 @@ impl Checker {
     fn stop_connecting(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::ConnectState);
         let conn = self.connector_mut(c)?;
-        conn.history.push(step.seq, EventKind::StopConnecting);
         if step.failed {
             return Ok(()); // NotConnectingError: nothing changed.
         }
@@ -1216,7 +1205,6 @@ impl Checker {
 
     fn disconnect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
         let conn = self.connector_mut(c)?;
-        conn.history.push(step.seq, EventKind::Disconnect);
         if step.failed {
             return Ok(());
         }
@@ -1332,7 +1320,6 @@ impl Checker {
         }
         conn.phase = ConnectorPhase::Outcome { frame: seq };
         conn.cancelled = false;
-        conn.history.push(seq, EventKind::ClientConnectionFailed);
         Ok(())
     }
 
@@ -1433,7 +1420,6 @@ impl Checker {
             }
         }
         conn.phase = ConnectorPhase::Outcome { frame: seq };
-        conn.history.push(seq, EventKind::ClientConnectionLost);
         Ok(())
     }
 
@@ -1457,8 +1443,6 @@ impl Checker {
                 "listen_tcp with a port id already used",
             ));
         }
-        let mut history = History::default();
-        history.push(step.seq, EventKind::ListenTcp);
         self.ports.insert(
             l,
             PortState {
@@ -1467,7 +1451,6 @@ impl Checker {
                 stopping: false,
                 stuck: false,
                 born: step.seq,
-                history,
             },
         );
         self.set_source(
@@ -1489,7 +1472,6 @@ impl Checker {
             if !step.failed {
                 port.stopping = true;
             }
-            port.history.push(step.seq, EventKind::StopListening);
         } else if !self.ports.is_ended(l) {
             return Err(self.unknown_port(l));
         }
@@ -1552,7 +1534,6 @@ impl Checker {
                         ));
                     }
                 }
-                conn.history.push(seq, EventKind::BuildProtocol);
                 let built = if step.failed { None } else { protocol };
                 conn.phase = ConnectorPhase::Connected {
                     protocol: built,
@@ -1588,7 +1569,6 @@ impl Checker {
                 if port.stopping {
                     self.coverage.hit(Rule::BuildAfterStopListening);
                 }
-                port.history.push(seq, EventKind::BuildProtocol);
             }
         }
         let Some(p) = protocol else { return Ok(()) };
@@ -1603,8 +1583,6 @@ impl Checker {
                 "build_protocol returned a protocol id already used",
             ));
         }
-        let mut history = History::default();
-        history.push(seq, EventKind::BuildProtocol);
         self.protocols.insert(
             p,
             ProtocolState {
@@ -1617,7 +1595,6 @@ impl Checker {
                 must_lose: None,
                 producer: Producer::None,
                 born: seq,
-                history,
             },
         );
         Ok(())
@@ -1626,12 +1603,7 @@ impl Checker {
     /// The live protocol a transport callback is delivered to. Callbacks
     /// after connection_lost, before connection_made or after a callback
     /// that raised are refused here.
-    fn delivered_to(
-        &mut self,
-        seq: u64,
-        kind: EventKind,
-        p: ProtocolId,
-    ) -> Result<&mut ProtocolState, Fail> {
+    fn delivered_to(&mut self, kind: EventKind, p: ProtocolId) -> Result<&mut ProtocolState, Fail> {
         self.coverage.hit(Rule::AfterLost);
         self.coverage.hit(Rule::BeforeMade);
         self.coverage.hit(Rule::UnknownId);
@@ -1677,7 +1649,6 @@ impl Checker {
                 ));
             }
         }
-        ps.history.push(seq, kind);
         Ok(ps)
     }
 
@@ -1706,11 +1677,10 @@ impl Checker {
             ));
         }
         ps.made = true;
-        ps.history.push(seq, EventKind::ConnectionMade);
         if failed {
             match ps.owner {
                 // The client's connection ends with the exception (P8).
-                Holder::Connector(_) => ps.must_lose = Some(seq),
+                Holder::Connector(_) => ps.must_lose = NonZeroU64::new(seq),
                 // The server's stays open (S3, #5614).
                 Holder::Port(_) => self.coverage.hit(Rule::OpenAfterMadeRaised),
             }
@@ -1719,10 +1689,10 @@ impl Checker {
     }
 
     fn data_received(&mut self, seq: u64, failed: bool, p: ProtocolId, bytes: u64) -> Check {
-        let ps = self.delivered_to(seq, EventKind::DataReceived, p)?;
+        let ps = self.delivered_to(EventKind::DataReceived, p)?;
         let (read_closed, losing) = (ps.read_closed, ps.losing);
         if failed {
-            ps.must_lose = Some(seq);
+            ps.must_lose = NonZeroU64::new(seq);
         }
         self.coverage.hit(Rule::EmptyData);
         if bytes == 0 {
@@ -1747,11 +1717,11 @@ impl Checker {
     }
 
     fn read_connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
-        let ps = self.delivered_to(seq, EventKind::ReadConnectionLost, p)?;
+        let ps = self.delivered_to(EventKind::ReadConnectionLost, p)?;
         let was = ps.read_closed;
         ps.read_closed = true;
         if failed {
-            ps.must_lose = Some(seq);
+            ps.must_lose = NonZeroU64::new(seq);
         }
         self.coverage.hit(Rule::ReadClosed);
         self.coverage.hit(Rule::HalfClose);
@@ -1766,11 +1736,11 @@ impl Checker {
     }
 
     fn write_connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId) -> Check {
-        let ps = self.delivered_to(seq, EventKind::WriteConnectionLost, p)?;
+        let ps = self.delivered_to(EventKind::WriteConnectionLost, p)?;
         let (closing, closed) = (ps.write_closing, ps.write_closed);
         ps.write_closed = true;
         if failed {
-            ps.must_lose = Some(seq);
+            ps.must_lose = NonZeroU64::new(seq);
         }
         self.coverage.hit(Rule::WriteClosed);
         if !closing {
@@ -1791,9 +1761,9 @@ impl Checker {
         Ok(())
     }
 
-    fn connection_lost(&mut self, seq: u64, failed: bool, p: ProtocolId, reason: Reason) -> Check {
+    fn connection_lost(&mut self, failed: bool, p: ProtocolId, reason: Reason) -> Check {
         self.coverage.hit(Rule::LostTwice);
-        let ps = self.delivered_to(seq, EventKind::ConnectionLost, p)?;
+        let ps = self.delivered_to(EventKind::ConnectionLost, p)?;
         let (owner, producer) = (ps.owner, ps.producer);
         self.coverage.hit(Rule::Reason);
         if !reason.is_loss() {
@@ -1835,12 +1805,12 @@ impl Checker {
         Ok(())
     }
 
-    fn producer_callback(&mut self, seq: u64, kind: EventKind, p: ProtocolId) -> Result<(), Fail> {
+    fn producer_callback(&mut self, kind: EventKind, p: ProtocolId) -> Result<(), Fail> {
         self.coverage.hit(Rule::ProducerCallback);
         if kind == EventKind::StopProducing && self.take_late_producer(p) {
             return Ok(()); // register_producer after connection_lost (PR1).
         }
-        let ps = self.delivered_to(seq, kind, p)?;
+        let ps = self.delivered_to(kind, p)?;
         let producer = ps.producer;
         let next = match (kind, producer) {
             (EventKind::PauseProducing, Producer::Streaming { .. }) => {
@@ -1886,25 +1856,22 @@ impl Checker {
         }
     }
 
-    fn pause_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
-        self.producer_callback(seq, EventKind::PauseProducing, p)
+    fn pause_producing(&mut self, p: ProtocolId) -> Check {
+        self.producer_callback(EventKind::PauseProducing, p)
     }
 
-    fn resume_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
-        self.producer_callback(seq, EventKind::ResumeProducing, p)
+    fn resume_producing(&mut self, p: ProtocolId) -> Check {
+        self.producer_callback(EventKind::ResumeProducing, p)
     }
 
-    fn stop_producing(&mut self, seq: u64, p: ProtocolId) -> Check {
-        self.producer_callback(seq, EventKind::StopProducing, p)
+    fn stop_producing(&mut self, p: ProtocolId) -> Check {
+        self.producer_callback(EventKind::StopProducing, p)
     }
 
     /// A transport action that changes nothing the order depends on; on a
     /// lost connection it is a no-op (P3).
     fn transport_action(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(p) {
-            ps.history.push(step.seq, step.event.kind());
-        }
         let live_streaming = matches!(self.protocols.get(p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
         self.set_source(
@@ -1937,7 +1904,6 @@ impl Checker {
         self.known_protocol(p)?;
         let (delivers, connector) = match self.protocols.get_mut(p) {
             Some(ps) => {
-                ps.history.push(step.seq, EventKind::LoseConnection);
                 if !step.failed {
                     ps.losing = true;
                 }
@@ -1973,7 +1939,6 @@ impl Checker {
     ) -> Check {
         self.known_protocol(p)?;
         if let Some(ps) = self.protocols.get_mut(p) {
-            ps.history.push(step.seq, EventKind::LoseWriteConnection);
             if !step.failed {
                 ps.write_closing = true;
             }
@@ -2004,7 +1969,6 @@ impl Checker {
         if !step.failed {
             match self.protocols.get_mut(p) {
                 Some(ps) => {
-                    ps.history.push(step.seq, EventKind::RegisterProducer);
                     if ps.producer != Producer::None {
                         return Err(fail(
                             Rule::Register,
@@ -2040,7 +2004,6 @@ impl Checker {
     fn unregister_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
         if let Some(ps) = self.protocols.get_mut(p) {
-            ps.history.push(step.seq, EventKind::UnregisterProducer);
             if !step.failed {
                 ps.producer = Producer::None;
             }
@@ -2205,7 +2168,7 @@ impl Checker {
                 }
             }
         }
-        let mut idle: Vec<ConnectorId> = self.idle_connectors.keys().copied().collect();
+        let mut idle: Vec<ConnectorId> = self.idle_connectors.ids();
         idle.sort_unstable();
         events.extend(
             idle.into_iter()
@@ -2389,5 +2352,45 @@ fn phase_name(phase: ConnectorPhase) -> String {
         }
         ConnectorPhase::Disconnected => "disconnected".into(),
         ConnectorPhase::Stuck => "stuck after a callback raised".into(),
+    }
+}
+
+/// Connectors that are disconnected and hold no start, by factory: a bare
+/// id each (factories are few, so finding one's factory scans them).
+#[derive(Clone, Debug, Default)]
+struct IdleConnectors {
+    by_factory: Vec<(FactoryId, CompactSet)>,
+}
+
+impl IdleConnectors {
+    fn is_empty(&self) -> bool {
+        self.by_factory.iter().all(|(_, set)| set.is_empty())
+    }
+
+    fn insert(&mut self, c: ConnectorId, factory: FactoryId) {
+        match self.by_factory.iter_mut().find(|(f, _)| *f == factory) {
+            Some((_, set)) => {
+                set.insert(c.0);
+            }
+            None => {
+                let mut set = CompactSet::default();
+                set.insert(c.0);
+                self.by_factory.push((factory, set));
+            }
+        }
+    }
+
+    /// Removes an idle connector; its factory.
+    fn take(&mut self, c: ConnectorId) -> Option<FactoryId> {
+        self.by_factory
+            .iter_mut()
+            .find_map(|(f, set)| set.remove(c.0).then_some(*f))
+    }
+
+    fn ids(&self) -> Vec<ConnectorId> {
+        self.by_factory
+            .iter()
+            .flat_map(|(_, set)| set.iter().map(ConnectorId))
+            .collect()
     }
 }

@@ -4,40 +4,67 @@
 //! bytes behind (see [`Checker`](crate::Checker)): its id in a set, so that
 //! later events on it are judged as "after the end", not as "unknown".
 
-use callorder_trace::{ConnectorId, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason};
+use std::num::NonZeroU64;
 
-use crate::violation::Past;
+use callorder_trace::{
+    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason,
+};
 
-/// The last few events of an object, for violation reports.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct History {
-    seqs: [u64; History::LEN],
-    kinds: [Option<EventKind>; History::LEN],
-    next: u8,
+use crate::violation::{Object, Past};
+
+/// The last events of the trace, for the history of the object a
+/// violation names. A fixed ring: memory does not grow with the trace, and
+/// live objects carry no history of their own.
+#[derive(Clone, Debug)]
+pub(crate) struct Recent {
+    events: Vec<(u64, Event)>,
+    next: usize,
 }
 
-impl History {
-    const LEN: usize = 4;
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            events: Vec::with_capacity(Recent::LEN),
+            next: 0,
+        }
+    }
+}
+
+impl Recent {
+    const LEN: usize = 1024;
+    /// How many past events of the object a violation shows.
+    const SHOWN: usize = 8;
 
     #[inline]
-    pub(crate) fn push(&mut self, seq: u64, kind: EventKind) {
-        let i = usize::from(self.next) & (Self::LEN - 1);
-        self.seqs[i] = seq;
-        self.kinds[i] = Some(kind);
-        self.next = self.next.wrapping_add(1) & (Self::LEN as u8 - 1);
+    pub(crate) fn push(&mut self, seq: u64, event: Event) {
+        if self.events.len() < Self::LEN {
+            self.events.push((seq, event));
+        } else {
+            self.events[self.next] = (seq, event);
+        }
+        self.next = (self.next + 1) % Self::LEN;
     }
 
-    pub(crate) fn to_vec(self) -> Vec<Past> {
-        let start = usize::from(self.next);
-        (0..Self::LEN)
-            .map(|k| (start + k) % Self::LEN)
-            .filter_map(|i| {
-                self.kinds[i].map(|kind| Past {
-                    seq: self.seqs[i],
-                    kind,
-                })
+    /// The object's events among the recent ones, oldest first.
+    pub(crate) fn of(&self, object: Object) -> Vec<Past> {
+        let involves = |e: &Event| match object {
+            Object::Factory(f) => e.factory() == Some(f),
+            Object::Connector(c) => e.connector() == Some(c),
+            Object::Port(l) => e.port() == Some(l),
+            Object::Protocol(p) => e.protocol() == Some(p),
+        };
+        let mut past: Vec<Past> = self
+            .events
+            .iter()
+            .filter(|(_, e)| involves(e))
+            .map(|(seq, e)| Past {
+                seq: *seq,
+                kind: e.kind(),
             })
-            .collect()
+            .collect();
+        past.sort_by_key(|p| p.seq);
+        let skip = past.len().saturating_sub(Self::SHOWN);
+        past.split_off(skip)
     }
 }
 
@@ -99,10 +126,9 @@ pub(crate) struct ConnectorState {
     pub cancelled: bool,
     /// The outcome callback (seq) inside which `connect` retried, while it
     /// runs: if the retry fails inside it, Twisted stops the factory twice.
-    pub retry_inside: Option<u64>,
+    pub retry_inside: Option<NonZeroU64>,
     /// When it was created, to report in a stable order.
     pub born: u64,
-    pub history: History,
 }
 
 /// A port's state.
@@ -117,7 +143,6 @@ pub(crate) struct PortState {
     /// and the port is never stopped.
     pub stuck: bool,
     pub born: u64,
-    pub history: History,
 }
 
 /// The producer registered with a protocol's transport.
@@ -140,10 +165,9 @@ pub(crate) struct ProtocolState {
     pub write_closing: bool,
     pub write_closed: bool,
     /// A callback raised: connection_lost must come next (P7, P8, H5).
-    pub must_lose: Option<u64>,
+    pub must_lose: Option<NonZeroU64>,
     pub producer: Producer,
     pub born: u64,
-    pub history: History,
 }
 
 /// A running callback.
@@ -171,4 +195,18 @@ pub(crate) struct Source {
     /// Whether this action, in the state it was made in, delivers anything
     /// synchronously (lose_connection only does once the write side closed).
     pub delivers: bool,
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "protocol {} connector {} port {} frame {}",
+            std::mem::size_of::<super::ProtocolState>(),
+            std::mem::size_of::<super::ConnectorState>(),
+            std::mem::size_of::<super::PortState>(),
+            std::mem::size_of::<super::Frame>()
+        );
+    }
 }

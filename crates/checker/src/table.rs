@@ -11,7 +11,7 @@
 
 use std::marker::PhantomData;
 
-use crate::idmap::{IdMap, IdSet};
+use crate::idmap::{CompactSet, IdMap};
 
 /// Never seen.
 const UNKNOWN: u32 = u32::MAX;
@@ -34,7 +34,7 @@ pub(crate) struct Table<K, V> {
     /// Other live ids: their slot.
     sparse: IdMap<u64, u32>,
     /// Other ended ids.
-    ended: IdSet<u64>,
+    ended: CompactSet,
     slab: Vec<(u64, V)>,
     free: Vec<u32>,
     live: usize,
@@ -46,7 +46,7 @@ impl<K, V> Default for Table<K, V> {
         Table {
             dense: Vec::new(),
             sparse: IdMap::default(),
-            ended: IdSet::default(),
+            ended: CompactSet::default(),
             slab: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -71,7 +71,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         if let Some(&s) = self.sparse.get(&id) {
             return s;
         }
-        if self.ended.contains(&id) {
+        if self.ended.contains(id) {
             ENDED
         } else {
             UNKNOWN
@@ -138,6 +138,11 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
                 s
             }
             None => {
+                if self.slab.len() == self.slab.capacity() {
+                    // Grow by half, not double: the slab is the largest
+                    // live structure, and a doubling holds both copies.
+                    self.slab.reserve_exact((self.slab.len() / 2).max(64));
+                }
                 self.slab.push((key, state));
                 (self.slab.len() - 1) as u32
             }
@@ -145,7 +150,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         if self.is_dense(key) || self.wants_dense(key) {
             self.set_dense(key, slot);
         } else {
-            self.ended.remove(&key);
+            self.ended.remove(key);
             self.sparse.insert(key, slot);
         }
         self.live += 1;
@@ -174,7 +179,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
             if remember {
                 self.ended.insert(key);
             } else {
-                self.ended.remove(&key);
+                self.ended.remove(key);
             }
         }
     }

@@ -3,7 +3,9 @@
 //! Run: `cargo bench -p callorder-cli --bench checker`. Prints
 //!
 //! - `checker_steps_per_s`: the checker alone, over steps already parsed
-//!   into memory (ids already hashed), best of 3;
+//!   into memory with ids resolved to small integers per kind (1, 2, 3, in
+//!   order of first use, as callorder's own reactors number objects), best
+//!   of 3;
 //! - `parse_check_events_per_s`: reading the JSON Lines file and checking
 //!   it, as `callorder check` does, best of 3;
 //! - `peak_rss_mib`: the peak resident memory of a child process that only
@@ -19,6 +21,7 @@
 //! `checker --rss-child FILE` checks FILE and prints its peak RSS;
 //! `checker --generate FILE` writes the workload to FILE.
 
+use std::collections::HashMap;
 use std::env;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter};
@@ -143,13 +146,22 @@ fn bench() {
     let path = trace_file(&workload);
     let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
 
-    // (a) The checker alone: parse everything first, untimed.
+    // (a) The checker alone: parse everything and resolve ids first, untimed.
+    let mut numbering: [HashMap<u64, u64>; 4] = Default::default();
     let steps: Vec<Step> = open(&path)
         .map(|r| {
-            r.unwrap_or_else(|e| die(&format!("{}: {e}", path.display())))
-                .step
+            let mut step = r
+                .unwrap_or_else(|e| die(&format!("{}: {e}", path.display())))
+                .step;
+            step.event = step.event.map_ids(&mut |kind, id| {
+                let ids = &mut numbering[kind as usize];
+                let next = ids.len() as u64 + 1;
+                *ids.entry(id).or_insert(next)
+            });
+            step
         })
         .collect();
+    drop(numbering);
     println!(
         "workload: {} ({} events, {:.0} MiB, events>={} wave={})",
         path.display(),

@@ -392,6 +392,115 @@ impl Event {
     }
 }
 
+/// The kind of object an id names.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum IdKind {
+    /// A [`FactoryId`].
+    Factory,
+    /// A [`ConnectorId`].
+    Connector,
+    /// A [`PortId`].
+    Port,
+    /// A [`ProtocolId`].
+    Protocol,
+}
+
+impl Event {
+    /// The same event with every id passed through `f`, for relabelling ids
+    /// (for example, from name hashes to the small numbers a reactor uses).
+    ///
+    /// ```
+    /// use callorder_trace::{Event, IdKind, ProtocolId};
+    /// let e = Event::ConnectionMade { protocol: ProtocolId(0xabcdef) };
+    /// let renamed = e.map_ids(&mut |kind, _| if kind == IdKind::Protocol { 1 } else { 0 });
+    /// assert_eq!(renamed, Event::ConnectionMade { protocol: ProtocolId(1) });
+    /// ```
+    #[must_use]
+    pub fn map_ids(self, f: &mut impl FnMut(IdKind, u64) -> u64) -> Event {
+        let mut fa = |x: FactoryId| FactoryId(f(IdKind::Factory, x.0));
+        let mut e = self;
+        match &mut e {
+            Event::ConnectTcp { factory, .. }
+            | Event::ListenTcp { factory, .. }
+            | Event::DoStart { factory, .. }
+            | Event::StartFactory { factory }
+            | Event::StartedConnecting { factory, .. }
+            | Event::BuildProtocol { factory, .. }
+            | Event::ClientConnectionFailed { factory, .. }
+            | Event::ClientConnectionLost { factory, .. }
+            | Event::DoStop { factory, .. }
+            | Event::StopFactory { factory } => *factory = fa(*factory),
+            _ => {}
+        }
+        let holder = |h: Holder, f: &mut dyn FnMut(IdKind, u64) -> u64| match h {
+            Holder::Connector(c) => Holder::Connector(ConnectorId(f(IdKind::Connector, c.0))),
+            Holder::Port(l) => Holder::Port(PortId(f(IdKind::Port, l.0))),
+        };
+        match &mut e {
+            Event::ConnectTcp { connector, .. }
+            | Event::StartedConnecting { connector, .. }
+            | Event::ClientConnectionFailed { connector, .. }
+            | Event::ClientConnectionLost { connector, .. }
+            | Event::Connect { connector }
+            | Event::StopConnecting { connector }
+            | Event::Disconnect { connector } => {
+                *connector = ConnectorId(f(IdKind::Connector, connector.0))
+            }
+            Event::ListenTcp { port, .. } | Event::StopListening { port } => {
+                *port = PortId(f(IdKind::Port, port.0))
+            }
+            Event::DoStart {
+                holder: Some(h), ..
+            }
+            | Event::DoStop {
+                holder: Some(h), ..
+            } => *h = holder(*h, f),
+            Event::BuildProtocol {
+                holder: h,
+                protocol,
+                ..
+            } => {
+                *h = holder(*h, f);
+                if let Some(p) = protocol {
+                    *p = ProtocolId(f(IdKind::Protocol, p.0));
+                }
+            }
+            _ => {}
+        }
+        if let Some(p) = e.protocol() {
+            if !matches!(e, Event::BuildProtocol { .. }) {
+                e = e.with_protocol(ProtocolId(f(IdKind::Protocol, p.0)));
+            }
+        }
+        e
+    }
+
+    /// The same protocol event naming another protocol.
+    fn with_protocol(self, p: ProtocolId) -> Event {
+        let mut e = self;
+        match &mut e {
+            Event::ConnectionMade { protocol }
+            | Event::DataReceived { protocol, .. }
+            | Event::ReadConnectionLost { protocol }
+            | Event::WriteConnectionLost { protocol }
+            | Event::ConnectionLost { protocol, .. }
+            | Event::PauseProducing { protocol }
+            | Event::ResumeProducing { protocol }
+            | Event::StopProducing { protocol }
+            | Event::Write { protocol, .. }
+            | Event::LoseConnection { protocol }
+            | Event::LoseWriteConnection { protocol }
+            | Event::AbortConnection { protocol }
+            | Event::RegisterProducer { protocol, .. }
+            | Event::UnregisterProducer { protocol }
+            | Event::PauseReading { protocol }
+            | Event::ResumeReading { protocol } => *protocol = p,
+            _ => {}
+        }
+        e
+    }
+}
+
 /// An event as the checker sees it: the event and where it stands.
 ///
 /// ```

@@ -30,7 +30,7 @@ mod reason;
 mod record;
 mod write;
 
-pub use event::{Category, Event, EventKind, Step, UnknownEvent};
+pub use event::{Category, Event, EventKind, IdKind, Step, UnknownEvent};
 pub use id::{name_hash, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 pub use read::{Limits, ReadError, ReadErrorKind, TraceReader};
 pub use reason::{Reason, UnknownReason};
