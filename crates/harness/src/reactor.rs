@@ -100,6 +100,8 @@ struct ConnectorSt {
 
 struct PortSt {
     factory: FactoryId,
+    /// Its do_stop is queued by shutdown.
+    tearing_down: bool,
     addr: Address,
     started: bool,
     stopping: bool,
@@ -789,8 +791,13 @@ impl MockReactor {
             | Call::ResumeProducing(p)
             | Call::StopProducing(p) => {
                 let conn = s.conns.get(&p)?;
-                // Once the connection is ending only its last calls go out.
-                if conn.lost && !matches!(call, Call::StopProducing(_) | Call::ConnectionLost(..)) {
+                // Once the connection is ending only its last calls go out;
+                // after an abort, reading stopped too (the socket left the
+                // reactor, so even this batch's reads are dropped).
+                let ending = conn.lost
+                    || (conn.aborted
+                        && matches!(call, Call::DataReceived(..) | Call::ReadConnectionLost(_)));
+                if ending && !matches!(call, Call::StopProducing(_) | Call::ConnectionLost(..)) {
                     return None;
                 }
                 let proto = conn.protocol.clone()?;
@@ -1353,47 +1360,70 @@ impl MockReactor {
             s.feed();
             s.timers.clear();
             s.io_next.clear();
-            // Teardown (O2: any order in Twisted; creation order here).
-            let conns: Vec<ProtocolId> = s
-                .conns
-                .iter()
-                .filter(|(_, c)| !c.lost)
-                .map(|(p, _)| *p)
-                .collect();
-            for p in conns {
-                s.lose(p, Reason::ConnectionLost);
-            }
-            let ports: Vec<PortId> = s
-                .ports
-                .iter()
-                .filter(|(_, p)| p.started && !p.stopped && !p.stuck)
-                .map(|(l, _)| *l)
-                .collect();
-            for l in ports {
-                let f = s.ports[&l].factory;
-                if let Some(ps) = s.ports.get_mut(&l) {
-                    ps.stopping = true;
-                }
-                s.queue.push_back(Call::DoStop(f, Holder::Port(l)));
-            }
-            let connecting: Vec<ConnectorId> = s
-                .connectors
-                .iter()
-                .filter(|(_, c)| c.phase == Phase::Connecting)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in connecting {
-                s.fail_attempt(c, Reason::ConnectError);
-            }
         }
-        self.run_until(None).await;
-        if self.stopped() {
-            return;
+        // Teardown (O2: any order in Twisted; creation order here). What the
+        // implementation starts during teardown (a retry in
+        // client_connection_failed) is torn down in the next round: Twisted
+        // would leave it hanging, which strict rejects.
+        for _ in 0..Self::TEARDOWN_ROUNDS {
+            if !self.inner.state.borrow_mut().teardown() {
+                break;
+            }
+            self.run_until(None).await;
+            if self.stopped() {
+                return;
+            }
+            let mut s = self.inner.state.borrow_mut();
+            s.timers.clear();
+            s.io_next.clear();
         }
         let mut s = self.inner.state.borrow_mut();
         s.record(Event::End, 0, None, false);
         s.ended = true;
         s.feed();
+    }
+
+    /// How many times shutdown tears down what the implementation keeps
+    /// starting before it gives up (and the checker reports what is left).
+    const TEARDOWN_ROUNDS: usize = 16;
+}
+
+impl State {
+    /// Ends every live connection, port and attempt. Whether there was any.
+    fn teardown(&mut self) -> bool {
+        let conns: Vec<ProtocolId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.lost)
+            .map(|(p, _)| *p)
+            .collect();
+        let ports: Vec<PortId> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.started && !p.stopped && !p.stuck && !p.tearing_down)
+            .map(|(l, _)| *l)
+            .collect();
+        let connecting: Vec<ConnectorId> = self
+            .connectors
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Connecting)
+            .map(|(c, _)| *c)
+            .collect();
+        let any = !(conns.is_empty() && ports.is_empty() && connecting.is_empty());
+        for p in conns {
+            self.lose(p, Reason::ConnectionLost);
+        }
+        for l in ports {
+            let ps = self.ports.get_mut(&l).expect("listed");
+            ps.stopping = true;
+            ps.tearing_down = true;
+            let f = ps.factory;
+            self.queue.push_back(Call::DoStop(f, Holder::Port(l)));
+        }
+        for c in connecting {
+            self.fail_attempt(c, Reason::ConnectError);
+        }
+        any
     }
 }
 

@@ -290,6 +290,7 @@ impl ReactorOps for Ops {
                 l,
                 PortSt {
                     factory: f,
+                    tearing_down: false,
                     addr: addr.clone(),
                     started: false,
                     stopping: false,
