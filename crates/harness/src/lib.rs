@@ -46,7 +46,9 @@
 mod reactor;
 mod run;
 mod script;
+mod script_file;
 
 pub use reactor::MockReactor;
 pub use run::{ImplError, ImplErrorKind, Run};
 pub use script::{Conn, Outcome, Script, Step, WorldEvent};
+pub use script_file::{parse_script, print_script, ScriptError, ScriptFile};

@@ -278,6 +278,8 @@ pub(crate) struct State {
     /// The callback seq the last record ran inside (or was).
     last_context: Option<u64>,
     shutting_down: bool,
+    /// Whether deliveries go through the checker (off only to measure it).
+    checking: bool,
     ended: bool,
 }
 
@@ -325,6 +327,7 @@ impl MockReactor {
     /// A reactor checked under `profile`, its random source seeded with `seed`.
     pub fn with_profile(profile: Profile, seed: u64) -> Self {
         let state = State {
+            checking: true,
             checker: Checker::new(profile),
             records: Vec::new(),
             open: BTreeSet::new(),
@@ -368,6 +371,14 @@ impl MockReactor {
         });
         *inner.ops.borrow_mut() = Rc::downgrade(&ops);
         MockReactor { inner, ops }
+    }
+
+    /// The same reactor with the checker off: the trace is still written,
+    /// but nothing judges it. Only for measuring what the checker costs.
+    #[must_use]
+    pub fn without_checker(self) -> Self {
+        self.inner.state.borrow_mut().checking = false;
+        self
     }
 
     /// The reactor as implementations see it, for setting up a run.

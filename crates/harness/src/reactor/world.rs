@@ -61,6 +61,9 @@ impl State {
 
     /// Feeds the checker every record whose outcome is known, in order.
     pub(super) fn feed(&mut self) {
+        if !self.checking {
+            return;
+        }
         while self.violation.is_none()
             && self.fed < self.records.len()
             && !self.open.contains(&self.fed)
