@@ -43,11 +43,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod leak;
 mod reactor;
 mod run;
 mod script;
 mod script_file;
 
+pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::MockReactor;
 pub use run::{ImplError, ImplErrorKind, Run};
 pub use script::{Conn, Outcome, Script, Step, WorldEvent};

@@ -27,6 +27,7 @@ use callorder_trace::{
 };
 use tokio::time::Instant;
 
+use crate::leak::{HeapMeter, Leak};
 use crate::run::{ImplError, ImplErrorKind, Run};
 use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
 
@@ -42,6 +43,9 @@ const HIGH_WATER: usize = 64 * 1024;
 const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 type CallFuture = Pin<Box<dyn Future<Output = Done>>>;
+
+/// A protocol object, lent to its callbacks' futures one at a time.
+type SharedProtocol = RefCell<Box<dyn Protocol>>;
 
 /// What a finished callback gives back.
 struct Done {
@@ -280,6 +284,15 @@ pub(crate) struct State {
     shutting_down: bool,
     /// Whether deliveries go through the checker (off only to measure it).
     checking: bool,
+    /// The implementation's share of the heap.
+    heap: HeapMeter,
+    heap_checkpoints: Vec<i64>,
+    /// The test's set-up is running: factories seen now are the test's.
+    in_setup: bool,
+    /// Weak handles to every protocol built, with its build_protocol seq.
+    weak_protocols: Vec<(ProtocolId, u64, Weak<SharedProtocol>)>,
+    /// Weak handles to factories the implementation made during the run.
+    weak_factories: Vec<(FactoryId, u64, std::sync::Weak<dyn Factory>)>,
     ended: bool,
 }
 
@@ -328,6 +341,11 @@ impl MockReactor {
     pub fn with_profile(profile: Profile, seed: u64) -> Self {
         let state = State {
             checking: true,
+            heap: HeapMeter::new(),
+            heap_checkpoints: Vec::new(),
+            in_setup: false,
+            weak_protocols: Vec::new(),
+            weak_factories: Vec::new(),
             checker: Checker::new(profile),
             records: Vec::new(),
             open: BTreeSet::new(),
@@ -396,7 +414,9 @@ impl MockReactor {
             .expect("a current-thread runtime");
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
+            self.inner.state.borrow_mut().in_setup = true;
             setup(&self.handle());
+            self.inner.state.borrow_mut().in_setup = false;
             self.run_script(script).await
         })
     }
@@ -428,6 +448,12 @@ impl MockReactor {
                 Step::Shutdown => {
                     self.shutdown().await;
                 }
+                Step::Checkpoint => {
+                    self.run_until(None).await;
+                    let mut s = self.inner.state.borrow_mut();
+                    let held = s.heap.held();
+                    s.heap_checkpoints.push(held);
+                }
             }
         }
         if !self.stopped() {
@@ -442,8 +468,42 @@ impl MockReactor {
     }
 
     fn finish(self) -> Run {
+        // Let go of everything the run holds of the implementation, then see
+        // what is still alive.
+        let stuck_futures = std::mem::take(&mut *self.inner.running.borrow_mut());
+        let (timers, factories, protocols) = {
+            let mut s = self.inner.state.borrow_mut();
+            s.queue.clear();
+            let timers = std::mem::take(&mut s.timers);
+            let factories = std::mem::take(&mut s.factories);
+            let protocols: Vec<_> = s
+                .conns
+                .values_mut()
+                .filter_map(|c| c.protocol.take())
+                .collect();
+            (timers, factories, protocols)
+        };
+        drop((stuck_futures, timers, factories, protocols));
         let mut s = self.inner.state.borrow_mut();
-        self.inner.running.borrow_mut().clear();
+        let mut leaks = Vec::new();
+        for (p, built_at, weak) in &s.weak_protocols {
+            if weak.strong_count() > 0 {
+                leaks.push(Leak {
+                    object: format!("protocol p{}", p.0),
+                    built_at: *built_at,
+                    kept_by: "the reactor",
+                });
+            }
+        }
+        for (f, named_at, weak) in &s.weak_factories {
+            if weak.strong_count() > 0 {
+                leaks.push(Leak {
+                    object: format!("factory f{}", f.0),
+                    built_at: *named_at,
+                    kept_by: "the implementation (a factory it made during the run)",
+                });
+            }
+        }
         let mut written = Vec::new();
         for (n, p) in &s.client_conns {
             if let Some(c) = s.conns.get(p) {
@@ -460,12 +520,18 @@ impl MockReactor {
             }
         }
         let warnings = s.checker.warnings().to_vec();
+        let heap_checkpoints = s
+            .heap
+            .is_on()
+            .then(|| std::mem::take(&mut s.heap_checkpoints));
         Run {
             trace: std::mem::take(&mut s.records),
             violation: s.violation.take(),
             warnings,
             errors: std::mem::take(&mut s.errors),
             written,
+            leaks,
+            heap_checkpoints,
         }
     }
 
@@ -718,6 +784,8 @@ impl MockReactor {
     #[allow(clippy::await_holding_refcell_ref)]
     fn prepare(&self, call: &Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
         let reactor = self.handle();
+        // Each future counts the implementation's heap through `m`.
+        let m = self.inner.state.borrow().heap.clone();
         let mut s = self.inner.state.borrow_mut();
         let target = target_of(&s, call);
         let depth = 0;
@@ -734,7 +802,7 @@ impl MockReactor {
                 };
                 if at_zero {
                     let fut: CallFuture = Box::pin(async move {
-                        let result = factory.start_factory(&reactor).await;
+                        let result = m.meter(factory.start_factory(&reactor)).await;
                         Done {
                             result,
                             built: None,
@@ -758,7 +826,7 @@ impl MockReactor {
                         connector: c,
                     },
                     Box::pin(async move {
-                        let result = factory.started_connecting(&connector).await;
+                        let result = m.meter(factory.started_connecting(&connector)).await;
                         Done {
                             result,
                             built: None,
@@ -780,7 +848,7 @@ impl MockReactor {
                         protocol: None,
                     },
                     Box::pin(async move {
-                        match factory.build_protocol(&addr).await {
+                        match m.meter(factory.build_protocol(&addr)).await {
                             Ok(built) => Done {
                                 result: Ok(()),
                                 built,
@@ -821,7 +889,7 @@ impl MockReactor {
                             Box::pin(async move {
                                 let mut g = proto.borrow_mut();
                                 Done {
-                                    result: g.connection_made(transport).await,
+                                    result: m.meter(g.connection_made(transport)).await,
                                     built: None,
                                 }
                             }),
@@ -837,7 +905,7 @@ impl MockReactor {
                             Box::pin(async move {
                                 let mut g = proto.borrow_mut();
                                 Done {
-                                    result: g.data_received(&data).await,
+                                    result: m.meter(g.data_received(&data)).await,
                                     built: None,
                                 }
                             }),
@@ -848,7 +916,7 @@ impl MockReactor {
                         Box::pin(async move {
                             let mut g = proto.borrow_mut();
                             Done {
-                                result: g.read_connection_lost().await,
+                                result: m.meter(g.read_connection_lost()).await,
                                 built: None,
                             }
                         }),
@@ -858,7 +926,7 @@ impl MockReactor {
                         Box::pin(async move {
                             let mut g = proto.borrow_mut();
                             Done {
-                                result: g.write_connection_lost().await,
+                                result: m.meter(g.write_connection_lost()).await,
                                 built: None,
                             }
                         }),
@@ -873,7 +941,7 @@ impl MockReactor {
                             Box::pin(async move {
                                 let mut g = proto.borrow_mut();
                                 Done {
-                                    result: g.connection_lost(reason).await,
+                                    result: m.meter(g.connection_lost(reason)).await,
                                     built: None,
                                 }
                             }),
@@ -884,7 +952,7 @@ impl MockReactor {
                         Box::pin(async move {
                             let mut g = proto.borrow_mut();
                             Done {
-                                result: g.pause_producing().await,
+                                result: m.meter(g.pause_producing()).await,
                                 built: None,
                             }
                         }),
@@ -894,7 +962,7 @@ impl MockReactor {
                         Box::pin(async move {
                             let mut g = proto.borrow_mut();
                             Done {
-                                result: g.resume_producing().await,
+                                result: m.meter(g.resume_producing()).await,
                                 built: None,
                             }
                         }),
@@ -904,7 +972,7 @@ impl MockReactor {
                         Box::pin(async move {
                             let mut g = proto.borrow_mut();
                             Done {
-                                result: g.stop_producing().await,
+                                result: m.meter(g.stop_producing()).await,
                                 built: None,
                             }
                         }),
@@ -937,9 +1005,11 @@ impl MockReactor {
                     ev,
                     Box::pin(async move {
                         let result = if failed {
-                            factory.client_connection_failed(&connector, reason).await
+                            m.meter(factory.client_connection_failed(&connector, reason))
+                                .await
                         } else {
-                            factory.client_connection_lost(&connector, reason).await
+                            m.meter(factory.client_connection_lost(&connector, reason))
+                                .await
                         };
                         Done {
                             result,
@@ -963,7 +1033,7 @@ impl MockReactor {
                         ev,
                         Box::pin(async move {
                             Done {
-                                result: factory.stop_factory().await,
+                                result: m.meter(factory.stop_factory()).await,
                                 built: None,
                             }
                         }),
@@ -1017,6 +1087,9 @@ impl MockReactor {
             ),
             Err(msg) => (Err(msg), None, true),
         };
+        // The finished future is the reactor's box; it also holds a handle
+        // on the protocol, which must go before the protocol can.
+        drop(r.fut);
         let mut s = self.inner.state.borrow_mut();
         s.busy.remove(&r.target);
         let failed = result.is_err();
@@ -1139,12 +1212,12 @@ impl MockReactor {
                                         s.joins[j].client = Some(p);
                                     }
                                     s.new_conn(
+                                        r.seq,
                                         p,
                                         Holder::Connector(c),
                                         obj,
                                         peer,
-                                        addr.clone(),
-                                        Address::new("127.0.0.1:40000"),
+                                        (addr.clone(), Address::new("127.0.0.1:40000")),
                                     );
                                     s.client_conns.insert(attempt, p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
@@ -1178,7 +1251,7 @@ impl MockReactor {
                                 let peer = accept_peer.unwrap_or(Peer::Script(Conn::Server(
                                     s.server_conns.len() + 1,
                                 )));
-                                s.new_conn(p, Holder::Port(l), obj, peer, peer_addr, host);
+                                s.new_conn(r.seq, p, Holder::Port(l), obj, peer, (peer_addr, host));
                                 s.server_conns.push(p);
                                 if let Peer::Joined(j, _) = peer {
                                     s.joins[j].server = Some(p);
@@ -1276,6 +1349,20 @@ impl MockReactor {
         }
         s.open.remove(&r.record);
         s.feed();
+        // A protocol whose connection ended and that is owed nothing more is
+        // let go now: memory follows live connections. It is dropped outside
+        // the state's borrow, since its Drop may act on the reactor.
+        let released = match r.call {
+            Call::ConnectionLost(p, _) | Call::StopProducing(p) => s.release_protocol(p),
+            _ => None,
+        };
+        drop(s);
+        if let Some(protocol) = released {
+            let meter = self.inner.state.borrow().heap.clone();
+            let started = meter.start();
+            drop(protocol);
+            meter.stop(started);
+        }
     }
 
     // ----------------------------------------------------------------- I/O
@@ -1325,7 +1412,10 @@ impl MockReactor {
         match timer {
             TimerKind::User(f) => {
                 // Application code at the top level: its actions have depth 0.
+                let meter = self.inner.state.borrow().heap.clone();
+                let started = meter.start();
                 f();
+                meter.stop(started);
             }
             TimerKind::ConnectTimeout(c, attempt) => {
                 let mut s = self.inner.state.borrow_mut();

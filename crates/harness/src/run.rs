@@ -5,6 +5,8 @@ use std::fmt;
 use callorder_checker::{Violation, Warning};
 use callorder_trace::{EventKind, Record, TraceWriter};
 
+use crate::leak::{HeapGrowth, Leak};
+
 /// How the implementation misbehaved, short of breaking the order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImplErrorKind {
@@ -65,12 +67,37 @@ pub struct Run {
     /// script (not another implementation), by connection: clients first in
     /// attempt order, then servers in accept order.
     pub written: Vec<(crate::Conn, Vec<u8>)>,
+    /// Objects that outlived their end (see [`crate::leak`]).
+    pub leaks: Vec<Leak>,
+    /// The heap the implementation held at each checkpoint of the script
+    /// (`None`: the counting allocator is not installed).
+    pub heap_checkpoints: Option<Vec<i64>>,
 }
 
 impl Run {
-    /// Whether the order was legal and the implementation raised nothing.
+    /// Whether the order was legal, the implementation raised nothing and
+    /// nothing leaked.
     pub fn is_clean(&self) -> bool {
-        self.violation.is_none() && self.errors.is_empty()
+        self.violation.is_none() && self.errors.is_empty() && self.leaks.is_empty()
+    }
+
+    /// The heap-growth leak check: bytes the implementation kept per cycle
+    /// between the script's first and last checkpoint, `cycles` cycles apart.
+    pub fn heap_growth(&self, cycles: usize) -> HeapGrowth {
+        let Some(points) = &self.heap_checkpoints else {
+            return HeapGrowth::Off(
+                "the counting allocator is not installed (see callorder_harness::leak)".into(),
+            );
+        };
+        match (points.first(), points.last()) {
+            (Some(a), Some(b)) if points.len() >= 2 && cycles > 0 => HeapGrowth::Measured {
+                cycles,
+                bytes_per_cycle: (b - a) as f64 / cycles as f64,
+            },
+            _ => HeapGrowth::Off(
+                "the script needs two checkpoints and at least one cycle between them".into(),
+            ),
+        }
     }
 
     /// The trace as JSON Lines (trace format v1), byte for byte the same for
@@ -96,6 +123,9 @@ impl Run {
         }
         for e in &self.errors {
             msg.push_str(&format!("error: {e}\n"));
+        }
+        for l in &self.leaks {
+            msg.push_str(&format!("leak: {l}\n"));
         }
         panic!("{msg}trace so far:\n{}", self.trace_jsonl());
     }

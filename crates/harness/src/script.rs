@@ -101,6 +101,9 @@ pub enum Step {
     Advance(Duration),
     /// The application shuts the reactor down.
     Shutdown,
+    /// Notes how much heap the implementation holds now, for the
+    /// heap-growth leak check (see [`Run::heap_growth`](crate::Run::heap_growth)).
+    Checkpoint,
 }
 
 /// What the world does, step by step. Build it with one method per step, in
@@ -239,6 +242,13 @@ impl Script {
     #[must_use]
     pub fn advance(self, by: Duration) -> Self {
         self.step(Step::Advance(by))
+    }
+
+    /// Notes the heap the implementation holds, for the leak check: put one
+    /// after some warm-up cycles and one after the measured cycles.
+    #[must_use]
+    pub fn checkpoint(self) -> Self {
+        self.step(Step::Checkpoint)
     }
 
     /// The application shuts the reactor down; `shutdown`, the teardown and

@@ -36,7 +36,7 @@
 //! ```
 
 use std::error::Error;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use callorder_core::Address;
@@ -131,7 +131,7 @@ impl Error for ScriptError {}
 
 /// The statements allowed outside a batch, for error messages.
 const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, write_error, accept, stop_listening, batch, advance or shutdown)";
+     reset, window, write_error, accept, stop_listening, batch, advance, checkpoint or shutdown)";
 /// The statements allowed inside a batch, for error messages.
 const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
      write_error, accept, stop_listening) or \"}\"";
@@ -139,12 +139,21 @@ const CONNECTION: &str = "a connection (client N or server N)";
 const BYTES: &str = "bytes (a quoted string or hex:HEXDIGITS)";
 const DURATION: &str = "a duration (such as 1.5s, 250ms, 20us, 100ns or plain seconds)";
 const END: &str = "end of line";
+const OUTCOME: &str = "an outcome (accept, refuse, dns_failure or fail)";
+const WINDOW: &str = "a byte count or unlimited";
 
 /// Reads a script file. `file` names it in errors.
 ///
 /// Never panics: any text gives either the script or the first error, in
 /// reading order, with its line and column. The format is described in
 /// `docs/script-format.md`.
+///
+/// # Errors
+///
+/// A [`ScriptError`] at the first token that does not fit the format:
+/// an unknown statement or keyword, a bad number, duration, string, escape
+/// or hex, a token left over at the end of a line, an unbalanced or nested
+/// or empty batch, a repeated header line, or a header line after a step.
 ///
 /// ```
 /// use std::time::Duration;
@@ -241,7 +250,7 @@ impl Reader {
             return Ok(());
         };
         if self.batch.is_some() {
-            return self.in_batch(line, token);
+            return self.in_batch(line, &token);
         }
         let keyword = match &token.kind {
             Kind::Word(w) => w.as_str(),
@@ -271,6 +280,10 @@ impl Reader {
             "shutdown" => {
                 line.end()?;
                 self.push(Step::Shutdown);
+            }
+            "checkpoint" => {
+                line.end()?;
+                self.push(Step::Checkpoint);
             }
             _ => {
                 let Some(event) = line.event(keyword)? else {
@@ -330,7 +343,7 @@ impl Reader {
     }
 
     /// Reads a line inside `batch { ... }`.
-    fn in_batch(&mut self, line: &mut Line<'_>, token: Token) -> Result<(), ScriptError> {
+    fn in_batch(&mut self, line: &mut Line<'_>, token: &Token) -> Result<(), ScriptError> {
         match &token.kind {
             Kind::Close => {
                 line.end()?;
@@ -339,7 +352,7 @@ impl Reader {
                     return Err(line.error(
                         token.column,
                         "at least one event in the batch",
-                        Some(&token),
+                        Some(token),
                     ));
                 }
                 self.push(Step::Batch(events));
@@ -348,11 +361,11 @@ impl Reader {
             Kind::Word(w) if w == "batch" => Err(line.error(
                 token.column,
                 "an event or \"}\" (batches do not nest)",
-                Some(&token),
+                Some(token),
             )),
             Kind::Word(w) => {
                 let Some(event) = line.event(w)? else {
-                    return Err(line.error(token.column, EVENT_OR_CLOSE, Some(&token)));
+                    return Err(line.error(token.column, EVENT_OR_CLOSE, Some(token)));
                 };
                 line.chunks(true)?;
                 line.end()?;
@@ -361,7 +374,7 @@ impl Reader {
                 }
                 Ok(())
             }
-            _ => Err(line.error(token.column, EVENT_OR_CLOSE, Some(&token))),
+            _ => Err(line.error(token.column, EVENT_OR_CLOSE, Some(token))),
         }
     }
 }
@@ -505,27 +518,22 @@ impl<'a> Line<'a> {
                         Some('\\') => b'\\',
                         Some('"') => b'"',
                         Some('x') => {
-                            let digits: String = self.chars[at + 2..].iter().take(2).collect();
-                            match u8::from_str_radix(&digits, 16) {
-                                Ok(b)
-                                    if digits.len() == 2
-                                        && digits.chars().all(|c| c.is_ascii_hexdigit()) =>
-                                {
-                                    self.pos += 2;
-                                    b
-                                }
-                                _ => {
-                                    let text: String = self.chars
-                                        [at..at + 2 + digits.chars().count()]
-                                        .iter()
-                                        .collect();
-                                    return Err(self.lex_error(
-                                        at,
-                                        "two hex digits after \\x",
-                                        Some(text),
-                                    ));
-                                }
-                            }
+                            let digits = &self.chars[at + 2..self.chars.len().min(at + 4)];
+                            let value = match digits {
+                                [high, low] => high.to_digit(16).zip(low.to_digit(16)),
+                                _ => None,
+                            };
+                            let Some((high, low)) = value else {
+                                let text = self.chars[at..at + 2 + digits.len()].iter().collect();
+                                return Err(self.lex_error(
+                                    at,
+                                    "two hex digits after \\x",
+                                    Some(text),
+                                ));
+                            };
+                            self.pos += 2;
+                            // Two hex digits make at most 255.
+                            (high * 16 + low) as u8
                         }
                         Some(other) => {
                             return Err(self.lex_error(
@@ -604,7 +612,7 @@ impl<'a> Line<'a> {
     /// A whole number in decimal, at least `min`.
     fn number<N>(&mut self, expected: &str, min: N) -> Result<N, ScriptError>
     where
-        N: std::str::FromStr + PartialOrd + fmt::Display + Bounded,
+        N: std::str::FromStr + PartialOrd + fmt::Display + Bounded + Copy,
     {
         let (w, t) = self.word(expected)?;
         if w.is_empty() || !w.bytes().all(|b| b.is_ascii_digit()) {
@@ -720,7 +728,6 @@ impl<'a> Line<'a> {
         let event = match keyword {
             "resolve" => {
                 let attempt = self.number("an attempt number (1 or more)", 1)?;
-                const OUTCOME: &str = "an outcome (accept, refuse, dns_failure or fail)";
                 let (w, t) = self.word(OUTCOME)?;
                 let outcome = match w.as_str() {
                     "accept" => Outcome::Accept,
@@ -742,7 +749,6 @@ impl<'a> Line<'a> {
             "write_error" => WorldEvent::WriteError { conn: self.conn()? },
             "window" => {
                 let conn = self.conn()?;
-                const WINDOW: &str = "a byte count or unlimited";
                 let bytes = match self.peek()? {
                     Some(Token {
                         kind: Kind::Word(w),
@@ -872,6 +878,7 @@ fn quote_found(text: &str) -> String {
 ///      shutdown\n",
 /// );
 /// ```
+#[must_use]
 pub fn print_script(file: &ScriptFile) -> String {
     let mut out = String::new();
     let implementation = file
@@ -884,7 +891,7 @@ pub fn print_script(file: &ScriptFile) -> String {
         out.push('\n');
     }
     if let Some(seed) = file.seed {
-        out.push_str(&format!("seed {seed}\n"));
+        let _ = writeln!(out, "seed {seed}");
     }
     if !out.is_empty() && !file.script.steps().is_empty() {
         out.push('\n');
@@ -910,6 +917,7 @@ pub fn print_script(file: &ScriptFile) -> String {
                 out.push('\n');
             }
             Step::Shutdown => out.push_str("shutdown\n"),
+            Step::Checkpoint => out.push_str("checkpoint\n"),
         }
     }
     out
@@ -961,7 +969,7 @@ fn print_bytes(bytes: &[u8]) -> String {
     if opaque * 4 > bytes.len() {
         let mut out = String::from("hex:");
         for b in bytes {
-            out.push_str(&format!("{b:02x}"));
+            let _ = write!(out, "{b:02x}");
         }
         return out;
     }
@@ -982,7 +990,9 @@ fn push_escaped_byte(out: &mut String, b: u8) {
         b'\t' => out.push_str("\\t"),
         b' ' => out.push(' '),
         b if b.is_ascii_graphic() => out.push(char::from(b)),
-        b => out.push_str(&format!("\\x{b:02x}")),
+        b => {
+            let _ = write!(out, "\\x{b:02x}");
+        }
     }
 }
 

@@ -657,3 +657,32 @@ fn the_same_script_gives_the_same_trace_byte_for_byte() {
     };
     assert_eq!(once(), once());
 }
+
+#[test]
+fn without_the_counting_allocator_the_heap_check_is_off_and_says_so() {
+    let r = run(Script::new().checkpoint().checkpoint().shutdown(), |_| {});
+    let growth = r.heap_growth(1);
+    assert!(matches!(growth, callorder_harness::HeapGrowth::Off(_)));
+    let err = growth.leaks_more_than(0.0).unwrap_err();
+    assert!(
+        err.contains("OFF") && err.contains("counting allocator"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_reactor_lets_go_of_every_protocol_it_built() {
+    let r = run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .close(Conn::Client(1))
+            .resolve(2, Outcome::Accept)
+            .shutdown(),
+        |r| {
+            client(r, "10.0.0.1:80", Behaviour::default());
+            client(r, "10.0.0.2:80", Behaviour::default());
+        },
+    );
+    r.assert_clean();
+    assert!(r.leaks.is_empty());
+}

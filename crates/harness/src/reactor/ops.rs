@@ -9,7 +9,13 @@ impl Ops {
         let inner = self.inner.upgrade().expect("a handle outlived its reactor");
         let ops = inner.ops.borrow().upgrade().expect("the reactor is alive");
         let mut s = inner.state.borrow_mut();
-        f(&mut s, &ops)
+        // What the reactor allocates for the action (its trace, its queue)
+        // is not the implementation's, though the implementation called it.
+        let meter = s.heap.clone();
+        let started = meter.start();
+        let out = f(&mut s, &ops);
+        meter.exclude(started);
+        out
     }
 }
 

@@ -106,6 +106,12 @@ impl State {
         }
         let id = FactoryId(self.factory_ids.len() as u64 + 1);
         self.factory_ids.push((key, id));
+        if !self.in_setup {
+            // Made by the implementation during the run: it must not outlive it.
+            let named_at = self.records.len() as u64 + 1;
+            self.weak_factories
+                .push((id, named_at, Arc::downgrade(&obj.factory())));
+        }
         self.factories.insert(id, FactorySt { obj, num_ports: 0 });
         id
     }
@@ -190,19 +196,21 @@ impl State {
 
     pub(super) fn new_conn(
         &mut self,
+        built_at: u64,
         p: ProtocolId,
         holder: Holder,
         obj: Box<dyn Protocol>,
         peer: Peer,
-        peer_addr: Address,
-        host_addr: Address,
+        (peer_addr, host_addr): (Address, Address),
     ) {
         let half_closeable = obj.half_closeable();
+        let obj = Rc::new(RefCell::new(obj));
+        self.weak_protocols.push((p, built_at, Rc::downgrade(&obj)));
         self.conns.insert(
             p,
             ConnSt {
                 holder,
-                protocol: Some(Rc::new(RefCell::new(obj))),
+                protocol: Some(obj),
                 peer,
                 peer_addr,
                 host_addr,
@@ -314,6 +322,24 @@ impl State {
                 });
             }
         }
+    }
+
+    /// Takes the protocol object of an ended connection that is owed no more
+    /// deliveries, for the caller to drop.
+    pub(super) fn release_protocol(
+        &mut self,
+        p: ProtocolId,
+    ) -> Option<Rc<RefCell<Box<dyn Protocol>>>> {
+        let pending = self
+            .queue
+            .iter()
+            .any(|c| matches!(target_of(self, c), Target::Protocol(q) if q == p));
+        let c = self.conns.get_mut(&p)?;
+        if !c.lost || pending {
+            return None;
+        }
+        c.held.clear();
+        c.protocol.take()
     }
 
     /// The other side of a joined connection, once it exists.
