@@ -443,7 +443,7 @@ impl MockReactor {
                 Step::Advance(by) => {
                     let deadline = Instant::now() + *by;
                     self.run_until(Some(deadline)).await;
-                    tokio::time::sleep_until(deadline).await;
+                    tokio::time::advance(deadline.saturating_duration_since(Instant::now())).await;
                 }
                 Step::Shutdown => {
                     self.shutdown().await;
@@ -630,7 +630,9 @@ impl MockReactor {
             if t > d {
                 return false;
             }
-            tokio::time::sleep_until(t).await;
+            // Jump the paused clock exactly; a sleep would round up to the
+            // timer wheel's millisecond.
+            tokio::time::advance(t.saturating_duration_since(Instant::now())).await;
             return true;
         }
         let stall_at = Instant::now() + STALL_AFTER;

@@ -133,17 +133,12 @@ fn a_reset_by_the_peer_loses_the_connection() {
     assert!(run.written[0].1.is_empty());
 }
 
-// BUG(harness): `lose_write_connection` closes the write side at once, even
-// while the peer's closed window holds our reply in the write buffer:
-// `write_connection_lost` (and then our `lose_connection`'s
-// `connection_lost(connection_done)`) come at t=0, with the 11 bytes still
-// unread. Twisted shuts the write side down only once the buffer flushes
+// Twisted shuts the write side down only once the buffer flushes
 // (semantics H3: "Once the buffer flushes, the transport does
-// shutdown(SHUT_WR) and then calls writeConnectionLost()"), as the harness
-// already does for `lose_connection` (`maybe_close`). Here the window opens
-// at t=5, so `write_connection_lost` must come at t=5.
+// shutdown(SHUT_WR) and then calls writeConnectionLost()"): with the peer's
+// window closed, write_connection_lost waits until it opens.
 #[test]
-#[ignore = "harness bug: lose_write_connection does not wait for the write buffer to flush"]
+
 fn the_write_side_closes_only_once_the_reply_is_flushed() {
     let factory = Arc::new(HalfCloseFactory::new(b"stuck reply"));
     let run = serve(

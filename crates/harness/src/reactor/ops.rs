@@ -63,8 +63,11 @@ impl ReactorOps for Ops {
             s.conn_action(p, Event::LoseWriteConnection { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 if !c.write_closing {
+                    // The write side closes once the buffer is flushed (H3).
                     c.write_closing = true;
-                    s.io_next.push_back(Io::WriteClosed(p));
+                    if c.buffered == 0 {
+                        s.io_next.push_back(Io::WriteClosed(p));
+                    }
                 }
                 Ok(())
             })

@@ -412,6 +412,9 @@ impl State {
         if c.buffered > 0 {
             return; // Waits for the peer's window to open.
         }
+        if c.write_closing && !c.write_closed {
+            self.io_next.push_back(Io::WriteClosed(p));
+        }
         match c.producer {
             Producer::Streaming { paused: true } => {
                 c.producer = Producer::Streaming { paused: false };
@@ -521,7 +524,7 @@ impl State {
         if c.lost {
             return Err(ActionError::ConnectionGone);
         }
-        if c.aborted || c.write_closed || c.write_closing {
+        if c.aborted || c.write_closed {
             // Dropped, as Twisted drops writes after abort or half-close (P6, H3).
             return Ok(WriteStatus { buffer_full: false });
         }
