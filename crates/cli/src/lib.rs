@@ -10,6 +10,7 @@
 //! - [`human`]: the human rendering of a report, and the rule table;
 //! - [`corpus`]: judge a manifest of traces under both profiles;
 //! - [`names`]: map hashed ids back to the names a trace used;
+//! - [`run`]: run fixture scripts against the bundled implementations;
 //! - [`workload`]: the benchmark's large legal trace.
 //!
 //! ```
@@ -26,6 +27,7 @@ pub mod corpus;
 pub mod human;
 pub mod names;
 pub mod report;
+pub mod run;
 pub mod workload;
 
 pub use check::{check_path, check_reader, CheckOptions};

@@ -41,6 +41,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run fixture scripts against the bundled implementations their
+    /// headers name and print each run's trace; exit 0 if all runs were
+    /// legal, 1 on a violation, 2 for a malformed script.
+    Run {
+        /// Which order to check the runs against.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+        profile: ProfileArg,
+        /// Write the trace here instead of standard output; with several
+        /// scripts, a directory that gets one `NAME.jsonl` per script.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Script files (docs/script-format.md).
+        #[arg(required = true, value_name = "SCRIPT")]
+        scripts: Vec<PathBuf>,
+    },
     /// Judge every trace of a manifest under both profiles; exit 0 iff all
     /// pass.
     Corpus {
@@ -133,6 +148,11 @@ fn main() -> ExitCode {
             root,
             coverage,
         } => run_corpus(&manifest, root.as_deref(), coverage, &mut out),
+        Command::Run {
+            profile,
+            out: path,
+            scripts,
+        } => run_scripts(&scripts, profile.into(), path.as_deref(), &mut out),
     };
     match result.and_then(|code| out.flush().map(|()| code)) {
         Ok(code) => ExitCode::from(code),
@@ -224,4 +244,35 @@ fn run_corpus(
         }
     }
     Ok(if run.passed() { 0 } else { 1 })
+}
+
+/// `callorder run`: each script's trace to stdout (or files), notes to
+/// stderr; the exit code is the worst verdict's.
+fn run_scripts(
+    scripts: &[PathBuf],
+    profile: Profile,
+    out_path: Option<&std::path::Path>,
+    out: &mut impl Write,
+) -> io::Result<u8> {
+    let mut worst = Verdict::Legal;
+    for script in scripts {
+        let run = callorder_cli::run::run_script_file(script, profile);
+        worst = worst.max(run.verdict);
+        for note in &run.notes {
+            let _ = writeln!(io::stderr(), "{note}");
+        }
+        let Some(trace) = run.trace else { continue };
+        match out_path {
+            None => out.write_all(trace.as_bytes())?,
+            Some(path) if scripts.len() == 1 => std::fs::write(path, trace)?,
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let stem = script
+                    .file_stem()
+                    .map_or_else(|| "trace".into(), |s| s.to_string_lossy());
+                std::fs::write(dir.join(format!("{stem}.jsonl")), trace)?;
+            }
+        }
+    }
+    Ok(worst.exit_code())
 }

@@ -30,6 +30,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bundled;
 pub mod echo;
 pub mod half_close;
 pub mod line;

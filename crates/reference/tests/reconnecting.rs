@@ -481,5 +481,9 @@ fn a_timer_fires_at_exactly_its_virtual_due_time() {
     run.assert_clean();
     let t = times(&run, EventKind::ConnectTcp);
     assert_eq!(t.len(), 1);
-    assert!((t[0] - E).abs() < 1e-9, "connect_tcp at {} instead of {E}", t[0]);
+    assert!(
+        (t[0] - E).abs() < 1e-9,
+        "connect_tcp at {} instead of {E}",
+        t[0]
+    );
 }

@@ -1,0 +1,96 @@
+//! `callorder run`: fixture scripts against the bundled implementations
+//! their headers name, each run's trace in format v1.
+
+use std::fs;
+use std::path::Path;
+
+use callorder_checker::Profile;
+use callorder_harness::{parse_script, MockReactor, Run};
+use callorder_reference::bundled;
+
+use crate::report::Verdict;
+
+/// The outcome of running one script.
+#[derive(Debug)]
+pub struct ScriptRun {
+    /// Legal (0), illegal (1) or malformed (2), as `callorder check`.
+    pub verdict: Verdict,
+    /// The trace as JSON Lines, when the script ran.
+    pub trace: Option<String>,
+    /// What to tell the user on standard error: the violation, the
+    /// implementation's errors and leaks, or why the script is malformed.
+    pub notes: Vec<String>,
+}
+
+/// Reads, parses and runs the script at `path` under `profile`.
+///
+/// ```
+/// use callorder_checker::Profile;
+/// use callorder_cli::report::Verdict;
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/scripts/seed_success.script");
+/// let run = callorder_cli::run::run_script_file(std::path::Path::new(path), Profile::Strict);
+/// assert_eq!(run.verdict, Verdict::Legal);
+/// assert!(run.trace.unwrap().ends_with("\"event\":\"end\"}\n"));
+/// ```
+pub fn run_script_file(path: &Path, profile: Profile) -> ScriptRun {
+    let malformed = |note: String| ScriptRun {
+        verdict: Verdict::Malformed,
+        trace: None,
+        notes: vec![note],
+    };
+    let name = path.display().to_string();
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return malformed(format!("{name}: {e}")),
+    };
+    let file = match parse_script(&text, &name) {
+        Ok(file) => file,
+        Err(e) => return malformed(e.to_string()),
+    };
+    let Some(implementation) = file.implementation.clone() else {
+        return malformed(format!(
+            "{name}:1:1: expected a header `implementation NAME` naming one of: {}",
+            bundled::NAMES.join(", ")
+        ));
+    };
+    if !bundled::NAMES.contains(&implementation.as_str()) {
+        return malformed(format!(
+            "{name}: no bundled implementation {implementation:?}; expected one of: {}",
+            bundled::NAMES.join(", ")
+        ));
+    }
+    let reactor = MockReactor::with_profile(profile, file.seed.unwrap_or(0));
+    let run = reactor.run(file.script, |r| {
+        // The name was checked above, so setting it up cannot fail.
+        let _ = bundled::set_up(&implementation, r);
+    });
+    ScriptRun {
+        verdict: if run.violation.is_some() {
+            Verdict::Illegal
+        } else {
+            Verdict::Legal
+        },
+        trace: Some(run.trace_jsonl()),
+        notes: notes(&name, &run),
+    }
+}
+
+fn notes(name: &str, run: &Run) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(v) = &run.violation {
+        notes.push(format!(
+            "{name}: violation at seq {}: [{}] {}",
+            v.seq,
+            v.rule.id(),
+            v.message
+        ));
+    }
+    notes.extend(
+        run.errors
+            .iter()
+            .map(|e| format!("{name}: implementation error: {e}")),
+    );
+    notes.extend(run.leaks.iter().map(|l| format!("{name}: leak: {l}")));
+    notes.extend(run.warnings.iter().map(|w| format!("{name}: warning: {w}")));
+    notes
+}

@@ -1,0 +1,102 @@
+//! Every fixture script runs against the implementation its header names,
+//! legally, and its trace is a golden file (reviewed with `cargo insta`).
+//! `callorder run` exits as `callorder check` does.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use callorder_checker::Profile;
+use callorder_cli::report::Verdict;
+use callorder_cli::run::run_script_file;
+
+fn scripts() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scripts");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures/scripts exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "script"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_fixture_script_runs_legally_and_matches_its_golden_trace() {
+    let files = scripts();
+    assert!(files.len() >= 5, "the fixtures are there");
+    for file in files {
+        let run = run_script_file(&file, Profile::Strict);
+        assert_eq!(
+            run.verdict,
+            Verdict::Legal,
+            "{}: {:?}",
+            file.display(),
+            run.notes
+        );
+        let name = file
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .to_string();
+        insta::assert_snapshot!(name, run.trace.expect("it ran"));
+    }
+}
+
+#[test]
+fn the_same_script_gives_the_same_trace_byte_for_byte() {
+    for file in scripts() {
+        let a = run_script_file(&file, Profile::Strict).trace;
+        let b = run_script_file(&file, Profile::Strict).trace;
+        assert_eq!(a, b, "{}", file.display());
+    }
+}
+
+fn callorder(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_callorder"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn callorder_run_prints_a_trace_that_callorder_check_accepts() {
+    let script = scripts()
+        .into_iter()
+        .find(|p| p.ends_with("seed_success.script"))
+        .expect("the seed fixture");
+    let dir = std::env::temp_dir().join(format!("callorder-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let out = dir.join("trace.jsonl");
+    let (code, _, stderr) = callorder(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, _) = callorder(&["check", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_malformed_script_exits_2_with_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("callorder-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let bad = dir.join("bad.script");
+    std::fs::write(&bad, "implementation echo_server\nsend clinet 1 \"x\"\n").unwrap();
+    let (code, _, stderr) = callorder(&["run", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("bad.script:2:6"), "{stderr}");
+    let unknown = dir.join("unknown.script");
+    std::fs::write(&unknown, "implementation nope\nshutdown\n").unwrap();
+    let (code, _, stderr) = callorder(&["run", unknown.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no bundled implementation"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
