@@ -93,7 +93,13 @@ pub struct Checker {
     /// owed nothing, but may get one stop_producing (PR1).
     late_producers: IdMap<ProtocolId, u32>,
     stack: Vec<Frame>,
+    /// By depth: the last action made inside the running callback at that
+    /// depth, with that callback's seq (stale when the seq differs).
+    sources: Vec<(u64, Source)>,
     returned: Vec<Frame>,
+    /// The sources of returned callbacks that had one.
+    returned_sources: Vec<(u64, Source)>,
+    returned_sources_next: usize,
     returned_next: usize,
     hook: Option<Hook>,
     shutdown: bool,
@@ -144,7 +150,10 @@ impl Checker {
             idle_connectors: IdleConnectors::default(),
             late_producers: IdMap::default(),
             stack: Vec::new(),
+            sources: Vec::new(),
             returned: Vec::new(),
+            returned_sources: Vec::new(),
+            returned_sources_next: 0,
             returned_next: 0,
             hook: None,
             shutdown: false,
@@ -273,7 +282,6 @@ impl Checker {
                 kind,
                 failed: step.failed,
                 connector,
-                source: None,
             });
         }
         Ok(())
@@ -438,6 +446,11 @@ impl Checker {
         while self.stack.len() > d {
             let frame = self.stack.pop().expect("len > d");
             self.on_return(&frame);
+            if let Some((seq, source)) = self.sources.get(frame.depth as usize).copied() {
+                if seq == frame.seq {
+                    self.remember_source(seq, source);
+                }
+            }
             if self.returned.len() < RETURNED_FRAMES {
                 self.returned.push(frame);
             } else {
@@ -498,11 +511,10 @@ impl Checker {
         let Some(parent) = parent else {
             return Ok(()); // `within` an old callback: trusted.
         };
-        let delivered = parent
-            .source
-            .is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
+        let source = self.source_of(&parent);
+        let delivered = source.is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
         if delivered {
-            let src = parent.source.expect("checked");
+            let src = source.expect("checked");
             match (src.action, kind) {
                 (
                     EventKind::StopConnecting | EventKind::Disconnect,
@@ -520,7 +532,7 @@ impl Checker {
             }
             return Ok(());
         }
-        let why = match parent.source {
+        let why = match source {
             Some(s) if s.delivers => format!(
                 "the last action inside it, {}, does not deliver {kind}",
                 s.action
@@ -592,13 +604,45 @@ impl Checker {
     /// Records an action made inside `parent`, for the callbacks it may
     /// deliver nested at its depth.
     fn set_source(&mut self, step: &Step, parent: Option<Frame>, source: Source) {
-        let Some(parent) = parent else { return };
-        if let Some(f) = self.stack.iter_mut().rev().find(|f| f.seq == parent.seq) {
-            f.source = Some(source);
-        } else if let Some(f) = self.returned.iter_mut().find(|f| f.seq == parent.seq) {
-            f.source = Some(source);
-        }
         let _ = step;
+        let Some(parent) = parent else { return };
+        let d = parent.depth as usize;
+        if self.stack.get(d).is_some_and(|f| f.seq == parent.seq) {
+            if self.sources.len() <= d {
+                self.sources.resize(d + 1, (0, source));
+            }
+            self.sources[d] = (parent.seq, source);
+        } else if let Some(slot) = self
+            .returned_sources
+            .iter_mut()
+            .find(|(seq, _)| *seq == parent.seq)
+        {
+            slot.1 = source;
+        } else {
+            self.remember_source(parent.seq, source);
+        }
+    }
+
+    /// The last action made inside `frame`, running or returned.
+    fn source_of(&self, frame: &Frame) -> Option<Source> {
+        match self.sources.get(frame.depth as usize) {
+            Some((seq, s)) if *seq == frame.seq => Some(*s),
+            _ => self
+                .returned_sources
+                .iter()
+                .find(|(seq, _)| *seq == frame.seq)
+                .map(|(_, s)| *s),
+        }
+    }
+
+    /// Keeps the source of a returned callback, for a `within` naming it.
+    fn remember_source(&mut self, seq: u64, source: Source) {
+        if self.returned_sources.len() < RETURNED_FRAMES {
+            self.returned_sources.push((seq, source));
+        } else {
+            self.returned_sources[self.returned_sources_next] = (seq, source);
+            self.returned_sources_next = (self.returned_sources_next + 1) % RETURNED_FRAMES;
+        }
     }
 
     // --------------------------------------------------------------- dispatch
@@ -963,10 +1007,15 @@ impl Checker {
     /// Brings an idle connector back to full state.
     #[inline]
     fn revive(&mut self, c: ConnectorId) {
-        if self.idle_connectors.is_empty() || self.connectors.is_live(c) {
+        if self.connectors.is_live(c) {
             return;
         }
-        if let Some(factory) = self.idle_connectors.take(c) {
+        let factory = match self.connectors.parked(c) {
+            Some(tag) => self.idle_connectors.factory(tag),
+            None if self.idle_connectors.is_empty() => None,
+            None => self.idle_connectors.take(c),
+        };
+        if let Some(factory) = factory {
             self.connectors.insert(
                 c,
                 ConnectorState {
@@ -991,8 +1040,11 @@ impl Checker {
                 && conn.retry_inside.is_none()
             {
                 let factory = conn.factory;
-                self.connectors.forget(c);
-                self.idle_connectors.insert(c, factory);
+                let tag = self.idle_connectors.tag(factory);
+                if !self.connectors.park(c, tag) {
+                    self.connectors.forget(c);
+                    self.idle_connectors.insert(c, factory);
+                }
             }
         }
     }
@@ -2169,6 +2221,7 @@ impl Checker {
             }
         }
         let mut idle: Vec<ConnectorId> = self.idle_connectors.ids();
+        idle.extend(self.connectors.parked_ids());
         idle.sort_unstable();
         events.extend(
             idle.into_iter()
@@ -2365,6 +2418,22 @@ struct IdleConnectors {
 impl IdleConnectors {
     fn is_empty(&self) -> bool {
         self.by_factory.iter().all(|(_, set)| set.is_empty())
+    }
+
+    /// The small number a parked connector keeps for its factory.
+    fn tag(&mut self, factory: FactoryId) -> u32 {
+        match self.by_factory.iter().position(|(f, _)| *f == factory) {
+            Some(i) => i as u32,
+            None => {
+                self.by_factory.push((factory, CompactSet::default()));
+                (self.by_factory.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The factory of a tag.
+    fn factory(&self, tag: u32) -> Option<FactoryId> {
+        self.by_factory.get(tag as usize).map(|(f, _)| *f)
     }
 
     fn insert(&mut self, c: ConnectorId, factory: FactoryId) {

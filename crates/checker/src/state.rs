@@ -179,9 +179,6 @@ pub(crate) struct Frame {
     pub failed: bool,
     /// The connector of an outcome callback, for what its return decides.
     pub connector: Option<ConnectorId>,
-    /// The last action made directly inside this callback, which may
-    /// deliver callbacks synchronously, nested at its depth.
-    pub source: Option<Source>,
 }
 
 /// An action that can deliver callbacks synchronously (trace format,

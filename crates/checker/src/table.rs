@@ -15,6 +15,8 @@ use crate::idmap::{CompactSet, IdMap};
 
 /// Never seen.
 const UNKNOWN: u32 = u32::MAX;
+/// Dense ids only: parked with a small tag (`PARKED + tag`), no live state.
+const PARKED: u32 = 0xF000_0000;
 /// Seen, and ended: its state is gone.
 const ENDED: u32 = u32::MAX - 1;
 /// Ids below this may use the dense index.
@@ -96,14 +98,14 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     #[inline]
     pub(crate) fn get(&self, id: K) -> Option<&V> {
         let s = self.slot(id.into());
-        (s < ENDED).then(|| &self.slab[s as usize].1)
+        (s < PARKED).then(|| &self.slab[s as usize].1)
     }
 
     /// The state of a live object, mutably.
     #[inline]
     pub(crate) fn get_mut(&mut self, id: K) -> Option<&mut V> {
         let s = self.slot(id.into());
-        if s < ENDED {
+        if s < PARKED {
             Some(&mut self.slab[s as usize].1)
         } else {
             None
@@ -115,13 +117,13 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     pub(crate) fn entry(&mut self, id: K) -> Entry<'_, V> {
         match self.slot(id.into()) {
             UNKNOWN => Entry::Unknown,
-            ENDED => Entry::Ended,
+            s if s >= PARKED => Entry::Ended,
             s => Entry::Live(&mut self.slab[s as usize].1),
         }
     }
 
     pub(crate) fn is_live(&self, id: K) -> bool {
-        self.slot(id.into()) < ENDED
+        self.slot(id.into()) < PARKED
     }
 
     pub(crate) fn is_ended(&self, id: K) -> bool {
@@ -168,7 +170,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
 
     fn release(&mut self, key: u64, remember: bool) {
         let s = self.slot(key);
-        if s < ENDED {
+        if s < PARKED {
             self.free.push(s);
             self.live -= 1;
         }
@@ -182,6 +184,33 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
                 self.ended.remove(key);
             }
         }
+    }
+
+    /// Parks a live object with a dense id: its state goes, and the id
+    /// keeps only `tag` (below 2^27), in the 4 bytes it already has. False
+    /// (and nothing done) for other ids.
+    pub(crate) fn park(&mut self, id: K, tag: u32) -> bool {
+        let key = id.into();
+        if !self.is_dense(key) || tag >= ENDED - PARKED {
+            return false;
+        }
+        self.release(key, false);
+        self.set_dense(key, PARKED + tag);
+        true
+    }
+
+    /// The tag of a parked id.
+    pub(crate) fn parked(&self, id: K) -> Option<u32> {
+        let s = *self.dense.get(id.into() as usize)?;
+        (PARKED..ENDED).contains(&s).then(|| s - PARKED)
+    }
+
+    /// Every parked id, in id order.
+    pub(crate) fn parked_ids(&self) -> Vec<K> {
+        (0..self.dense.len() as u64)
+            .filter(|&i| (PARKED..ENDED).contains(&self.dense[i as usize]))
+            .map(K::from)
+            .collect()
     }
 
     /// How many objects are live.

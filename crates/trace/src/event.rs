@@ -41,11 +41,13 @@ macro_rules! kinds {
             /// use callorder_trace::EventKind;
             /// assert_eq!(EventKind::ClientConnectionLost.as_str(), "client_connection_lost");
             /// ```
+            #[inline]
             pub const fn as_str(self) -> &'static str {
                 match self { $(EventKind::$variant => $name,)* }
             }
 
             /// Who causes this event.
+            #[inline]
             pub const fn category(self) -> Category {
                 match self { $(EventKind::$variant => Category::$cat,)* }
             }
@@ -129,12 +131,14 @@ kinds! {
 
 impl EventKind {
     /// Whether the reactor calls the implementation for this event.
+    #[inline]
     pub const fn is_callback(self) -> bool {
         matches!(self.category(), Category::Callback)
     }
 
     /// Whether this is an action (set-up included): a call into the reactor,
     /// which does not add depth.
+    #[inline]
     pub const fn is_action(self) -> bool {
         matches!(self.category(), Category::Action | Category::SetUp)
     }
@@ -256,6 +260,7 @@ pub enum Event {
 
 impl Event {
     /// The event's name.
+    #[inline]
     pub const fn kind(&self) -> EventKind {
         match self {
             Event::ConnectTcp { .. } => EventKind::ConnectTcp,
@@ -295,6 +300,7 @@ impl Event {
 
     /// The protocol this event concerns, if any (the built one for
     /// `build_protocol`).
+    #[inline]
     pub const fn protocol(&self) -> Option<ProtocolId> {
         match *self {
             Event::BuildProtocol { protocol, .. } => protocol,
@@ -319,6 +325,7 @@ impl Event {
     }
 
     /// The factory this event concerns, if any.
+    #[inline]
     pub const fn factory(&self) -> Option<FactoryId> {
         match *self {
             Event::ConnectTcp { factory, .. }
@@ -336,6 +343,7 @@ impl Event {
     }
 
     /// The connector this event concerns, if any.
+    #[inline]
     pub const fn connector(&self) -> Option<ConnectorId> {
         match *self {
             Event::ConnectTcp { connector, .. }
@@ -362,6 +370,7 @@ impl Event {
     }
 
     /// The port this event concerns, if any.
+    #[inline]
     pub const fn port(&self) -> Option<PortId> {
         match *self {
             Event::ListenTcp { port, .. } | Event::StopListening { port } => Some(port),
@@ -382,6 +391,7 @@ impl Event {
     }
 
     /// The reason this event carries, if any.
+    #[inline]
     pub const fn reason(&self) -> Option<Reason> {
         match *self {
             Event::ClientConnectionFailed { reason, .. }
