@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use callorder_checker::{CheckError, Checker, Profile};
 use callorder_core::{
-    ActionError, Address, CallbackError, ClientFactory, Connector, Factory, Protocol, Reactor,
-    ReactorOps, Transport, WriteStatus,
+    ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
+    Protocol, Reactor, ReactorOps, Transport, WriteStatus,
 };
 use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record,
@@ -886,52 +886,30 @@ impl MockReactor {
                 let (ev, fut): (Event, CallFuture) = match call {
                     Call::ConnectionMade(_) => {
                         let transport = Transport::new(p, ops);
-                        (
-                            Event::ConnectionMade { protocol: p },
-                            Box::pin(async move {
-                                let mut g = proto.borrow_mut();
-                                Done {
-                                    result: m.meter(g.connection_made(transport)).await,
-                                    built: None,
-                                }
-                            }),
-                        )
+                        let fut = on_protocol(proto, m, move |g| g.connection_made(transport));
+                        (Event::ConnectionMade { protocol: p }, fut)
                     }
                     Call::DataReceived(_, data) => {
                         let data = data.clone();
-                        (
-                            Event::DataReceived {
-                                protocol: p,
-                                bytes: data.len() as u64,
-                            },
-                            Box::pin(async move {
-                                let mut g = proto.borrow_mut();
-                                Done {
-                                    result: m.meter(g.data_received(&data)).await,
-                                    built: None,
-                                }
-                            }),
-                        )
+                        let bytes = data.len() as u64;
+                        // The bytes live in the future, so the callback can
+                        // borrow them across its awaits.
+                        let fut: CallFuture = Box::pin(async move {
+                            let mut g = proto.borrow_mut();
+                            Done {
+                                result: m.meter(g.data_received(&data)).await,
+                                built: None,
+                            }
+                        });
+                        (Event::DataReceived { protocol: p, bytes }, fut)
                     }
                     Call::ReadConnectionLost(_) => (
                         Event::ReadConnectionLost { protocol: p },
-                        Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.read_connection_lost()).await,
-                                built: None,
-                            }
-                        }),
+                        on_protocol(proto, m, |g| g.read_connection_lost()),
                     ),
                     Call::WriteConnectionLost(_) => (
                         Event::WriteConnectionLost { protocol: p },
-                        Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.write_connection_lost()).await,
-                                built: None,
-                            }
-                        }),
+                        on_protocol(proto, m, |g| g.write_connection_lost()),
                     ),
                     Call::ConnectionLost(_, reason) => {
                         let reason = *reason;
@@ -940,44 +918,20 @@ impl MockReactor {
                                 protocol: p,
                                 reason,
                             },
-                            Box::pin(async move {
-                                let mut g = proto.borrow_mut();
-                                Done {
-                                    result: m.meter(g.connection_lost(reason)).await,
-                                    built: None,
-                                }
-                            }),
+                            on_protocol(proto, m, move |g| g.connection_lost(reason)),
                         )
                     }
                     Call::PauseProducing(_) => (
                         Event::PauseProducing { protocol: p },
-                        Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.pause_producing()).await,
-                                built: None,
-                            }
-                        }),
+                        on_protocol(proto, m, |g| g.pause_producing()),
                     ),
                     Call::ResumeProducing(_) => (
                         Event::ResumeProducing { protocol: p },
-                        Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.resume_producing()).await,
-                                built: None,
-                            }
-                        }),
+                        on_protocol(proto, m, |g| g.resume_producing()),
                     ),
                     Call::StopProducing(_) => (
                         Event::StopProducing { protocol: p },
-                        Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.stop_producing()).await,
-                                built: None,
-                            }
-                        }),
+                        on_protocol(proto, m, |g| g.stop_producing()),
                     ),
                     _ => unreachable!("protocol calls only"),
                 };
@@ -1528,6 +1482,25 @@ impl State {
         }
         any
     }
+}
+
+/// A protocol callback as a future that holds the protocol's borrow across
+/// its awaits (see `prepare`) and meters the implementation's heap.
+fn on_protocol<F>(proto: Rc<SharedProtocol>, m: HeapMeter, call: F) -> CallFuture
+where
+    F: for<'a> FnOnce(
+            &'a mut Box<dyn Protocol>,
+        ) -> Pin<Box<dyn Future<Output = CallbackResult> + 'a>>
+        + 'static,
+{
+    #[allow(clippy::await_holding_refcell_ref)]
+    Box::pin(async move {
+        let mut g = proto.borrow_mut();
+        Done {
+            result: m.meter(call(&mut g)).await,
+            built: None,
+        }
+    })
 }
 
 fn ready_ok() -> CallFuture {
