@@ -191,11 +191,24 @@ enum Call {
     ConnectionFailed(ConnectorId, Reason),
     ClientConnectionLost(ConnectorId, Reason),
     DoStop(FactoryId, Holder),
+    /// An action of the test's set-up, recorded when its turn comes.
+    Emit(Box<Emission>),
+}
+
+/// An action's record, waiting to be written.
+#[derive(Debug)]
+struct Emission {
+    event: Event,
+    result: Result<(), ActionError>,
+    addr: Option<String>,
+    timeout: Option<f64>,
 }
 
 /// Whom a callback is delivered to: nothing else reaches it while it runs.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Target {
+    /// The reactor itself (records of set-up actions): never busy.
+    Reactor,
     Factory(FactoryId),
     Protocol(ProtocolId),
 }
@@ -752,7 +765,10 @@ impl MockReactor {
                 None => return false,
             }
         };
-        self.begin(call);
+        match call {
+            Call::Emit(emission) => self.inner.state.borrow_mut().emit(*emission),
+            call => self.begin(call),
+        }
         true
     }
 
@@ -974,6 +990,8 @@ impl MockReactor {
                     }),
                 )
             }
+            // Written by begin_next, never prepared as a callback.
+            Call::Emit(_) => return None,
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
                 let ev = Event::DoStop {
@@ -1283,6 +1301,7 @@ impl MockReactor {
                     }
                 }
             }
+            Call::Emit(_) => {}
             Call::DoStop(_, holder) => match holder {
                 Holder::Connector(c) => {
                     if let Some(cs) = s.connectors.get_mut(&c) {
@@ -1528,11 +1547,13 @@ fn kind_of(call: &Call) -> EventKind {
         Call::ConnectionFailed(..) => EventKind::ClientConnectionFailed,
         Call::ClientConnectionLost(..) => EventKind::ClientConnectionLost,
         Call::DoStop(..) => EventKind::DoStop,
+        Call::Emit(e) => e.event.kind(),
     }
 }
 
 fn target_of(s: &State, call: &Call) -> Target {
     match *call {
+        Call::Emit(_) => Target::Reactor,
         Call::DoStart(f, _) | Call::DoStop(f, _) => Target::Factory(f),
         Call::StartedConnecting(c)
         | Call::ConnectionFailed(c, _)

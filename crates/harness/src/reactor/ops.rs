@@ -260,16 +260,15 @@ impl ReactorOps for Ops {
                     retried: false,
                 },
             );
-            let seq = s.record_action(
-                Event::ConnectTcp {
+            s.record_action_at(Emission {
+                event: Event::ConnectTcp {
                     factory: f,
                     connector: c,
                 },
-                Ok(()),
-            );
-            let rec = &mut s.records[seq as usize - 1];
-            rec.addr = Some(addr.to_string());
-            rec.timeout = timeout.map(|t| t.as_secs_f64());
+                result: Ok(()),
+                addr: Some(addr.to_string()),
+                timeout: timeout.map(|t| t.as_secs_f64()),
+            });
             s.after(Call::DoStart(f, Holder::Connector(c)));
             c
         })
@@ -286,14 +285,15 @@ impl ReactorOps for Ops {
             } else {
                 Ok(())
             };
-            let seq = s.record_action(
-                Event::ListenTcp {
+            s.record_action_at(Emission {
+                event: Event::ListenTcp {
                     factory: f,
                     port: l,
                 },
                 result,
-            );
-            s.records[seq as usize - 1].addr = Some(addr.to_string());
+                addr: Some(addr.to_string()),
+                timeout: None,
+            });
             result?;
             s.ports.insert(
                 l,

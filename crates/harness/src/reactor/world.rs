@@ -29,7 +29,35 @@ impl State {
 
     /// Records an action made now: inside the callback being polled, or by
     /// the application at the top level.
-    pub(super) fn record_action(&mut self, event: Event, result: Result<(), ActionError>) -> u64 {
+    pub(super) fn record_action(&mut self, event: Event, result: Result<(), ActionError>) {
+        self.record_action_at(Emission {
+            event,
+            result,
+            addr: None,
+            timeout: None,
+        });
+    }
+
+    /// Records an action with its address and timeout. During the test's
+    /// set-up it is queued instead, so that each set-up action comes out
+    /// just before what it triggers, as in Twisted (`listen_tcp`, its
+    /// `do_start`, then `connect_tcp`, ...).
+    pub(super) fn record_action_at(&mut self, emission: Emission) {
+        if self.in_setup {
+            self.queue.push_back(Call::Emit(Box::new(emission)));
+        } else {
+            self.emit(emission);
+        }
+    }
+
+    /// Writes an action's record now.
+    pub(super) fn emit(&mut self, emission: Emission) {
+        let Emission {
+            event,
+            result,
+            addr,
+            timeout,
+        } = emission;
         let (depth, within) = match self.frames.last() {
             Some(frame) => {
                 let within = (self.last_context != Some(frame.seq)).then_some(frame.seq);
@@ -42,8 +70,10 @@ impl State {
             }
         };
         let (idx, seq) = self.record(event, depth, within, false);
+        let rec = &mut self.records[idx];
+        rec.addr = addr;
+        rec.timeout = timeout;
         if let Err(e) = result {
-            let rec = &mut self.records[idx];
             rec.step.failed = true;
             rec.error = Some(e.to_string());
             if e.is_bug() {
@@ -56,7 +86,6 @@ impl State {
             }
         }
         self.feed();
-        seq
     }
 
     /// Feeds the checker every record whose outcome is known, in order.
