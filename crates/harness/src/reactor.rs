@@ -166,6 +166,8 @@ struct ConnSt {
     write_error: bool,
     producer: Producer,
     written: Vec<u8>,
+    /// Bytes written and not yet read by the peer, in order.
+    outbox: VecDeque<Vec<u8>>,
     /// Bytes that arrived while reading was paused.
     held: Vec<Vec<u8>>,
     /// A callback raised: connection_lost(other) is queued; ignore the rest.
@@ -191,11 +193,9 @@ enum Call {
     ConnectionFailed(ConnectorId, Reason),
     ClientConnectionLost(ConnectorId, Reason),
     DoStop(FactoryId, Holder),
-    /// An action of the test's set-up, recorded when its turn comes.
-    Emit(Box<Emission>),
 }
 
-/// An action's record, waiting to be written.
+/// An action's record: the event, how it went, and its address and timeout.
 #[derive(Debug)]
 struct Emission {
     event: Event,
@@ -207,8 +207,6 @@ struct Emission {
 /// Whom a callback is delivered to: nothing else reaches it while it runs.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Target {
-    /// The reactor itself (records of set-up actions): never busy.
-    Reactor,
     Factory(FactoryId),
     Protocol(ProtocolId),
 }
@@ -297,6 +295,8 @@ pub(crate) struct State {
     shutting_down: bool,
     /// Whether deliveries go through the checker (off only to measure it).
     checking: bool,
+    /// An I/O batch was delivered since the timers last ran.
+    after_io: bool,
     /// The implementation's share of the heap.
     heap: HeapMeter,
     heap_checkpoints: Vec<i64>,
@@ -311,6 +311,8 @@ pub(crate) struct State {
 
 struct Inner {
     state: RefCell<State>,
+    /// The set-up's pending deliveries are being made (see `settle_now`).
+    settling: std::cell::Cell<bool>,
     running: RefCell<Vec<Running>>,
     ops: RefCell<Weak<Ops>>,
 }
@@ -354,6 +356,7 @@ impl MockReactor {
     pub fn with_profile(profile: Profile, seed: u64) -> Self {
         let state = State {
             checking: true,
+            after_io: false,
             heap: HeapMeter::new(),
             heap_checkpoints: Vec::new(),
             in_setup: false,
@@ -394,6 +397,7 @@ impl MockReactor {
         };
         let inner = Rc::new(Inner {
             state: RefCell::new(state),
+            settling: std::cell::Cell::new(false),
             running: RefCell::new(Vec::new()),
             ops: RefCell::new(Weak::new()),
         });
@@ -579,6 +583,28 @@ impl MockReactor {
         }
     }
 
+    /// Makes every delivery that is ready now, without waiting: used during
+    /// the test's set-up, before each of its actions, so that each action's
+    /// consequences come before the next action, as when Twisted runs
+    /// `listenTCP` and `connectTCP` one after the other. A callback that
+    /// awaits stays running, for the run loop to finish.
+    fn settle_now(&self) {
+        if self.inner.settling.replace(true) {
+            return;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            let running = !self.inner.running.borrow().is_empty();
+            if running && self.poll_all(&mut cx) {
+                continue;
+            }
+            if !self.begin_next() {
+                break;
+            }
+        }
+        self.inner.settling.set(false);
+    }
+
     fn all_blocked(&self) -> bool {
         let s = self.inner.state.borrow();
         s.queue.iter().all(|c| s.busy.contains(&target_of(&s, c)))
@@ -586,12 +612,18 @@ impl MockReactor {
 
     /// One turn's I/O batch and due timers. Whether anything happened.
     fn turn(&self) -> bool {
-        let batch: Vec<Io> = std::mem::take(&mut self.inner.state.borrow_mut().io_next).into();
-        let had_io = !batch.is_empty();
-        for io in batch {
-            self.io(io);
+        // As Twisted's loop: after a batch of I/O (and all it delivered),
+        // the due timers run before the next batch is read.
+        let after_io = std::mem::take(&mut self.inner.state.borrow_mut().after_io);
+        if after_io && self.run_due_timers() {
+            return true;
         }
-        if had_io {
+        let batch: Vec<Io> = std::mem::take(&mut self.inner.state.borrow_mut().io_next).into();
+        if !batch.is_empty() {
+            for io in batch {
+                self.io(io);
+            }
+            self.inner.state.borrow_mut().after_io = true;
             return true;
         }
         self.run_due_timers()
@@ -680,7 +712,7 @@ impl MockReactor {
             s.errors.push(ImplError {
                 kind: ImplErrorKind::Stalled,
                 seq: r.seq,
-                event: kind_of(&r.call),
+                event: Some(kind_of(&r.call)),
                 message: format!("{} never returned", kind_of(&r.call)),
             });
             s.busy.remove(&r.target);
@@ -765,10 +797,7 @@ impl MockReactor {
                 None => return false,
             }
         };
-        match call {
-            Call::Emit(emission) => self.inner.state.borrow_mut().emit(*emission),
-            call => self.begin(call),
-        }
+        self.begin(call);
         true
     }
 
@@ -897,6 +926,19 @@ impl MockReactor {
                 if ending && !matches!(call, Call::StopProducing(_) | Call::ConnectionLost(..)) {
                     return None;
                 }
+                // A pause or resume queued by a write or a drain is moot once
+                // the producer is unregistered in the meantime (Twisted would
+                // have delivered it inside the write, before).
+                let moot = match call {
+                    Call::PauseProducing(_) => {
+                        conn.producer != Producer::Streaming { paused: true }
+                    }
+                    Call::ResumeProducing(_) => conn.producer == Producer::None,
+                    _ => false,
+                };
+                if moot {
+                    return None;
+                }
                 let proto = conn.protocol.clone()?;
                 let ops = self.ops.clone();
                 let (ev, fut): (Event, CallFuture) = match call {
@@ -990,8 +1032,6 @@ impl MockReactor {
                     }),
                 )
             }
-            // Written by begin_next, never prepared as a callback.
-            Call::Emit(_) => return None,
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
                 let ev = Event::DoStop {
@@ -1075,7 +1115,7 @@ impl MockReactor {
                     ImplErrorKind::Returned
                 },
                 seq: r.seq,
-                event: kind_of(&r.call),
+                event: Some(kind_of(&r.call)),
                 message: msg.clone(),
             });
             let rec = &mut s.records[r.record];
@@ -1198,6 +1238,14 @@ impl MockReactor {
                                         cs.phase = Phase::Connected(Some(p));
                                     }
                                     next.push(Call::ConnectionMade(p));
+                                    if let Peer::Joined(j, _) = peer {
+                                        if s.joins[j].server_gone {
+                                            // The server side closed before we were
+                                            // built (it built no protocol): a clean
+                                            // close reaches us next.
+                                            s.io_next.push_back(Io::PeerClosed(p));
+                                        }
+                                    }
                                 }
                                 _ => {
                                     // C10: a dummy protocol, closed at once; the
@@ -1301,7 +1349,6 @@ impl MockReactor {
                     }
                 }
             }
-            Call::Emit(_) => {}
             Call::DoStop(_, holder) => match holder {
                 Holder::Connector(c) => {
                     if let Some(cs) = s.connectors.get_mut(&c) {
@@ -1389,8 +1436,19 @@ impl MockReactor {
                 // Application code at the top level: its actions have depth 0.
                 let meter = self.inner.state.borrow().heap.clone();
                 let started = meter.start();
-                f();
+                let outcome = catch_unwind(AssertUnwindSafe(f));
                 meter.stop(started);
+                if let Err(panic) = outcome {
+                    // Twisted logs an exception from a callLater and goes on.
+                    let mut s = self.inner.state.borrow_mut();
+                    let seq = s.records.len() as u64;
+                    s.errors.push(ImplError {
+                        kind: ImplErrorKind::Panicked,
+                        seq,
+                        event: None,
+                        message: panic_message(panic),
+                    });
+                }
             }
             TimerKind::ConnectTimeout(c, attempt) => {
                 let mut s = self.inner.state.borrow_mut();
@@ -1547,13 +1605,11 @@ fn kind_of(call: &Call) -> EventKind {
         Call::ConnectionFailed(..) => EventKind::ClientConnectionFailed,
         Call::ClientConnectionLost(..) => EventKind::ClientConnectionLost,
         Call::DoStop(..) => EventKind::DoStop,
-        Call::Emit(e) => e.event.kind(),
     }
 }
 
 fn target_of(s: &State, call: &Call) -> Target {
     match *call {
-        Call::Emit(_) => Target::Reactor,
         Call::DoStart(f, _) | Call::DoStop(f, _) => Target::Factory(f),
         Call::StartedConnecting(c)
         | Call::ConnectionFailed(c, _)

@@ -26,10 +26,12 @@ pub enum ImplErrorKind {
 pub struct ImplError {
     /// What kind of error.
     pub kind: ImplErrorKind,
-    /// The seq of the callback or action in the trace.
+    /// The seq of the callback or action in the trace (for a timer, the
+    /// last event before it ran).
     pub seq: u64,
-    /// The event's name.
-    pub event: EventKind,
+    /// The event's name; `None` for a `call_later` timer, which is not in
+    /// the trace.
+    pub event: Option<EventKind>,
     /// What it said.
     pub message: String,
 }
@@ -42,11 +44,14 @@ impl fmt::Display for ImplError {
             ImplErrorKind::Action => "was a bug",
             ImplErrorKind::Stalled => "never finished (stall)",
         };
-        write!(
-            f,
-            "seq {}: {} {what}: {}",
-            self.seq, self.event, self.message
-        )
+        match self.event {
+            Some(event) => write!(f, "seq {}: {event} {what}: {}", self.seq, self.message),
+            None => write!(
+                f,
+                "after seq {}: a call_later timer {what}: {}",
+                self.seq, self.message
+            ),
+        }
     }
 }
 

@@ -8,6 +8,18 @@ impl Ops {
     fn with<T>(&self, f: impl FnOnce(&mut State, &Rc<Ops>) -> T) -> T {
         let inner = self.inner.upgrade().expect("a handle outlived its reactor");
         let ops = inner.ops.borrow().upgrade().expect("the reactor is alive");
+        let setting_up = {
+            let s = inner.state.borrow();
+            s.in_setup && s.frames.is_empty()
+        };
+        if setting_up {
+            // The previous set-up action's consequences come first.
+            MockReactor {
+                inner: inner.clone(),
+                ops: ops.clone(),
+            }
+            .settle_now();
+        }
         let mut s = inner.state.borrow_mut();
         // What the reactor allocates for the action (its trace, its queue)
         // is not the implementation's, though the implementation called it.
@@ -83,6 +95,7 @@ impl ReactorOps for Ops {
                     // from a zero-delay timer (P4).
                     c.aborted = true;
                     c.buffered = 0;
+                    c.outbox.clear();
                     s.schedule(Duration::ZERO, TimerKind::Aborted(p));
                 }
                 Ok(())
@@ -98,11 +111,15 @@ impl ReactorOps for Ops {
             };
             let result = match s.conns.get_mut(&p) {
                 None => Err(ActionError::ConnectionGone),
-                Some(c) if c.lost => {
+                Some(c) if c.lost && c.protocol.is_some() => {
                     // PR1: the producer is stopped at once.
                     s.after(Call::StopProducing(p));
                     Ok(())
                 }
+                // The protocol was let go at its end: there is no producer
+                // left to stop (the one difference this makes from Twisted,
+                // where the object lives on as long as anyone holds it).
+                Some(c) if c.lost => Err(ActionError::ConnectionGone),
                 Some(c) if c.producer != Producer::None => Err(ActionError::ProducerRegistered),
                 Some(c) => {
                     c.producer = if streaming {

@@ -38,16 +38,9 @@ impl State {
         });
     }
 
-    /// Records an action with its address and timeout. During the test's
-    /// set-up it is queued instead, so that each set-up action comes out
-    /// just before what it triggers, as in Twisted (`listen_tcp`, its
-    /// `do_start`, then `connect_tcp`, ...).
+    /// Records an action with its address and timeout.
     pub(super) fn record_action_at(&mut self, emission: Emission) {
-        if self.in_setup {
-            self.queue.push_back(Call::Emit(Box::new(emission)));
-        } else {
-            self.emit(emission);
-        }
+        self.emit(emission);
     }
 
     /// Writes an action's record now.
@@ -80,7 +73,7 @@ impl State {
                 self.errors.push(ImplError {
                     kind: ImplErrorKind::Action,
                     seq,
-                    event: event.kind(),
+                    event: Some(event.kind()),
                     message: e.to_string(),
                 });
             }
@@ -104,7 +97,7 @@ impl State {
                     self.errors.push(ImplError {
                         kind: ImplErrorKind::Action,
                         seq: e.seq(),
-                        event: self.records[self.fed].step.event.kind(),
+                        event: Some(self.records[self.fed].step.event.kind()),
                         message: e.to_string(),
                     });
                 }
@@ -257,6 +250,7 @@ impl State {
                 write_error: false,
                 producer: Producer::None,
                 written: Vec::new(),
+                outbox: VecDeque::new(),
                 held: Vec::new(),
                 failing: false,
             },
@@ -438,6 +432,24 @@ impl State {
         if let Some(w) = &mut c.window {
             *w -= take;
         }
+        // The bytes the peer reads leave the buffer now, in order.
+        let mut sent = Vec::new();
+        let mut left = take;
+        while left > 0 {
+            let Some(front) = c.outbox.front_mut() else {
+                break;
+            };
+            if front.len() <= left {
+                left -= front.len();
+                sent.push(c.outbox.pop_front().expect("front"));
+            } else {
+                let rest = front.split_off(left);
+                sent.push(std::mem::replace(front, rest));
+                left = 0;
+            }
+        }
+        self.send_to_peer(p, sent);
+        let c = self.conns.get_mut(&p).expect("live");
         if c.buffered > 0 {
             return; // Waits for the peer's window to open.
         }
@@ -453,6 +465,40 @@ impl State {
             _ => {}
         }
         self.maybe_close(p);
+    }
+
+    /// Bytes the peer read: to the script's record, or to the joined
+    /// implementation (at once, if it is made; when it is, if not yet).
+    fn send_to_peer(&mut self, p: ProtocolId, chunks: Vec<Vec<u8>>) {
+        let Some(c) = self.conns.get_mut(&p) else {
+            return;
+        };
+        match c.peer {
+            Peer::Script(_) => {
+                for chunk in chunks {
+                    c.written.extend_from_slice(&chunk);
+                }
+            }
+            Peer::Joined(j, side) => {
+                let (other, gone) = match side {
+                    Side::Client => (self.joins[j].server, self.joins[j].server_gone),
+                    Side::Server => (self.joins[j].client, self.joins[j].client_gone),
+                };
+                if gone {
+                    return;
+                }
+                let made = other.and_then(|o| self.conns.get(&o).map(|oc| (o, oc.made)));
+                for chunk in chunks {
+                    match made {
+                        Some((o, true)) => self.deliver_data(o, chunk),
+                        _ => match side {
+                            Side::Client => self.joins[j].to_server.push(chunk),
+                            Side::Server => self.joins[j].to_client.push(chunk),
+                        },
+                    }
+                }
+            }
+        }
     }
 
     /// After lose_connection, the connection closes once the buffer is
@@ -565,20 +611,9 @@ impl State {
         let was_empty = c.buffered == 0;
         c.buffered += data.len();
         let full = c.buffered > HIGH_WATER;
-        let peer = c.peer;
-        match peer {
-            Peer::Script(_) => c.written.extend_from_slice(data),
-            Peer::Joined(j, side) => {
-                let (other, pending) = match side {
-                    Side::Client => (self.joins[j].server, &mut self.joins[j].to_server),
-                    Side::Server => (self.joins[j].client, &mut self.joins[j].to_client),
-                };
-                match other.and_then(|o| self.conns.get(&o).map(|oc| (o, oc.made))) {
-                    Some((o, true)) => self.io_next.push_back(Io::Data(o, data.to_vec())),
-                    _ => pending.push(data.to_vec()),
-                }
-            }
-        }
+        // The bytes wait in the buffer until the peer reads them (drained);
+        // an abort throws away what is still there.
+        c.outbox.push_back(data.to_vec());
         let c = self.conns.get_mut(&p).expect("checked");
         if full {
             if let Producer::Streaming { paused: false } = c.producer {

@@ -58,10 +58,9 @@ pub fn received_chunks(run: &Run) -> Vec<u64> {
         .collect()
 }
 
-/// The mock clock's resolution: a timer due at `t` fires at `t` rounded up
-/// to the millisecond (see the ignored `BUG(harness)` test in
-/// `reconnecting.rs`).
-pub const CLOCK_RESOLUTION: f64 = 1e-3;
+/// The mock clock's resolution: `Duration`'s nanosecond, and `t` is
+/// written as an `f64` of seconds.
+pub const CLOCK_RESOLUTION: f64 = 1e-9;
 
 /// Whether `a` is the virtual time `b`, up to the mock clock's resolution
 /// (never early).

@@ -1,0 +1,945 @@
+//! The one-call fuzzer: a builder over a set-up, proptest's runner, and the
+//! checks of [`crate::checks`].
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
+
+use callorder_checker::Profile;
+use callorder_core::{ClientFactory, Factory, Reactor};
+use callorder_harness::{
+    counting_allocator_installed, parse_script, print_script, Conn, MockReactor, Run, Script,
+    ScriptFile, Step, WorldEvent,
+};
+use callorder_trace::Record;
+
+use crate::checks::{
+    basic_findings, closes, first_difference, retry_storms, writes_after_close, CheckKind, Finding,
+};
+use crate::strategy::{self, Case, ScriptConfig};
+
+/// The environment variable that overrides the seed of a campaign: a whole
+/// number, or `random` for a fresh one (printed on failure).
+pub const SEED_ENV: &str = "CALLORDER_FUZZ_SEED";
+/// The environment variable that overrides the number of cases.
+pub const CASES_ENV: &str = "CALLORDER_FUZZ_CASES";
+/// The number of cases by default: small enough for CI.
+pub const DEFAULT_CASES: u32 = 256;
+/// The connection attempts of one connector allowed with no time passing.
+pub const DEFAULT_RETRY_LIMIT: usize = 10;
+/// Where client set-ups connect, and server set-ups listen.
+pub const ADDRESS: &str = "127.0.0.1:8000";
+/// The connect timeout of client set-ups by default.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The comment that records a case's set-up in a printed script.
+const SETUP_TAG: &str = "# callorder-fuzz: connectors";
+
+/// A user invariant over the trace and the bytes written per connection.
+type Invariant = Rc<dyn Fn(&[Record], &[(Conn, Vec<u8>)]) -> Result<(), String>>;
+
+/// Sets up a run on the reactor, given the case's set-up.
+type Setup = Rc<dyn Fn(&Reactor, &SetUp)>;
+
+/// What a set-up closure is told about the case: for client set-ups, how
+/// many connectors to make and with what timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetUp {
+    /// How many connectors to make (from 1; generated, and shrunk).
+    pub connectors: usize,
+    /// The connect timeout ([`Fuzz::connect_timeout`]).
+    pub timeout: Option<Duration>,
+}
+
+/// What the set-up drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Client,
+    Server,
+    Custom,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::Server => "server",
+            Kind::Custom => "custom",
+        }
+    }
+}
+
+/// A fuzzing campaign over one implementation: build it with
+/// [`fuzz_client`](crate::fuzz_client), [`fuzz_server`](crate::fuzz_server)
+/// or [`fuzz_with`](crate::fuzz_with), tune it, then [`check`](Fuzz::check).
+///
+/// Every case runs a generated script under a fresh [`MockReactor`] and
+/// applies the checks on by default (see the crate documentation); proptest
+/// shrinks a failing case to a minimal one.
+#[must_use]
+pub struct Fuzz {
+    kind: Kind,
+    setup: Setup,
+    name: Option<String>,
+    cases: u32,
+    seed: u64,
+    profile: Profile,
+    config: ScriptConfig,
+    timeout: Option<Duration>,
+    chunking: bool,
+    write_after_close: bool,
+    retry_limit: Option<usize>,
+    determinism: bool,
+    heap_limit: Option<i64>,
+    invariants: Vec<(String, Invariant)>,
+    persistence: Option<FileFailurePersistence>,
+    source_file: &'static str,
+    max_shrink_iters: u32,
+}
+
+impl fmt::Debug for Fuzz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fuzz")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("cases", &self.cases)
+            .field("seed", &self.seed)
+            .field("profile", &self.profile)
+            .field("config", &self.config)
+            .field("timeout", &self.timeout)
+            .field("chunking", &self.chunking)
+            .field("write_after_close", &self.write_after_close)
+            .field("retry_limit", &self.retry_limit)
+            .field("determinism", &self.determinism)
+            .field("heap_limit", &self.heap_limit)
+            .field("invariants", &self.invariants.len())
+            .field("persistence", &self.persistence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fuzz {
+    fn new(kind: Kind, setup: Setup, source_file: &'static str) -> Self {
+        let config = ScriptConfig {
+            clients: kind != Kind::Server,
+            servers: kind != Kind::Client,
+            max_connectors: if kind == Kind::Client { 2 } else { 1 },
+            ..ScriptConfig::default()
+        };
+        Fuzz {
+            kind,
+            setup,
+            name: None,
+            cases: DEFAULT_CASES,
+            seed: 0,
+            profile: Profile::Strict,
+            config: config.around(CONNECT_TIMEOUT),
+            timeout: Some(CONNECT_TIMEOUT),
+            chunking: true,
+            write_after_close: true,
+            retry_limit: Some(DEFAULT_RETRY_LIMIT),
+            determinism: true,
+            heap_limit: None,
+            invariants: Vec::new(),
+            persistence: Some(FileFailurePersistence::WithSource("proptest-regressions")),
+            source_file,
+            max_shrink_iters: 4096,
+        }
+    }
+
+    pub(crate) fn client<F: ClientFactory>(
+        make: impl Fn() -> Arc<F> + 'static,
+        source: &'static str,
+    ) -> Self {
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            for _ in 0..set_up.connectors.max(1) {
+                let factory: Arc<dyn ClientFactory> = make();
+                reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
+            }
+        });
+        Fuzz::new(Kind::Client, setup, source)
+    }
+
+    pub(crate) fn server<F: Factory>(
+        make: impl Fn() -> Arc<F> + 'static,
+        source: &'static str,
+    ) -> Self {
+        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
+            let factory: Arc<dyn Factory> = make();
+            // A fresh reactor listens on nothing: this cannot fail.
+            let _ = reactor.listen_tcp(ADDRESS, factory);
+        });
+        Fuzz::new(Kind::Server, setup, source)
+    }
+
+    pub(crate) fn custom(setup: impl Fn(&Reactor, &SetUp) + 'static, source: &'static str) -> Self {
+        Fuzz::new(Kind::Custom, Rc::new(setup), source)
+    }
+
+    /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
+    /// [`CASES_ENV`] overrides it.
+    pub fn cases(mut self, n: u32) -> Self {
+        self.cases = n;
+        self
+    }
+
+    /// The campaign's seed (default 0): the same seed generates the same
+    /// cases. [`SEED_ENV`] overrides it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The checker's profile (default strict).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The name printed as the script's `implementation` header.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The connect timeout of client set-ups (default 30 s; `None`: never);
+    /// time advances are generated around it.
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        if let Some(t) = timeout {
+            self.config = self.config.around(t);
+        }
+        self
+    }
+
+    /// Also generates time advances around `delay` (a retry delay, an idle
+    /// timeout of the implementation).
+    pub fn delay_around(mut self, delay: Duration) -> Self {
+        self.config = self.config.around(delay);
+        self
+    }
+
+    /// The bytes peers send (default: [`strategy::payload`]).
+    pub fn payloads(
+        mut self,
+        payloads: impl proptest::strategy::Strategy<Value = Vec<u8>> + 'static,
+    ) -> Self {
+        self.config.payloads = Some(payloads.boxed());
+        self
+    }
+
+    /// Changes the script generator's settings.
+    pub fn script_config(mut self, f: impl FnOnce(&mut ScriptConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Turns the chunking-invariance check off (for protocols whose output
+    /// rightly depends on how reads are cut).
+    pub fn no_chunking_invariance(mut self) -> Self {
+        self.chunking = false;
+        self
+    }
+
+    /// Turns the write-after-abort/connection_lost check off.
+    pub fn allow_write_after_close(mut self) -> Self {
+        self.write_after_close = false;
+        self
+    }
+
+    /// The connection attempts one connector may make with no time passing
+    /// (default [`DEFAULT_RETRY_LIMIT`]; `None`: no limit).
+    pub fn retry_limit(mut self, limit: Option<usize>) -> Self {
+        self.retry_limit = limit;
+        self
+    }
+
+    /// Turns the determinism self-check off (it doubles the runs).
+    pub fn no_determinism_check(mut self) -> Self {
+        self.determinism = false;
+        self
+    }
+
+    /// Fails a case whose implementation holds more than `bytes` more heap
+    /// just before shutdown than at its start. Needs the counting allocator
+    /// (see `callorder_harness::leak`); without it the check is off, and the
+    /// [`Report`] says so.
+    pub fn heap_limit(mut self, bytes: i64) -> Self {
+        self.heap_limit = Some(bytes);
+        self
+    }
+
+    /// Adds a check of your own over the trace and the bytes written on each
+    /// connection whose peer is the script; an `Err` fails the case.
+    pub fn invariant(
+        mut self,
+        name: impl Into<String>,
+        check: impl Fn(&[Record], &[(Conn, Vec<u8>)]) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Rc::new(check)));
+        self
+    }
+
+    /// Where proptest keeps the seeds of failing cases, replayed first on
+    /// the next run (default: `WithSource("proptest-regressions")`, a file
+    /// next to the test's source; `None`: nowhere).
+    pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
+        self.persistence = persistence;
+        self
+    }
+
+    /// The most shrinking steps (default 4096).
+    pub fn max_shrink_iters(mut self, n: u32) -> Self {
+        self.max_shrink_iters = n;
+        self
+    }
+
+    fn heap_on(&self) -> bool {
+        self.heap_limit.is_some() && counting_allocator_installed()
+    }
+
+    /// The seed and case count after the environment had its say.
+    fn effective(&self) -> Result<(u64, u32), String> {
+        let seed = match std::env::var(SEED_ENV) {
+            Ok(v) if v.trim() == "random" => {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                t ^ u64::from(std::process::id()).rotate_left(32)
+            }
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{SEED_ENV}={v:?}: expected a whole number or `random`"))?,
+            Err(_) => self.seed,
+        };
+        let cases = match std::env::var(CASES_ENV) {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{CASES_ENV}={v:?}: expected a whole number"))?,
+            Err(_) => self.cases,
+        };
+        Ok((seed, cases))
+    }
+
+    /// Runs the campaign and panics with the [`Failure`] if a case fails:
+    /// for `#[test]`.
+    #[track_caller]
+    pub fn check(self) -> Report {
+        match self.run() {
+            Ok(report) => report,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// Runs the campaign: the report, or the minimal failing case.
+    ///
+    /// # Panics
+    ///
+    /// If [`SEED_ENV`] or [`CASES_ENV`] is set to something other than a
+    /// whole number (or `random`, for the seed).
+    ///
+    /// # Errors
+    ///
+    /// The [`Failure`] of the minimal failing case proptest shrank to.
+    pub fn run(self) -> Result<Report, Box<Failure>> {
+        // A malformed variable is a mistake of whoever set it: say so loudly.
+        let (seed, cases) = self
+            .effective()
+            .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        let config = Config {
+            cases,
+            failure_persistence: self
+                .persistence
+                .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
+            source_file: Some(self.source_file),
+            max_shrink_iters: self.max_shrink_iters,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let strategy = strategy::case(&self.config);
+        let outcome = runner.run(&strategy, |case| {
+            let script = self.with_heap_checkpoints(case.script());
+            match self.check_script(&script, case.seed, case.connectors, seed) {
+                Ok(()) => Ok(()),
+                Err(f) => Err(TestCaseError::fail(f.finding.to_string())),
+            }
+        });
+        match outcome {
+            Ok(()) => Ok(Report {
+                cases,
+                seed,
+                notes: self.notes(),
+            }),
+            Err(TestError::Fail(reason, case)) => {
+                let script = self.with_heap_checkpoints(case.script());
+                match self.check_script(&script, case.seed, case.connectors, seed) {
+                    Err(failure) => Err(self.minimize(case, failure, seed)),
+                    Ok(()) => Err(Box::new(self.failure_without_script(
+                        format!(
+                            "the minimal case failed under proptest ({reason}) but passed when \
+                             run again: the implementation keeps state between runs \
+                             (a global?)\ncase: {case:?}"
+                        ),
+                        seed,
+                    ))),
+                }
+            }
+            Err(TestError::Abort(why)) => Err(Box::new(
+                self.failure_without_script(format!("proptest gave up: {why}"), seed),
+            )),
+        }
+    }
+
+    /// Greedy simplification after proptest's shrinking: takes any
+    /// [`Case::simplifications`] that still fails the same check, until
+    /// none does.
+    fn minimize(&self, mut case: Case, mut failure: Box<Failure>, seed: u64) -> Box<Failure> {
+        // Bounded: each accepted step makes the case strictly simpler.
+        for _ in 0..1000 {
+            let simpler = case.simplifications().into_iter().find_map(|candidate| {
+                let script = self.with_heap_checkpoints(candidate.script());
+                match self.check_script(&script, candidate.seed, candidate.connectors, seed) {
+                    Err(f) if f.finding.check == failure.finding.check => Some((candidate, f)),
+                    _ => None,
+                }
+            });
+            match simpler {
+                Some((c, f)) => (case, failure) = (c, f),
+                None => break,
+            }
+        }
+        failure
+    }
+
+    /// Runs the checks on one script (as printed in a [`Failure`], with its
+    /// `seed` line and set-up comment): to replay a failure, or to keep a
+    /// found script as a regression test.
+    ///
+    /// # Errors
+    ///
+    /// The [`Failure`], if a check fails; a script that does not parse is
+    /// one too.
+    pub fn replay(&self, text: &str) -> Result<(), Box<Failure>> {
+        let file = parse_script(text, "replayed.script").map_err(|e| {
+            Box::new(self.failure_without_script(format!("the script does not parse: {e}"), 0))
+        })?;
+        let connectors = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(SETUP_TAG))
+            .and_then(|rest| rest.trim().parse().ok())
+            .unwrap_or(1);
+        self.check_script(&file.script, file.seed.unwrap_or(0), connectors, 0)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        match (self.heap_limit, counting_allocator_installed()) {
+            (None, _) => notes.push("heap-growth check OFF: no heap_limit set".to_owned()),
+            (Some(_), false) => notes.push(
+                "heap-growth check OFF: the counting allocator is not installed \
+                 (see callorder_harness::leak)"
+                    .to_owned(),
+            ),
+            (Some(limit), true) => notes.push(format!("heap-growth check on: limit {limit} bytes")),
+        }
+        if !self.chunking {
+            notes.push("chunking-invariance check OFF".to_owned());
+        }
+        if !self.write_after_close {
+            notes.push("write-after-close check OFF".to_owned());
+        }
+        if self.retry_limit.is_none() {
+            notes.push("retry-storm check OFF".to_owned());
+        }
+        if !self.determinism {
+            notes.push("determinism self-check OFF".to_owned());
+        }
+        notes
+    }
+
+    fn with_heap_checkpoints(&self, script: Script) -> Script {
+        if !self.heap_on() {
+            return script;
+        }
+        let mut out = Script::new().checkpoint();
+        for step in script.steps() {
+            if *step == Step::Shutdown {
+                out = out.checkpoint();
+            }
+            out = out.step(step.clone());
+        }
+        out
+    }
+
+    /// Runs `script` once; a panic that escapes the reactor is an `Err`.
+    fn execute(&self, script: &Script, seed: u64, connectors: usize) -> Result<Run, String> {
+        let set_up = SetUp {
+            connectors,
+            timeout: self.timeout,
+        };
+        let setup = self.setup.clone();
+        catch_unwind(AssertUnwindSafe(|| {
+            MockReactor::with_profile(self.profile, seed)
+                .run(script.clone(), |reactor| setup(reactor, &set_up))
+        }))
+        .map_err(|panic| {
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned())
+        })
+    }
+
+    /// The findings of one run, earliest in the trace first (a retry storm
+    /// before the unmet obligation it leaves at `end`), those with no place
+    /// in the trace last.
+    fn findings(&self, run: &Run) -> Vec<Finding> {
+        let mut out = basic_findings(run);
+        if self.write_after_close {
+            out.extend(writes_after_close(&run.trace));
+        }
+        if let Some(limit) = self.retry_limit {
+            out.extend(retry_storms(&run.trace, limit));
+        }
+        if let (Some(limit), Some(points)) = (self.heap_limit, &run.heap_checkpoints) {
+            if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                if last - first > limit {
+                    out.push(Finding {
+                        check: CheckKind::HeapGrowth,
+                        message: format!(
+                            "the implementation holds {} more bytes before shutdown than at the start (limit {limit})",
+                            last - first
+                        ),
+                        seq: None,
+                    });
+                }
+            }
+        }
+        for (name, check) in &self.invariants {
+            if let Err(message) = check(&run.trace, &run.written) {
+                out.push(Finding {
+                    check: CheckKind::Invariant(name.clone()),
+                    message,
+                    seq: None,
+                });
+            }
+        }
+        out.sort_by_key(|f| f.seq.unwrap_or(u64::MAX));
+        out
+    }
+
+    /// Every check on one script: `Ok`, or the failure with what shows it.
+    fn check_script(
+        &self,
+        script: &Script,
+        seed: u64,
+        connectors: usize,
+        campaign_seed: u64,
+    ) -> Result<(), Box<Failure>> {
+        let fail =
+            |finding: Finding, script: &Script, run: Option<&Run>, detail: Option<String>| {
+                Box::new(self.failure(
+                    finding,
+                    script,
+                    seed,
+                    connectors,
+                    run,
+                    detail,
+                    campaign_seed,
+                ))
+            };
+        let run = match self.execute(script, seed, connectors) {
+            Ok(run) => run,
+            Err(message) => {
+                let finding = Finding {
+                    check: CheckKind::Panic,
+                    message: format!("the run panicked outside any callback: {message}"),
+                    seq: None,
+                };
+                return Err(fail(finding, script, None, None));
+            }
+        };
+        if let Some(finding) = self.findings(&run).into_iter().next() {
+            return Err(fail(finding, script, Some(&run), None));
+        }
+        if self.determinism {
+            let again = self.execute(script, seed, connectors);
+            let (a, b) = (
+                run.trace_jsonl(),
+                again.map(|r| r.trace_jsonl()).unwrap_or_default(),
+            );
+            if let Some((line, x, y)) = first_difference(&a, &b) {
+                let finding = Finding {
+                    check: CheckKind::Determinism,
+                    message: format!(
+                        "the same script and seed gave another trace; first difference at event {line}:\n  first run:  {}\n  second run: {}",
+                        x.unwrap_or("(trace ended)"),
+                        y.unwrap_or("(trace ended)")
+                    ),
+                    seq: Some(line as u64),
+                };
+                return Err(fail(finding, script, Some(&run), None));
+            }
+        }
+        if self.chunking {
+            for (label, variant) in [
+                ("all in one chunk", merge_sends(script)),
+                ("byte by byte", split_sends(script)),
+            ] {
+                if variant == *script {
+                    continue;
+                }
+                let other = match self.execute(&variant, seed, connectors) {
+                    Ok(other) => other,
+                    Err(message) => {
+                        let finding = Finding {
+                            check: CheckKind::Panic,
+                            message: format!(
+                                "the run panicked outside any callback (incoming bytes re-chunked {label}): {message}"
+                            ),
+                            seq: None,
+                        };
+                        return Err(fail(finding, &variant, None, None));
+                    }
+                };
+                if let Some(mut finding) = self.findings(&other).into_iter().next() {
+                    finding.message = format!(
+                        "{} (found with the incoming bytes re-chunked {label}; the script below is that re-chunking)",
+                        finding.message
+                    );
+                    return Err(fail(finding, &variant, Some(&other), None));
+                }
+                // A write error ends its connection at the first write that
+                // follows, which chunking moves: those connections are left
+                // out, and closes are not compared at all then.
+                let broken = write_error_conns(script);
+                let kept = |w: &[(Conn, Vec<u8>)]| -> Vec<(Conn, Vec<u8>)> {
+                    w.iter()
+                        .filter(|(c, _)| !broken.contains(c))
+                        .cloned()
+                        .collect()
+                };
+                let (closes_a, closes_b) = if broken.is_empty() {
+                    (closes(&run.trace), closes(&other.trace))
+                } else {
+                    Default::default()
+                };
+                if kept(&run.written) != kept(&other.written) || closes_a != closes_b {
+                    let finding = Finding {
+                        check: CheckKind::ChunkingInvariance,
+                        message: format!(
+                            "the same incoming bytes, re-chunked {label}, gave {}",
+                            if kept(&run.written) != kept(&other.written) {
+                                "other outgoing bytes"
+                            } else {
+                                "other closes"
+                            }
+                        ),
+                        seq: None,
+                    };
+                    let detail = format!(
+                        "as generated, wrote:\n{}  and closed: {closes_a:?}\n\
+                         re-chunked {label}, wrote:\n{}  and closed: {closes_b:?}\n\
+                         the re-chunked script:\n{}",
+                        show_written(&run.written),
+                        show_written(&other.written),
+                        indent(&print_script(&ScriptFile::from(variant.clone())))
+                    );
+                    return Err(fail(finding, script, Some(&run), Some(detail)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn failure(
+        &self,
+        finding: Finding,
+        script: &Script,
+        seed: u64,
+        connectors: usize,
+        run: Option<&Run>,
+        detail: Option<String>,
+        campaign_seed: u64,
+    ) -> Failure {
+        let mut file = ScriptFile::from(script.clone());
+        file.seed = Some(seed);
+        if let Some(name) = &self.name {
+            file.implementation = Some(name.clone());
+        }
+        let mut text = String::new();
+        if self.kind == Kind::Client {
+            text.push_str(&format!("{SETUP_TAG} {connectors}\n"));
+        }
+        text.push_str(&print_script(&file));
+        let trace = run.map(|run| {
+            let jsonl = run.trace_jsonl();
+            match finding.seq {
+                Some(seq) => jsonl
+                    .lines()
+                    .take(seq as usize)
+                    .map(|l| format!("{l}\n"))
+                    .collect(),
+                None => jsonl,
+            }
+        });
+        Failure {
+            finding,
+            kind: self.kind.as_str(),
+            script: file,
+            script_text: text,
+            steps: script.steps().len(),
+            trace: trace.unwrap_or_default(),
+            detail,
+            campaign_seed,
+            notes: self.notes(),
+        }
+    }
+
+    fn failure_without_script(&self, message: String, campaign_seed: u64) -> Failure {
+        Failure {
+            finding: Finding {
+                check: CheckKind::Determinism,
+                message,
+                seq: None,
+            },
+            kind: self.kind.as_str(),
+            script: ScriptFile::default(),
+            script_text: String::new(),
+            steps: 0,
+            trace: String::new(),
+            detail: None,
+            campaign_seed,
+            notes: self.notes(),
+        }
+    }
+}
+
+/// The campaign's random source, from its seed.
+fn rng_for(seed: u64) -> TestRng {
+    // SplitMix64 spreads the seed over the 32 bytes ChaCha wants.
+    let mut x = seed;
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// The script with each run of sends on one connection, with nothing in
+/// between, merged into one chunk.
+fn merge_sends(script: &Script) -> Script {
+    let mut steps: Vec<Step> = Vec::new();
+    for step in script.steps() {
+        let step = match step {
+            Step::Batch(events) => Step::Batch(merge_events(events)),
+            other => other.clone(),
+        };
+        if let (Some(Step::Batch(prev)), Step::Batch(now)) = (steps.last_mut(), &step) {
+            if let (
+                [WorldEvent::Send { conn: a, bytes }],
+                [WorldEvent::Send {
+                    conn: b,
+                    bytes: more,
+                }],
+            ) = (prev.as_mut_slice(), now.as_slice())
+            {
+                if a == b {
+                    bytes.extend_from_slice(more);
+                    continue;
+                }
+            }
+        }
+        steps.push(step);
+    }
+    rebuild(script, steps)
+}
+
+fn merge_events(events: &[WorldEvent]) -> Vec<WorldEvent> {
+    let mut out: Vec<WorldEvent> = Vec::new();
+    for e in events {
+        if let (
+            Some(WorldEvent::Send { conn: a, bytes }),
+            WorldEvent::Send {
+                conn: b,
+                bytes: more,
+            },
+        ) = (out.last_mut(), e)
+        {
+            if a == b {
+                bytes.extend_from_slice(more);
+                continue;
+            }
+        }
+        out.push(e.clone());
+    }
+    out
+}
+
+/// The script with every send cut into single bytes: a step each for sends
+/// alone in their step, events of the same batch otherwise.
+fn split_sends(script: &Script) -> Script {
+    let mut steps = Vec::new();
+    for step in script.steps() {
+        match step {
+            Step::Batch(events) if events.len() == 1 => match &events[0] {
+                WorldEvent::Send { conn, bytes } => {
+                    for b in bytes {
+                        steps.push(Step::Batch(vec![WorldEvent::Send {
+                            conn: *conn,
+                            bytes: vec![*b],
+                        }]));
+                    }
+                }
+                _ => steps.push(step.clone()),
+            },
+            Step::Batch(events) => {
+                let mut out = Vec::new();
+                for e in events {
+                    match e {
+                        WorldEvent::Send { conn, bytes } => {
+                            out.extend(bytes.iter().map(|b| WorldEvent::Send {
+                                conn: *conn,
+                                bytes: vec![*b],
+                            }));
+                        }
+                        other => out.push(other.clone()),
+                    }
+                }
+                steps.push(Step::Batch(out));
+            }
+            other => steps.push(other.clone()),
+        }
+    }
+    rebuild(script, steps)
+}
+
+/// The connections the script injects a write error on.
+fn write_error_conns(script: &Script) -> Vec<Conn> {
+    script
+        .steps()
+        .iter()
+        .filter_map(|s| match s {
+            Step::Batch(events) => Some(events),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|e| match e {
+            WorldEvent::WriteError { conn } => Some(*conn),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rebuild(like: &Script, steps: Vec<Step>) -> Script {
+    let mut out = Script::new();
+    if let Some(name) = like.implementation() {
+        out = out.with_implementation(name);
+    }
+    steps.into_iter().fold(out, Script::step)
+}
+
+fn show_written(written: &[(Conn, Vec<u8>)]) -> String {
+    if written.is_empty() {
+        return "    (no connection to the script)\n".to_owned();
+    }
+    written
+        .iter()
+        .map(|(conn, bytes)| format!("    {conn:?}: {:?}\n", String::from_utf8_lossy(bytes)))
+        .collect()
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// A campaign that passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The cases that passed.
+    pub cases: u32,
+    /// The campaign's seed.
+    pub seed: u64,
+    /// Checks that were off, and why.
+    pub notes: Vec<String>,
+}
+
+/// The minimal failing case: what failed, the script that shows it (in the
+/// fixture format, ready to paste into `fixtures/`), the trace up to the
+/// failure, and the seed to replay the campaign. Its `Display` is the panic
+/// message of [`Fuzz::check`].
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// What the check found.
+    pub finding: Finding,
+    /// `client`, `server` or `custom`: the set-up.
+    pub kind: &'static str,
+    /// The minimal script, with its seed.
+    pub script: ScriptFile,
+    /// The script as printed: a set-up comment line (client set-ups), then
+    /// [`print_script`] of [`Failure::script`].
+    pub script_text: String,
+    /// How many steps the script has.
+    pub steps: usize,
+    /// The trace up to the failure, in JSON Lines (trace format v1).
+    pub trace: String,
+    /// More evidence, for some checks (chunking invariance: both outputs).
+    pub detail: Option<String>,
+    /// The campaign's seed ([`SEED_ENV`] replays it).
+    pub campaign_seed: u64,
+    /// Checks that were off.
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "callorder-fuzz: the {} implementation failed a check: {}",
+            self.kind, self.finding
+        )?;
+        if let Some(detail) = &self.detail {
+            writeln!(f, "\n{detail}")?;
+        }
+        if !self.script_text.is_empty() {
+            writeln!(
+                f,
+                "\nminimal script ({} step{}; paste into fixtures/scripts/, replay with Fuzz::replay):\n\
+                 ---8<---\n{}---8<---",
+                self.steps,
+                if self.steps == 1 { "" } else { "s" },
+                self.script_text
+            )?;
+        }
+        if !self.trace.is_empty() {
+            writeln!(
+                f,
+                "\ntrace up to the failure:\n---8<---\n{}---8<---",
+                self.trace
+            )?;
+        }
+        writeln!(
+            f,
+            "\nseed: {0} (replay the campaign with {SEED_ENV}={0}; the script's `seed` line is the reactor's)",
+            self.campaign_seed
+        )?;
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
+    }
+}

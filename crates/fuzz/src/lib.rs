@@ -1,0 +1,135 @@
+//! Fuzz a Factory/Protocol implementation in one call.
+//!
+//! `callorder-fuzz` generates what the world does to an implementation
+//! (connections accepted, refused or timing out, bytes cut at any chunk
+//! boundary, closes, resets, half-closes, write errors, small peer read
+//! windows, ports stopped, time passing, the reactor shut down mid-way) as
+//! proptest strategies ([`strategy`]), runs each case under the
+//! deterministic mock reactor of `callorder-harness` with the callorder
+//! checker on, and shrinks any failure to the smallest script that shows it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use callorder_reference::EchoFactory;
+//!
+//! // Inside #[test]: panics with the minimal script, the trace and the seed
+//! // if any case fails.
+//! callorder_fuzz::fuzz_server(|| Arc::new(EchoFactory::new()))
+//!     .name("echo_server")
+//!     .cases(16)
+//!     .regressions(None)
+//!     .check();
+//! ```
+//!
+//! # Checks
+//!
+//! On by default for every case:
+//!
+//! - **order**: no checker violation (strict profile unless
+//!   [`Fuzz::profile`] says otherwise);
+//! - **no panic, no implementation error**: `Run::errors` is empty
+//!   (callbacks that returned errors, panicked or stalled; actions that are
+//!   bugs, such as `connect` while connecting);
+//! - **no leak**: `Run::leaks` is empty. Heap growth is checked only with
+//!   [`Fuzz::heap_limit`] and the counting allocator installed; otherwise it
+//!   is off, and the [`Report`] and [`Failure`] say so;
+//! - **chunking invariance**: the case is run again with the incoming bytes
+//!   all in one chunk and byte by byte; the bytes written on each connection
+//!   and how each connection closed must not change
+//!   ([`Fuzz::no_chunking_invariance`] turns it off);
+//! - **write after close**: a `write` of a protocol after its own
+//!   `abort_connection` or its `connection_lost` is reported as a likely bug
+//!   ([`Fuzz::allow_write_after_close`]);
+//! - **retry storm**: more than [`DEFAULT_RETRY_LIMIT`] connection attempts
+//!   of one connector with no virtual time passing ([`Fuzz::retry_limit`]);
+//! - **determinism**: the case is run twice and the traces compared
+//!   ([`Fuzz::no_determinism_check`]).
+//!
+//! Add your own with [`Fuzz::invariant`].
+//!
+//! # Seeds, case counts and regression files
+//!
+//! A campaign is deterministic: seed 0 unless [`Fuzz::seed`] says otherwise.
+//! The environment overrides both: [`SEED_ENV`] (`CALLORDER_FUZZ_SEED`, a
+//! number or `random`) and [`CASES_ENV`] (`CALLORDER_FUZZ_CASES`); CI runs
+//! [`DEFAULT_CASES`]. A long campaign:
+//!
+//! ```text
+//! CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES=100000 cargo test --release -p my-crate fuzz_
+//! ```
+//!
+//! Failing cases are saved by proptest next to the test's source (a
+//! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
+//! the next run: commit that file. To keep a found script as a fixture,
+//! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
+#![forbid(unsafe_code)]
+
+pub mod checks;
+mod fuzz;
+pub mod strategy;
+
+use std::panic::Location;
+use std::sync::Arc;
+
+use callorder_core::{ClientFactory, Factory, Reactor};
+
+pub use checks::{CheckKind, Finding};
+pub use fuzz::{
+    Failure, Fuzz, Report, SetUp, ADDRESS, CASES_ENV, CONNECT_TIMEOUT, DEFAULT_CASES,
+    DEFAULT_RETRY_LIMIT, SEED_ENV,
+};
+
+/// Fuzzes a client factory: each case makes one to two connectors to
+/// [`ADDRESS`] (30 s connect timeout), each with a fresh factory from
+/// `make`, and the script answers their attempts and plays the servers.
+///
+/// ```
+/// use std::sync::Arc;
+/// use callorder_reference::LineClientFactory;
+///
+/// let report = callorder_fuzz::fuzz_client(|| Arc::new(LineClientFactory::new(["hello"]).close_after(1)))
+///     .cases(16)
+///     .regressions(None)
+///     .check();
+/// assert_eq!(report.cases, 16);
+/// ```
+#[track_caller]
+pub fn fuzz_client<F: ClientFactory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
+    Fuzz::client(make, Location::caller().file())
+}
+
+/// Fuzzes a server factory: each case listens on [`ADDRESS`] with a fresh
+/// factory from `make` (port 1 of the script), and the script plays the
+/// peers that connect.
+///
+/// ```
+/// use std::sync::Arc;
+/// use callorder_reference::EchoFactory;
+///
+/// callorder_fuzz::fuzz_server(|| Arc::new(EchoFactory::new())).cases(16).regressions(None).check();
+/// ```
+#[track_caller]
+pub fn fuzz_server<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
+    Fuzz::server(make, Location::caller().file())
+}
+
+/// Fuzzes any set-up: `setup` makes the connections and ports on the
+/// reactor (it is told the case's [`SetUp`]), and the script generates both
+/// client and server moves.
+///
+/// ```
+/// use std::sync::Arc;
+/// use callorder_reference::{EchoFactory, LineClientFactory};
+///
+/// callorder_fuzz::fuzz_with(|reactor, _| {
+///     reactor.listen_tcp("127.0.0.1:7", Arc::new(EchoFactory::new())).unwrap();
+///     reactor.connect_tcp("127.0.0.1:9", Arc::new(LineClientFactory::new(["hi"])), None);
+/// })
+/// .cases(16)
+/// .regressions(None)
+/// .check();
+/// ```
+#[track_caller]
+pub fn fuzz_with(setup: impl Fn(&Reactor, &SetUp) + 'static) -> Fuzz {
+    Fuzz::custom(setup, Location::caller().file())
+}
