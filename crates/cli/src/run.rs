@@ -53,16 +53,23 @@ pub fn run_script_file(path: &Path, profile: Profile) -> ScriptRun {
             bundled::NAMES.join(", ")
         ));
     };
-    if !bundled::NAMES.contains(&implementation.as_str()) {
+    let reference = bundled::NAMES.contains(&implementation.as_str());
+    let scenario = callorder_scenarios::NAMES.contains(&implementation.as_str());
+    if !reference && !scenario {
         return malformed(format!(
-            "{name}: no bundled implementation {implementation:?}; expected one of: {}",
-            bundled::NAMES.join(", ")
+            "{name}: no bundled implementation {implementation:?}; expected one of: {}, or a Twisted scenario: {}",
+            bundled::NAMES.join(", "),
+            callorder_scenarios::NAMES.join(", ")
         ));
     }
     let reactor = MockReactor::with_profile(profile, file.seed.unwrap_or(0));
     let run = reactor.run(file.script, |r| {
         // The name was checked above, so setting it up cannot fail.
-        let _ = bundled::set_up(&implementation, r);
+        let _ = if reference {
+            bundled::set_up(&implementation, r)
+        } else {
+            callorder_scenarios::set_up(&implementation, r)
+        };
     });
     ScriptRun {
         verdict: if run.violation.is_some() {

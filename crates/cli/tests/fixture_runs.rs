@@ -11,19 +11,41 @@ use callorder_cli::run::run_script_file;
 
 fn scripts() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("fixtures/scripts exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "script"))
-        .collect();
+    let mut files = Vec::new();
+    for dir in [dir.clone(), dir.join("twisted")] {
+        files.extend(
+            std::fs::read_dir(&dir)
+                .expect("fixtures/scripts exists")
+                .map(|e| e.expect("readable").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "script")),
+        );
+    }
     files.sort();
     files
+}
+
+/// The snapshot name: the file's stem, prefixed by its folder below
+/// fixtures/scripts.
+fn snapshot_name(file: &Path) -> String {
+    let stem = file
+        .file_stem()
+        .expect("a name")
+        .to_string_lossy()
+        .to_string();
+    match file
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+    {
+        Some(folder) if folder != "scripts" => format!("{folder}__{stem}"),
+        _ => stem,
+    }
 }
 
 #[test]
 fn every_fixture_script_runs_legally_and_matches_its_golden_trace() {
     let files = scripts();
-    assert!(files.len() >= 5, "the fixtures are there");
+    assert!(files.len() >= 5 + 29, "the fixtures are there");
     for file in files {
         let run = run_script_file(&file, Profile::Strict);
         assert_eq!(
@@ -33,12 +55,7 @@ fn every_fixture_script_runs_legally_and_matches_its_golden_trace() {
             file.display(),
             run.notes
         );
-        let name = file
-            .file_stem()
-            .expect("a name")
-            .to_string_lossy()
-            .to_string();
-        insta::assert_snapshot!(name, run.trace.expect("it ran"));
+        insta::assert_snapshot!(snapshot_name(&file), run.trace.expect("it ran"));
     }
 }
 
