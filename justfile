@@ -27,3 +27,23 @@ corpus:
 # Checker throughput and memory on a large generated trace (writes ~1 GB to target/bench-data once).
 bench:
     cargo bench -p callorder-cli --bench checker
+
+# The mock reactor's benchmark: life cycles/s with the checker on and off,
+# Twisted's fakes on the same life cycle (needs a Python with Twisted 26.10,
+# e.g. `python3 -m venv .venv && .venv/bin/pip install twisted==26.10.0`),
+# and 100k concurrent connections' memory.
+bench-harness python=".venv/bin/python":
+    CALLORDER_BENCH_PYTHON={{python}} cargo bench -p callorder-harness --bench lifecycle
+
+# The mock reactor against the recorded Twisted traces (docs/fidelity.md).
+fidelity:
+    cargo test -p callorder-scenarios --test fidelity -- --nocapture
+
+# A long fuzzing campaign (random seed, printed on failure; replay with
+# CALLORDER_FUZZ_SEED=<n>).
+fuzz cases="100000":
+    CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz
+
+# Run a fixture script and print its trace.
+run script:
+    cargo run --release -p callorder-cli -- run {{script}}
