@@ -443,7 +443,7 @@ impl MockReactor {
     pub async fn run_script(self, script: Script) -> Run {
         // What the set-up asked for happens first.
         self.run_until(None).await;
-        for step in script.steps() {
+        for step in script.into_steps() {
             if self.stopped() {
                 break;
             }
@@ -452,13 +452,13 @@ impl MockReactor {
                     {
                         let mut s = self.inner.state.borrow_mut();
                         for e in events {
-                            s.io_next.push_back(Io::World(e.clone()));
+                            s.io_next.push_back(Io::World(e));
                         }
                     }
                     self.run_until(None).await;
                 }
                 Step::Advance(by) => {
-                    let deadline = Instant::now() + *by;
+                    let deadline = Instant::now() + by;
                     self.run_until(Some(deadline)).await;
                     tokio::time::advance(deadline.saturating_duration_since(Instant::now())).await;
                 }
@@ -804,8 +804,8 @@ impl MockReactor {
     // ---------------------------------------------------------- delivering
 
     /// Records a callback, starts it and polls it once.
-    fn begin(&self, call: Call) {
-        let Some((fut, target, record, seq, frame)) = self.prepare(&call) else {
+    fn begin(&self, mut call: Call) {
+        let Some((fut, target, record, seq, frame)) = self.prepare(&mut call) else {
             return;
         };
         let ran = Running {
@@ -829,7 +829,7 @@ impl MockReactor {
     /// is released while unwinding, so the protocol survives to get its
     /// `connection_lost`, as Twisted's does after an exception.
     #[allow(clippy::await_holding_refcell_ref)]
-    fn prepare(&self, call: &Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
+    fn prepare(&self, call: &mut Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
         let reactor = self.handle();
         // Each future counts the implementation's heap through `m`.
         let m = self.inner.state.borrow().heap.clone();
@@ -948,7 +948,9 @@ impl MockReactor {
                         (Event::ConnectionMade { protocol: p }, fut)
                     }
                     Call::DataReceived(_, data) => {
-                        let data = data.clone();
+                        // The bytes move into the future: the call keeps
+                        // only what `complete` needs.
+                        let data = std::mem::take(data);
                         let bytes = data.len() as u64;
                         // The bytes live in the future, so the callback can
                         // borrow them across its awaits.

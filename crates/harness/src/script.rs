@@ -138,6 +138,11 @@ impl Script {
         &self.steps
     }
 
+    /// The steps, taken out of the script.
+    pub fn into_steps(self) -> Vec<Step> {
+        self.steps
+    }
+
     /// The name of the bundled implementation the script drives, if its
     /// header named one.
     pub fn implementation(&self) -> Option<&str> {
