@@ -170,6 +170,8 @@ struct ConnSt {
     outbox: VecDeque<Vec<u8>>,
     /// Bytes that arrived while reading was paused.
     held: Vec<Vec<u8>>,
+    /// The largest chunk one read delivers (`WorldEvent::ReadChunks`).
+    read_chunk: Option<usize>,
     /// A callback raised: connection_lost(other) is queued; ignore the rest.
     failing: bool,
 }
@@ -302,6 +304,8 @@ pub(crate) struct State {
     heap_checkpoints: Vec<i64>,
     /// The test's set-up is running: factories seen now are the test's.
     in_setup: bool,
+    /// Read-chunk settings for connections not made yet.
+    pending_read_chunks: BTreeMap<Conn, Option<usize>>,
     /// Weak handles to every protocol built, with its build_protocol seq.
     weak_protocols: Vec<(ProtocolId, u64, Weak<SharedProtocol>)>,
     /// Weak handles to factories the implementation made during the run.
@@ -360,6 +364,7 @@ impl MockReactor {
             heap: HeapMeter::new(),
             heap_checkpoints: Vec::new(),
             in_setup: false,
+            pending_read_chunks: BTreeMap::new(),
             weak_protocols: Vec::new(),
             weak_factories: Vec::new(),
             checker: Checker::new(profile),
@@ -441,9 +446,26 @@ impl MockReactor {
     /// Runs `script` inside the caller's tokio runtime, which must have a
     /// paused clock (`#[tokio::test(start_paused = true)]`).
     pub async fn run_script(self, script: Script) -> Run {
-        // What the set-up asked for happens first.
+        // Read-chunk settings at the head of the script hold from the start,
+        // for connections the set-up is about to make; then what the set-up
+        // asked for happens.
+        let mut steps = script.into_steps().into_iter().peekable();
+        while let Some(Step::Batch(events)) = steps.peek() {
+            if !events
+                .iter()
+                .all(|e| matches!(e, WorldEvent::ReadChunks { .. }))
+            {
+                break;
+            }
+            if let Some(Step::Batch(events)) = steps.next() {
+                let mut s = self.inner.state.borrow_mut();
+                for e in events {
+                    s.world(e);
+                }
+            }
+        }
         self.run_until(None).await;
-        for step in script.into_steps() {
+        for step in steps {
             if self.stopped() {
                 break;
             }
@@ -1236,6 +1258,7 @@ impl MockReactor {
                                         (addr.clone(), Address::new("127.0.0.1:40000")),
                                     );
                                     s.client_conns.insert(attempt, p);
+                                    s.apply_pending(Conn::Client(attempt), p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
                                         cs.phase = Phase::Connected(Some(p));
                                     }
@@ -1277,6 +1300,8 @@ impl MockReactor {
                                 )));
                                 s.new_conn(r.seq, p, Holder::Port(l), obj, peer, (peer_addr, host));
                                 s.server_conns.push(p);
+                                let n = s.server_conns.len();
+                                s.apply_pending(Conn::Server(n), p);
                                 if let Peer::Joined(j, _) = peer {
                                     s.joins[j].server = Some(p);
                                 }

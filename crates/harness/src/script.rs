@@ -73,6 +73,17 @@ pub enum WorldEvent {
         /// How many bytes the peer reads.
         bytes: Option<usize>,
     },
+    /// The implementation reads at most this many bytes at a time on
+    /// `conn` (`None`: all that arrived): bytes from its peer (a joined
+    /// implementation, or the script) come in chunks of that size, one per
+    /// turn. This is how a script chooses the chunking between two joined
+    /// implementations.
+    ReadChunks {
+        /// Which connection.
+        conn: Conn,
+        /// The largest chunk.
+        bytes: Option<usize>,
+    },
     /// Our next write to the socket fails (broken pipe).
     WriteError {
         /// Which connection.
@@ -214,6 +225,14 @@ impl Script {
     #[must_use]
     pub fn window(self, conn: Conn, bytes: Option<usize>) -> Self {
         self.one(WorldEvent::Window { conn, bytes })
+    }
+
+    /// `conn` reads at most `bytes` at a time (`None`: everything at once).
+    /// At the head of a script, before any other step, it holds from the
+    /// start for a connection the set-up is about to make.
+    #[must_use]
+    pub fn read_chunks(self, conn: Conn, bytes: Option<usize>) -> Self {
+        self.one(WorldEvent::ReadChunks { conn, bytes })
     }
 
     /// The next write to the socket of `conn` fails.

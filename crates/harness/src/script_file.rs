@@ -131,16 +131,18 @@ impl Error for ScriptError {}
 
 /// The statements allowed outside a batch, for error messages.
 const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, write_error, accept, stop_listening, batch, advance, checkpoint or shutdown)";
+     reset, window, read_chunks, write_error, accept, stop_listening, batch, advance, checkpoint or \
+     shutdown)";
 /// The statements allowed inside a batch, for error messages.
 const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
-     write_error, accept, stop_listening) or \"}\"";
+     read_chunks, write_error, accept, stop_listening) or \"}\"";
 const CONNECTION: &str = "a connection (client N or server N)";
 const BYTES: &str = "bytes (a quoted string or hex:HEXDIGITS)";
 const DURATION: &str = "a duration (such as 1.5s, 250ms, 20us, 100ns or plain seconds)";
 const END: &str = "end of line";
 const OUTCOME: &str = "an outcome (accept, refuse, dns_failure or fail)";
 const WINDOW: &str = "a byte count or unlimited";
+const READ_CHUNK: &str = "a chunk size (1 or more) or unlimited";
 
 /// Reads a script file. `file` names it in errors.
 ///
@@ -761,6 +763,20 @@ impl<'a> Line<'a> {
                 };
                 WorldEvent::Window { conn, bytes }
             }
+            "read_chunks" => {
+                let conn = self.conn()?;
+                let bytes = match self.peek()? {
+                    Some(Token {
+                        kind: Kind::Word(w),
+                        ..
+                    }) if w == "unlimited" => {
+                        self.next()?;
+                        None
+                    }
+                    _ => Some(self.number(READ_CHUNK, 1)?),
+                };
+                WorldEvent::ReadChunks { conn, bytes }
+            }
             "accept" => {
                 let port = self.number("a port number (1 or more)", 1)?;
                 let (w, t) = self.word("from")?;
@@ -947,6 +963,10 @@ fn print_event(event: &WorldEvent) -> String {
         WorldEvent::HalfClose { conn } => format!("half_close {}", print_conn(*conn)),
         WorldEvent::Close { conn } => format!("close {}", print_conn(*conn)),
         WorldEvent::Reset { conn } => format!("reset {}", print_conn(*conn)),
+        WorldEvent::ReadChunks { conn, bytes } => match bytes {
+            Some(n) => format!("read_chunks {} {n}", print_conn(*conn)),
+            None => format!("read_chunks {} unlimited", print_conn(*conn)),
+        },
         WorldEvent::Window { conn, bytes } => match bytes {
             Some(n) => format!("window {} {n}", print_conn(*conn)),
             None => format!("window {} unlimited", print_conn(*conn)),

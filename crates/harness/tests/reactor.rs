@@ -686,3 +686,31 @@ fn the_reactor_lets_go_of_every_protocol_it_built() {
     r.assert_clean();
     assert!(r.leaks.is_empty());
 }
+
+#[test]
+fn a_script_sets_the_chunks_one_joined_implementation_reads_from_another() {
+    let b = Behaviour {
+        write_on_made: Some(b"hello world".to_vec()),
+        ..Behaviour::default()
+    };
+    let r = run(
+        Script::new()
+            .read_chunks(Conn::Server(1), Some(4))
+            .shutdown(),
+        |r| {
+            r.listen_tcp("127.0.0.1:80", ProbeFactory::new(Behaviour::default()))
+                .unwrap();
+            client(r, "127.0.0.1:80", b);
+        },
+    );
+    r.assert_clean();
+    let sizes: Vec<u64> = r
+        .trace
+        .iter()
+        .filter_map(|rec| match rec.step.event {
+            callorder_trace::Event::DataReceived { bytes, .. } => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, vec![4, 4, 3]);
+}

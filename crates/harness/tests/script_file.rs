@@ -347,9 +347,10 @@ fn error_display_and_trait() {
 }
 
 const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, write_error, accept, stop_listening, batch, advance, checkpoint or shutdown)";
+     reset, window, read_chunks, write_error, accept, stop_listening, batch, advance, checkpoint or \
+     shutdown)";
 const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
-     write_error, accept, stop_listening) or \"}\"";
+     read_chunks, write_error, accept, stop_listening) or \"}\"";
 
 #[test]
 fn unknown_statements() {
@@ -783,6 +784,8 @@ fn arb_event() -> impl Strategy<Value = WorldEvent> {
         (arb_conn(), proptest::option::of(any::<usize>()))
             .prop_map(|(conn, bytes)| WorldEvent::Window { conn, bytes }),
         arb_conn().prop_map(|conn| WorldEvent::WriteError { conn }),
+        (arb_conn(), proptest::option::of(1..=usize::MAX))
+            .prop_map(|(conn, bytes)| WorldEvent::ReadChunks { conn, bytes }),
         (port(), arb_text()).prop_map(|(port, peer)| WorldEvent::Accept {
             port,
             peer: Address::new(peer)

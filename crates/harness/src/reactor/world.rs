@@ -252,6 +252,7 @@ impl State {
                 written: Vec::new(),
                 outbox: VecDeque::new(),
                 held: Vec::new(),
+                read_chunk: None,
                 failing: false,
             },
         );
@@ -365,6 +366,15 @@ impl State {
         c.protocol.take()
     }
 
+    /// Settings the script made for `conn` before it existed.
+    pub(super) fn apply_pending(&mut self, conn: Conn, p: ProtocolId) {
+        if let Some(bytes) = self.pending_read_chunks.remove(&conn) {
+            if let Some(c) = self.conns.get_mut(&p) {
+                c.read_chunk = bytes;
+            }
+        }
+    }
+
     /// The other side of a joined connection, once it exists.
     pub(super) fn joined_peer(&self, p: ProtocolId) -> Option<ProtocolId> {
         match self.conns.get(&p)?.peer {
@@ -385,6 +395,12 @@ impl State {
         if c.reading_paused {
             c.held.push(bytes);
             return;
+        }
+        let mut bytes = bytes;
+        if let Some(n) = c.read_chunk.filter(|n| *n > 0 && bytes.len() > *n) {
+            // One read per turn, of at most n bytes; the rest waits.
+            let rest = bytes.split_off(n);
+            self.io_next.push_back(Io::Data(p, rest));
         }
         self.queue.push_back(Call::DataReceived(p, bytes));
     }
@@ -557,6 +573,17 @@ impl State {
                     self.drained(p);
                 }
             }
+            WorldEvent::ReadChunks { conn, bytes } => match self.conn_of(conn) {
+                Some(p) => {
+                    if let Some(c) = self.conns.get_mut(&p) {
+                        c.read_chunk = bytes;
+                    }
+                }
+                // For a connection not made yet: it holds from its start.
+                None => {
+                    self.pending_read_chunks.insert(conn, bytes);
+                }
+            },
             WorldEvent::WriteError { conn } => {
                 if let Some(p) = self.conn_of(conn) {
                     if let Some(c) = self.conns.get_mut(&p) {
