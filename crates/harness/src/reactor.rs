@@ -830,16 +830,29 @@ impl MockReactor {
         let Some((fut, target, record, seq, frame)) = self.prepare(&mut call) else {
             return;
         };
-        let ran = Running {
+        let mut ran = Running {
             seq,
             record,
             target,
             call,
             fut,
         };
-        self.inner.state.borrow_mut().parked.insert(seq, frame);
-        self.inner.running.borrow_mut().push(ran);
-        // Polled on the next sweep, in start order.
+        // Most callbacks finish on their first poll: poll now. One that
+        // awaits is polled again by the next sweep with the loop's own
+        // waker, before the loop sleeps, so the no-op waker here is never
+        // the one that has to wake it.
+        self.inner.state.borrow_mut().frames.push(frame);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let polled = catch_unwind(AssertUnwindSafe(|| ran.fut.as_mut().poll(&mut cx)));
+        let frame = self.suspend_frame();
+        match polled {
+            Ok(Poll::Ready(done)) => self.complete(ran, Ok(done), frame),
+            Err(panic) => self.complete(ran, Err(panic_message(panic)), frame),
+            Ok(Poll::Pending) => {
+                self.inner.state.borrow_mut().parked.insert(seq, frame);
+                self.inner.running.borrow_mut().push(ran);
+            }
+        }
     }
 
     /// Decides whether `call` can still be delivered, records it and builds
