@@ -39,10 +39,15 @@ bench-harness python=".venv/bin/python":
 fidelity:
     cargo test -p callorder-scenarios --test fidelity -- --nocapture
 
-# A long fuzzing campaign (random seed, printed on failure; replay with
-# CALLORDER_FUZZ_SEED=<n>).
+# A long fuzzing campaign of the reference implementations (random seed,
+# printed on failure; replay with CALLORDER_FUZZ_SEED=<n>).
 fuzz cases="100000":
-    CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz
+    CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test reference
+
+# The fuzzer's benchmarks: cases and time to find each mutant, and cases/s.
+bench-fuzz:
+    cargo bench -p callorder-fuzz --bench mutants
+    cargo bench -p callorder-fuzz --bench throughput
 
 # Run a fixture script and print its trace.
 run script:

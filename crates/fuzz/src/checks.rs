@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use callorder_harness::{ImplErrorKind, Run};
 use callorder_trace::{ConnectorId, Event, ProtocolId, Reason, Record};
@@ -32,6 +33,9 @@ pub enum CheckKind {
     RetryStorm,
     /// The same case and seed gave a different trace.
     Determinism,
+    /// A connector's delay between an outcome and its next `connect` broke
+    /// the declared [`ReconnectPolicy`].
+    ReconnectPolicy,
     /// A user invariant, by its name, failed.
     Invariant(String),
 }
@@ -48,6 +52,7 @@ impl fmt::Display for CheckKind {
             CheckKind::WriteAfterClose => f.write_str("write after abort/connection_lost"),
             CheckKind::RetryStorm => f.write_str("retry storm"),
             CheckKind::Determinism => f.write_str("determinism"),
+            CheckKind::ReconnectPolicy => f.write_str("reconnect policy"),
             CheckKind::Invariant(name) => write!(f, "invariant {name:?}"),
         }
     }
@@ -265,4 +270,146 @@ pub fn first_difference<'a>(
             (x, y) => return Some((n, x, y)),
         }
     }
+}
+
+/// A declared reconnect policy: exponential back-off from `initial`, times
+/// `factor` per retry, capped at `cap`, optionally reset by a successful
+/// connection. [`reconnect_policy_findings`] holds a trace to it.
+///
+/// The delays are measured on the virtual clock (`t`), from a connector's
+/// outcome (`client_connection_failed` or `client_connection_lost`) to its
+/// next successful `connect`. The first retry (and, with
+/// `reset_after_success`, the first after a connection was made) must wait
+/// `initial`; each next one the previous delay times `factor`, at most
+/// `cap`, within a relative `jitter` tolerance (and 1 µs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReconnectPolicy {
+    /// The first delay.
+    pub initial: Duration,
+    /// How each delay grows from the one before.
+    pub factor: f64,
+    /// The longest delay.
+    pub cap: Duration,
+    /// Whether a connection made (a `build_protocol` on the connector)
+    /// resets the delay to `initial`.
+    pub reset_after_success: bool,
+    /// How far, relative to the expected delay, a delay may be off
+    /// (default 0: jitter-free, exact within 1 µs). With jitter, each delay
+    /// is expected around the previous actual delay times `factor`, as
+    /// Twisted's `ReconnectingClientFactory` compounds it.
+    pub jitter: f64,
+}
+
+impl ReconnectPolicy {
+    /// A jitter-free policy.
+    pub fn new(initial: Duration, factor: f64, cap: Duration, reset_after_success: bool) -> Self {
+        ReconnectPolicy {
+            initial,
+            factor,
+            cap,
+            reset_after_success,
+            jitter: 0.0,
+        }
+    }
+
+    /// The same policy with a relative jitter tolerance (0.25: each delay
+    /// may be 25% off).
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+}
+
+/// Delays from a connector's outcome to its next `connect` that break
+/// `policy`, one finding per connector.
+///
+/// ```
+/// use std::time::Duration;
+/// use callorder_fuzz::checks::{reconnect_policy_findings, ReconnectPolicy};
+/// use callorder_trace::{ConnectorId, Event, FactoryId, Reason, Record, Step};
+///
+/// let (f, c) = (FactoryId(1), ConnectorId(1));
+/// let at = |seq: u64, t: f64, event: Event| {
+///     let mut r = Record::new(Step::new(seq, event));
+///     r.t = Some(t);
+///     r
+/// };
+/// let failed = Event::ClientConnectionFailed { factory: f, connector: c, reason: Reason::ConnectionRefused };
+/// let connect = Event::Connect { connector: c };
+/// let trace = [at(1, 0.0, failed), at(2, 1.0, connect), at(3, 1.5, failed), at(4, 3.5, connect)];
+/// let policy = ReconnectPolicy::new(Duration::from_secs(1), 2.0, Duration::from_secs(60), true);
+/// assert!(reconnect_policy_findings(&trace, &policy).is_empty());
+/// let slower = ReconnectPolicy::new(Duration::from_secs(1), 3.0, Duration::from_secs(60), true);
+/// assert_eq!(reconnect_policy_findings(&trace, &slower).len(), 1);
+/// ```
+pub fn reconnect_policy_findings(trace: &[Record], policy: &ReconnectPolicy) -> Vec<Finding> {
+    #[derive(Default)]
+    struct Retrying {
+        /// The pending outcome: its time and seq.
+        outcome: Option<(f64, u64)>,
+        /// The last delay, if any since the start (or the last reset).
+        last: Option<f64>,
+        /// A connection was made since the last retry.
+        connected: bool,
+        reported: bool,
+    }
+    let (initial, cap) = (policy.initial.as_secs_f64(), policy.cap.as_secs_f64());
+    let mut connectors: BTreeMap<ConnectorId, Retrying> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in trace {
+        let t = r.t.unwrap_or(0.0);
+        match r.step.event {
+            Event::ClientConnectionFailed { connector, .. }
+            | Event::ClientConnectionLost { connector, .. } => {
+                connectors.entry(connector).or_default().outcome = Some((t, r.step.seq));
+            }
+            Event::BuildProtocol {
+                holder: callorder_trace::Holder::Connector(connector),
+                protocol: Some(_),
+                ..
+            } => connectors.entry(connector).or_default().connected = true,
+            Event::Connect { connector } if !r.step.failed => {
+                let st = connectors.entry(connector).or_default();
+                let Some((since, outcome_seq)) = st.outcome.take() else {
+                    continue;
+                };
+                let delay = t - since;
+                let (expected, why) = match st.last {
+                    None => (
+                        initial,
+                        "the first retry waits the initial delay".to_owned(),
+                    ),
+                    Some(_) if st.connected && policy.reset_after_success => (
+                        initial,
+                        "a connection was made since the last retry: the delay resets".to_owned(),
+                    ),
+                    Some(prev) => (
+                        (prev * policy.factor).min(cap),
+                        format!(
+                            "the previous delay was {prev:.6} s; times {} (at most {cap} s)",
+                            policy.factor
+                        ),
+                    ),
+                };
+                let tolerance = 1e-6 + policy.jitter * expected;
+                if (delay - expected).abs() > tolerance && !st.reported {
+                    st.reported = true;
+                    out.push(Finding {
+                        check: CheckKind::ReconnectPolicy,
+                        message: format!(
+                            "connector c{} reconnected {delay:.6} s after its outcome at seq {outcome_seq}, \
+                             expected {expected:.6} s (+/- {tolerance:.6}): {why}",
+                            connector.0
+                        ),
+                        seq: Some(r.step.seq),
+                    });
+                }
+                st.last = Some(delay);
+                st.connected = false;
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -1,6 +1,7 @@
 //! The one-call fuzzer: a builder over a set-up, proptest's runner, and the
 //! checks of [`crate::checks`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -20,7 +21,8 @@ use callorder_harness::{
 use callorder_trace::Record;
 
 use crate::checks::{
-    basic_findings, closes, first_difference, retry_storms, writes_after_close, CheckKind, Finding,
+    basic_findings, closes, first_difference, reconnect_policy_findings, retry_storms,
+    writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
 use crate::strategy::{self, Case, ScriptConfig};
 
@@ -97,6 +99,8 @@ pub struct Fuzz {
     retry_limit: Option<usize>,
     determinism: bool,
     heap_limit: Option<i64>,
+    reconnect: Option<ReconnectPolicy>,
+    reconnect_jitter: f64,
     invariants: Vec<(String, Invariant)>,
     persistence: Option<FileFailurePersistence>,
     source_file: &'static str,
@@ -118,6 +122,7 @@ impl fmt::Debug for Fuzz {
             .field("retry_limit", &self.retry_limit)
             .field("determinism", &self.determinism)
             .field("heap_limit", &self.heap_limit)
+            .field("reconnect", &self.reconnect)
             .field("invariants", &self.invariants.len())
             .field("persistence", &self.persistence)
             .finish_non_exhaustive()
@@ -146,6 +151,8 @@ impl Fuzz {
             retry_limit: Some(DEFAULT_RETRY_LIMIT),
             determinism: true,
             heap_limit: None,
+            reconnect: None,
+            reconnect_jitter: 0.0,
             invariants: Vec::new(),
             persistence: Some(FileFailurePersistence::WithSource("proptest-regressions")),
             source_file,
@@ -275,6 +282,57 @@ impl Fuzz {
         self
     }
 
+    /// Turns the reconnect-policy check on (off by default): every delay
+    /// between a connector's outcome (`client_connection_failed` or
+    /// `client_connection_lost`) and its next `connect`, on the virtual
+    /// clock, must follow exponential back-off from `initial` (the first
+    /// retry), times `factor` each retry, at most `cap`; with
+    /// `reset_after_success`, a connection made resets it to `initial`.
+    /// Exact within 1 µs unless [`reconnect_jitter`](Fuzz::reconnect_jitter)
+    /// allows more. Time advances around `initial` are generated. See
+    /// [`ReconnectPolicy`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use callorder_fuzz::fuzz_client;
+    /// use callorder_reference::{Echo, ReconnectingClientFactory, RetryPolicy};
+    ///
+    /// fuzz_client(|| {
+    ///     ReconnectingClientFactory::new(|_| Box::new(Echo::new()))
+    ///         .with_policy(RetryPolicy::default().with_jitter(0.0))
+    ///         .shared()
+    /// })
+    /// .reconnect_policy(Duration::from_secs(1), std::f64::consts::E, Duration::from_secs(3600), true)
+    /// .cases(16)
+    /// .regressions(None)
+    /// .check();
+    /// ```
+    pub fn reconnect_policy(
+        mut self,
+        initial: Duration,
+        factor: f64,
+        cap: Duration,
+        reset_after_success: bool,
+    ) -> Self {
+        self.reconnect = Some(ReconnectPolicy::new(
+            initial,
+            factor,
+            cap,
+            reset_after_success,
+        ));
+        self.config = self.config.around(initial);
+        // Retries show only as time passes.
+        self.config.advance_weight = self.config.advance_weight.max(6);
+        self
+    }
+
+    /// The reconnect-policy check's tolerance, relative to each expected
+    /// delay (default 0: jitter-free); see [`ReconnectPolicy::jitter`].
+    pub fn reconnect_jitter(mut self, jitter: f64) -> Self {
+        self.reconnect_jitter = jitter;
+        self
+    }
+
     /// Adds a check of your own over the trace and the bytes written on each
     /// connection whose peer is the script; an `Err` fails the case.
     pub fn invariant(
@@ -306,27 +364,7 @@ impl Fuzz {
 
     /// The seed and case count after the environment had its say.
     fn effective(&self) -> Result<(u64, u32), String> {
-        let seed = match std::env::var(SEED_ENV) {
-            Ok(v) if v.trim() == "random" => {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                t ^ u64::from(std::process::id()).rotate_left(32)
-            }
-            Ok(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{SEED_ENV}={v:?}: expected a whole number or `random`"))?,
-            Err(_) => self.seed,
-        };
-        let cases = match std::env::var(CASES_ENV) {
-            Ok(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{CASES_ENV}={v:?}: expected a whole number"))?,
-            Err(_) => self.cases,
-        };
-        Ok((seed, cases))
+        effective(self.seed, self.cases)
     }
 
     /// Runs the campaign and panics with the [`Failure`] if a case fails:
@@ -361,17 +399,27 @@ impl Fuzz {
                 .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
             source_file: Some(self.source_file),
             max_shrink_iters: self.max_shrink_iters,
+            rng_algorithm: RngAlgorithm::XorShift,
             ..Config::default()
         };
         let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
         let strategy = strategy::case(&self.config);
+        // Cases run until the first failure (shrinking runs more).
+        let (runs, found_after) = (Cell::new(0u32), Cell::new(None));
         let outcome = runner.run(&strategy, |case| {
+            runs.set(runs.get() + 1);
             let script = self.with_heap_checkpoints(case.script());
             match self.check_script(&script, case.seed, case.connectors, seed) {
                 Ok(()) => Ok(()),
-                Err(f) => Err(TestCaseError::fail(f.finding.to_string())),
+                Err(f) => {
+                    if found_after.get().is_none() {
+                        found_after.set(Some(runs.get()));
+                    }
+                    Err(TestCaseError::fail(f.finding.to_string()))
+                }
             }
         });
+        let found_after = found_after.get().unwrap_or(0);
         match outcome {
             Ok(()) => Ok(Report {
                 cases,
@@ -381,7 +429,11 @@ impl Fuzz {
             Err(TestError::Fail(reason, case)) => {
                 let script = self.with_heap_checkpoints(case.script());
                 match self.check_script(&script, case.seed, case.connectors, seed) {
-                    Err(failure) => Err(self.minimize(case, failure, seed)),
+                    Err(failure) => {
+                        let mut failure = self.minimize(case, failure, seed);
+                        failure.found_after = found_after;
+                        Err(failure)
+                    }
                     Ok(()) => Err(Box::new(self.failure_without_script(
                         format!(
                             "the minimal case failed under proptest ({reason}) but passed when \
@@ -510,6 +562,10 @@ impl Fuzz {
         if let Some(limit) = self.retry_limit {
             out.extend(retry_storms(&run.trace, limit));
         }
+        if let Some(policy) = &self.reconnect {
+            let policy = policy.with_jitter(self.reconnect_jitter);
+            out.extend(reconnect_policy_findings(&run.trace, &policy));
+        }
         if let (Some(limit), Some(points)) = (self.heap_limit, &run.heap_checkpoints) {
             if let (Some(first), Some(last)) = (points.first(), points.last()) {
                 if last - first > limit {
@@ -573,10 +629,17 @@ impl Fuzz {
         }
         if self.determinism {
             let again = self.execute(script, seed, connectors);
-            let (a, b) = (
-                run.trace_jsonl(),
-                again.map(|r| r.trace_jsonl()).unwrap_or_default(),
-            );
+            // Comparing the records is cheap; the text is only made to show
+            // a difference.
+            let same = matches!(&again, Ok(r) if r.trace == run.trace);
+            let (a, b) = if same {
+                (String::new(), String::new())
+            } else {
+                (
+                    run.trace_jsonl(),
+                    again.map(|r| r.trace_jsonl()).unwrap_or_default(),
+                )
+            };
             if let Some((line, x, y)) = first_difference(&a, &b) {
                 let finding = Finding {
                     check: CheckKind::Determinism,
@@ -702,6 +765,7 @@ impl Fuzz {
             trace: trace.unwrap_or_default(),
             detail,
             campaign_seed,
+            found_after: 0,
             notes: self.notes(),
         }
     }
@@ -720,16 +784,44 @@ impl Fuzz {
             trace: String::new(),
             detail: None,
             campaign_seed,
+            found_after: 0,
             notes: self.notes(),
         }
     }
 }
 
+/// The seed and case count after the environment ([`SEED_ENV`],
+/// [`CASES_ENV`]) had its say over the builder's.
+pub(crate) fn effective(seed: u64, cases: u32) -> Result<(u64, u32), String> {
+    let seed = match std::env::var(SEED_ENV) {
+        Ok(v) if v.trim() == "random" => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            t ^ u64::from(std::process::id()).rotate_left(32)
+        }
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{SEED_ENV}={v:?}: expected a whole number or `random`"))?,
+        Err(_) => seed,
+    };
+    let cases = match std::env::var(CASES_ENV) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{CASES_ENV}={v:?}: expected a whole number"))?,
+        Err(_) => cases,
+    };
+    Ok((seed, cases))
+}
+
 /// The campaign's random source, from its seed.
-fn rng_for(seed: u64) -> TestRng {
-    // SplitMix64 spreads the seed over the 32 bytes ChaCha wants.
+pub(crate) fn rng_for(seed: u64) -> TestRng {
+    // SplitMix64 spreads the seed over the 16 bytes XorShift wants (XorShift:
+    // generating cases is a large share of a case's cost).
     let mut x = seed;
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(8) {
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = x;
@@ -737,7 +829,7 @@ fn rng_for(seed: u64) -> TestRng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
     }
-    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+    TestRng::from_seed(RngAlgorithm::XorShift, &bytes)
 }
 
 /// The script with each run of sends on one connection, with nothing in
@@ -901,6 +993,9 @@ pub struct Failure {
     pub detail: Option<String>,
     /// The campaign's seed ([`SEED_ENV`] replays it).
     pub campaign_seed: u64,
+    /// Which case first failed, from 1, before shrinking (0: not from a
+    /// campaign, as for [`Fuzz::replay`]).
+    pub found_after: u32,
     /// Checks that were off.
     pub notes: Vec<String>,
 }

@@ -45,7 +45,25 @@
 //! - **determinism**: the case is run twice and the traces compared
 //!   ([`Fuzz::no_determinism_check`]).
 //!
+//! Off by default:
+//!
+//! - **reconnect policy**: with [`Fuzz::reconnect_policy`], every delay
+//!   between a connector's outcome and its next `connect` must follow the
+//!   declared exponential back-off, on the virtual clock
+//!   ([`checks::ReconnectPolicy`]).
+//!
 //! Add your own with [`Fuzz::invariant`].
+//!
+//! # A protocol alone
+//!
+//! [`fuzz_protocol`] drives a protocol directly, with no reactor: legal
+//! callback sequences generated from the checker's legal next steps, that
+//! follow what the protocol does (see [`direct`]).
+//!
+//! # Benchmarks
+//!
+//! `cargo bench -p callorder-fuzz --bench mutants` (how fast each mutant of
+//! `tests/gallery` is found) and `--bench throughput` (cases per second).
 //!
 //! # Seeds, case counts and regression files
 //!
@@ -65,13 +83,16 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod direct;
 mod fuzz;
 pub mod strategy;
 
 use std::panic::Location;
 use std::sync::Arc;
 
-use callorder_core::{ClientFactory, Factory, Reactor};
+use callorder_core::{ClientFactory, Factory, Protocol, Reactor};
+
+pub use direct::{DirectFailure, DirectFuzz, DirectReport};
 
 pub use checks::{CheckKind, Finding};
 pub use fuzz::{
@@ -132,4 +153,19 @@ pub fn fuzz_server<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
 #[track_caller]
 pub fn fuzz_with(setup: impl Fn(&Reactor, &SetUp) + 'static) -> Fuzz {
     Fuzz::custom(setup, Location::caller().file())
+}
+
+/// Fuzzes a protocol alone, with no reactor: each case drives a fresh
+/// protocol from `make` through a legal callback sequence generated from the
+/// checker's legal next steps, following what the protocol does (see
+/// [`direct`]).
+///
+/// ```
+/// use callorder_reference::Echo;
+///
+/// callorder_fuzz::fuzz_protocol(|| Box::new(Echo::new())).cases(16).check();
+/// ```
+#[track_caller]
+pub fn fuzz_protocol(make: impl Fn() -> Box<dyn Protocol> + 'static) -> DirectFuzz {
+    DirectFuzz::new(std::rc::Rc::new(make), Location::caller().file())
 }

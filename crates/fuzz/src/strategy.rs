@@ -420,12 +420,16 @@ pub struct ScriptConfig {
     pub clients: bool,
     /// Generate peers connecting, and `stop_listening` (for server set-ups).
     pub servers: bool,
+    /// The fewest actions in a case (default 0; at most `max_actions`).
+    pub min_actions: usize,
     /// The most actions in a case.
     pub max_actions: usize,
     /// The most connectors a client set-up makes.
     pub max_connectors: usize,
     /// How many connections an action may name (indexes `0..max_conns`).
     pub max_conns: usize,
+    /// How often time passes, against 10 for single events (default 3).
+    pub advance_weight: u32,
     /// The delays `Advance` picks from, shortest first (shrinking goes to
     /// the first).
     pub delays: Vec<Duration>,
@@ -438,9 +442,11 @@ impl Default for ScriptConfig {
         ScriptConfig {
             clients: true,
             servers: true,
+            min_actions: 0,
             max_actions: 24,
             max_connectors: 2,
             max_conns: 3,
+            advance_weight: 3,
             delays: default_delays(),
             payloads: None,
         }
@@ -581,8 +587,10 @@ pub fn event_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     Union::new_weighted(options).boxed()
 }
 
-/// Any world action: events (most often), time passing, batches of several
-/// events, and shutting down mid-way.
+/// Any world action: events (most often), time passing
+/// ([`ScriptConfig::advance_weight`]), batches of several events (for
+/// servers, also batches of peers connecting at once), and shutting down
+/// mid-way.
 pub fn world_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     let event = event_action(config);
     let delays = if config.delays.is_empty() {
@@ -590,13 +598,26 @@ pub fn world_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     } else {
         config.delays.clone()
     };
-    prop_oneof![
-        10 => event.clone(),
-        3 => select(delays).prop_map(WorldAction::Advance),
-        1 => vec(event, 1..4).prop_map(WorldAction::Batch),
-        1 => Just(WorldAction::Shutdown),
-    ]
-    .boxed()
+    let mut options: Vec<(u32, BoxedStrategy<WorldAction>)> = vec![
+        (10, event.clone()),
+        (
+            config.advance_weight,
+            select(delays).prop_map(WorldAction::Advance).boxed(),
+        ),
+        (1, vec(event, 1..4).prop_map(WorldAction::Batch).boxed()),
+        (1, Just(WorldAction::Shutdown).boxed()),
+    ];
+    if config.servers {
+        // Several peers connecting in the same turn: accepted in one batch,
+        // all built even if the first build stops the port (S6).
+        options.push((
+            1,
+            (2usize..4)
+                .prop_map(|n| WorldAction::Batch(vec![WorldAction::Accept; n]))
+                .boxed(),
+        ));
+    }
+    Union::new_weighted(options.into_iter().filter(|(w, _)| *w > 0).collect()).boxed()
 }
 
 /// A whole case: a seed, a number of connectors, and up to
@@ -605,7 +626,10 @@ pub fn case(config: &ScriptConfig) -> BoxedStrategy<Case> {
     // Actions first: proptest shrinks a tuple's elements in order, so the
     // connectors and the seed are shrunk once the actions are minimal.
     (
-        vec(world_action(config), 0..=config.max_actions),
+        vec(
+            world_action(config),
+            config.min_actions.min(config.max_actions)..=config.max_actions,
+        ),
         1..=config.max_connectors.max(1),
         any::<u64>(),
     )
@@ -629,7 +653,10 @@ pub fn case(config: &ScriptConfig) -> BoxedStrategy<Case> {
 /// });
 /// ```
 pub fn script(config: &ScriptConfig) -> BoxedStrategy<Script> {
-    vec(world_action(config), 0..=config.max_actions)
-        .prop_map(|actions| lower(&actions))
-        .boxed()
+    vec(
+        world_action(config),
+        config.min_actions.min(config.max_actions)..=config.max_actions,
+    )
+    .prop_map(|actions| lower(&actions))
+    .boxed()
 }

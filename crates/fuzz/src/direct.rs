@@ -1,0 +1,1163 @@
+//! Fuzzing a protocol alone, with no reactor: legal callback sequences,
+//! straight from the checker.
+//!
+//! Each case is a list of [`Choice`]s. The driver keeps a
+//! [`Checker`] and, before every callback, asks
+//! it for the legal next steps
+//! ([`legal_next`](callorder_checker::Checker::legal_next)), keeps the
+//! protocol's own callbacks, and delivers the next choice if it is among them
+//! (it is skipped otherwise). The protocol gets a [`Transport`] over a small
+//! recording reactor: its writes, closes and producer calls go into the
+//! checker as actions, so the checker follows what it does (after its
+//! `lose_connection`, `connection_lost(connection_done)` becomes due; after
+//! `register_producer`, the producer callbacks become legal). `call_later`
+//! timers run on a virtual clock that [`Choice::Advance`] moves. Callbacks
+//! run to completion on a current-thread tokio runtime with a paused clock.
+//!
+//! The checks: no checker violation, no panic, no error returned, no action
+//! that is a bug (a second `register_producer`), no write after
+//! `abort_connection` or `connection_lost`
+//! ([`DirectFuzz::allow_write_after_close`]), and your
+//! [`invariants`](DirectFuzz::invariant). A failing case is shrunk, and the
+//! failure prints the minimal callback sequence with what the protocol did
+//! in each callback.
+//!
+//! ```
+//! use callorder_reference::Echo;
+//!
+//! // Inside #[test]: panics with the minimal callback sequence on failure.
+//! let report = callorder_fuzz::fuzz_protocol(|| Box::new(Echo::new())).cases(32).check();
+//! assert_eq!(report.cases, 32);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRunner,
+};
+
+use callorder_checker::{Checker, Profile};
+use callorder_core::{
+    ActionError, Address, CallbackResult, ClientFactory, ConnectorId, Factory, PortId, Protocol,
+    ProtocolId, ReactorOps, Reason, Transport, WriteStatus,
+};
+use callorder_trace::{EventKind, FactoryId, Holder, Record, Step, TraceWriter};
+
+use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::fuzz::{effective, rng_for, DEFAULT_CASES, SEED_ENV};
+use crate::strategy::payload;
+
+/// The protocol under test, in every trace of a direct campaign.
+pub const PROTOCOL: ProtocolId = ProtocolId(1);
+/// The port its (notional) connection was accepted on.
+const PORT: PortId = PortId(1);
+/// The factory of that port.
+const FACTORY: FactoryId = FactoryId(1);
+/// The most timers one `Advance` runs: a timer that re-arms itself with
+/// zero delay would otherwise never let time pass.
+const MAX_TIMERS_PER_ADVANCE: usize = 10_000;
+/// How long a callback may await before it counts as stalled.
+const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// What happens next to the protocol. A choice that is not legal when its
+/// turn comes (data after `connection_lost`, `write_connection_lost` with
+/// no half-close asked) is skipped, so removing choices while shrinking
+/// always leaves a legal sequence. `connection_made` always comes first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// `data_received` with these bytes (never empty).
+    Data(Vec<u8>),
+    /// Virtual time passes: the protocol's `call_later` timers that fall
+    /// due run.
+    Advance(Duration),
+    /// `connection_lost`, with the `n`-th legal reason (modulo their number):
+    /// `connection_done` first when it is legal.
+    Lost(usize),
+    /// `read_connection_lost`: the peer closed its writing side
+    /// (half-closeable protocols only).
+    ReadLost,
+    /// `write_connection_lost`: our writing side closed (after the
+    /// protocol's `lose_write_connection`; half-closeable protocols only).
+    WriteLost,
+    /// `pause_producing` (to a registered streaming producer).
+    Pause,
+    /// `resume_producing` (to a registered producer).
+    Resume,
+    /// `stop_producing` (to a registered producer).
+    Stop,
+}
+
+/// The choices of one case: mostly data, then time, closes and producer
+/// calls; shrinks towards fewer choices, and data towards `a\r\n`.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use proptest::test_runner::TestRunner;
+/// use callorder_fuzz::direct::choices;
+/// use callorder_fuzz::strategy::payload;
+///
+/// let tree = choices(payload(), 8).new_tree(&mut TestRunner::deterministic()).unwrap();
+/// assert!(tree.current().len() <= 8);
+/// ```
+pub fn choices(payloads: BoxedStrategy<Vec<u8>>, max: usize) -> BoxedStrategy<Vec<Choice>> {
+    let delays: Vec<Duration> = [1, 100, 1_000, 5_000, 30_000, 600_000]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
+    let one = prop_oneof![
+        10 => payloads.prop_filter_map("empty chunk", |b| (!b.is_empty()).then_some(Choice::Data(b))),
+        2 => (0usize..4).prop_map(Choice::Lost),
+        2 => select(delays).prop_map(Choice::Advance),
+        1 => Just(Choice::ReadLost),
+        1 => Just(Choice::WriteLost),
+        1 => Just(Choice::Pause),
+        1 => Just(Choice::Resume),
+        1 => Just(Choice::Stop),
+    ];
+    vec(one, 0..=max).boxed()
+}
+
+type MakeProtocol = Rc<dyn Fn() -> Box<dyn Protocol>>;
+type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
+
+/// A campaign over one protocol driven directly: build it with
+/// [`fuzz_protocol`](crate::fuzz_protocol), tune it, then
+/// [`check`](DirectFuzz::check).
+#[must_use]
+pub struct DirectFuzz {
+    make: MakeProtocol,
+    cases: u32,
+    seed: u64,
+    max_choices: usize,
+    payloads: Option<BoxedStrategy<Vec<u8>>>,
+    write_after_close: bool,
+    invariants: Vec<(String, DirectInvariant)>,
+    persistence: Option<FileFailurePersistence>,
+    source_file: &'static str,
+}
+
+impl fmt::Debug for DirectFuzz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectFuzz")
+            .field("cases", &self.cases)
+            .field("seed", &self.seed)
+            .field("max_choices", &self.max_choices)
+            .field("write_after_close", &self.write_after_close)
+            .field("invariants", &self.invariants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectFuzz {
+    pub(crate) fn new(make: MakeProtocol, source_file: &'static str) -> Self {
+        DirectFuzz {
+            make,
+            cases: DEFAULT_CASES,
+            seed: 0,
+            max_choices: 16,
+            payloads: None,
+            write_after_close: true,
+            invariants: Vec::new(),
+            persistence: None,
+            source_file,
+        }
+    }
+
+    /// How many passing cases make a pass (default
+    /// [`DEFAULT_CASES`]);
+    /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
+    pub fn cases(mut self, n: u32) -> Self {
+        self.cases = n;
+        self
+    }
+
+    /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The most choices in a case (default 16).
+    pub fn max_choices(mut self, n: usize) -> Self {
+        self.max_choices = n;
+        self
+    }
+
+    /// The chunks `data_received` gets (default:
+    /// [`strategy::payload`](crate::strategy::payload); empty chunks are
+    /// left out).
+    pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
+        self.payloads = Some(payloads.boxed());
+        self
+    }
+
+    /// Turns the write-after-abort/connection_lost check off.
+    pub fn allow_write_after_close(mut self) -> Self {
+        self.write_after_close = false;
+        self
+    }
+
+    /// Adds a check of your own over the trace and the bytes the protocol
+    /// wrote; an `Err` fails the case.
+    pub fn invariant(
+        mut self,
+        name: impl Into<String>,
+        check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Rc::new(check)));
+        self
+    }
+
+    /// Where proptest keeps the seeds of failing cases (default: nowhere;
+    /// `Some(FileFailurePersistence::WithSource("proptest-regressions"))`
+    /// keeps them next to the test's source).
+    pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
+        self.persistence = persistence;
+        self
+    }
+
+    /// Runs the campaign and panics with the [`DirectFailure`] if a case
+    /// fails: for `#[test]`.
+    #[track_caller]
+    pub fn check(self) -> DirectReport {
+        match self.run() {
+            Ok(report) => report,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// Runs the campaign: the report, or the minimal failing case.
+    ///
+    /// # Panics
+    ///
+    /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
+    ///
+    /// # Errors
+    ///
+    /// The [`DirectFailure`] of the minimal failing sequence.
+    pub fn run(self) -> Result<DirectReport, Box<DirectFailure>> {
+        let (seed, cases) =
+            effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        let config = Config {
+            cases,
+            failure_persistence: self
+                .persistence
+                .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
+            source_file: Some(self.source_file),
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..Config::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let strategy = choices(
+            self.payloads.clone().unwrap_or_else(payload),
+            self.max_choices,
+        );
+        let outcome = runner.run(&strategy, |choices| {
+            let outcome = self.drive(&rt, &choices);
+            match outcome.finding {
+                None => Ok(()),
+                Some(f) => Err(TestCaseError::fail(f.to_string())),
+            }
+        });
+        match outcome {
+            Ok(()) => Ok(DirectReport { cases, seed }),
+            Err(TestError::Fail(_, choices)) => Err(Box::new(self.minimize(&rt, choices, seed))),
+            Err(TestError::Abort(why)) => Err(Box::new(DirectFailure {
+                finding: Finding {
+                    check: CheckKind::Determinism,
+                    message: format!("proptest gave up: {why}"),
+                    seq: None,
+                },
+                choices: Vec::new(),
+                sequence: String::new(),
+                callbacks: 0,
+                trace: String::new(),
+                campaign_seed: seed,
+            })),
+        }
+    }
+
+    /// Greedy simplification after proptest's shrinking: only the choices
+    /// that delivered something, then any one choice fewer or any chunk cut
+    /// to its first byte that still fails the same check.
+    fn minimize(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        choices: Vec<Choice>,
+        seed: u64,
+    ) -> DirectFailure {
+        let mut best = self.drive(rt, &choices);
+        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
+            // Flaky: report it as found, unshrunk.
+            return self.failure(best, choices, seed);
+        };
+        let mut current: Vec<Choice> = best.delivered.iter().map(|&i| choices[i].clone()).collect();
+        let again = self.drive(rt, &current);
+        if again.finding.as_ref().map(|f| &f.check) == Some(&check) {
+            best = again;
+        } else {
+            current = choices;
+        }
+        'outer: for _ in 0..1000 {
+            let mut candidates: Vec<Vec<Choice>> = (0..current.len())
+                .map(|i| {
+                    let mut c = current.clone();
+                    c.remove(i);
+                    c
+                })
+                .collect();
+            for (i, c) in current.iter().enumerate() {
+                if let Choice::Data(bytes) = c {
+                    if bytes.len() > 1 {
+                        let mut shorter = current.clone();
+                        shorter[i] = Choice::Data(bytes[..1].to_vec());
+                        candidates.push(shorter);
+                    }
+                }
+            }
+            for candidate in candidates {
+                let outcome = self.drive(rt, &candidate);
+                if outcome.finding.as_ref().map(|f| &f.check) == Some(&check) {
+                    current = candidate;
+                    best = outcome;
+                    continue 'outer;
+                }
+            }
+            break;
+        }
+        self.failure(best, current, seed)
+    }
+
+    fn failure(&self, outcome: Outcome, choices: Vec<Choice>, seed: u64) -> DirectFailure {
+        let trace = {
+            let mut w = TraceWriter::new(Vec::new());
+            for r in &outcome.trace {
+                w.write(r).expect("in-memory write of finite records");
+            }
+            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
+        };
+        DirectFailure {
+            finding: outcome.finding.unwrap_or_else(|| Finding {
+                check: CheckKind::Determinism,
+                message: "the failing case passed when run again: the protocol keeps state between runs (a global?)".into(),
+                seq: None,
+            }),
+            choices,
+            sequence: outcome.log.join("\n"),
+            callbacks: outcome.callbacks,
+            trace,
+            campaign_seed: seed,
+        }
+    }
+
+    /// Drives one fresh protocol through `choices`.
+    fn drive(&self, rt: &tokio::runtime::Runtime, choices: &[Choice]) -> Outcome {
+        let mut outcome = Driver::new(self.make.clone(), rt).run(choices);
+        if outcome.finding.is_none() && self.write_after_close {
+            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
+        }
+        if outcome.finding.is_none() {
+            for (name, check) in &self.invariants {
+                if let Err(message) = check(&outcome.trace, &outcome.written) {
+                    outcome.finding = Some(Finding {
+                        check: CheckKind::Invariant(name.clone()),
+                        message,
+                        seq: None,
+                    });
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// A direct campaign that passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectReport {
+    /// The cases that passed.
+    pub cases: u32,
+    /// The campaign's seed.
+    pub seed: u64,
+}
+
+/// The minimal failing callback sequence of a direct campaign. Its
+/// `Display` is the panic message of [`DirectFuzz::check`].
+#[derive(Clone, Debug)]
+pub struct DirectFailure {
+    /// What the check found.
+    pub finding: Finding,
+    /// The minimal choices.
+    pub choices: Vec<Choice>,
+    /// The callback sequence they gave, one line per callback, with the
+    /// protocol's actions indented under it.
+    pub sequence: String,
+    /// How many callbacks the protocol got (`connection_made` included).
+    pub callbacks: usize,
+    /// The whole trace, in JSON Lines (trace format v1).
+    pub trace: String,
+    /// The campaign's seed ([`SEED_ENV`] replays it).
+    pub campaign_seed: u64,
+}
+
+impl fmt::Display for DirectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "callorder-fuzz: the protocol failed a check: {}",
+            self.finding
+        )?;
+        writeln!(
+            f,
+            "\nminimal callback sequence ({} callback{}):\n---8<---\n{}\n---8<---",
+            self.callbacks,
+            if self.callbacks == 1 { "" } else { "s" },
+            self.sequence
+        )?;
+        writeln!(f, "\nchoices: {:?}", self.choices)?;
+        writeln!(f, "\ntrace:\n---8<---\n{}---8<---", self.trace)?;
+        writeln!(
+            f,
+            "\nseed: {0} (replay the campaign with {SEED_ENV}={0})",
+            self.campaign_seed
+        )
+    }
+}
+
+/// What one case gave.
+struct Outcome {
+    finding: Option<Finding>,
+    trace: Vec<Record>,
+    written: Vec<u8>,
+    log: Vec<String>,
+    /// The indexes of the choices that delivered something.
+    delivered: Vec<usize>,
+    callbacks: usize,
+}
+
+/// The recording reactor's state.
+struct State {
+    checker: Checker,
+    trace: Vec<Record>,
+    /// Records made inside the running callback, fed after it returns.
+    pending: usize,
+    seq: u64,
+    in_callback: bool,
+    now: Duration,
+    timers: BTreeMap<(Duration, u64), Box<dyn FnOnce()>>,
+    next_timer: u64,
+    rng: u64,
+    lost: bool,
+    /// The protocol called `lose_connection` / `abort_connection`.
+    losing: bool,
+    aborted: bool,
+    written: Vec<u8>,
+    producer: bool,
+    finding: Option<Finding>,
+    log: Vec<String>,
+}
+
+impl State {
+    fn t(&self) -> f64 {
+        self.now.as_secs_f64()
+    }
+
+    fn record(
+        &mut self,
+        event: callorder_trace::Event,
+        depth: u32,
+        failed: Option<String>,
+    ) -> usize {
+        self.seq += 1;
+        let mut r = Record::new(Step::new(self.seq, event).at_depth(depth));
+        r.t = Some(self.t());
+        if let Some(e) = failed {
+            r = r.with_error(e);
+        }
+        self.trace.push(r);
+        self.trace.len() - 1
+    }
+
+    /// Feeds the checker every record not fed yet.
+    fn feed(&mut self) {
+        while self.pending < self.trace.len() {
+            let step = self.trace[self.pending].step;
+            self.pending += 1;
+            if self.finding.is_some() {
+                continue;
+            }
+            if let Err(e) = self.checker.step(&step) {
+                self.finding = Some(Finding {
+                    check: CheckKind::Violation,
+                    message: e.to_string(),
+                    seq: Some(step.seq),
+                });
+            }
+        }
+    }
+
+    fn fail(&mut self, check: CheckKind, message: String, seq: Option<u64>) {
+        if self.finding.is_none() {
+            self.finding = Some(Finding {
+                check,
+                message,
+                seq,
+            });
+        }
+    }
+
+    /// Records an action of the protocol (inside a callback: fed when it
+    /// returns).
+    fn action(
+        &mut self,
+        event: callorder_trace::Event,
+        result: Result<(), ActionError>,
+        what: String,
+    ) {
+        let depth = u32::from(self.in_callback);
+        let idx = self.record(event, depth, result.err().map(|e| e.to_string()));
+        let seq = self.trace[idx].step.seq;
+        let mark = if result.is_err() { " (failed)" } else { "" };
+        self.log.push(format!("    -> {what}{mark}"));
+        if let Err(e) = result {
+            if e.is_bug() {
+                self.fail(
+                    CheckKind::ImplError,
+                    format!("seq {seq}: {} was a bug: {e}", event.kind()),
+                    Some(seq),
+                );
+            }
+        }
+        if !self.in_callback {
+            self.feed();
+        }
+    }
+
+    fn gone(&self) -> Result<(), ActionError> {
+        if self.lost {
+            Err(ActionError::ConnectionGone)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The handles' reactor: records every action into the trace.
+struct Ops(Rc<RefCell<State>>);
+
+impl Ops {
+    fn conn_action(&self, event: callorder_trace::Event, what: &str) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s.gone();
+        s.action(event, result, what.to_owned());
+        result
+    }
+
+    fn unsupported(&self, what: &str) {
+        let mut s = self.0.borrow_mut();
+        let seq = s.seq;
+        s.log
+            .push(format!("    -> {what} (not supported by fuzz_protocol)"));
+        s.fail(
+            CheckKind::ImplError,
+            format!("after seq {seq}: the protocol called {what}, which fuzz_protocol does not model: use fuzz_with"),
+            None,
+        );
+    }
+}
+
+impl ReactorOps for Ops {
+    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s.gone();
+        if result.is_ok() {
+            s.written.extend_from_slice(data);
+        }
+        s.action(
+            callorder_trace::Event::Write {
+                protocol,
+                bytes: data.len() as u64,
+            },
+            result,
+            format!("write {}", show_bytes(data)),
+        );
+        result.map(|()| WriteStatus { buffer_full: false })
+    }
+
+    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(
+            callorder_trace::Event::LoseConnection { protocol },
+            "lose_connection",
+        );
+        self.0.borrow_mut().losing |= result.is_ok();
+        result
+    }
+
+    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(
+            callorder_trace::Event::LoseWriteConnection { protocol },
+            "lose_write_connection",
+        )
+    }
+
+    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(
+            callorder_trace::Event::AbortConnection { protocol },
+            "abort_connection",
+        );
+        self.0.borrow_mut().aborted |= result.is_ok();
+        result
+    }
+
+    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = match (s.gone(), s.producer) {
+            (Err(e), _) => Err(e),
+            (Ok(()), true) => Err(ActionError::ProducerRegistered),
+            (Ok(()), false) => {
+                s.producer = true;
+                Ok(())
+            }
+        };
+        s.action(
+            callorder_trace::Event::RegisterProducer {
+                protocol,
+                streaming,
+            },
+            result,
+            format!("register_producer(streaming: {streaming})"),
+        );
+        result
+    }
+
+    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(
+            callorder_trace::Event::UnregisterProducer { protocol },
+            "unregister_producer",
+        );
+        if result.is_ok() {
+            self.0.borrow_mut().producer = false;
+        }
+        result
+    }
+
+    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(
+            callorder_trace::Event::PauseReading { protocol },
+            "pause_reading",
+        )
+    }
+
+    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(
+            callorder_trace::Event::ResumeReading { protocol },
+            "resume_reading",
+        )
+    }
+
+    fn peer(&self, _: ProtocolId) -> Address {
+        Address::new("10.0.0.1:50001")
+    }
+
+    fn host(&self, _: ProtocolId) -> Address {
+        Address::new(crate::ADDRESS)
+    }
+
+    fn connect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("connect");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn stop_connecting(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("stop_connecting");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn disconnect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("disconnect");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn destination(&self, _: ConnectorId) -> Address {
+        Address::new("?")
+    }
+
+    fn stop_listening(&self, _: PortId) -> Result<(), ActionError> {
+        self.unsupported("stop_listening");
+        Err(ActionError::NotListening)
+    }
+
+    fn connect_tcp(
+        &self,
+        _: Address,
+        _: Arc<dyn ClientFactory>,
+        _: Option<Duration>,
+    ) -> ConnectorId {
+        self.unsupported("connect_tcp");
+        ConnectorId(u64::MAX)
+    }
+
+    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        self.unsupported("listen_tcp");
+        Err(ActionError::AddressInUse)
+    }
+
+    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        let mut s = self.0.borrow_mut();
+        let id = s.next_timer;
+        s.next_timer += 1;
+        let at = s.now + delay;
+        s.timers.insert((at, id), f);
+        id
+    }
+
+    fn cancel_timer(&self, timer: u64) -> bool {
+        let mut s = self.0.borrow_mut();
+        let key = s.timers.keys().find(|(_, id)| *id == timer).copied();
+        key.and_then(|k| s.timers.remove(&k)).is_some()
+    }
+
+    fn random_u64(&self) -> u64 {
+        let mut s = self.0.borrow_mut();
+        s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
+}
+
+/// A future that turns a panic in any of its polls into an `Err`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Bytes for people: text quoted, with their length.
+fn show_bytes(data: &[u8]) -> String {
+    format!("{:?} ({} bytes)", String::from_utf8_lossy(data), data.len())
+}
+
+/// A running callback's future.
+type Callback<'a> = Pin<Box<dyn Future<Output = CallbackResult> + 'a>>;
+
+/// One case: a fresh protocol, its checker and its recording reactor.
+struct Driver<'rt> {
+    state: Rc<RefCell<State>>,
+    /// Taken out while one of its callbacks runs.
+    protocol: Option<Box<dyn Protocol>>,
+    half_closeable: bool,
+    rt: &'rt tokio::runtime::Runtime,
+    callbacks: usize,
+}
+
+impl<'rt> Driver<'rt> {
+    fn new(make: MakeProtocol, rt: &'rt tokio::runtime::Runtime) -> Self {
+        let state = Rc::new(RefCell::new(State {
+            checker: Checker::new(Profile::Strict),
+            trace: Vec::new(),
+            pending: 0,
+            seq: 0,
+            in_callback: false,
+            now: Duration::ZERO,
+            timers: BTreeMap::new(),
+            next_timer: 1,
+            rng: 0x5eed,
+            lost: false,
+            losing: false,
+            aborted: false,
+            written: Vec::new(),
+            producer: false,
+            finding: None,
+            log: Vec::new(),
+        }));
+        let protocol = make();
+        let half_closeable = protocol.half_closeable();
+        Driver {
+            state,
+            protocol: Some(protocol),
+            half_closeable,
+            rt,
+            callbacks: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.state.borrow().finding.is_some()
+    }
+
+    fn run(mut self, choices: &[Choice]) -> Outcome {
+        use callorder_trace::Event as E;
+        {
+            // The connection's past: a port listening, its factory started,
+            // the protocol built for an accepted connection.
+            let mut s = self.state.borrow_mut();
+            let holder = Holder::Port(PORT);
+            s.record(
+                E::ListenTcp {
+                    factory: FACTORY,
+                    port: PORT,
+                },
+                0,
+                None,
+            );
+            s.record(
+                E::DoStart {
+                    factory: FACTORY,
+                    holder: Some(holder),
+                },
+                0,
+                None,
+            );
+            s.record(E::StartFactory { factory: FACTORY }, 1, None);
+            s.record(
+                E::BuildProtocol {
+                    factory: FACTORY,
+                    holder,
+                    protocol: Some(PROTOCOL),
+                },
+                0,
+                None,
+            );
+            s.feed();
+        }
+        let mut delivered = Vec::new();
+        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(self.state.clone()));
+        let transport = Transport::new(PROTOCOL, ops);
+        self.deliver(E::ConnectionMade { protocol: PROTOCOL }, None, |p| {
+            p.connection_made(transport)
+        });
+        for (i, choice) in choices.iter().enumerate() {
+            if self.done() {
+                break;
+            }
+            if self.apply(choice) {
+                delivered.push(i);
+            }
+        }
+        if !self.done() {
+            self.teardown();
+        }
+        let s = Rc::try_unwrap(self.state).map_or_else(
+            |rc| {
+                // The protocol keeps a handle: take what we need.
+                let mut s = rc.borrow_mut();
+                State {
+                    checker: Checker::new(Profile::Strict),
+                    trace: std::mem::take(&mut s.trace),
+                    pending: 0,
+                    seq: 0,
+                    in_callback: false,
+                    now: s.now,
+                    timers: BTreeMap::new(),
+                    next_timer: 0,
+                    rng: 0,
+                    lost: true,
+                    losing: false,
+                    aborted: false,
+                    written: std::mem::take(&mut s.written),
+                    producer: false,
+                    finding: s.finding.take(),
+                    log: std::mem::take(&mut s.log),
+                }
+            },
+            RefCell::into_inner,
+        );
+        Outcome {
+            finding: s.finding,
+            trace: s.trace,
+            written: s.written,
+            log: s.log,
+            delivered,
+            callbacks: self.callbacks,
+        }
+    }
+
+    /// The protocol's own callbacks that are legal now.
+    fn legal(&self) -> Vec<callorder_trace::Event> {
+        self.state
+            .borrow()
+            .checker
+            .legal_next()
+            .into_iter()
+            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
+            .filter(|s| s.event.protocol() == Some(PROTOCOL))
+            .map(|s| s.event)
+            .collect()
+    }
+
+    /// Delivers `choice` if it is legal now; whether it was.
+    fn apply(&mut self, choice: &Choice) -> bool {
+        use callorder_trace::Event as E;
+        if let Choice::Advance(by) = choice {
+            self.advance(*by);
+            return true;
+        }
+        let legal = self.legal();
+        let has = |k: EventKind| legal.iter().any(|e| e.kind() == k);
+        match choice {
+            Choice::Data(bytes) if has(EventKind::DataReceived) && !bytes.is_empty() => {
+                let event = E::DataReceived {
+                    protocol: PROTOCOL,
+                    bytes: bytes.len() as u64,
+                };
+                let owned = bytes.clone();
+                self.deliver(event, Some(show_bytes(bytes)), move |p| {
+                    Box::pin(async move { p.data_received(&owned).await })
+                });
+                true
+            }
+            Choice::Lost(n) => {
+                let mut reasons: Vec<Reason> = legal
+                    .iter()
+                    .filter_map(|e| match e {
+                        E::ConnectionLost { reason, .. } => Some(*reason),
+                        _ => None,
+                    })
+                    .collect();
+                // connection_done first, then the order of the format.
+                reasons.sort_by_key(|r| *r != Reason::ConnectionDone);
+                if reasons.is_empty() {
+                    return false;
+                }
+                let reason = reasons[n % reasons.len()];
+                self.lose(reason);
+                true
+            }
+            Choice::ReadLost if self.half_closeable && has(EventKind::ReadConnectionLost) => {
+                self.deliver(E::ReadConnectionLost { protocol: PROTOCOL }, None, |p| {
+                    p.read_connection_lost()
+                });
+                true
+            }
+            Choice::WriteLost if self.half_closeable && has(EventKind::WriteConnectionLost) => {
+                self.deliver(E::WriteConnectionLost { protocol: PROTOCOL }, None, |p| {
+                    p.write_connection_lost()
+                });
+                true
+            }
+            Choice::Pause if has(EventKind::PauseProducing) => {
+                self.deliver(E::PauseProducing { protocol: PROTOCOL }, None, |p| {
+                    p.pause_producing()
+                });
+                true
+            }
+            Choice::Resume if has(EventKind::ResumeProducing) => {
+                self.deliver(E::ResumeProducing { protocol: PROTOCOL }, None, |p| {
+                    p.resume_producing()
+                });
+                true
+            }
+            Choice::Stop if has(EventKind::StopProducing) => {
+                self.deliver(E::StopProducing { protocol: PROTOCOL }, None, |p| {
+                    p.stop_producing()
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `connection_lost(reason)`, after the `stop_producing` a registered
+    /// producer is owed first.
+    fn lose(&mut self, reason: Reason) {
+        use callorder_trace::Event as E;
+        let owes_stop = self.state.borrow().producer
+            && self
+                .legal()
+                .iter()
+                .any(|e| e.kind() == EventKind::StopProducing);
+        if owes_stop {
+            self.deliver(E::StopProducing { protocol: PROTOCOL }, None, |p| {
+                p.stop_producing()
+            });
+            self.state.borrow_mut().producer = false;
+            if self.done() {
+                return;
+            }
+        }
+        self.state.borrow_mut().lost = true;
+        self.deliver(
+            E::ConnectionLost {
+                protocol: PROTOCOL,
+                reason,
+            },
+            Some(reason.to_string()),
+            |p| p.connection_lost(reason),
+        );
+    }
+
+    /// The end of the run: the connection is lost if it is not yet (with
+    /// the reason its own closes make due), the port stops, the trace ends.
+    fn teardown(&mut self) {
+        use callorder_trace::Event as E;
+        if !self.state.borrow().lost {
+            // What the protocol's own closes make due; else the reactor
+            // shutting down.
+            let legal = self.legal();
+            let (aborted, losing) = {
+                let s = self.state.borrow();
+                (s.aborted, s.losing)
+            };
+            let due = if aborted {
+                Reason::ConnectionAborted
+            } else if losing {
+                Reason::ConnectionDone
+            } else {
+                Reason::ConnectionLost
+            };
+            let reason = std::iter::once(due)
+                .chain(Reason::ALL)
+                .find(|r| {
+                    legal.contains(&E::ConnectionLost {
+                        protocol: PROTOCOL,
+                        reason: *r,
+                    })
+                })
+                .unwrap_or(due);
+            self.lose(reason);
+        }
+        if self.done() {
+            return;
+        }
+        let mut s = self.state.borrow_mut();
+        let holder = Some(Holder::Port(PORT));
+        s.record(E::Shutdown, 0, None);
+        s.record(
+            E::DoStop {
+                factory: FACTORY,
+                holder,
+            },
+            0,
+            None,
+        );
+        s.record(E::StopFactory { factory: FACTORY }, 1, None);
+        s.record(E::End, 0, None);
+        s.feed();
+    }
+
+    /// Runs the timers due within `by`, then sets the clock.
+    fn advance(&mut self, by: Duration) {
+        let until = self.state.borrow().now + by;
+        self.state
+            .borrow_mut()
+            .log
+            .push(format!("(time passes: {by:?})"));
+        for _ in 0..MAX_TIMERS_PER_ADVANCE {
+            let next = {
+                let mut s = self.state.borrow_mut();
+                match s.timers.first_key_value() {
+                    Some((&(at, id), _)) if at <= until => {
+                        let f = s.timers.remove(&(at, id)).expect("present");
+                        s.now = at;
+                        s.log.push(format!("(timer at t={:.3}s)", at.as_secs_f64()));
+                        Some(f)
+                    }
+                    _ => None,
+                }
+            };
+            let Some(f) = next else { break };
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+                let mut s = self.state.borrow_mut();
+                let seq = s.seq;
+                s.fail(
+                    CheckKind::Panic,
+                    format!(
+                        "after seq {seq}: a call_later timer panicked: {}",
+                        panic_message(panic.as_ref())
+                    ),
+                    None,
+                );
+            }
+            if self.done() {
+                return;
+            }
+        }
+        self.state.borrow_mut().now = until;
+    }
+
+    /// Records the callback `event`, runs it to completion, then feeds the
+    /// checker the callback and the actions it made.
+    fn deliver(
+        &mut self,
+        event: callorder_trace::Event,
+        what: Option<String>,
+        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a>,
+    ) {
+        let idx = {
+            let mut s = self.state.borrow_mut();
+            let idx = s.record(event, 0, None);
+            let line = match what {
+                Some(w) => format!("{} {w}", event.kind()),
+                None => event.kind().to_string(),
+            };
+            s.log.push(line);
+            s.in_callback = true;
+            idx
+        };
+        self.callbacks += 1;
+        let mut protocol = self.protocol.take().expect("no callback is running");
+        let result = {
+            let fut = CatchUnwind(call(protocol.as_mut()));
+            self.rt
+                .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
+        };
+        self.protocol = Some(protocol);
+        let mut s = self.state.borrow_mut();
+        s.in_callback = false;
+        let seq = s.trace[idx].step.seq;
+        let kind = event.kind();
+        let failure = match result {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some((CheckKind::ImplError, format!("returned an error: {e}"))),
+            Ok(Err(panic)) => Some((CheckKind::Panic, format!("panicked: {panic}"))),
+            Err(_) => Some((CheckKind::ImplError, "never finished (stall)".to_owned())),
+        };
+        if let Some((check, message)) = failure {
+            s.trace[idx] = s.trace[idx].clone().with_error(message.clone());
+            s.log.push(format!("    !! {message}"));
+            s.feed();
+            s.fail(check, format!("seq {seq}: {kind} {message}"), Some(seq));
+        } else {
+            s.feed();
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! The mutant gallery: deliberately broken implementations, each a
+//! realistic bug, with the campaign that must find it and the check that
+//! must catch it. Shared by `tests/mutants.rs`, `tests/heap_mutants.rs` and
+//! `benches/mutants.rs` (included by path).
+#![allow(dead_code, clippy::arc_with_non_send_sync)]
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use callorder_core::{
+    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Port, Protocol,
+    Reason, Transport,
+};
+use callorder_fuzz::{fuzz_client, fuzz_server, fuzz_with, CheckKind, Failure, Fuzz, ADDRESS};
+use callorder_reference::{Echo, ReconnectingClientFactory, RetryPolicy};
+
+/// The longest minimal script we accept (steps, the final shutdown and any
+/// heap checkpoints included).
+pub const SHORT: usize = 10;
+
+/// One mutant: its name, the campaign that finds it, and the check that
+/// must.
+pub struct Mutant {
+    /// A short name, for the bench's table.
+    pub name: &'static str,
+    /// The campaign (default checks, default case count).
+    pub fuzz: fn() -> Fuzz,
+    /// The check that catches it.
+    pub check: CheckKind,
+    /// Whether it needs the heap check (the counting allocator installed).
+    pub heap: bool,
+}
+
+impl Mutant {
+    /// Runs its campaign with `seed`: the failure, which must be of the
+    /// expected check with a short script.
+    ///
+    /// # Panics
+    ///
+    /// If the campaign passes, fails another check, or shrinks to a long
+    /// script.
+    #[track_caller]
+    pub fn catch(&self, seed: u64) -> Failure {
+        self.catch_within(seed, callorder_fuzz::DEFAULT_CASES)
+    }
+
+    /// As [`catch`](Mutant::catch), with a budget of `cases`.
+    #[track_caller]
+    pub fn catch_within(&self, seed: u64, cases: u32) -> Failure {
+        let failure = match (self.fuzz)()
+            .seed(seed)
+            .cases(cases)
+            .regressions(None)
+            .run()
+        {
+            Err(failure) => *failure,
+            Ok(r) => panic!("{}: the fuzzer should find the bug ({r:?})", self.name),
+        };
+        assert_eq!(
+            failure.finding.check, self.check,
+            "{}: {failure}",
+            self.name
+        );
+        assert!(
+            failure.steps <= SHORT,
+            "{}: the minimal script has {} steps:\n{failure}",
+            self.name,
+            failure.steps
+        );
+        failure
+    }
+}
+
+/// Every mutant, in gallery order.
+pub fn all() -> Vec<Mutant> {
+    vec![
+        one_per_read(),
+        watchdog(),
+        eager_retry(),
+        length_prefixed(),
+        abort_then_bye(),
+        factory_per_connection(),
+        heartbeat(),
+        session_archive(),
+        backoff_never_resets(),
+        stop_listening_in_build(),
+        assumes_clean_close(),
+        double_reconnect(),
+        bye_in_connection_lost(),
+    ]
+}
+
+/// The heap limit of the heap mutants' campaigns, in bytes.
+pub const HEAP_LIMIT: i64 = 2048;
+
+pub fn one_per_read() -> Mutant {
+    Mutant {
+        name: "one_per_read",
+        fuzz: || fuzz_server(|| Arc::new(ServerOf::<OnePerRead>::default())).name("one_per_read"),
+        check: CheckKind::ChunkingInvariance,
+        heap: false,
+    }
+}
+
+pub fn watchdog() -> Mutant {
+    Mutant {
+        name: "watchdog",
+        fuzz: || fuzz_client(|| Arc::new(Watchdog)).name("watchdog"),
+        check: CheckKind::ImplError,
+        heap: false,
+    }
+}
+
+pub fn eager_retry() -> Mutant {
+    Mutant {
+        name: "eager_retry",
+        fuzz: || fuzz_client(|| Arc::new(EagerRetry)).name("eager_retry"),
+        check: CheckKind::RetryStorm,
+        heap: false,
+    }
+}
+
+pub fn length_prefixed() -> Mutant {
+    Mutant {
+        name: "length_prefixed",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<LengthPrefixed>::default()))
+                .name("length_prefixed")
+                .no_chunking_invariance()
+        },
+        check: CheckKind::Panic,
+        heap: false,
+    }
+}
+
+pub fn abort_then_bye() -> Mutant {
+    Mutant {
+        name: "abort_then_bye",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<AbortThenBye>::default())).name("abort_then_bye")
+        },
+        check: CheckKind::WriteAfterClose,
+        heap: false,
+    }
+}
+
+pub fn factory_per_connection() -> Mutant {
+    Mutant {
+        name: "factory_per_connection",
+        fuzz: || fuzz_client(|| Arc::new(FactoryPerConnection)).name("factory_per_connection"),
+        check: CheckKind::Leak,
+        heap: false,
+    }
+}
+
+pub fn heartbeat() -> Mutant {
+    Mutant {
+        name: "heartbeat",
+        fuzz: || fuzz_server(|| Arc::new(ServerOf::<Heartbeat>::default())).name("heartbeat"),
+        check: CheckKind::WriteAfterClose,
+        heap: false,
+    }
+}
+
+pub fn session_archive() -> Mutant {
+    Mutant {
+        name: "session_archive",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<Archived>::default()))
+                .name("session_archive")
+                .heap_limit(HEAP_LIMIT)
+        },
+        check: CheckKind::HeapGrowth,
+        heap: true,
+    }
+}
+
+pub fn backoff_never_resets() -> Mutant {
+    Mutant {
+        name: "backoff_never_resets",
+        fuzz: || {
+            fuzz_client(|| {
+                ReconnectingClientFactory::new(|_| Box::new(Echo::new()))
+                    .with_policy(RetryPolicy::default().with_jitter(0.0))
+                    .reset_delay_on_build(false)
+                    .shared()
+            })
+            .name("backoff_never_resets")
+            .reconnect_policy(
+                Duration::from_secs(1),
+                std::f64::consts::E,
+                Duration::from_secs(3600),
+                true,
+            )
+        },
+        check: CheckKind::ReconnectPolicy,
+        heap: false,
+    }
+}
+
+pub fn stop_listening_in_build() -> Mutant {
+    Mutant {
+        name: "stop_listening_in_build",
+        fuzz: || {
+            fuzz_with(|reactor, _| {
+                let factory = Arc::new(OneShot::default());
+                if let Ok(port) = reactor.listen_tcp(ADDRESS, factory.clone()) {
+                    *factory.port.borrow_mut() = Some(port);
+                }
+            })
+            .name("stop_listening_in_build")
+            .script_config(|c| c.clients = false)
+        },
+        check: CheckKind::Panic,
+        heap: false,
+    }
+}
+
+pub fn assumes_clean_close() -> Mutant {
+    Mutant {
+        name: "assumes_clean_close",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<AssumesCleanClose>::default()))
+                .name("assumes_clean_close")
+        },
+        check: CheckKind::Panic,
+        heap: false,
+    }
+}
+
+pub fn double_reconnect() -> Mutant {
+    Mutant {
+        name: "double_reconnect",
+        fuzz: || fuzz_client(|| Arc::new(DoubleReconnect)).name("double_reconnect"),
+        check: CheckKind::ImplError,
+        heap: false,
+    }
+}
+
+pub fn bye_in_connection_lost() -> Mutant {
+    Mutant {
+        name: "bye_in_connection_lost",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<ByeInConnectionLost>::default()))
+                .name("bye_in_connection_lost")
+        },
+        check: CheckKind::WriteAfterClose,
+        heap: false,
+    }
+}
+
+// ------------------------------------------------------------ 1: chunking
+
+/// A command server that assumes each `data_received` is one whole command:
+/// it answers every read, not every line.
+#[derive(Default)]
+struct OnePerRead {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for OnePerRead {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        let command = String::from_utf8_lossy(data);
+        let reply = format!("OK {}\r\n", command.trim_end());
+        self.transport
+            .as_ref()
+            .ok_or("no transport")?
+            .write(reply.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// A server factory building `P::default()` per connection.
+#[derive(Default)]
+struct ServerOf<P>(std::marker::PhantomData<fn() -> P>);
+
+#[async_trait(?Send)]
+impl<P: Protocol + Default> Factory for ServerOf<P> {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(P::default())))
+    }
+}
+
+// ---------------------------------------------------- 2: connect twice
+
+/// A client factory with a connect watchdog: each attempt arms a timer that
+/// "retries if we are not connected after 5 s", without checking whether
+/// the attempt is still connecting (or connected): `connect` while
+/// connecting.
+#[derive(Default)]
+struct Watchdog;
+
+#[async_trait(?Send)]
+impl Factory for Watchdog {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for Watchdog {
+    async fn started_connecting(&self, connector: &Connector) -> CallbackResult {
+        let again = connector.clone();
+        connector
+            .reactor()
+            .call_later(Duration::from_secs(5), move || {
+                let _ = again.connect();
+            });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------- 3: retry storm
+
+/// A client factory that reconnects at once, with no delay, whatever
+/// happened.
+#[derive(Default)]
+struct EagerRetry;
+
+#[async_trait(?Send)]
+impl Factory for EagerRetry {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for EagerRetry {
+    async fn client_connection_failed(&self, connector: &Connector, _: Reason) -> CallbackResult {
+        connector.connect()?;
+        Ok(())
+    }
+
+    async fn client_connection_lost(&self, connector: &Connector, _: Reason) -> CallbackResult {
+        connector.connect()?;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------- 4: one-byte panic
+
+/// A length-prefixed server that reads the 2-byte length header straight
+/// out of each read: a read of one byte panics.
+#[derive(Default)]
+struct LengthPrefixed {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for LengthPrefixed {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        let len = u16::from_be_bytes([data[0], data[1]]);
+        self.transport
+            .as_ref()
+            .ok_or("no transport")?
+            .write(&len.to_be_bytes())?;
+        Ok(())
+    }
+}
+
+// --------------------------------------------------- 5: write after abort
+
+/// A server that drops a client saying QUIT, then says goodbye: the
+/// goodbye is written after `abort_connection` and goes nowhere.
+#[derive(Default)]
+struct AbortThenBye {
+    transport: Option<Transport>,
+    buffer: Vec<u8>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for AbortThenBye {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.buffer.extend_from_slice(data);
+        let t = self.transport.as_ref().ok_or("no transport")?;
+        while let Some(at) = self.buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=at).collect();
+            if line.starts_with(b"QUIT") {
+                t.abort_connection()?;
+                t.write(b"BYE\r\n")?;
+                return Ok(());
+            }
+            t.write(&line)?;
+        }
+        Ok(())
+    }
+}
+
+// ----------------------------------------------------------------- 6: leak
+
+thread_local! {
+    /// "Every factory we ever made, for the stats page": keeps them all.
+    static REGISTRY: RefCell<Vec<Arc<dyn ClientFactory>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A client that reconnects by making a fresh factory (and connector) for
+/// each new connection, and parks every factory in a global registry.
+#[derive(Default)]
+struct FactoryPerConnection;
+
+#[async_trait(?Send)]
+impl Factory for FactoryPerConnection {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for FactoryPerConnection {
+    async fn client_connection_lost(&self, connector: &Connector, _: Reason) -> CallbackResult {
+        let next: Arc<dyn ClientFactory> = Arc::new(FactoryPerConnection);
+        REGISTRY.with(|r| r.borrow_mut().push(next.clone()));
+        let destination = connector.destination();
+        connector
+            .reactor()
+            .call_later(Duration::from_secs(1), move || {
+                // The reactor is gone when this never fires: fine.
+                let _ = destination;
+            });
+        connector.reactor().connect_tcp(
+            connector.destination(),
+            next,
+            Some(Duration::from_secs(30)),
+        );
+        Ok(())
+    }
+}
+
+// ------------------------------------------- 7: write after connection_lost
+
+/// A protocol with a heartbeat that it never stops: after the connection
+/// is lost, the timer keeps writing.
+#[derive(Default)]
+struct Heartbeat {
+    transport: Option<Transport>,
+}
+
+fn beat(transport: Transport) {
+    let reactor = transport.reactor();
+    reactor.call_later(Duration::from_secs(1), move || {
+        let _ = transport.write(b"PING\r\n");
+        beat(transport);
+    });
+}
+
+#[async_trait(?Send)]
+impl Protocol for Heartbeat {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        beat(transport.clone());
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.transport.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------- 8: session archive (heap)
+
+thread_local! {
+    /// "Finished sessions, for the admin page": never pruned.
+    static ARCHIVE: RefCell<Vec<Session>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a connection keeps: its transport and a read buffer.
+struct Session {
+    transport: Transport,
+    buffer: Vec<u8>,
+}
+
+/// An echo server that files every finished session (its transport and
+/// its 4 KiB read buffer) into a global archive: memory grows with every
+/// connection, though every object the reactor made is let go.
+#[derive(Default)]
+struct Archived {
+    session: Option<Session>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for Archived {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.session = Some(Session {
+            transport,
+            buffer: Vec::with_capacity(4096),
+        });
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        let s = self.session.as_mut().ok_or("no session")?;
+        s.buffer.extend_from_slice(data);
+        s.transport.write(data)?;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, _: Reason) -> CallbackResult {
+        if let Some(s) = self.session.take() {
+            ARCHIVE.with(|a| a.borrow_mut().push(s));
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------- 10: stop_listening in build_protocol
+
+/// A server for exactly one client: it stops listening in its first
+/// `build_protocol` and asserts that no other comes. But connections
+/// accepted in the same batch still get built (S6).
+#[derive(Default)]
+struct OneShot {
+    port: RefCell<Option<Port>>,
+    built: Cell<bool>,
+}
+
+#[async_trait(?Send)]
+impl Factory for OneShot {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        assert!(!self.built.get(), "build_protocol after stop_listening");
+        self.built.set(true);
+        if let Some(port) = self.port.borrow().as_ref() {
+            // The application may have stopped it already: fine.
+            let _ = port.stop_listening();
+        }
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+// ---------------------------------------------- 11: assumes a clean close
+
+/// A protocol that treats every `connection_lost` as the clean close it
+/// expects: it asserts the reason is `connection_done`.
+#[derive(Default)]
+struct AssumesCleanClose {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for AssumesCleanClose {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.transport.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
+        assert_eq!(
+            reason,
+            Reason::ConnectionDone,
+            "the peer always says goodbye"
+        );
+        Ok(())
+    }
+}
+
+// ---------------------------------------------- 12: reconnecting twice
+
+/// A client factory that reconnects at once when its connection is lost
+/// and, "in case that fails", again after a second: the second `connect`
+/// comes while the first attempt is connecting (or connected).
+#[derive(Default)]
+struct DoubleReconnect;
+
+#[async_trait(?Send)]
+impl Factory for DoubleReconnect {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for DoubleReconnect {
+    async fn client_connection_lost(&self, connector: &Connector, _: Reason) -> CallbackResult {
+        connector.connect()?;
+        let again = connector.clone();
+        connector
+            .reactor()
+            .call_later(Duration::from_secs(1), move || {
+                let _ = again.connect();
+            });
+        Ok(())
+    }
+}
+
+// ------------------------------------------ 13: goodbye in connection_lost
+
+/// A server that says goodbye from `connection_lost`, when the connection
+/// is already gone: the bytes go nowhere.
+#[derive(Default)]
+struct ByeInConnectionLost {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for ByeInConnectionLost {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.transport.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, _: Reason) -> CallbackResult {
+        if let Some(t) = &self.transport {
+            // Best effort; the error is ignored.
+            let _ = t.write(b"BYE\r\n");
+        }
+        Ok(())
+    }
+}
