@@ -539,8 +539,13 @@ impl Fuzz {
         };
         let setup = self.setup.clone();
         catch_unwind(AssertUnwindSafe(|| {
-            MockReactor::with_profile(self.profile, seed)
-                .run(script.clone(), |reactor| setup(reactor, &set_up))
+            RUNTIME.with(|rt| {
+                MockReactor::with_profile(self.profile, seed).run_on(
+                    rt,
+                    script.clone(),
+                    |reactor| setup(reactor, &set_up),
+                )
+            })
         }))
         .map_err(|panic| {
             panic
@@ -1037,4 +1042,10 @@ impl fmt::Display for Failure {
         }
         Ok(())
     }
+}
+
+thread_local! {
+    /// One paused-clock runtime per fuzzing thread: building one costs more
+    /// than a short run.
+    static RUNTIME: tokio::runtime::Runtime = MockReactor::runtime();
 }

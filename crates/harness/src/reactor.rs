@@ -429,11 +429,36 @@ impl MockReactor {
     /// Runs `script` on a fresh current-thread tokio runtime with a paused
     /// clock, after `setup` made the first connections and ports.
     pub fn run(self, script: Script, setup: impl FnOnce(&Reactor)) -> Run {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        self.run_on(&MockReactor::runtime(), script, setup)
+    }
+
+    /// A current-thread tokio runtime with a paused clock, for
+    /// [`run_on`](MockReactor::run_on): building one costs more than a
+    /// short run, so a caller making many runs (a fuzzer) keeps one.
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
-            .expect("a current-thread runtime");
+            .expect("a current-thread runtime")
+    }
+
+    /// [`run`](MockReactor::run) on a runtime from
+    /// [`runtime`](MockReactor::runtime), reused across runs.
+    ///
+    /// ```
+    /// use callorder_harness::{MockReactor, Script};
+    /// let rt = MockReactor::runtime();
+    /// for _ in 0..3 {
+    ///     MockReactor::new().run_on(&rt, Script::new().shutdown(), |_| {}).assert_clean();
+    /// }
+    /// ```
+    pub fn run_on(
+        self,
+        rt: &tokio::runtime::Runtime,
+        script: Script,
+        setup: impl FnOnce(&Reactor),
+    ) -> Run {
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().in_setup = true;
