@@ -54,7 +54,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use callorder_trace::{ConnectorId, FactoryId, PortId, ProtocolId, Reason};
+pub use callorder_trace::{ConnectorId, FactoryId, Holder, PortId, ProtocolId, Reason};
 pub use error::{ActionError, CallbackError, CallbackResult};
 pub use handles::{
     Address, Connector, Port, Reactor, ReactorOps, TimerHandle, Transport, WriteStatus,
@@ -127,6 +127,23 @@ pub trait Protocol: 'static {
 /// count goes 0 to 1 and 1 to 0).
 #[async_trait(?Send)]
 pub trait Factory: 'static {
+    /// Twisted's `doStart`: called for every start, with who started it,
+    /// before `start_factory` (which only runs when the count goes 0 to 1).
+    /// The reactor does the counting, so the default does nothing. A
+    /// wrapping factory forwards it to the factory it wraps, as Twisted's
+    /// `WrappingFactory` does (F5), so the wrapped factory sees its starts
+    /// with the outer connector and port ids.
+    fn do_start(&self, holder: Holder) {
+        let _ = holder;
+    }
+
+    /// Twisted's `doStop`: called for every stop, before `stop_factory`
+    /// (which only runs when the count goes 1 to 0). See
+    /// [`do_start`](Factory::do_start).
+    fn do_stop(&self, holder: Holder) {
+        let _ = holder;
+    }
+
     /// The user hook run when the factory's start count goes 0 to 1.
     async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
         let _ = reactor;

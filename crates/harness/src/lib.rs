@@ -43,12 +43,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod checked;
 pub mod leak;
 mod reactor;
 mod run;
 mod script;
 mod script_file;
 
+pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::MockReactor;
 pub use run::{ImplError, ImplErrorKind, Run};

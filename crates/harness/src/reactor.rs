@@ -784,7 +784,9 @@ impl MockReactor {
         while i < running.len() {
             let seq = running[i].seq;
             self.resume_frame(seq);
+            BUILDING.with(|b| b.set(holder_of_build(&running[i].call)));
             let polled = catch_unwind(AssertUnwindSafe(|| running[i].fut.as_mut().poll(cx)));
+            BUILDING.with(|b| b.set(None));
             let frame = self.suspend_frame();
             match polled {
                 Ok(Poll::Pending) => {
@@ -868,7 +870,9 @@ impl MockReactor {
         // the one that has to wake it.
         self.inner.state.borrow_mut().frames.push(frame);
         let mut cx = Context::from_waker(std::task::Waker::noop());
+        BUILDING.with(|b| b.set(holder_of_build(&ran.call)));
         let polled = catch_unwind(AssertUnwindSafe(|| ran.fut.as_mut().poll(&mut cx)));
+        BUILDING.with(|b| b.set(None));
         let frame = self.suspend_frame();
         match polled {
             Ok(Poll::Ready(done)) => self.complete(ran, Ok(done), frame),
@@ -907,18 +911,19 @@ impl MockReactor {
                     factory: f,
                     holder: Some(holder),
                 };
-                if at_zero {
-                    let fut: CallFuture = Box::pin(async move {
-                        let result = m.meter(factory.start_factory(&reactor)).await;
-                        Done {
-                            result,
-                            built: None,
-                        }
-                    });
-                    (ev, fut)
-                } else {
-                    (ev, ready_ok())
-                }
+                let fut: CallFuture = Box::pin(async move {
+                    factory.do_start(holder);
+                    let result = if at_zero {
+                        m.meter(factory.start_factory(&reactor)).await
+                    } else {
+                        Ok(())
+                    };
+                    Done {
+                        result,
+                        built: None,
+                    }
+                });
+                (ev, fut)
             }
             Call::StartedConnecting(c) => {
                 let cs = s.connectors.get(&c)?;
@@ -1103,20 +1108,21 @@ impl MockReactor {
                 if fs.num_ports > 0 {
                     fs.num_ports -= 1;
                 }
-                if fs.num_ports == 0 {
-                    let factory = fs.obj.factory();
-                    (
-                        ev,
-                        Box::pin(async move {
-                            Done {
-                                result: m.meter(factory.stop_factory()).await,
-                                built: None,
-                            }
-                        }),
-                    )
-                } else {
-                    (ev, ready_ok())
-                }
+                let at_zero = fs.num_ports == 0;
+                let factory = fs.obj.factory();
+                let fut: CallFuture = Box::pin(async move {
+                    factory.do_stop(holder);
+                    let result = if at_zero {
+                        m.meter(factory.stop_factory()).await
+                    } else {
+                        Ok(())
+                    };
+                    Done {
+                        result,
+                        built: None,
+                    }
+                });
+                (ev, fut)
             }
         };
         let (record, seq) = s.record(event, depth, None, true);
@@ -1645,13 +1651,23 @@ where
     })
 }
 
-fn ready_ok() -> CallFuture {
-    Box::pin(async {
-        Done {
-            result: Ok(()),
-            built: None,
-        }
-    })
+thread_local! {
+    /// The connector or port whose `build_protocol` is being polled.
+    static BUILDING: std::cell::Cell<Option<Holder>> = const { std::cell::Cell::new(None) };
+}
+
+/// The connector or port whose `build_protocol` is running now, if one is:
+/// for a checked inner factory, which is asked for a protocol with only the
+/// address, as Twisted's `buildProtocol(addr)` is.
+pub(crate) fn building_for() -> Option<Holder> {
+    BUILDING.with(std::cell::Cell::get)
+}
+
+fn holder_of_build(call: &Call) -> Option<Holder> {
+    match call {
+        Call::Build(holder, ..) => Some(*holder),
+        _ => None,
+    }
 }
 
 fn kind_of(call: &Call) -> EventKind {

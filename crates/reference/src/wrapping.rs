@@ -41,7 +41,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, ConnectorId,
-    Factory, Port, PortId, Protocol, ProtocolId, Reactor, ReactorOps, Reason, TimerHandle,
+    Factory, Holder, Port, PortId, Protocol, ProtocolId, Reactor, ReactorOps, Reason, TimerHandle,
     Transport, WriteStatus,
 };
 
@@ -107,6 +107,16 @@ impl<F> WrappingFactory<F> {
 
 #[async_trait(?Send)]
 impl<F: Factory> Factory for WrappingFactory<F> {
+    // Twisted's WrappingFactory forwards doStart/doStop to the factory it
+    // wraps (F5), so the inner factory sees its starts with our ids.
+    fn do_start(&self, holder: Holder) {
+        self.inner.do_start(holder);
+    }
+
+    fn do_stop(&self, holder: Holder) {
+        self.inner.do_stop(holder);
+    }
+
     async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
         self.inner.start_factory(reactor).await
     }
