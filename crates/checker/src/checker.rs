@@ -272,7 +272,7 @@ impl Checker {
                 protocol: None,
                 delivers: false,
             };
-            self.set_source(step, parent, source);
+            self.set_source(parent, source);
         }
         if kind.is_callback() {
             let connector = step.event.connector();
@@ -603,8 +603,7 @@ impl Checker {
 
     /// Records an action made inside `parent`, for the callbacks it may
     /// deliver nested at its depth.
-    fn set_source(&mut self, step: &Step, parent: Option<Frame>, source: Source) {
-        let _ = step;
+    fn set_source(&mut self, parent: Option<Frame>, source: Source) {
         let Some(parent) = parent else { return };
         let d = parent.depth as usize;
         if self.stack.get(d).is_some_and(|f| f.seq == parent.seq) {
@@ -901,7 +900,9 @@ impl Checker {
                 )
             })?,
         };
-        let held = match holder {
+        // Twisted's count goes down on every accepted do_stop while above 0,
+        // whether or not the holder held a start (the N2 double stop).
+        match holder {
             Holder::Connector(c) => {
                 let Some(conn) = self.connectors.get(c) else {
                     return Err(self.unknown_connector(c));
@@ -946,10 +947,8 @@ impl Checker {
                     }
                 }
                 let conn = self.connectors.get_mut(c).expect("present");
-                let held = conn.holds;
                 conn.holds = false;
                 conn.phase = ConnectorPhase::Disconnected;
-                held
             }
             Holder::Port(l) => {
                 let Some(port) = self.ports.get(l) else {
@@ -980,14 +979,12 @@ impl Checker {
                     ));
                 }
                 self.ports.end(l);
-                true
             }
-        };
+        }
         if let Holder::Connector(c) = holder {
             self.make_idle(c);
         }
         let f = self.factories.entry(factory).or_default();
-        let _ = held;
         if f.num_ports > 0 {
             f.num_ports -= 1;
             if f.num_ports == 0 {
@@ -1097,7 +1094,6 @@ impl Checker {
             },
         );
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::ConnectTcp,
@@ -1205,7 +1201,6 @@ impl Checker {
             }
         }
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::Connect,
@@ -1242,7 +1237,6 @@ impl Checker {
             }
         }
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::StopConnecting,
@@ -1301,7 +1295,7 @@ impl Checker {
                 delivers: false,
             },
         };
-        self.set_source(step, parent, source);
+        self.set_source(parent, source);
         Ok(())
     }
 
@@ -1506,7 +1500,6 @@ impl Checker {
             },
         );
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::ListenTcp,
@@ -1529,7 +1522,6 @@ impl Checker {
         }
         // Its do_stop comes from the event loop, never nested (S4).
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::StopListening,
@@ -1927,7 +1919,6 @@ impl Checker {
         let live_streaming = matches!(self.protocols.get(p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
         self.set_source(
-            step,
             parent,
             Source {
                 action: step.event.kind(),
@@ -1970,7 +1961,6 @@ impl Checker {
             None => (false, None),
         };
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::LoseConnection,
@@ -1996,7 +1986,6 @@ impl Checker {
             }
         }
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::LoseWriteConnection,
@@ -2040,7 +2029,6 @@ impl Checker {
             }
         }
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::RegisterProducer,
@@ -2061,7 +2049,6 @@ impl Checker {
             }
         }
         self.set_source(
-            step,
             parent,
             Source {
                 action: EventKind::UnregisterProducer,
