@@ -277,7 +277,7 @@ impl ReactorOps for Ops {
                     retried: false,
                 },
             );
-            s.record_action_at(Emission {
+            s.emit(Emission {
                 event: Event::ConnectTcp {
                     factory: f,
                     connector: c,
@@ -302,7 +302,7 @@ impl ReactorOps for Ops {
             } else {
                 Ok(())
             };
-            s.record_action_at(Emission {
+            s.emit(Emission {
                 event: Event::ListenTcp {
                     factory: f,
                     port: l,

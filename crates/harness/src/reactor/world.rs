@@ -30,7 +30,7 @@ impl State {
     /// Records an action made now: inside the callback being polled, or by
     /// the application at the top level.
     pub(super) fn record_action(&mut self, event: Event, result: Result<(), ActionError>) {
-        self.record_action_at(Emission {
+        self.emit(Emission {
             event,
             result,
             addr: None,
@@ -38,12 +38,8 @@ impl State {
         });
     }
 
-    /// Records an action with its address and timeout.
-    pub(super) fn record_action_at(&mut self, emission: Emission) {
-        self.emit(emission);
-    }
-
-    /// Writes an action's record now.
+    /// Records an action with its address and timeout, made now: inside the
+    /// callback being polled, or by the application at the top level.
     pub(super) fn emit(&mut self, emission: Emission) {
         let Emission {
             event,
