@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use callorder_harness::{ImplErrorKind, Run};
+use callorder_harness::{ImplErrorKind, InnerRun, Run};
 use callorder_trace::{ConnectorId, Event, ProtocolId, Reason, Record};
 
 /// Which check found a problem.
@@ -36,6 +36,11 @@ pub enum CheckKind {
     /// A connector's delay between an outcome and its next `connect` broke
     /// the declared [`ReconnectPolicy`].
     ReconnectPolicy,
+    /// A wrapping factory broke the legal order of the calls it makes into
+    /// the factory it wraps and that factory's protocols (the inner boundary,
+    /// checked by a [`CheckedFactory`](callorder_harness::CheckedFactory);
+    /// see [`fuzz_wrapper_server`](crate::fuzz_wrapper_server)).
+    InnerBoundary,
     /// A user invariant, by its name, failed.
     Invariant(String),
 }
@@ -53,6 +58,7 @@ impl fmt::Display for CheckKind {
             CheckKind::RetryStorm => f.write_str("retry storm"),
             CheckKind::Determinism => f.write_str("determinism"),
             CheckKind::ReconnectPolicy => f.write_str("reconnect policy"),
+            CheckKind::InnerBoundary => f.write_str("inner boundary of the wrapper"),
             CheckKind::Invariant(name) => write!(f, "invariant {name:?}"),
         }
     }
@@ -110,6 +116,51 @@ pub fn basic_findings(run: &Run) -> Vec<Finding> {
         out.push(Finding {
             check: CheckKind::Leak,
             message: l.to_string(),
+            seq: None,
+        });
+    }
+    out
+}
+
+/// The violations of the inner boundary of wrapping factories: one finding
+/// per [`InnerRun`] whose second checker found an illegal call (the first
+/// one), with the inner trace up to it in the message. `inner` holds the
+/// finished inner checks of one run, one per wrapper made, in the order the
+/// wrappers were made.
+///
+/// ```
+/// use std::sync::Arc;
+/// use callorder_fuzz::checks::inner_boundary_findings;
+/// use callorder_harness::{CheckedFactory, MockReactor, Script};
+/// use callorder_reference::{EchoFactory, WrappingFactory};
+///
+/// let (checked, inner) = CheckedFactory::new(EchoFactory::new());
+/// MockReactor::new().run(Script::new().accept(1, "10.0.0.1:5000").shutdown(), |r| {
+///     r.listen_tcp("0.0.0.0:80", Arc::new(WrappingFactory::new(checked))).unwrap();
+/// });
+/// assert!(inner_boundary_findings(&[inner.finish()]).is_empty());
+/// ```
+pub fn inner_boundary_findings(inner: &[InnerRun]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, run) in inner.iter().enumerate() {
+        let Some(v) = &run.violation else { continue };
+        let which = if inner.len() > 1 {
+            format!(" (wrapper {} of {})", i + 1, inner.len())
+        } else {
+            String::new()
+        };
+        let trace: String = run
+            .trace_jsonl()
+            .lines()
+            .take(v.seq as usize)
+            .map(|l| format!("    {l}\n"))
+            .collect();
+        out.push(Finding {
+            check: CheckKind::InnerBoundary,
+            message: format!(
+                "the wrapper broke the legal order of its calls into the factory it wraps{which}: {v}\n\
+                 inner trace (the calls the wrapper made) up to there:\n{trace}"
+            ),
             seq: None,
         });
     }

@@ -1,7 +1,7 @@
 //! The one-call fuzzer: a builder over a set-up, proptest's runner, and the
 //! checks of [`crate::checks`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -15,14 +15,14 @@ use proptest::test_runner::{
 use callorder_checker::Profile;
 use callorder_core::{ClientFactory, Factory, Reactor};
 use callorder_harness::{
-    counting_allocator_installed, parse_script, print_script, Conn, MockReactor, Run, Script,
-    ScriptFile, Step, WorldEvent,
+    counting_allocator_installed, parse_script, print_script, CheckedFactory, Conn, InnerCheck,
+    InnerRun, MockReactor, Run, Script, ScriptFile, Step, WorldEvent,
 };
 use callorder_trace::Record;
 
 use crate::checks::{
-    basic_findings, closes, first_difference, reconnect_policy_findings, retry_storms,
-    writes_after_close, CheckKind, Finding, ReconnectPolicy,
+    basic_findings, closes, first_difference, inner_boundary_findings, reconnect_policy_findings,
+    retry_storms, writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
 use crate::strategy::{self, Case, ScriptConfig};
 
@@ -48,6 +48,10 @@ type Invariant = Rc<dyn Fn(&[Record], &[(Conn, Vec<u8>)]) -> Result<(), String>>
 
 /// Sets up a run on the reactor, given the case's set-up.
 type Setup = Rc<dyn Fn(&Reactor, &SetUp)>;
+
+/// The inner checks of the wrappers the set-up of the current run made, one
+/// per wrapper (wrapper campaigns only).
+type InnerChecks = Rc<RefCell<Vec<InnerCheck>>>;
 
 /// What a set-up closure is told about the case: for client set-ups, how
 /// many connectors to make and with what timeout.
@@ -78,8 +82,10 @@ impl Kind {
 }
 
 /// A fuzzing campaign over one implementation: build it with
-/// [`fuzz_client`](crate::fuzz_client), [`fuzz_server`](crate::fuzz_server)
-/// or [`fuzz_with`](crate::fuzz_with), tune it, then [`check`](Fuzz::check).
+/// [`fuzz_client`](crate::fuzz_client), [`fuzz_server`](crate::fuzz_server),
+/// [`fuzz_wrapper_server`](crate::fuzz_wrapper_server),
+/// [`fuzz_wrapper_client`](crate::fuzz_wrapper_client) or
+/// [`fuzz_with`](crate::fuzz_with), tune it, then [`check`](Fuzz::check).
 ///
 /// Every case runs a generated script under a fresh [`MockReactor`] and
 /// applies the checks on by default (see the crate documentation); proptest
@@ -88,6 +94,7 @@ impl Kind {
 pub struct Fuzz {
     kind: Kind,
     setup: Setup,
+    inner: Option<InnerChecks>,
     name: Option<String>,
     cases: u32,
     seed: u64,
@@ -111,6 +118,7 @@ impl fmt::Debug for Fuzz {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fuzz")
             .field("kind", &self.kind)
+            .field("wrapper", &self.inner.is_some())
             .field("name", &self.name)
             .field("cases", &self.cases)
             .field("seed", &self.seed)
@@ -140,6 +148,7 @@ impl Fuzz {
         Fuzz {
             kind,
             setup,
+            inner: None,
             name: None,
             cases: DEFAULT_CASES,
             seed: 0,
@@ -183,6 +192,45 @@ impl Fuzz {
             let _ = reactor.listen_tcp(ADDRESS, factory);
         });
         Fuzz::new(Kind::Server, setup, source)
+    }
+
+    pub(crate) fn wrapper_client<I: ClientFactory, W: ClientFactory>(
+        wrap: impl Fn(CheckedFactory<I>) -> W + 'static,
+        inner: impl Fn() -> I + 'static,
+        source: &'static str,
+    ) -> Self {
+        let checks = InnerChecks::default();
+        let made = checks.clone();
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            for _ in 0..set_up.connectors.max(1) {
+                let (checked, check) = CheckedFactory::new(inner());
+                made.borrow_mut().push(check);
+                let factory: Arc<dyn ClientFactory> = Arc::new(wrap(checked));
+                reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
+            }
+        });
+        let mut fuzz = Fuzz::new(Kind::Client, setup, source);
+        fuzz.inner = Some(checks);
+        fuzz
+    }
+
+    pub(crate) fn wrapper_server<I: Factory, W: Factory>(
+        wrap: impl Fn(CheckedFactory<I>) -> W + 'static,
+        inner: impl Fn() -> I + 'static,
+        source: &'static str,
+    ) -> Self {
+        let checks = InnerChecks::default();
+        let made = checks.clone();
+        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
+            let (checked, check) = CheckedFactory::new(inner());
+            made.borrow_mut().push(check);
+            let factory: Arc<dyn Factory> = Arc::new(wrap(checked));
+            // A fresh reactor listens on nothing: this cannot fail.
+            let _ = reactor.listen_tcp(ADDRESS, factory);
+        });
+        let mut fuzz = Fuzz::new(Kind::Server, setup, source);
+        fuzz.inner = Some(checks);
+        fuzz
     }
 
     pub(crate) fn custom(setup: impl Fn(&Reactor, &SetUp) + 'static, source: &'static str) -> Self {
@@ -531,14 +579,24 @@ impl Fuzz {
         out
     }
 
-    /// Runs `script` once; a panic that escapes the reactor is an `Err`.
-    fn execute(&self, script: &Script, seed: u64, connectors: usize) -> Result<Run, String> {
+    /// Runs `script` once, with the finished inner checks of the wrappers it
+    /// made (wrapper campaigns); a panic that escapes the reactor is an
+    /// `Err`.
+    fn execute(
+        &self,
+        script: &Script,
+        seed: u64,
+        connectors: usize,
+    ) -> Result<(Run, Vec<InnerRun>), String> {
+        if let Some(checks) = &self.inner {
+            checks.borrow_mut().clear();
+        }
         let set_up = SetUp {
             connectors,
             timeout: self.timeout,
         };
         let setup = self.setup.clone();
-        catch_unwind(AssertUnwindSafe(|| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
             RUNTIME.with(|rt| {
                 MockReactor::with_profile(self.profile, seed).run_on(
                     rt,
@@ -553,13 +611,21 @@ impl Fuzz {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_owned())
-        })
+        });
+        let inner = self.inner.as_ref().map_or_else(Vec::new, |checks| {
+            let made: Vec<InnerCheck> = checks.borrow_mut().drain(..).collect();
+            made.iter().map(InnerCheck::finish).collect()
+        });
+        outcome.map(|run| (run, inner))
     }
 
-    /// The findings of one run, earliest in the trace first (a retry storm
-    /// before the unmet obligation it leaves at `end`), those with no place
-    /// in the trace last.
-    fn findings(&self, run: &Run) -> Vec<Finding> {
+    /// The findings of one run: those of the inner boundary of wrappers
+    /// first (a wrapper that breaks the inner order makes the inner objects
+    /// misbehave in turn: the cause before its effects), then the others,
+    /// earliest in the trace first (a retry storm before the unmet
+    /// obligation it leaves at `end`), those with no place in the trace
+    /// last.
+    fn findings(&self, run: &Run, inner: &[InnerRun]) -> Vec<Finding> {
         let mut out = basic_findings(run);
         if self.write_after_close {
             out.extend(writes_after_close(&run.trace));
@@ -595,7 +661,9 @@ impl Fuzz {
             }
         }
         out.sort_by_key(|f| f.seq.unwrap_or(u64::MAX));
-        out
+        let mut all = inner_boundary_findings(inner);
+        all.extend(out);
+        all
     }
 
     /// Every check on one script: `Ok`, or the failure with what shows it.
@@ -618,8 +686,8 @@ impl Fuzz {
                     campaign_seed,
                 ))
             };
-        let run = match self.execute(script, seed, connectors) {
-            Ok(run) => run,
+        let (run, inner) = match self.execute(script, seed, connectors) {
+            Ok(done) => done,
             Err(message) => {
                 let finding = Finding {
                     check: CheckKind::Panic,
@@ -629,20 +697,30 @@ impl Fuzz {
                 return Err(fail(finding, script, None, None));
             }
         };
-        if let Some(finding) = self.findings(&run).into_iter().next() {
+        if let Some(finding) = self.findings(&run, &inner).into_iter().next() {
             return Err(fail(finding, script, Some(&run), None));
         }
         if self.determinism {
             let again = self.execute(script, seed, connectors);
             // Comparing the records is cheap; the text is only made to show
-            // a difference.
-            let same = matches!(&again, Ok(r) if r.trace == run.trace);
+            // a difference (the inner traces of wrappers follow the trace).
+            let same = matches!(&again, Ok((r, i)) if r.trace == run.trace
+                && i.len() == inner.len()
+                && i.iter().zip(&inner).all(|(x, y)| x.trace == y.trace));
+            let text = |run: &Run, inner: &[InnerRun]| {
+                let mut text = run.trace_jsonl();
+                for (k, i) in inner.iter().enumerate() {
+                    text.push_str(&format!("(inner trace of wrapper {})\n", k + 1));
+                    text.push_str(&i.trace_jsonl());
+                }
+                text
+            };
             let (a, b) = if same {
                 (String::new(), String::new())
             } else {
                 (
-                    run.trace_jsonl(),
-                    again.map(|r| r.trace_jsonl()).unwrap_or_default(),
+                    text(&run, &inner),
+                    again.map(|(r, i)| text(&r, &i)).unwrap_or_default(),
                 )
             };
             if let Some((line, x, y)) = first_difference(&a, &b) {
@@ -666,8 +744,8 @@ impl Fuzz {
                 if variant == *script {
                     continue;
                 }
-                let other = match self.execute(&variant, seed, connectors) {
-                    Ok(other) => other,
+                let (other, other_inner) = match self.execute(&variant, seed, connectors) {
+                    Ok(done) => done,
                     Err(message) => {
                         let finding = Finding {
                             check: CheckKind::Panic,
@@ -679,7 +757,7 @@ impl Fuzz {
                         return Err(fail(finding, &variant, None, None));
                     }
                 };
-                if let Some(mut finding) = self.findings(&other).into_iter().next() {
+                if let Some(mut finding) = self.findings(&other, &other_inner).into_iter().next() {
                     finding.message = format!(
                         "{} (found with the incoming bytes re-chunked {label}; the script below is that re-chunking)",
                         finding.message

@@ -43,7 +43,14 @@
 //! - **retry storm**: more than [`DEFAULT_RETRY_LIMIT`] connection attempts
 //!   of one connector with no virtual time passing ([`Fuzz::retry_limit`]);
 //! - **determinism**: the case is run twice and the traces compared
-//!   ([`Fuzz::no_determinism_check`]).
+//!   ([`Fuzz::no_determinism_check`]);
+//! - **inner boundary** (wrappers only, [`fuzz_wrapper_server`],
+//!   [`fuzz_wrapper_client`]): the calls a wrapping factory makes into the
+//!   factory it wraps, and into that factory's protocols, must follow the
+//!   legal order too (a second checker, over the trace of a
+//!   [`CheckedFactory`]; every made inner
+//!   connection must be lost by the end). Reported before the other checks'
+//!   findings of the same run, with the inner trace in the message.
 //!
 //! Off by default:
 //!
@@ -91,6 +98,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use callorder_core::{ClientFactory, Factory, Protocol, Reactor};
+use callorder_harness::CheckedFactory;
 
 pub use direct::{DirectFailure, DirectFuzz, DirectReport};
 
@@ -132,6 +140,66 @@ pub fn fuzz_client<F: ClientFactory>(make: impl Fn() -> Arc<F> + 'static) -> Fuz
 #[track_caller]
 pub fn fuzz_server<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
     Fuzz::server(make, Location::caller().file())
+}
+
+/// Fuzzes a wrapping (middleware) server factory at both of its
+/// boundaries: each case listens on [`ADDRESS`] with the wrapper `wrap`
+/// makes around a [`CheckedFactory`] of a fresh inner factory from `inner`,
+/// and the script plays the peers that connect, as for [`fuzz_server`].
+/// Write `wrap` as `|inner| MyWrapper::new(inner)` (or just
+/// `MyWrapper::new`): the wrapper is put in an `Arc` for you (it cannot be
+/// `Send` or `Sync`, as the checked inner factory is not).
+///
+/// Every check of [`fuzz_server`] applies to the wrapper as the reactor
+/// sees it; on top, the **inner boundary** check judges the calls the
+/// wrapper made into the inner factory and its protocols (each run, re-runs
+/// of the other checks included, gets a fresh inner factory and checker):
+/// forwarding `data_received` after `connection_lost`, swallowing
+/// `connection_lost`, making an inner connection the inner factory never
+/// built, ... fail it ([`CheckKind::InnerBoundary`], the inner trace in the
+/// message), and the failing case is shrunk as any other.
+///
+/// ```
+/// use callorder_reference::{EchoFactory, WrappingFactory};
+///
+/// let report = callorder_fuzz::fuzz_wrapper_server(|inner| WrappingFactory::new(inner), || EchoFactory::new())
+///     .name("wrapped_echo")
+///     .cases(16)
+///     .regressions(None)
+///     .check();
+/// assert_eq!(report.cases, 16);
+/// ```
+#[track_caller]
+pub fn fuzz_wrapper_server<I: Factory, W: Factory>(
+    wrap: impl Fn(CheckedFactory<I>) -> W + 'static,
+    inner: impl Fn() -> I + 'static,
+) -> Fuzz {
+    Fuzz::wrapper_server(wrap, inner, Location::caller().file())
+}
+
+/// Fuzzes a wrapping (middleware) client factory at both of its
+/// boundaries: as [`fuzz_client`], each connector with the wrapper `wrap`
+/// makes around a [`CheckedFactory`] of a fresh inner factory from `inner`;
+/// the inner boundary of every wrapper is checked as for
+/// [`fuzz_wrapper_server`].
+///
+/// ```
+/// use callorder_reference::{LineClientFactory, WrappingFactory};
+///
+/// callorder_fuzz::fuzz_wrapper_client(
+///     WrappingFactory::new,
+///     || LineClientFactory::new(["hello"]).close_after(1),
+/// )
+/// .cases(16)
+/// .regressions(None)
+/// .check();
+/// ```
+#[track_caller]
+pub fn fuzz_wrapper_client<I: ClientFactory, W: ClientFactory>(
+    wrap: impl Fn(CheckedFactory<I>) -> W + 'static,
+    inner: impl Fn() -> I + 'static,
+) -> Fuzz {
+    Fuzz::wrapper_client(wrap, inner, Location::caller().file())
 }
 
 /// Fuzzes any set-up: `setup` makes the connections and ports on the

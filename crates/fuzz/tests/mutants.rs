@@ -76,6 +76,44 @@ fn a_goodbye_in_connection_lost_is_reported() {
 }
 
 #[test]
+fn a_wrapper_forwarding_data_after_connection_lost_breaks_the_inner_boundary() {
+    let failure = gallery::data_after_lost().catch(0);
+    assert!(
+        failure.finding.message.contains("P-AFTER-LOST"),
+        "{failure}"
+    );
+    println!("{failure}");
+}
+
+#[test]
+fn a_wrapper_swallowing_connection_lost_breaks_the_inner_boundary() {
+    let failure = gallery::swallows_lost().catch(0);
+    assert!(failure.finding.message.contains("P-UNLOST"), "{failure}");
+    println!("{failure}");
+}
+
+#[test]
+fn a_pooling_wrapper_reusing_inner_protocols_breaks_the_inner_boundary() {
+    let failure = gallery::pooling().catch(0);
+    assert!(failure.finding.message.contains("P-MADE"), "{failure}");
+    println!("{failure}");
+}
+
+#[test]
 fn the_gallery_has_a_dozen_mutants() {
     assert!(gallery::all().len() >= 12);
+}
+
+#[test]
+fn a_shrunk_inner_boundary_failure_replays_to_the_same_check() {
+    let mutant = gallery::pooling();
+    let failure = mutant.catch(0);
+    let again = (mutant.fuzz)()
+        .replay(&failure.script_text)
+        .expect_err("the minimal script fails again");
+    assert_eq!(
+        again.finding.check,
+        callorder_fuzz::CheckKind::InnerBoundary
+    );
+    assert_eq!(again.finding.message, failure.finding.message);
 }

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callorder_fuzz::{fuzz_client, fuzz_protocol, fuzz_server};
+use callorder_fuzz::{
+    fuzz_client, fuzz_protocol, fuzz_server, fuzz_wrapper_client, fuzz_wrapper_server,
+};
 use callorder_reference::{
     Echo, EchoFactory, LineClient, LineClientFactory, ReceivedLines, ReconnectingClientFactory,
-    RetryPolicy,
+    RetryPolicy, WrappingFactory,
 };
 
 #[test]
@@ -23,6 +25,25 @@ fn echo_server_passes() {
         .regressions(None)
         .check();
     assert!(report.cases > 0);
+}
+
+#[test]
+fn wrapped_echo_server_passes_at_both_boundaries() {
+    let report = fuzz_wrapper_server(WrappingFactory::new, EchoFactory::new)
+        .name("wrapped_echo_server")
+        .regressions(None)
+        .check();
+    assert!(report.cases > 0);
+}
+
+#[test]
+fn wrapped_line_client_passes_at_both_boundaries() {
+    fuzz_wrapper_client(WrappingFactory::new, || {
+        LineClientFactory::new(["hello", "world"]).close_after(2)
+    })
+    .name("wrapped_line_client")
+    .regressions(None)
+    .check();
 }
 
 #[test]

@@ -5,16 +5,19 @@
 #![allow(dead_code, clippy::arc_with_non_send_sync)]
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use callorder_core::{
-    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Port, Protocol,
-    Reason, Transport,
+    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Holder, Port,
+    Protocol, Reactor, Reason, Transport,
 };
-use callorder_fuzz::{fuzz_client, fuzz_server, fuzz_with, CheckKind, Failure, Fuzz, ADDRESS};
-use callorder_reference::{Echo, ReconnectingClientFactory, RetryPolicy};
+use callorder_fuzz::{
+    fuzz_client, fuzz_server, fuzz_with, fuzz_wrapper_server, CheckKind, Failure, Fuzz, ADDRESS,
+};
+use callorder_reference::{Echo, EchoFactory, ReconnectingClientFactory, RetryPolicy};
 
 /// The longest minimal script we accept (steps, the final shutdown and any
 /// heap checkpoints included).
@@ -89,6 +92,9 @@ pub fn all() -> Vec<Mutant> {
         assumes_clean_close(),
         double_reconnect(),
         bye_in_connection_lost(),
+        data_after_lost(),
+        swallows_lost(),
+        pooling(),
     ]
 }
 
@@ -247,6 +253,45 @@ pub fn bye_in_connection_lost() -> Mutant {
                 .name("bye_in_connection_lost")
         },
         check: CheckKind::WriteAfterClose,
+        heap: false,
+    }
+}
+
+pub fn data_after_lost() -> Mutant {
+    Mutant {
+        name: "data_after_lost",
+        fuzz: || {
+            fuzz_wrapper_server(
+                |inner| Forwarding::new(inner, Slip::DataAfterLost),
+                EchoFactory::new,
+            )
+            .name("data_after_lost")
+        },
+        check: CheckKind::InnerBoundary,
+        heap: false,
+    }
+}
+
+pub fn swallows_lost() -> Mutant {
+    Mutant {
+        name: "swallows_lost",
+        fuzz: || {
+            fuzz_wrapper_server(
+                |inner| Forwarding::new(inner, Slip::SwallowsLost),
+                EchoFactory::new,
+            )
+            .name("swallows_lost")
+        },
+        check: CheckKind::InnerBoundary,
+        heap: false,
+    }
+}
+
+pub fn pooling() -> Mutant {
+    Mutant {
+        name: "pooling",
+        fuzz: || fuzz_wrapper_server(Pooling::new, EchoFactory::new).name("pooling"),
+        check: CheckKind::InnerBoundary,
         heap: false,
     }
 }
@@ -650,5 +695,192 @@ impl Protocol for ByeInConnectionLost {
             let _ = t.write(b"BYE\r\n");
         }
         Ok(())
+    }
+}
+
+// ------------------------------- 14, 15: wrappers that forward badly
+
+/// How a [`Forwarding`] wrapper gets the protocol callbacks wrong.
+#[derive(Clone, Copy)]
+enum Slip {
+    /// A "flush on close" wrapper: when the connection is lost, it hands
+    /// the inner protocol what it had still buffered, after telling it the
+    /// connection is lost.
+    DataAfterLost,
+    /// A wrapper that "handles" the close itself and never tells the inner
+    /// protocol.
+    SwallowsLost,
+}
+
+/// A middleware factory that forwards everything to the factory it wraps,
+/// and wraps each protocol in a [`Forwarded`] with one slip.
+struct Forwarding<F> {
+    inner: F,
+    slip: Slip,
+}
+
+impl<F> Forwarding<F> {
+    fn new(inner: F, slip: Slip) -> Self {
+        Forwarding { inner, slip }
+    }
+}
+
+#[async_trait(?Send)]
+impl<F: Factory> Factory for Forwarding<F> {
+    fn do_start(&self, holder: Holder) {
+        self.inner.do_start(holder);
+    }
+
+    fn do_stop(&self, holder: Holder) {
+        self.inner.do_stop(holder);
+    }
+
+    async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
+        self.inner.start_factory(reactor).await
+    }
+
+    async fn stop_factory(&self) -> CallbackResult {
+        self.inner.stop_factory().await
+    }
+
+    async fn build_protocol(
+        &self,
+        addr: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        let slip = self.slip;
+        Ok(self.inner.build_protocol(addr).await?.map(|inner| {
+            Box::new(Forwarded {
+                inner,
+                slip,
+                pending: Vec::new(),
+            }) as Box<dyn Protocol>
+        }))
+    }
+}
+
+/// A protocol wrapper that batches incoming bytes line by line, and
+/// forwards each whole line (the tail is kept for later).
+struct Forwarded {
+    inner: Box<dyn Protocol>,
+    slip: Slip,
+    pending: Vec<u8>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for Forwarded {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.inner.connection_made(transport).await
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.pending.extend_from_slice(data);
+        if let Some(at) = self.pending.iter().rposition(|&b| b == b'\n') {
+            let lines: Vec<u8> = self.pending.drain(..=at).collect();
+            self.inner.data_received(&lines).await?;
+        }
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
+        match self.slip {
+            Slip::SwallowsLost => Ok(()),
+            Slip::DataAfterLost => {
+                self.inner.connection_lost(reason).await?;
+                if self.pending.is_empty() {
+                    return Ok(());
+                }
+                // "Don't lose the last partial line": too late.
+                let rest = std::mem::take(&mut self.pending);
+                self.inner.data_received(&rest).await
+            }
+        }
+    }
+}
+
+// ------------------------------------- 16: a pool of inner protocols
+
+/// A pooling middleware: "protocols are expensive to build", so it keeps
+/// the inner protocol of each finished connection and makes the next
+/// connection on it, without asking the inner factory. The inner side sees
+/// a second `connection_made` on a protocol already made and lost.
+struct Pooling<F> {
+    inner: F,
+    pool: Rc<RefCell<Vec<Box<dyn Protocol>>>>,
+}
+
+impl<F> Pooling<F> {
+    fn new(inner: F) -> Self {
+        Pooling {
+            inner,
+            pool: Rc::default(),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl<F: Factory> Factory for Pooling<F> {
+    fn do_start(&self, holder: Holder) {
+        self.inner.do_start(holder);
+    }
+
+    fn do_stop(&self, holder: Holder) {
+        self.inner.do_stop(holder);
+    }
+
+    async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
+        self.inner.start_factory(reactor).await
+    }
+
+    async fn stop_factory(&self) -> CallbackResult {
+        self.pool.borrow_mut().clear();
+        self.inner.stop_factory().await
+    }
+
+    async fn build_protocol(
+        &self,
+        addr: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        let recycled = self.pool.borrow_mut().pop();
+        let inner = match recycled {
+            Some(inner) => Some(inner),
+            None => self.inner.build_protocol(addr).await?,
+        };
+        Ok(inner.map(|inner| {
+            Box::new(Pooled {
+                inner: Some(inner),
+                pool: self.pool.clone(),
+            }) as Box<dyn Protocol>
+        }))
+    }
+}
+
+/// A connection of a [`Pooling`] wrapper: forwards everything, and gives
+/// its inner protocol back to the pool when the connection is lost.
+struct Pooled {
+    inner: Option<Box<dyn Protocol>>,
+    pool: Rc<RefCell<Vec<Box<dyn Protocol>>>>,
+}
+
+impl Pooled {
+    fn inner(&mut self) -> Result<&mut Box<dyn Protocol>, CallbackError> {
+        Ok(self.inner.as_mut().ok_or("returned to the pool")?)
+    }
+}
+
+#[async_trait(?Send)]
+impl Protocol for Pooled {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.inner()?.connection_made(transport).await
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.inner()?.data_received(data).await
+    }
+
+    async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
+        let mut inner = self.inner.take().ok_or("returned to the pool")?;
+        let result = inner.connection_lost(reason).await;
+        self.pool.borrow_mut().push(inner);
+        result
     }
 }
