@@ -24,7 +24,8 @@ pub(crate) struct Recent {
 impl Default for Recent {
     fn default() -> Self {
         Recent {
-            events: Vec::with_capacity(Recent::LEN),
+            // Grows to LEN as events come: a short run does not pay for it.
+            events: Vec::new(),
             next: 0,
         }
     }

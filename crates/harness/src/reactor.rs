@@ -267,6 +267,9 @@ pub(crate) struct State {
     violation: Option<callorder_checker::Violation>,
     errors: Vec<ImplError>,
     start: Instant,
+    /// The virtual time now, read from tokio's paused clock after each wait
+    /// (time moves only then), so recording an event need not read it.
+    now: Instant,
     rng: u64,
     factory_ids: Vec<(usize, FactoryId)>,
     factories: BTreeMap<FactoryId, FactorySt>,
@@ -374,6 +377,7 @@ impl MockReactor {
             violation: None,
             errors: Vec::new(),
             start: Instant::now(),
+            now: Instant::now(),
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             factory_ids: Vec::new(),
             factories: BTreeMap::new(),
@@ -461,6 +465,7 @@ impl MockReactor {
     ) -> Run {
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
+            self.inner.state.borrow_mut().now = Instant::now();
             self.inner.state.borrow_mut().in_setup = true;
             setup(&self.handle());
             self.inner.state.borrow_mut().in_setup = false;
@@ -508,6 +513,7 @@ impl MockReactor {
                     let deadline = Instant::now() + by;
                     self.run_until(Some(deadline)).await;
                     tokio::time::advance(deadline.saturating_duration_since(Instant::now())).await;
+                    self.inner.state.borrow_mut().now = Instant::now();
                 }
                 Step::Shutdown => {
                     self.shutdown().await;
@@ -725,6 +731,7 @@ impl MockReactor {
             // Jump the paused clock exactly; a sleep would round up to the
             // timer wheel's millisecond.
             tokio::time::advance(t.saturating_duration_since(Instant::now())).await;
+            self.inner.state.borrow_mut().now = Instant::now();
             return true;
         }
         let stall_at = Instant::now() + STALL_AFTER;
@@ -741,6 +748,7 @@ impl MockReactor {
             }
         })
         .await;
+        self.inner.state.borrow_mut().now = Instant::now();
         if !woke && Instant::now() >= stall_at {
             self.stall();
         }
@@ -778,6 +786,9 @@ impl MockReactor {
     }
 
     fn poll_all(&self, cx: &mut Context<'_>) -> bool {
+        // Awaiting callbacks wake when time has moved: read the clock once
+        // per sweep, before their actions are recorded.
+        self.inner.state.borrow_mut().now = Instant::now();
         let mut running = std::mem::take(&mut *self.inner.running.borrow_mut());
         let mut finished = Vec::new();
         let mut i = 0;

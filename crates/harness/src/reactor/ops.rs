@@ -354,7 +354,7 @@ impl ReactorOps for Ops {
     }
 
     fn now(&self) -> Duration {
-        self.with(|s, _| Instant::now() - s.start)
+        self.with(|s, _| s.now - s.start)
     }
 }
 

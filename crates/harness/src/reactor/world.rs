@@ -14,7 +14,7 @@ impl State {
         open: bool,
     ) -> (usize, u64) {
         let seq = self.records.len() as u64 + 1;
-        let t = (Instant::now() - self.start).as_secs_f64();
+        let t = (self.now - self.start).as_secs_f64();
         let mut step = TraceStep::new(seq, event).at_depth(depth);
         step.within = within;
         let mut rec = Record::new(step);
@@ -114,7 +114,7 @@ impl State {
     pub(super) fn schedule(&mut self, delay: Duration, kind: TimerKind) -> u64 {
         let id = self.next_timer;
         self.next_timer += 1;
-        self.timers.insert((Instant::now() + delay, id), kind);
+        self.timers.insert((self.now + delay, id), kind);
         id
     }
 
