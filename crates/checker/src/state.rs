@@ -15,20 +15,11 @@ use crate::violation::{Object, Past};
 /// The last events of the trace, for the history of the object a
 /// violation names. A fixed ring: memory does not grow with the trace, and
 /// live objects carry no history of their own.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Recent {
+    /// Grows to `LEN` as events come: a short run does not pay for it.
     events: Vec<(u64, Event)>,
     next: usize,
-}
-
-impl Default for Recent {
-    fn default() -> Self {
-        Recent {
-            // Grows to LEN as events come: a short run does not pay for it.
-            events: Vec::new(),
-            next: 0,
-        }
-    }
 }
 
 impl Recent {
