@@ -301,9 +301,18 @@ impl Event {
     /// The protocol this event concerns, if any (the built one for
     /// `build_protocol`).
     #[inline]
-    pub const fn protocol(&self) -> Option<ProtocolId> {
+    pub fn protocol(&self) -> Option<ProtocolId> {
         match *self {
             Event::BuildProtocol { protocol, .. } => protocol,
+            mut other => other.protocol_field().copied(),
+        }
+    }
+
+    /// The protocol field of the events that act on or reach one protocol
+    /// (not `build_protocol`, whose protocol is optional).
+    #[inline]
+    fn protocol_field(&mut self) -> Option<&mut ProtocolId> {
+        match self {
             Event::ConnectionMade { protocol }
             | Event::DataReceived { protocol, .. }
             | Event::ReadConnectionLost { protocol }
@@ -477,35 +486,8 @@ impl Event {
             }
             _ => {}
         }
-        if let Some(p) = e.protocol() {
-            if !matches!(e, Event::BuildProtocol { .. }) {
-                e = e.with_protocol(ProtocolId(f(IdKind::Protocol, p.0)));
-            }
-        }
-        e
-    }
-
-    /// The same protocol event naming another protocol.
-    fn with_protocol(self, p: ProtocolId) -> Event {
-        let mut e = self;
-        match &mut e {
-            Event::ConnectionMade { protocol }
-            | Event::DataReceived { protocol, .. }
-            | Event::ReadConnectionLost { protocol }
-            | Event::WriteConnectionLost { protocol }
-            | Event::ConnectionLost { protocol, .. }
-            | Event::PauseProducing { protocol }
-            | Event::ResumeProducing { protocol }
-            | Event::StopProducing { protocol }
-            | Event::Write { protocol, .. }
-            | Event::LoseConnection { protocol }
-            | Event::LoseWriteConnection { protocol }
-            | Event::AbortConnection { protocol }
-            | Event::RegisterProducer { protocol, .. }
-            | Event::UnregisterProducer { protocol }
-            | Event::PauseReading { protocol }
-            | Event::ResumeReading { protocol } => *protocol = p,
-            _ => {}
+        if let Some(p) = e.protocol_field() {
+            *p = ProtocolId(f(IdKind::Protocol, p.0));
         }
         e
     }
