@@ -1181,6 +1181,19 @@ impl Checker {
                 conn.cancelled = false;
                 conn.retry_inside = NonZeroU64::new(frame);
             }
+            ConnectorPhase::AwaitDoStop {
+                outcome,
+                double: false,
+            } if parent.is_some_and(|p| p.seq == outcome) => {
+                // `within` names the outcome callback: it had not returned
+                // (it awaited), so this is a retry inside it after all.
+                conn.phase = if conn.holds {
+                    ConnectorPhase::AwaitStarted
+                } else {
+                    ConnectorPhase::AwaitDoStart
+                };
+                conn.cancelled = false;
+            }
             ConnectorPhase::AwaitDoStop { outcome, .. } => {
                 self.coverage.hit(Rule::Retry);
                 return Err(fail(

@@ -1111,3 +1111,28 @@ fn every_forbidding_rule_and_permission_is_exercised_by_these_specs() {
         );
     }
 }
+
+#[test]
+fn a_connect_within_an_outcome_callback_that_awaited_is_a_retry() {
+    accepted(&trace(&[
+        CLIENT_MADE,
+        "
+        0 connection_lost protocol=p1 reason=connection_lost
+        0 client_connection_lost factory=f1 connector=c1 reason=connection_lost
+        # the callback (seq 8) awaits; another object's event comes meanwhile
+        0 connect_tcp factory=f2 connector=c2
+        0 do_start factory=f2 connector=c2
+        1 start_factory factory=f2
+        1 connect connector=c1 within=8
+        0 started_connecting factory=f1 connector=c1
+        0 started_connecting factory=f2 connector=c2
+        0 client_connection_failed factory=f1 connector=c1 reason=connection_refused
+        0 do_stop factory=f1 connector=c1
+        1 stop_factory factory=f1
+        0 client_connection_failed factory=f2 connector=c2 reason=connection_refused
+        0 do_stop factory=f2 connector=c2
+        1 stop_factory factory=f2
+        0 end
+        ",
+    ]));
+}

@@ -714,3 +714,70 @@ fn a_script_sets_the_chunks_one_joined_implementation_reads_from_another() {
         .collect();
     assert_eq!(sizes, vec![4, 4, 3]);
 }
+
+/// Reconnects from client_connection_lost after awaiting a back-off, while
+/// the reactor serves others.
+struct SleepyRetry {
+    retried: std::cell::Cell<bool>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl callorder_core::Factory for SleepyRetry {
+    async fn build_protocol(
+        &self,
+        _: &callorder_core::Address,
+    ) -> Result<Option<Box<dyn callorder_core::Protocol>>, callorder_core::CallbackError> {
+        Ok(Some(Box::new(support::Probe::new(Behaviour::default()))))
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl callorder_core::ClientFactory for SleepyRetry {
+    async fn client_connection_lost(
+        &self,
+        connector: &callorder_core::Connector,
+        _: callorder_core::Reason,
+    ) -> callorder_core::CallbackResult {
+        if !self.retried.replace(true) {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            connector.connect()?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_client_connection_lost_that_awaits_and_then_retries_needs_no_stop() {
+    #[allow(clippy::arc_with_non_send_sync)]
+    let factory = std::sync::Arc::new(SleepyRetry {
+        retried: std::cell::Cell::new(false),
+    });
+    let r = run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .batch(vec![
+                WorldEvent::Reset {
+                    conn: Conn::Client(1),
+                },
+                WorldEvent::Resolve {
+                    attempt: 2,
+                    outcome: Outcome::Accept,
+                },
+            ])
+            .advance(Duration::from_secs(3))
+            .resolve(3, Outcome::Refuse)
+            .shutdown(),
+        move |r| {
+            r.connect_tcp("10.0.0.1:80", factory, None);
+            client(r, "10.0.0.2:80", Behaviour::default());
+        },
+    );
+    r.assert_clean();
+    let connect = r
+        .trace
+        .iter()
+        .find(|rec| rec.step.event.kind() == EventKind::Connect)
+        .expect("the retry");
+    assert!(connect.step.within.is_some(), "{}", r.trace_jsonl());
+    assert_eq!(connect.t, Some(2.0));
+}

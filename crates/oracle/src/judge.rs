@@ -546,10 +546,13 @@ impl Oracle {
 
     /// §4: `connect` (not raised): when disconnected, or as a retry while the
     /// outcome callback runs (Twisted's state is "disconnected" then, so a
-    /// connect from inside it or from any other running code succeeds).
-    fn check_connect(&self, c: &ConnectorView, _parent: Option<usize>) -> Result<(), Broken> {
+    /// connect from inside it or from any other running code succeeds). A
+    /// connect `within` the outcome callback whose return made do_stop owed
+    /// shows it was still running (it awaited): a retry too.
+    fn check_connect(&self, c: &ConnectorView, parent: Option<usize>) -> Result<(), Broken> {
         match c.attempt {
             Attempt::Disconnected | Attempt::InOutcome => Ok(()),
+            Attempt::OwesDoStop if parent.is_some() && parent == c.owed_by => Ok(()),
             Attempt::OwesDoStop => Err(C_RETRY),
             _ => Err(C_CONNECT_STATE),
         }

@@ -177,6 +177,8 @@ pub(crate) struct ConnectorView {
     /// N2: an outer outcome callback returned after its retry had already
     /// failed and stopped the factory (spec §3, F-DOUBLE-STOP).
     pub double_stop: bool,
+    /// The outcome callback (entry index) whose return made do_stop owed.
+    pub owed_by: Option<usize>,
 }
 
 impl ConnectorView {
@@ -218,6 +220,7 @@ pub(crate) fn connector(
                     cancelled: false,
                     frames: Vec::new(),
                     double_stop: false,
+                    owed_by: None,
                 });
             }
             Seen::Event(index, step) => {
@@ -337,6 +340,7 @@ fn apply_connector_return(v: &mut ConnectorView, index: usize, twisted: bool) {
         v.attempt = Attempt::Disconnected;
     } else if v.holds {
         v.attempt = Attempt::OwesDoStop;
+        v.owed_by = Some(index);
     } else {
         v.attempt = Attempt::Disconnected;
     }

@@ -90,6 +90,12 @@ pub struct Probe {
     t: Option<Transport>,
 }
 
+impl Probe {
+    pub fn new(b: Behaviour) -> Self {
+        Probe { b, t: None }
+    }
+}
+
 #[async_trait(?Send)]
 impl Protocol for Probe {
     async fn connection_made(&mut self, t: Transport) -> CallbackResult {
