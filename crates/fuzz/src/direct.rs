@@ -67,9 +67,9 @@ const PORT: PortId = PortId(1);
 const FACTORY: FactoryId = FactoryId(1);
 /// The most timers one `Advance` runs: a timer that re-arms itself with
 /// zero delay would otherwise never let time pass.
-const MAX_TIMERS_PER_ADVANCE: usize = 10_000;
+pub(crate) const MAX_TIMERS_PER_ADVANCE: usize = 10_000;
 /// How long a callback may await before it counts as stalled.
-const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What happens next to the protocol. A choice that is not legal when its
 /// turn comes (data after `connection_lost`, `write_connection_lost` with
@@ -749,7 +749,7 @@ impl ReactorOps for Ops {
 }
 
 /// A future that turns a panic in any of its polls into an `Err`.
-struct CatchUnwind<F>(F);
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, String>;
@@ -763,7 +763,7 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -772,7 +772,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Bytes for people: text quoted, with their length.
-fn show_bytes(data: &[u8]) -> String {
+pub(crate) fn show_bytes(data: &[u8]) -> String {
     format!("{:?} ({} bytes)", String::from_utf8_lossy(data), data.len())
 }
 

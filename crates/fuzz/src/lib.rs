@@ -67,6 +67,16 @@
 //! callback sequences generated from the checker's legal next steps, that
 //! follow what the protocol does (see [`direct`]).
 //!
+//! # A client factory alone
+//!
+//! [`fuzz_client_factory`] drives a client factory directly, with no
+//! reactor: the reactor's factory-side callbacks for one or more connectors
+//! (`do_start`/`start_factory`, `started_connecting`, `build_protocol` and
+//! the built protocols' callbacks, `client_connection_failed`/`_lost`,
+//! `do_stop`/`stop_factory`) in legal orders generated from the checker's
+//! legal next steps, following what the factory does on its connectors (see
+//! [`direct_client`]).
+//!
 //! # Benchmarks
 //!
 //! `cargo bench -p callorder-fuzz --bench mutants` (how fast each mutant of
@@ -91,6 +101,7 @@
 
 pub mod checks;
 pub mod direct;
+pub mod direct_client;
 mod fuzz;
 pub mod strategy;
 
@@ -101,6 +112,7 @@ use callorder_core::{ClientFactory, Factory, Protocol, Reactor};
 use callorder_harness::CheckedFactory;
 
 pub use direct::{DirectFailure, DirectFuzz, DirectReport};
+pub use direct_client::{ClientFailure, DirectClientFuzz};
 
 pub use checks::{CheckKind, Finding};
 pub use fuzz::{
@@ -236,4 +248,31 @@ pub fn fuzz_with(setup: impl Fn(&Reactor, &SetUp) + 'static) -> Fuzz {
 #[track_caller]
 pub fn fuzz_protocol(make: impl Fn() -> Box<dyn Protocol> + 'static) -> DirectFuzz {
     DirectFuzz::new(std::rc::Rc::new(make), Location::caller().file())
+}
+
+/// Fuzzes a client factory alone, with no reactor: each case drives a fresh
+/// factory from `make`, shared by one or more connectors, through the
+/// reactor's factory-side callbacks in a legal order generated from the
+/// checker's legal next steps, following what the factory does on its
+/// connectors (a retry in `client_connection_failed` changes what is due;
+/// see [`direct_client`]).
+///
+/// ```
+/// use callorder_reference::{Echo, ReconnectingClientFactory};
+///
+/// let report = callorder_fuzz::fuzz_client_factory(|| {
+///     ReconnectingClientFactory::new(|_| Box::new(Echo::new())).shared()
+/// })
+/// .cases(16)
+/// .check();
+/// assert_eq!(report.cases, 16);
+/// ```
+#[track_caller]
+pub fn fuzz_client_factory<F: ClientFactory>(
+    make: impl Fn() -> Arc<F> + 'static,
+) -> DirectClientFuzz {
+    DirectClientFuzz::new(
+        std::rc::Rc::new(move || make() as Arc<dyn ClientFactory>),
+        Location::caller().file(),
+    )
 }

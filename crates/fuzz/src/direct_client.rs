@@ -1,0 +1,1604 @@
+//! Fuzzing a client factory alone, with no reactor: the reactor's
+//! factory-side callbacks in legal orders, straight from the checker.
+//!
+//! Each case is a number of connectors (one to
+//! [`max_connectors`](DirectClientFuzz::max_connectors), all over one fresh
+//! factory, so its start count is exercised) and a list of
+//! [`ClientChoice`]s. The driver plays the reactor: `connect_tcp` of every
+//! connector, then for each the `do_start` (with `start_factory` when the
+//! factory's start count goes 0 to 1) and `started_connecting` the attempt
+//! owes. Before every choice it asks the [`Checker`] for the legal next steps
+//! ([`legal_next`](callorder_checker::Checker::legal_next)) and delivers the
+//! choice only if it is among them: an attempt that connects
+//! (`build_protocol`, then the built protocol's `connection_made`), that
+//! fails (`client_connection_failed` with a reason the checker allows), bytes
+//! to a connected protocol, a connection that ends (`connection_lost`, then
+//! `client_connection_lost` with the same reason), or virtual time passing
+//! (the `call_later` timers that fall due run). After an outcome the
+//! connector's `do_stop` (with `stop_factory` when the count goes 1 to 0)
+//! follows, unless the factory retried.
+//!
+//! The factory gets its [`Connector`] handles over a small recording
+//! reactor: its `connect`, `stop_connecting` and `disconnect` go into the
+//! checker as actions, and change what the driver owes and what is legal
+//! next (a `connect` inside `client_connection_failed` retries without a
+//! `do_stop`; a second one raises, which is an implementation error; a
+//! `stop_connecting` while connecting makes `client_connection_failed
+//! (user_cancelled)` due). Its protocols get [`Transport`]s over the same
+//! reactor, as in [`direct`](crate::direct).
+//!
+//! At the end the reactor shuts down: live connections are lost, attempts in
+//! progress fail, for a few rounds while the factory keeps retrying.
+//!
+//! The checks are those of [`fuzz_protocol`](crate::fuzz_protocol): no
+//! checker violation, no panic, no error returned, no action that is a bug
+//! (`connect` while connecting, a second `register_producer`), no write
+//! after `abort_connection` or `connection_lost`
+//! ([`DirectClientFuzz::allow_write_after_close`]), and your
+//! [`invariants`](DirectClientFuzz::invariant). A failing case is shrunk,
+//! and the failure prints the minimal callback sequence with what the
+//! factory and its protocols did in each callback.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use callorder_reference::LineClientFactory;
+//!
+//! // Inside #[test]: panics with the minimal callback sequence on failure.
+//! let report = callorder_fuzz::fuzz_client_factory(|| Arc::new(LineClientFactory::new(["hello"])))
+//!     .cases(16)
+//!     .check();
+//! assert_eq!(report.cases, 16);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRunner,
+};
+
+use callorder_checker::{Checker, Profile};
+use callorder_core::{
+    ActionError, Address, CallbackError, ClientFactory, Connector, ConnectorId, Factory, PortId,
+    Protocol, ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
+};
+use callorder_trace::{Event, EventKind, FactoryId, Holder, Record, Step, TraceWriter};
+
+use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::direct::{
+    panic_message, show_bytes, CatchUnwind, DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER,
+};
+use crate::fuzz::{effective, rng_for, DEFAULT_CASES, SEED_ENV};
+use crate::strategy::payload;
+
+/// The factory under test, in every trace of a direct client campaign.
+pub const FACTORY: FactoryId = FactoryId(1);
+/// How many times the shutdown tears down what the factory keeps starting
+/// before it gives up (and the checker reports what is left).
+const TEARDOWN_ROUNDS: usize = 16;
+
+/// What happens next to the factory. `connector` is taken modulo the
+/// case's number of connectors. A choice that is not legal when its turn
+/// comes (an attempt that connects while the connector is connected, data
+/// with no connection) is skipped, so removing choices while shrinking
+/// always leaves a legal sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientChoice {
+    /// The connector's attempt connects: `build_protocol`, then
+    /// `connection_made` on the protocol it built.
+    Connect(usize),
+    /// The connector's attempt fails: `client_connection_failed` with the
+    /// `n`-th legal reason (modulo their number).
+    Fail(usize, usize),
+    /// `data_received` with these bytes (never empty) on the connector's
+    /// protocol.
+    Data(usize, Vec<u8>),
+    /// The connector's connection ends: `connection_lost` with the `n`-th
+    /// legal reason (`connection_done` first when it is legal), then
+    /// `client_connection_lost` with the same.
+    Lost(usize, usize),
+    /// Virtual time passes: the `call_later` timers that fall due run.
+    Advance(Duration),
+}
+
+/// One case: how many connectors share the factory, and what happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCase {
+    /// How many connectors (at least one).
+    pub connectors: usize,
+    /// What happens, in order.
+    pub choices: Vec<ClientChoice>,
+}
+
+/// The cases of a campaign: one to `max_connectors` connectors and up to
+/// `max` choices, mostly outcomes and time; shrinks towards one connector
+/// and fewer choices.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use proptest::test_runner::TestRunner;
+/// use callorder_fuzz::direct_client::client_cases;
+/// use callorder_fuzz::strategy::payload;
+///
+/// let tree = client_cases(payload(), 2, 8).new_tree(&mut TestRunner::deterministic()).unwrap();
+/// assert!(tree.current().choices.len() <= 8);
+/// assert!((1..=2).contains(&tree.current().connectors));
+/// ```
+pub fn client_cases(
+    payloads: BoxedStrategy<Vec<u8>>,
+    max_connectors: usize,
+    max: usize,
+) -> BoxedStrategy<ClientCase> {
+    let delays: Vec<Duration> = [1, 100, 1_000, 5_000, 30_000, 600_000]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
+    let c = 0usize..4;
+    let one = prop_oneof![
+        3 => c.clone().prop_map(ClientChoice::Connect),
+        3 => (c.clone(), 0usize..4).prop_map(|(c, n)| ClientChoice::Fail(c, n)),
+        4 => (c.clone(), payloads).prop_filter_map("empty chunk", |(c, b)| {
+            (!b.is_empty()).then_some(ClientChoice::Data(c, b))
+        }),
+        2 => (c, 0usize..4).prop_map(|(c, n)| ClientChoice::Lost(c, n)),
+        3 => select(delays).prop_map(ClientChoice::Advance),
+    ];
+    (1..=max_connectors.max(1), vec(one, 0..=max))
+        .prop_map(|(connectors, choices)| ClientCase {
+            connectors,
+            choices,
+        })
+        .boxed()
+}
+
+type MakeFactory = Rc<dyn Fn() -> Arc<dyn ClientFactory>>;
+type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
+
+/// A campaign over one client factory driven directly: build it with
+/// [`fuzz_client_factory`](crate::fuzz_client_factory), tune it, then
+/// [`check`](DirectClientFuzz::check).
+#[must_use]
+pub struct DirectClientFuzz {
+    make: MakeFactory,
+    cases: u32,
+    seed: u64,
+    max_choices: usize,
+    max_connectors: usize,
+    payloads: Option<BoxedStrategy<Vec<u8>>>,
+    write_after_close: bool,
+    invariants: Vec<(String, DirectInvariant)>,
+    persistence: Option<FileFailurePersistence>,
+    source_file: &'static str,
+}
+
+impl fmt::Debug for DirectClientFuzz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectClientFuzz")
+            .field("cases", &self.cases)
+            .field("seed", &self.seed)
+            .field("max_choices", &self.max_choices)
+            .field("max_connectors", &self.max_connectors)
+            .field("write_after_close", &self.write_after_close)
+            .field("invariants", &self.invariants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectClientFuzz {
+    pub(crate) fn new(make: MakeFactory, source_file: &'static str) -> Self {
+        DirectClientFuzz {
+            make,
+            cases: DEFAULT_CASES,
+            seed: 0,
+            max_choices: 16,
+            max_connectors: 2,
+            payloads: None,
+            write_after_close: true,
+            invariants: Vec::new(),
+            persistence: None,
+            source_file,
+        }
+    }
+
+    /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
+    /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
+    pub fn cases(mut self, n: u32) -> Self {
+        self.cases = n;
+        self
+    }
+
+    /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The most choices in a case (default 16).
+    pub fn max_choices(mut self, n: usize) -> Self {
+        self.max_choices = n;
+        self
+    }
+
+    /// The most connectors sharing the factory in a case (default 2; at
+    /// least 1).
+    pub fn max_connectors(mut self, n: usize) -> Self {
+        self.max_connectors = n.max(1);
+        self
+    }
+
+    /// The chunks `data_received` gets (default:
+    /// [`strategy::payload`](crate::strategy::payload); empty chunks are
+    /// left out).
+    pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
+        self.payloads = Some(payloads.boxed());
+        self
+    }
+
+    /// Turns the write-after-abort/connection_lost check off.
+    pub fn allow_write_after_close(mut self) -> Self {
+        self.write_after_close = false;
+        self
+    }
+
+    /// Adds a check of your own over the trace and the bytes the factory's
+    /// protocols wrote (all of them, in order); an `Err` fails the case.
+    pub fn invariant(
+        mut self,
+        name: impl Into<String>,
+        check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Rc::new(check)));
+        self
+    }
+
+    /// Where proptest keeps the seeds of failing cases (default: nowhere).
+    pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
+        self.persistence = persistence;
+        self
+    }
+
+    /// Runs the campaign and panics with the [`ClientFailure`] if a case
+    /// fails: for `#[test]`.
+    #[track_caller]
+    pub fn check(self) -> DirectReport {
+        match self.run() {
+            Ok(report) => report,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// Runs the campaign: the report, or the minimal failing case.
+    ///
+    /// # Panics
+    ///
+    /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
+    ///
+    /// # Errors
+    ///
+    /// The [`ClientFailure`] of the minimal failing case.
+    pub fn run(self) -> Result<DirectReport, Box<ClientFailure>> {
+        let (seed, cases) =
+            effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        let config = Config {
+            cases,
+            failure_persistence: self
+                .persistence
+                .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
+            source_file: Some(self.source_file),
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..Config::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let strategy = client_cases(
+            self.payloads.clone().unwrap_or_else(payload),
+            self.max_connectors,
+            self.max_choices,
+        );
+        let outcome = runner.run(&strategy, |case| match self.drive(&rt, &case).finding {
+            None => Ok(()),
+            Some(f) => Err(TestCaseError::fail(f.to_string())),
+        });
+        match outcome {
+            Ok(()) => Ok(DirectReport { cases, seed }),
+            Err(TestError::Fail(_, case)) => Err(Box::new(self.minimize(&rt, case, seed))),
+            Err(TestError::Abort(why)) => Err(Box::new(ClientFailure {
+                finding: Finding {
+                    check: CheckKind::Determinism,
+                    message: format!("proptest gave up: {why}"),
+                    seq: None,
+                },
+                case: ClientCase {
+                    connectors: 1,
+                    choices: Vec::new(),
+                },
+                sequence: String::new(),
+                callbacks: 0,
+                trace: String::new(),
+                campaign_seed: seed,
+            })),
+        }
+    }
+
+    /// Greedy simplification after proptest's shrinking: only the choices
+    /// that delivered something, then fewer connectors, any one choice fewer
+    /// or any chunk cut to its first byte, while the same check fails.
+    fn minimize(&self, rt: &tokio::runtime::Runtime, case: ClientCase, seed: u64) -> ClientFailure {
+        let mut best = self.drive(rt, &case);
+        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
+            return self.failure(best, case, seed);
+        };
+        let same = |o: &Outcome| o.finding.as_ref().map(|f| &f.check) == Some(&check);
+        let mut current = ClientCase {
+            connectors: case.connectors,
+            choices: best
+                .delivered
+                .iter()
+                .map(|&i| case.choices[i].clone())
+                .collect(),
+        };
+        let again = self.drive(rt, &current);
+        if same(&again) {
+            best = again;
+        } else {
+            current = case;
+        }
+        'outer: for _ in 0..1000 {
+            let mut candidates: Vec<ClientCase> = Vec::new();
+            if current.connectors > 1 {
+                candidates.push(ClientCase {
+                    connectors: current.connectors - 1,
+                    choices: current.choices.clone(),
+                });
+            }
+            for i in 0..current.choices.len() {
+                let mut c = current.clone();
+                c.choices.remove(i);
+                candidates.push(c);
+            }
+            for (i, choice) in current.choices.iter().enumerate() {
+                if let ClientChoice::Data(conn, bytes) = choice {
+                    if bytes.len() > 1 {
+                        let mut c = current.clone();
+                        c.choices[i] = ClientChoice::Data(*conn, bytes[..1].to_vec());
+                        candidates.push(c);
+                    }
+                }
+            }
+            for candidate in candidates {
+                let outcome = self.drive(rt, &candidate);
+                if same(&outcome) {
+                    current = candidate;
+                    best = outcome;
+                    continue 'outer;
+                }
+            }
+            break;
+        }
+        self.failure(best, current, seed)
+    }
+
+    fn failure(&self, outcome: Outcome, case: ClientCase, seed: u64) -> ClientFailure {
+        let trace = {
+            let mut w = TraceWriter::new(Vec::new());
+            for r in &outcome.trace {
+                w.write(r).expect("in-memory write of finite records");
+            }
+            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
+        };
+        ClientFailure {
+            finding: outcome.finding.unwrap_or_else(|| Finding {
+                check: CheckKind::Determinism,
+                message: "the failing case passed when run again: the factory keeps state between runs (a global?)".into(),
+                seq: None,
+            }),
+            case,
+            sequence: outcome.log.join("\n"),
+            callbacks: outcome.callbacks,
+            trace,
+            campaign_seed: seed,
+        }
+    }
+
+    /// Drives one fresh factory through `case`.
+    fn drive(&self, rt: &tokio::runtime::Runtime, case: &ClientCase) -> Outcome {
+        let mut outcome = Driver::new((self.make)(), case.connectors, rt).run(&case.choices);
+        if outcome.finding.is_none() && self.write_after_close {
+            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
+        }
+        if outcome.finding.is_none() {
+            for (name, check) in &self.invariants {
+                if let Err(message) = check(&outcome.trace, &outcome.written) {
+                    outcome.finding = Some(Finding {
+                        check: CheckKind::Invariant(name.clone()),
+                        message,
+                        seq: None,
+                    });
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// The minimal failing case of a direct client campaign. Its `Display` is
+/// the panic message of [`DirectClientFuzz::check`].
+#[derive(Clone, Debug)]
+pub struct ClientFailure {
+    /// What the check found.
+    pub finding: Finding,
+    /// The minimal case.
+    pub case: ClientCase,
+    /// The callback sequence it gave, one line per callback, with the
+    /// factory's and its protocols' actions indented under it.
+    pub sequence: String,
+    /// How many callbacks the factory and its protocols got.
+    pub callbacks: usize,
+    /// The whole trace, in JSON Lines (trace format v1).
+    pub trace: String,
+    /// The campaign's seed ([`SEED_ENV`] replays it).
+    pub campaign_seed: u64,
+}
+
+impl fmt::Display for ClientFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "callorder-fuzz: the client factory failed a check: {}",
+            self.finding
+        )?;
+        writeln!(
+            f,
+            "\nminimal callback sequence ({} connector{}, {} callback{}):\n---8<---\n{}\n---8<---",
+            self.case.connectors,
+            if self.case.connectors == 1 { "" } else { "s" },
+            self.callbacks,
+            if self.callbacks == 1 { "" } else { "s" },
+            self.sequence
+        )?;
+        writeln!(f, "\nchoices: {:?}", self.case.choices)?;
+        writeln!(f, "\ntrace:\n---8<---\n{}---8<---", self.trace)?;
+        writeln!(
+            f,
+            "\nseed: {0} (replay the campaign with {SEED_ENV}={0})",
+            self.campaign_seed
+        )
+    }
+}
+
+/// What one case gave.
+struct Outcome {
+    finding: Option<Finding>,
+    trace: Vec<Record>,
+    written: Vec<u8>,
+    log: Vec<String>,
+    /// The indexes of the choices that delivered something.
+    delivered: Vec<usize>,
+    callbacks: usize,
+}
+
+/// Where a connector stands, as the reactor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Its `do_start` is owed.
+    AwaitDoStart,
+    /// Its `started_connecting` is owed.
+    AwaitStarted,
+    /// Attempting: the outcome is the world's choice.
+    Connecting,
+    /// Connected, to this protocol (`None`: `build_protocol` returned none).
+    Connected(Option<ProtocolId>),
+    /// Its outcome callback is owed or running.
+    Outcome,
+    /// Disconnected (its `do_stop` may still be owed).
+    Disconnected,
+}
+
+struct ConnSt {
+    id: ConnectorId,
+    phase: Phase,
+    /// It holds a start of the factory (its `do_start` came, its `do_stop`
+    /// not yet).
+    holds: bool,
+    /// `stop_connecting` before `started_connecting`: the attempt fails
+    /// right after it.
+    cancelled: bool,
+    /// `connect` inside the running outcome callback.
+    retried: bool,
+}
+
+/// A protocol's connection.
+#[derive(Default)]
+struct Conn {
+    lost: bool,
+    losing: bool,
+    aborted: bool,
+    producer: bool,
+}
+
+/// What the reactor owes, delivered in order once nothing runs.
+#[derive(Clone, Copy, Debug)]
+enum Due {
+    DoStart(usize),
+    Started(usize),
+    Failed(usize, Reason),
+    ClientLost(usize, Reason),
+    DoStop(usize),
+}
+
+/// The recording reactor's state.
+struct State {
+    checker: Checker,
+    trace: Vec<Record>,
+    /// Records not fed to the checker yet.
+    pending: usize,
+    seq: u64,
+    /// The depth of the running callback.
+    running: Option<u32>,
+    now: Duration,
+    timers: BTreeMap<(Duration, u64), Box<dyn FnOnce()>>,
+    next_timer: u64,
+    rng: u64,
+    connectors: Vec<ConnSt>,
+    conns: BTreeMap<ProtocolId, Conn>,
+    queue: VecDeque<Due>,
+    written: Vec<u8>,
+    finding: Option<Finding>,
+    log: Vec<String>,
+}
+
+impl State {
+    fn record(&mut self, event: Event, depth: u32, failed: Option<String>) -> usize {
+        self.seq += 1;
+        let mut r = Record::new(Step::new(self.seq, event).at_depth(depth));
+        r.t = Some(self.now.as_secs_f64());
+        if let Some(e) = failed {
+            r = r.with_error(e);
+        }
+        self.trace.push(r);
+        self.trace.len() - 1
+    }
+
+    fn feed(&mut self) {
+        while self.pending < self.trace.len() {
+            let step = self.trace[self.pending].step;
+            self.pending += 1;
+            if self.finding.is_some() {
+                continue;
+            }
+            if let Err(e) = self.checker.step(&step) {
+                self.finding = Some(Finding {
+                    check: CheckKind::Violation,
+                    message: e.to_string(),
+                    seq: Some(step.seq),
+                });
+            }
+        }
+    }
+
+    fn fail(&mut self, check: CheckKind, message: String, seq: Option<u64>) {
+        if self.finding.is_none() {
+            self.finding = Some(Finding {
+                check,
+                message,
+                seq,
+            });
+        }
+    }
+
+    /// Records an action (inside a callback: fed when it returns).
+    fn action(&mut self, event: Event, result: Result<(), ActionError>, what: String) {
+        let depth = self.running.map_or(0, |d| d + 1);
+        let idx = self.record(event, depth, result.err().map(|e| e.to_string()));
+        let seq = self.trace[idx].step.seq;
+        let mark = if result.is_err() { " (failed)" } else { "" };
+        self.log.push(format!("    -> {what}{mark}"));
+        if let Err(e) = result {
+            if e.is_bug() {
+                self.fail(
+                    CheckKind::ImplError,
+                    format!("seq {seq}: {} was a bug: {e}", event.kind()),
+                    Some(seq),
+                );
+            }
+        }
+        if self.running.is_none() {
+            self.feed();
+        }
+    }
+
+    fn gone(&self, p: ProtocolId) -> Result<(), ActionError> {
+        match self.conns.get(&p) {
+            Some(c) if !c.lost => Ok(()),
+            _ => Err(ActionError::ConnectionGone),
+        }
+    }
+
+    fn index(&self, c: ConnectorId) -> Option<usize> {
+        self.connectors.iter().position(|cs| cs.id == c)
+    }
+
+    /// `stop_connecting`'s effect (also `disconnect` while connecting).
+    fn cancel(&mut self, i: usize) -> Result<(), ActionError> {
+        let cs = &mut self.connectors[i];
+        match cs.phase {
+            Phase::AwaitDoStart | Phase::AwaitStarted => {
+                cs.cancelled = true;
+                Ok(())
+            }
+            Phase::Connecting => {
+                cs.phase = Phase::Outcome;
+                self.queue.push_back(Due::Failed(i, Reason::UserCancelled));
+                Ok(())
+            }
+            _ => Err(ActionError::NotConnecting),
+        }
+    }
+}
+
+/// The handles' reactor: records every action into the trace.
+struct Ops(Rc<RefCell<State>>);
+
+impl Ops {
+    fn conn_action(&self, event: Event, protocol: ProtocolId) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s.gone(protocol);
+        s.action(event, result, event.kind().to_string());
+        result
+    }
+
+    fn unsupported(&self, what: &str) {
+        let mut s = self.0.borrow_mut();
+        let seq = s.seq;
+        s.log.push(format!(
+            "    -> {what} (not supported by fuzz_client_factory)"
+        ));
+        s.fail(
+            CheckKind::ImplError,
+            format!("after seq {seq}: the factory called {what}, which fuzz_client_factory does not model: use fuzz_with"),
+            None,
+        );
+    }
+}
+
+impl ReactorOps for Ops {
+    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s.gone(protocol);
+        if result.is_ok() {
+            s.written.extend_from_slice(data);
+        }
+        s.action(
+            Event::Write {
+                protocol,
+                bytes: data.len() as u64,
+            },
+            result,
+            format!("write {}", show_bytes(data)),
+        );
+        result.map(|()| WriteStatus { buffer_full: false })
+    }
+
+    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::LoseConnection { protocol }, protocol);
+        if result.is_ok() {
+            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
+                c.losing = true;
+            }
+        }
+        result
+    }
+
+    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(Event::LoseWriteConnection { protocol }, protocol)
+    }
+
+    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::AbortConnection { protocol }, protocol);
+        if result.is_ok() {
+            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
+                c.aborted = true;
+            }
+        }
+        result
+    }
+
+    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = match s.gone(protocol) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let c = s.conns.get_mut(&protocol).expect("live");
+                if c.producer {
+                    Err(ActionError::ProducerRegistered)
+                } else {
+                    c.producer = true;
+                    Ok(())
+                }
+            }
+        };
+        s.action(
+            Event::RegisterProducer {
+                protocol,
+                streaming,
+            },
+            result,
+            format!("register_producer(streaming: {streaming})"),
+        );
+        result
+    }
+
+    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::UnregisterProducer { protocol }, protocol);
+        if result.is_ok() {
+            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
+                c.producer = false;
+            }
+        }
+        result
+    }
+
+    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(Event::PauseReading { protocol }, protocol)
+    }
+
+    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.conn_action(Event::ResumeReading { protocol }, protocol)
+    }
+
+    fn peer(&self, _: ProtocolId) -> Address {
+        Address::new(crate::ADDRESS)
+    }
+
+    fn host(&self, _: ProtocolId) -> Address {
+        Address::new("10.0.0.2:50001")
+    }
+
+    fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        let mut guard = self.0.borrow_mut();
+        let s = &mut *guard;
+        let result = match s.index(c) {
+            None => Err(ActionError::NotConnecting),
+            Some(i) => {
+                let cs = &mut s.connectors[i];
+                match cs.phase {
+                    Phase::Disconnected | Phase::Outcome => {
+                        if cs.phase == Phase::Outcome {
+                            // A retry inside the outcome callback: no do_stop.
+                            cs.retried = true;
+                        }
+                        cs.cancelled = false;
+                        let due = if cs.holds {
+                            cs.phase = Phase::AwaitStarted;
+                            Due::Started(i)
+                        } else {
+                            cs.phase = Phase::AwaitDoStart;
+                            Due::DoStart(i)
+                        };
+                        s.queue.push_back(due);
+                        Ok(())
+                    }
+                    _ => Err(ActionError::AlreadyConnecting),
+                }
+            }
+        };
+        s.action(Event::Connect { connector: c }, result, "connect".into());
+        result
+    }
+
+    fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s
+            .index(c)
+            .map_or(Err(ActionError::NotConnecting), |i| s.cancel(i));
+        s.action(
+            Event::StopConnecting { connector: c },
+            result,
+            "stop_connecting".into(),
+        );
+        result
+    }
+
+    fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = match s.index(c) {
+            None => Ok(()),
+            Some(i) => match s.connectors[i].phase {
+                Phase::AwaitDoStart | Phase::AwaitStarted | Phase::Connecting => s.cancel(i),
+                Phase::Connected(Some(p)) => {
+                    if let Some(conn) = s.conns.get_mut(&p) {
+                        if !conn.lost {
+                            conn.losing = true;
+                        }
+                    }
+                    Ok(())
+                }
+                _ => Ok(()),
+            },
+        };
+        s.action(
+            Event::Disconnect { connector: c },
+            result,
+            "disconnect".into(),
+        );
+        result
+    }
+
+    fn destination(&self, _: ConnectorId) -> Address {
+        Address::new(crate::ADDRESS)
+    }
+
+    fn stop_listening(&self, _: PortId) -> Result<(), ActionError> {
+        self.unsupported("stop_listening");
+        Err(ActionError::NotListening)
+    }
+
+    fn connect_tcp(
+        &self,
+        _: Address,
+        _: Arc<dyn ClientFactory>,
+        _: Option<Duration>,
+    ) -> ConnectorId {
+        self.unsupported("connect_tcp");
+        ConnectorId(u64::MAX)
+    }
+
+    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        self.unsupported("listen_tcp");
+        Err(ActionError::AddressInUse)
+    }
+
+    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        let mut s = self.0.borrow_mut();
+        let id = s.next_timer;
+        s.next_timer += 1;
+        let at = s.now + delay;
+        s.timers.insert((at, id), f);
+        id
+    }
+
+    fn cancel_timer(&self, timer: u64) -> bool {
+        let removed = {
+            let mut s = self.0.borrow_mut();
+            let key = s.timers.keys().find(|(_, id)| *id == timer).copied();
+            key.and_then(|k| s.timers.remove(&k))
+        };
+        removed.is_some()
+    }
+
+    fn random_u64(&self) -> u64 {
+        let mut s = self.0.borrow_mut();
+        s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
+}
+
+/// A running callback's future.
+type Callback<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallbackError>> + 'a>>;
+
+/// One case: a fresh factory, its connectors, checker and recording
+/// reactor.
+struct Driver<'rt> {
+    state: Rc<RefCell<State>>,
+    ops: Rc<dyn ReactorOps>,
+    factory: Arc<dyn ClientFactory>,
+    /// The built protocols; one is taken out while its callback runs.
+    protocols: BTreeMap<ProtocolId, Box<dyn Protocol>>,
+    next_protocol: u64,
+    rt: &'rt tokio::runtime::Runtime,
+    callbacks: usize,
+}
+
+impl<'rt> Driver<'rt> {
+    fn new(
+        factory: Arc<dyn ClientFactory>,
+        connectors: usize,
+        rt: &'rt tokio::runtime::Runtime,
+    ) -> Self {
+        let state = Rc::new(RefCell::new(State {
+            checker: Checker::new(Profile::Strict),
+            trace: Vec::new(),
+            pending: 0,
+            seq: 0,
+            running: None,
+            now: Duration::ZERO,
+            timers: BTreeMap::new(),
+            next_timer: 1,
+            rng: 0x5eed,
+            connectors: (1..=connectors.max(1) as u64)
+                .map(|n| ConnSt {
+                    id: ConnectorId(n),
+                    phase: Phase::AwaitDoStart,
+                    holds: false,
+                    cancelled: false,
+                    retried: false,
+                })
+                .collect(),
+            conns: BTreeMap::new(),
+            queue: VecDeque::new(),
+            written: Vec::new(),
+            finding: None,
+            log: Vec::new(),
+        }));
+        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
+        Driver {
+            state,
+            ops,
+            factory,
+            protocols: BTreeMap::new(),
+            next_protocol: 1,
+            rt,
+            callbacks: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.state.borrow().finding.is_some()
+    }
+
+    fn run(mut self, choices: &[ClientChoice]) -> Outcome {
+        {
+            // The test connects every connector: connect_tcp, each owing its
+            // do_start.
+            let mut s = self.state.borrow_mut();
+            for i in 0..s.connectors.len() {
+                let connector = s.connectors[i].id;
+                let idx = s.record(
+                    Event::ConnectTcp {
+                        factory: FACTORY,
+                        connector,
+                    },
+                    0,
+                    None,
+                );
+                s.trace[idx].addr = Some(crate::ADDRESS.to_owned());
+                s.log.push(format!(
+                    "connect_tcp ({})",
+                    who(&Event::Connect { connector })
+                ));
+                s.queue.push_back(Due::DoStart(i));
+            }
+            s.feed();
+        }
+        self.settle();
+        let mut delivered = Vec::new();
+        for (i, choice) in choices.iter().enumerate() {
+            if self.done() {
+                break;
+            }
+            if self.apply(choice) {
+                delivered.push(i);
+            }
+            self.settle();
+        }
+        if !self.done() {
+            self.teardown();
+        }
+        // Break the cycles through the reactor (timers and protocols hold
+        // handles on it) before taking the results out.
+        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        drop(timers);
+        self.protocols.clear();
+        let mut s = self.state.borrow_mut();
+        Outcome {
+            finding: s.finding.take(),
+            trace: std::mem::take(&mut s.trace),
+            written: std::mem::take(&mut s.written),
+            log: std::mem::take(&mut s.log),
+            delivered,
+            callbacks: self.callbacks,
+        }
+    }
+
+    /// The callbacks that are legal now, at depth 0.
+    fn legal(&self) -> Vec<Event> {
+        self.state
+            .borrow()
+            .checker
+            .legal_next()
+            .into_iter()
+            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
+            .map(|s| s.event)
+            .collect()
+    }
+
+    fn connector(&self, c: usize) -> (usize, ConnectorId, Phase) {
+        let s = self.state.borrow();
+        let i = c % s.connectors.len();
+        (i, s.connectors[i].id, s.connectors[i].phase)
+    }
+
+    /// Delivers `choice` if it is legal now; whether it was.
+    fn apply(&mut self, choice: &ClientChoice) -> bool {
+        match choice {
+            ClientChoice::Advance(by) => {
+                self.advance(*by);
+                true
+            }
+            ClientChoice::Connect(c) => {
+                let (i, id, phase) = self.connector(*c);
+                let holder = Holder::Connector(id);
+                let legal = self
+                    .legal()
+                    .iter()
+                    .any(|e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder));
+                if phase != Phase::Connecting || !legal {
+                    return false;
+                }
+                self.build(i, id);
+                true
+            }
+            ClientChoice::Fail(c, n) => {
+                let (i, id, phase) = self.connector(*c);
+                if phase != Phase::Connecting {
+                    return false;
+                }
+                let reasons: Vec<Reason> = self
+                    .legal()
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::ClientConnectionFailed {
+                            connector, reason, ..
+                        } if *connector == id => Some(*reason),
+                        _ => None,
+                    })
+                    .collect();
+                if reasons.is_empty() {
+                    return false;
+                }
+                let reason = reasons[n % reasons.len()];
+                let mut s = self.state.borrow_mut();
+                s.connectors[i].phase = Phase::Outcome;
+                s.queue.push_back(Due::Failed(i, reason));
+                true
+            }
+            ClientChoice::Data(c, bytes) => {
+                let (_, _, phase) = self.connector(*c);
+                let Phase::Connected(Some(p)) = phase else {
+                    return false;
+                };
+                let legal = self
+                    .legal()
+                    .iter()
+                    .any(|e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p));
+                if bytes.is_empty() || !legal {
+                    return false;
+                }
+                let owned = bytes.clone();
+                self.deliver_protocol(
+                    p,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: bytes.len() as u64,
+                    },
+                    Some(show_bytes(bytes)),
+                    move |proto| Box::pin(async move { proto.data_received(&owned).await }),
+                );
+                true
+            }
+            ClientChoice::Lost(c, n) => {
+                let (i, _, phase) = self.connector(*c);
+                let Phase::Connected(Some(p)) = phase else {
+                    return false;
+                };
+                let mut reasons = self.lost_reasons(p);
+                reasons.sort_by_key(|r| *r != Reason::ConnectionDone);
+                if reasons.is_empty() {
+                    return false;
+                }
+                let reason = reasons[n % reasons.len()];
+                self.lose(i, p, reason);
+                true
+            }
+        }
+    }
+
+    fn lost_reasons(&self, p: ProtocolId) -> Vec<Reason> {
+        self.legal()
+            .iter()
+            .filter_map(|e| match e {
+                Event::ConnectionLost { protocol, reason } if *protocol == p => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The connector's attempt connects: `build_protocol`, then
+    /// `connection_made` on what it built.
+    fn build(&mut self, i: usize, id: ConnectorId) {
+        let p = ProtocolId(self.next_protocol);
+        self.next_protocol += 1;
+        let holder = Holder::Connector(id);
+        let event = Event::BuildProtocol {
+            factory: FACTORY,
+            holder,
+            protocol: Some(p),
+        };
+        // Connected, with no protocol yet: a connect inside the build
+        // raises, a disconnect does nothing.
+        self.state.borrow_mut().connectors[i].phase = Phase::Connected(None);
+        let factory = self.factory.clone();
+        let built = self.deliver(event, 0, None, move || {
+            Box::pin(async move { factory.build_protocol(&Address::new(crate::ADDRESS)).await })
+        });
+        let Some(built) = built else { return };
+        match built {
+            Some(protocol) => {
+                {
+                    let mut s = self.state.borrow_mut();
+                    s.connectors[i].phase = Phase::Connected(Some(p));
+                    s.conns.insert(p, Conn::default());
+                }
+                self.protocols.insert(p, protocol);
+                let transport = Transport::new(p, self.ops.clone());
+                self.deliver_protocol(p, Event::ConnectionMade { protocol: p }, None, |proto| {
+                    proto.connection_made(transport)
+                });
+            }
+            None => {
+                let mut s = self.state.borrow_mut();
+                // The record said Some: it was not fed yet, so set it right.
+                let idx = s
+                    .trace
+                    .iter()
+                    .rposition(|r| r.step.event == event)
+                    .expect("recorded");
+                s.trace[idx].step.event = Event::BuildProtocol {
+                    factory: FACTORY,
+                    holder,
+                    protocol: None,
+                };
+                s.log.push("    (built none)".into());
+                s.connectors[i].phase = Phase::Outcome;
+                s.queue
+                    .push_back(Due::ClientLost(i, Reason::ConnectionDone));
+            }
+        }
+        // The build's record is fed now, with its result.
+        self.state.borrow_mut().feed();
+    }
+
+    /// `connection_lost(reason)` (after the `stop_producing` a registered
+    /// producer is owed), then `client_connection_lost` is owed.
+    fn lose(&mut self, i: usize, p: ProtocolId, reason: Reason) {
+        let owes_stop = self
+            .state
+            .borrow()
+            .conns
+            .get(&p)
+            .is_some_and(|c| c.producer)
+            && self
+                .legal()
+                .iter()
+                .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
+        if owes_stop {
+            self.deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
+                proto.stop_producing()
+            });
+            if self.done() {
+                return;
+            }
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            if let Some(c) = s.conns.get_mut(&p) {
+                c.lost = true;
+                c.producer = false;
+            }
+        }
+        self.deliver_protocol(
+            p,
+            Event::ConnectionLost {
+                protocol: p,
+                reason,
+            },
+            Some(reason.to_string()),
+            move |proto| proto.connection_lost(reason),
+        );
+        let mut s = self.state.borrow_mut();
+        s.connectors[i].phase = Phase::Outcome;
+        s.queue.push_back(Due::ClientLost(i, reason));
+    }
+
+    /// Delivers what the reactor owes, in order, until nothing is owed.
+    fn settle(&mut self) {
+        loop {
+            if self.done() {
+                return;
+            }
+            let Some(due) = self.state.borrow_mut().queue.pop_front() else {
+                return;
+            };
+            match due {
+                Due::DoStart(i) => self.do_start(i),
+                Due::Started(i) => self.started(i),
+                Due::Failed(i, reason) => self.outcome(i, reason, false),
+                Due::ClientLost(i, reason) => self.outcome(i, reason, true),
+                Due::DoStop(i) => self.do_stop(i),
+            }
+        }
+    }
+
+    fn do_start(&mut self, i: usize) {
+        let holder = Holder::Connector(self.state.borrow().connectors[i].id);
+        let first = {
+            let mut s = self.state.borrow_mut();
+            let first = !s.connectors.iter().any(|c| c.holds);
+            s.connectors[i].holds = true;
+            if s.connectors[i].phase == Phase::AwaitDoStart {
+                s.connectors[i].phase = Phase::AwaitStarted;
+            }
+            s.queue.push_back(Due::Started(i));
+            first
+        };
+        let event = Event::DoStart {
+            factory: FACTORY,
+            holder: Some(holder),
+        };
+        let factory = self.factory.clone();
+        self.deliver(event, 0, None, move || {
+            Box::pin(async move {
+                factory.do_start(holder);
+                Ok(())
+            })
+        });
+        if first && !self.done() {
+            let factory = self.factory.clone();
+            let reactor = Reactor::new(self.ops.clone());
+            self.deliver(
+                Event::StartFactory { factory: FACTORY },
+                1,
+                None,
+                move || Box::pin(async move { factory.start_factory(&reactor).await }),
+            );
+        }
+    }
+
+    fn started(&mut self, i: usize) {
+        let id = {
+            let mut s = self.state.borrow_mut();
+            let cs = &mut s.connectors[i];
+            if cs.phase != Phase::AwaitStarted {
+                return;
+            }
+            cs.phase = Phase::Connecting;
+            cs.id
+        };
+        let factory = self.factory.clone();
+        let connector = Connector::new(id, self.ops.clone());
+        self.deliver(
+            Event::StartedConnecting {
+                factory: FACTORY,
+                connector: id,
+            },
+            0,
+            None,
+            move || Box::pin(async move { factory.started_connecting(&connector).await }),
+        );
+        let mut guard = self.state.borrow_mut();
+        let s = &mut *guard;
+        let cs = &mut s.connectors[i];
+        if cs.cancelled && cs.phase == Phase::Connecting {
+            cs.cancelled = false;
+            cs.phase = Phase::Outcome;
+            s.queue.push_back(Due::Failed(i, Reason::UserCancelled));
+        }
+    }
+
+    /// `client_connection_failed` (or `_lost`), then the `do_stop` unless
+    /// the factory retried.
+    fn outcome(&mut self, i: usize, reason: Reason, lost: bool) {
+        let id = {
+            let mut s = self.state.borrow_mut();
+            let cs = &mut s.connectors[i];
+            cs.phase = Phase::Outcome;
+            cs.retried = false;
+            cs.id
+        };
+        let factory = self.factory.clone();
+        let connector = Connector::new(id, self.ops.clone());
+        let event = if lost {
+            Event::ClientConnectionLost {
+                factory: FACTORY,
+                connector: id,
+                reason,
+            }
+        } else {
+            Event::ClientConnectionFailed {
+                factory: FACTORY,
+                connector: id,
+                reason,
+            }
+        };
+        self.deliver(event, 0, Some(reason.to_string()), move || {
+            Box::pin(async move {
+                if lost {
+                    factory.client_connection_lost(&connector, reason).await
+                } else {
+                    factory.client_connection_failed(&connector, reason).await
+                }
+            })
+        });
+        let mut guard = self.state.borrow_mut();
+        let s = &mut *guard;
+        let cs = &mut s.connectors[i];
+        if !cs.retried {
+            cs.phase = Phase::Disconnected;
+            s.queue.push_back(Due::DoStop(i));
+        }
+        s.connectors[i].retried = false;
+    }
+
+    fn do_stop(&mut self, i: usize) {
+        let (holder, last) = {
+            let mut s = self.state.borrow_mut();
+            if !s.connectors[i].holds {
+                return;
+            }
+            s.connectors[i].holds = false;
+            let last = !s.connectors.iter().any(|c| c.holds);
+            (Holder::Connector(s.connectors[i].id), last)
+        };
+        let factory = self.factory.clone();
+        self.deliver(
+            Event::DoStop {
+                factory: FACTORY,
+                holder: Some(holder),
+            },
+            0,
+            None,
+            move || {
+                Box::pin(async move {
+                    factory.do_stop(holder);
+                    Ok(())
+                })
+            },
+        );
+        if last && !self.done() {
+            let factory = self.factory.clone();
+            self.deliver(
+                Event::StopFactory { factory: FACTORY },
+                1,
+                None,
+                move || Box::pin(async move { factory.stop_factory().await }),
+            );
+        }
+    }
+
+    /// The end of the run: the reactor shuts down, losing live connections
+    /// and failing attempts, for a few rounds while the factory retries.
+    fn teardown(&mut self) {
+        self.settle();
+        if self.done() {
+            return;
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            s.record(Event::Shutdown, 0, None);
+            s.log.push("shutdown".into());
+            s.feed();
+        }
+        self.clear_timers();
+        for _ in 0..TEARDOWN_ROUNDS {
+            let phases: Vec<Phase> = self
+                .state
+                .borrow()
+                .connectors
+                .iter()
+                .map(|c| c.phase)
+                .collect();
+            let mut any = false;
+            for (i, phase) in phases.into_iter().enumerate() {
+                if self.done() {
+                    return;
+                }
+                match phase {
+                    Phase::Connected(Some(p)) => {
+                        any = true;
+                        let (aborted, losing) = {
+                            let s = self.state.borrow();
+                            let c = s.conns.get(&p);
+                            (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
+                        };
+                        let due = if aborted {
+                            Reason::ConnectionAborted
+                        } else if losing {
+                            Reason::ConnectionDone
+                        } else {
+                            Reason::ConnectionLost
+                        };
+                        let legal = self.lost_reasons(p);
+                        let reason = std::iter::once(due)
+                            .chain(Reason::ALL)
+                            .find(|r| legal.contains(r))
+                            .unwrap_or(due);
+                        self.lose(i, p, reason);
+                    }
+                    Phase::Connecting => {
+                        any = true;
+                        let mut s = self.state.borrow_mut();
+                        s.connectors[i].phase = Phase::Outcome;
+                        s.queue.push_back(Due::Failed(i, Reason::ConnectError));
+                    }
+                    _ => {}
+                }
+                self.settle();
+            }
+            self.clear_timers();
+            if !any {
+                break;
+            }
+        }
+        if self.done() {
+            return;
+        }
+        let mut s = self.state.borrow_mut();
+        s.record(Event::End, 0, None);
+        s.feed();
+    }
+
+    fn clear_timers(&mut self) {
+        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        drop(timers);
+    }
+
+    /// Runs the timers due within `by`, then sets the clock.
+    fn advance(&mut self, by: Duration) {
+        let until = self.state.borrow().now + by;
+        self.state
+            .borrow_mut()
+            .log
+            .push(format!("(time passes: {by:?})"));
+        for _ in 0..MAX_TIMERS_PER_ADVANCE {
+            let next = {
+                let mut s = self.state.borrow_mut();
+                match s.timers.first_key_value() {
+                    Some((&(at, id), _)) if at <= until => {
+                        let f = s.timers.remove(&(at, id)).expect("present");
+                        s.now = at;
+                        s.log.push(format!("(timer at t={:.3}s)", at.as_secs_f64()));
+                        Some(f)
+                    }
+                    _ => None,
+                }
+            };
+            let Some(f) = next else { break };
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+                let mut s = self.state.borrow_mut();
+                let seq = s.seq;
+                s.fail(
+                    CheckKind::Panic,
+                    format!(
+                        "after seq {seq}: a call_later timer panicked: {}",
+                        panic_message(panic.as_ref())
+                    ),
+                    None,
+                );
+            }
+            self.settle();
+            if self.done() {
+                return;
+            }
+        }
+        self.state.borrow_mut().now = until;
+    }
+
+    /// A callback of protocol `p`.
+    fn deliver_protocol(
+        &mut self,
+        p: ProtocolId,
+        event: Event,
+        what: Option<String>,
+        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a, ()>,
+    ) {
+        let Some(mut protocol) = self.protocols.remove(&p) else {
+            return;
+        };
+        self.deliver(event, 0, what, || call(protocol.as_mut()));
+        self.protocols.insert(p, protocol);
+    }
+
+    /// Records the callback `event` at `depth`, runs it to completion, then
+    /// feeds the checker the callback and the actions it made. Its value,
+    /// unless it failed (then the case has its finding).
+    fn deliver<'a, T>(
+        &mut self,
+        event: Event,
+        depth: u32,
+        what: Option<String>,
+        call: impl FnOnce() -> Callback<'a, T>,
+    ) -> Option<T> {
+        let (idx, outer) = {
+            let mut s = self.state.borrow_mut();
+            let idx = s.record(event, depth, None);
+            let indent = "    ".repeat(depth as usize);
+            let line = match what {
+                Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
+                None => format!("{indent}{} ({})", event.kind(), who(&event)),
+            };
+            s.log.push(line);
+            let outer = s.running.replace(depth);
+            (idx, outer)
+        };
+        self.callbacks += 1;
+        let result = {
+            let fut = CatchUnwind(call());
+            self.rt
+                .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
+        };
+        let mut s = self.state.borrow_mut();
+        s.running = outer;
+        let seq = s.trace[idx].step.seq;
+        let kind: EventKind = event.kind();
+        let (value, failure) = match result {
+            Ok(Ok(Ok(v))) => (Some(v), None),
+            Ok(Ok(Err(e))) => (
+                None,
+                Some((CheckKind::ImplError, format!("returned an error: {e}"))),
+            ),
+            Ok(Err(panic)) => (None, Some((CheckKind::Panic, format!("panicked: {panic}")))),
+            Err(_) => (
+                None,
+                Some((CheckKind::ImplError, "never finished (stall)".to_owned())),
+            ),
+        };
+        if let Some((check, message)) = failure {
+            s.trace[idx] = s.trace[idx].clone().with_error(message.clone());
+            s.log.push(format!("    !! {message}"));
+            s.feed();
+            s.fail(check, format!("seq {seq}: {kind} {message}"), Some(seq));
+        } else if !matches!(event, Event::BuildProtocol { .. }) {
+            // A build is fed once its result is known.
+            s.feed();
+        }
+        value
+    }
+}
+
+/// The connector or protocol an event is about, for the log: `c1`, `p2`.
+fn who(event: &Event) -> String {
+    match *event {
+        Event::Connect { connector }
+        | Event::StartedConnecting { connector, .. }
+        | Event::ClientConnectionFailed { connector, .. }
+        | Event::ClientConnectionLost { connector, .. }
+        | Event::DoStart {
+            holder: Some(Holder::Connector(connector)),
+            ..
+        }
+        | Event::DoStop {
+            holder: Some(Holder::Connector(connector)),
+            ..
+        }
+        | Event::BuildProtocol {
+            holder: Holder::Connector(connector),
+            ..
+        } => format!("c{}", connector.0),
+        _ => match event.protocol() {
+            Some(p) => format!("p{}", p.0),
+            None => "factory".to_owned(),
+        },
+    }
+}
