@@ -63,9 +63,7 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{
-    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRunner,
-};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
 use callorder_checker::{Checker, Profile};
 use callorder_core::{
@@ -78,7 +76,9 @@ use crate::checks::{writes_after_close, CheckKind, Finding};
 use crate::direct::{
     panic_message, show_bytes, CatchUnwind, DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER,
 };
-use crate::fuzz::{effective, rng_for, DEFAULT_CASES, SEED_ENV};
+use crate::fuzz::{
+    campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
+};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct client campaign.
@@ -291,19 +291,10 @@ impl DirectClientFuzz {
             effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
         let config = Config {
             cases,
-            failure_persistence: self
-                .persistence
-                .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
-            source_file: Some(self.source_file),
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..Config::default()
+            ..campaign_config(self.persistence, self.source_file)
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("a current-thread runtime");
-        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let rt = paused_runtime();
+        let mut runner = runner_for(seed, config);
         let strategy = client_cases(
             self.payloads.clone().unwrap_or_else(payload),
             self.max_connectors,

@@ -440,17 +440,14 @@ impl Fuzz {
         let (seed, cases) = self
             .effective()
             .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        let config = Config {
-            cases,
-            failure_persistence: self
-                .persistence
-                .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
-            source_file: Some(self.source_file),
-            max_shrink_iters: self.max_shrink_iters,
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..Config::default()
-        };
-        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let mut runner = runner_for(
+            seed,
+            Config {
+                cases,
+                max_shrink_iters: self.max_shrink_iters,
+                ..campaign_config(self.persistence, self.source_file)
+            },
+        );
         let strategy = strategy::case(&self.config);
         // Cases run until the first failure (shrinking runs more).
         let (runs, found_after) = (Cell::new(0u32), Cell::new(None));
@@ -897,6 +894,37 @@ pub(crate) fn effective(seed: u64, cases: u32) -> Result<(u64, u32), String> {
         Err(_) => cases,
     };
     Ok((seed, cases))
+}
+
+/// The proptest configuration every campaign shares: where failing seeds
+/// persist, which test file they belong to, and the fast generator that
+/// [`rng_for`] seeds.
+pub(crate) fn campaign_config(
+    persistence: Option<FileFailurePersistence>,
+    source_file: &'static str,
+) -> Config {
+    Config {
+        failure_persistence: persistence
+            .map(|p| Box::new(p) as Box<dyn proptest::test_runner::FailurePersistence>),
+        source_file: Some(source_file),
+        rng_algorithm: RngAlgorithm::XorShift,
+        ..Config::default()
+    }
+}
+
+/// A proptest runner whose cases come from the campaign's seed alone.
+pub(crate) fn runner_for(seed: u64, config: Config) -> TestRunner {
+    TestRunner::new_with_rng(config, rng_for(seed))
+}
+
+/// The runtime the direct drivers poll callbacks on: one thread, with
+/// tokio's clock paused so timers in user code run on virtual time.
+pub(crate) fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime")
 }
 
 /// The campaign's random source, from its seed.
