@@ -726,12 +726,7 @@ impl ReactorOps for Ops {
     }
 
     fn random_u64(&self) -> u64 {
-        let mut s = self.0.borrow_mut();
-        s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::fuzz::splitmix64(&mut self.0.borrow_mut().rng)
     }
 
     fn now(&self) -> Duration {

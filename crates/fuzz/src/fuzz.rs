@@ -934,13 +934,19 @@ pub(crate) fn rng_for(seed: u64) -> TestRng {
     let mut x = seed;
     let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(8) {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        chunk.copy_from_slice(&splitmix64(&mut x).to_le_bytes());
     }
     TestRng::from_seed(RngAlgorithm::XorShift, &bytes)
+}
+
+/// The next SplitMix64 output from `state`: small, fast and good enough for
+/// seeds and for the jitter of the direct drivers' `random_u64`.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The script with each run of sends on one connection, with nothing in
