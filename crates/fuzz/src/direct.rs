@@ -31,7 +31,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,17 +45,17 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
-use callorder_checker::{Checker, Profile};
 use callorder_core::{
     ActionError, Address, CallbackResult, ClientFactory, ConnectorId, Factory, PortId, Protocol,
     ProtocolId, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_trace::{EventKind, FactoryId, Holder, Record, Step, TraceWriter};
+use callorder_trace::{EventKind, FactoryId, Holder, Record, TraceWriter};
 
 use crate::checks::{writes_after_close, CheckKind, Finding};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
+use crate::recorder::{Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
 /// The protocol under test, in every trace of a direct campaign.
@@ -432,135 +431,13 @@ impl fmt::Display for DirectFailure {
     }
 }
 
-/// What one case gave.
-struct Outcome {
-    finding: Option<Finding>,
-    trace: Vec<Record>,
-    written: Vec<u8>,
-    log: Vec<String>,
-    /// The indexes of the choices that delivered something.
-    delivered: Vec<usize>,
-    callbacks: usize,
-}
-
-/// The recording reactor's state.
-struct State {
-    checker: Checker,
-    trace: Vec<Record>,
-    /// Records made inside the running callback, fed after it returns.
-    pending: usize,
-    seq: u64,
-    in_callback: bool,
-    now: Duration,
-    timers: BTreeMap<(Duration, u64), Box<dyn FnOnce()>>,
-    next_timer: u64,
-    rng: u64,
-    lost: bool,
-    /// The protocol called `lose_connection` / `abort_connection`.
-    losing: bool,
-    aborted: bool,
-    written: Vec<u8>,
-    producer: bool,
-    finding: Option<Finding>,
-    log: Vec<String>,
-}
-
-impl State {
-    fn t(&self) -> f64 {
-        self.now.as_secs_f64()
-    }
-
-    fn record(
-        &mut self,
-        event: callorder_trace::Event,
-        depth: u32,
-        failed: Option<String>,
-    ) -> usize {
-        self.seq += 1;
-        let mut r = Record::new(Step::new(self.seq, event).at_depth(depth));
-        r.t = Some(self.t());
-        if let Some(e) = failed {
-            r = r.with_error(e);
-        }
-        self.trace.push(r);
-        self.trace.len() - 1
-    }
-
-    /// Feeds the checker every record not fed yet.
-    fn feed(&mut self) {
-        while self.pending < self.trace.len() {
-            let step = self.trace[self.pending].step;
-            self.pending += 1;
-            if self.finding.is_some() {
-                continue;
-            }
-            if let Err(e) = self.checker.step(&step) {
-                self.finding = Some(Finding {
-                    check: CheckKind::Violation,
-                    message: e.to_string(),
-                    seq: Some(step.seq),
-                });
-            }
-        }
-    }
-
-    fn fail(&mut self, check: CheckKind, message: String, seq: Option<u64>) {
-        if self.finding.is_none() {
-            self.finding = Some(Finding {
-                check,
-                message,
-                seq,
-            });
-        }
-    }
-
-    /// Records an action of the protocol (inside a callback: fed when it
-    /// returns).
-    fn action(
-        &mut self,
-        event: callorder_trace::Event,
-        result: Result<(), ActionError>,
-        what: String,
-    ) {
-        let depth = u32::from(self.in_callback);
-        let idx = self.record(event, depth, result.err().map(|e| e.to_string()));
-        let seq = self.trace[idx].step.seq;
-        let mark = if result.is_err() { " (failed)" } else { "" };
-        self.log.push(format!("    -> {what}{mark}"));
-        if let Err(e) = result {
-            if e.is_bug() {
-                self.fail(
-                    CheckKind::ImplError,
-                    format!("seq {seq}: {} was a bug: {e}", event.kind()),
-                    Some(seq),
-                );
-            }
-        }
-        if !self.in_callback {
-            self.feed();
-        }
-    }
-
-    fn gone(&self) -> Result<(), ActionError> {
-        if self.lost {
-            Err(ActionError::ConnectionGone)
-        } else {
-            Ok(())
-        }
-    }
-}
+/// The recording reactor's state: one protocol, no connectors.
+type State = Recorder<()>;
 
 /// The handles' reactor: records every action into the trace.
 struct Ops(Rc<RefCell<State>>);
 
 impl Ops {
-    fn conn_action(&self, event: callorder_trace::Event, what: &str) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = s.gone();
-        s.action(event, result, what.to_owned());
-        result
-    }
-
     fn unsupported(&self, what: &str) {
         let mut s = self.0.borrow_mut();
         let seq = s.seq;
@@ -576,91 +453,38 @@ impl Ops {
 
 impl ReactorOps for Ops {
     fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = s.gone();
-        if result.is_ok() {
-            s.written.extend_from_slice(data);
-        }
-        s.action(
-            callorder_trace::Event::Write {
-                protocol,
-                bytes: data.len() as u64,
-            },
-            result,
-            format!("write {}", show_bytes(data)),
-        );
-        result.map(|()| WriteStatus { buffer_full: false })
+        self.0.borrow_mut().write(protocol, data)
     }
 
     fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(
-            callorder_trace::Event::LoseConnection { protocol },
-            "lose_connection",
-        );
-        self.0.borrow_mut().losing |= result.is_ok();
-        result
+        self.0.borrow_mut().lose_connection(protocol)
     }
 
     fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(
-            callorder_trace::Event::LoseWriteConnection { protocol },
-            "lose_write_connection",
-        )
+        let event = callorder_trace::Event::LoseWriteConnection { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(
-            callorder_trace::Event::AbortConnection { protocol },
-            "abort_connection",
-        );
-        self.0.borrow_mut().aborted |= result.is_ok();
-        result
+        self.0.borrow_mut().abort_connection(protocol)
     }
 
     fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = match (s.gone(), s.producer) {
-            (Err(e), _) => Err(e),
-            (Ok(()), true) => Err(ActionError::ProducerRegistered),
-            (Ok(()), false) => {
-                s.producer = true;
-                Ok(())
-            }
-        };
-        s.action(
-            callorder_trace::Event::RegisterProducer {
-                protocol,
-                streaming,
-            },
-            result,
-            format!("register_producer(streaming: {streaming})"),
-        );
-        result
+        self.0.borrow_mut().register_producer(protocol, streaming)
     }
 
     fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(
-            callorder_trace::Event::UnregisterProducer { protocol },
-            "unregister_producer",
-        );
-        if result.is_ok() {
-            self.0.borrow_mut().producer = false;
-        }
-        result
+        self.0.borrow_mut().unregister_producer(protocol)
     }
 
     fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(
-            callorder_trace::Event::PauseReading { protocol },
-            "pause_reading",
-        )
+        let event = callorder_trace::Event::PauseReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(
-            callorder_trace::Event::ResumeReading { protocol },
-            "resume_reading",
-        )
+        let event = callorder_trace::Event::ResumeReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn peer(&self, _: ProtocolId) -> Address {
@@ -711,22 +535,16 @@ impl ReactorOps for Ops {
     }
 
     fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        let mut s = self.0.borrow_mut();
-        let id = s.next_timer;
-        s.next_timer += 1;
-        let at = s.now + delay;
-        s.timers.insert((at, id), f);
-        id
+        self.0.borrow_mut().call_later(delay, f)
     }
 
     fn cancel_timer(&self, timer: u64) -> bool {
-        let mut s = self.0.borrow_mut();
-        let key = s.timers.keys().find(|(_, id)| *id == timer).copied();
-        key.and_then(|k| s.timers.remove(&k)).is_some()
+        let timer = self.0.borrow_mut().take_timer(timer);
+        timer.is_some()
     }
 
     fn random_u64(&self) -> u64 {
-        crate::fuzz::splitmix64(&mut self.0.borrow_mut().rng)
+        self.0.borrow_mut().random_u64()
     }
 
     fn now(&self) -> Duration {
@@ -777,24 +595,9 @@ struct Driver<'rt> {
 
 impl<'rt> Driver<'rt> {
     fn new(make: MakeProtocol, rt: &'rt tokio::runtime::Runtime) -> Self {
-        let state = Rc::new(RefCell::new(State {
-            checker: Checker::new(Profile::Strict),
-            trace: Vec::new(),
-            pending: 0,
-            seq: 0,
-            in_callback: false,
-            now: Duration::ZERO,
-            timers: BTreeMap::new(),
-            next_timer: 1,
-            rng: 0x5eed,
-            lost: false,
-            losing: false,
-            aborted: false,
-            written: Vec::new(),
-            producer: false,
-            finding: None,
-            log: Vec::new(),
-        }));
+        let mut recorder = State::new(());
+        recorder.conns.insert(PROTOCOL, Conn::default());
+        let state = Rc::new(RefCell::new(recorder));
         let protocol = make();
         let half_closeable = protocol.half_closeable();
         Driver {
@@ -808,6 +611,16 @@ impl<'rt> Driver<'rt> {
 
     fn done(&self) -> bool {
         self.state.borrow().finding.is_some()
+    }
+
+    /// Reads or changes the protocol's connection.
+    fn conn<T>(&self, f: impl FnOnce(&mut Conn) -> T) -> T {
+        f(self
+            .state
+            .borrow_mut()
+            .conns
+            .get_mut(&PROTOCOL)
+            .expect("the one connection"))
     }
 
     fn run(mut self, choices: &[Choice]) -> Outcome {
@@ -862,39 +675,11 @@ impl<'rt> Driver<'rt> {
         if !self.done() {
             self.teardown();
         }
-        let s = Rc::try_unwrap(self.state).map_or_else(
-            |rc| {
-                // The protocol keeps a handle: take what we need.
-                let mut s = rc.borrow_mut();
-                State {
-                    checker: Checker::new(Profile::Strict),
-                    trace: std::mem::take(&mut s.trace),
-                    pending: 0,
-                    seq: 0,
-                    in_callback: false,
-                    now: s.now,
-                    timers: BTreeMap::new(),
-                    next_timer: 0,
-                    rng: 0,
-                    lost: true,
-                    losing: false,
-                    aborted: false,
-                    written: std::mem::take(&mut s.written),
-                    producer: false,
-                    finding: s.finding.take(),
-                    log: std::mem::take(&mut s.log),
-                }
-            },
-            RefCell::into_inner,
-        );
-        Outcome {
-            finding: s.finding,
-            trace: s.trace,
-            written: s.written,
-            log: s.log,
-            delivered,
-            callbacks: self.callbacks,
-        }
+        // The timers may hold handles on the recorder: drop them first.
+        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        drop(timers);
+        let callbacks = self.callbacks;
+        self.state.borrow_mut().outcome(delivered, callbacks)
     }
 
     /// The protocol's own callbacks that are legal now.
@@ -986,7 +771,7 @@ impl<'rt> Driver<'rt> {
     /// producer is owed first.
     fn lose(&mut self, reason: Reason) {
         use callorder_trace::Event as E;
-        let owes_stop = self.state.borrow().producer
+        let owes_stop = self.conn(|c| c.producer)
             && self
                 .legal()
                 .iter()
@@ -995,12 +780,12 @@ impl<'rt> Driver<'rt> {
             self.deliver(E::StopProducing { protocol: PROTOCOL }, None, |p| {
                 p.stop_producing()
             });
-            self.state.borrow_mut().producer = false;
+            self.conn(|c| c.producer = false);
             if self.done() {
                 return;
             }
         }
-        self.state.borrow_mut().lost = true;
+        self.conn(|c| c.lost = true);
         self.deliver(
             E::ConnectionLost {
                 protocol: PROTOCOL,
@@ -1015,14 +800,11 @@ impl<'rt> Driver<'rt> {
     /// the reason its own closes make due), the port stops, the trace ends.
     fn teardown(&mut self) {
         use callorder_trace::Event as E;
-        if !self.state.borrow().lost {
+        if !self.conn(|c| c.lost) {
             // What the protocol's own closes make due; else the reactor
             // shutting down.
             let legal = self.legal();
-            let (aborted, losing) = {
-                let s = self.state.borrow();
-                (s.aborted, s.losing)
-            };
+            let (aborted, losing) = self.conn(|c| (c.aborted, c.losing));
             let due = if aborted {
                 Reason::ConnectionAborted
             } else if losing {
@@ -1068,30 +850,10 @@ impl<'rt> Driver<'rt> {
             .log
             .push(format!("(time passes: {by:?})"));
         for _ in 0..MAX_TIMERS_PER_ADVANCE {
-            let next = {
-                let mut s = self.state.borrow_mut();
-                match s.timers.first_key_value() {
-                    Some((&(at, id), _)) if at <= until => {
-                        let f = s.timers.remove(&(at, id)).expect("present");
-                        s.now = at;
-                        s.log.push(format!("(timer at t={:.3}s)", at.as_secs_f64()));
-                        Some(f)
-                    }
-                    _ => None,
-                }
-            };
+            let next = self.state.borrow_mut().next_due(until);
             let Some(f) = next else { break };
             if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
-                let mut s = self.state.borrow_mut();
-                let seq = s.seq;
-                s.fail(
-                    CheckKind::Panic,
-                    format!(
-                        "after seq {seq}: a call_later timer panicked: {}",
-                        panic_message(panic.as_ref())
-                    ),
-                    None,
-                );
+                self.state.borrow_mut().timer_panicked(panic.as_ref());
             }
             if self.done() {
                 return;
@@ -1108,17 +870,11 @@ impl<'rt> Driver<'rt> {
         what: Option<String>,
         call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a>,
     ) {
-        let idx = {
-            let mut s = self.state.borrow_mut();
-            let idx = s.record(event, 0, None);
-            let line = match what {
-                Some(w) => format!("{} {w}", event.kind()),
-                None => event.kind().to_string(),
-            };
-            s.log.push(line);
-            s.in_callback = true;
-            idx
+        let line = match what {
+            Some(w) => format!("{} {w}", event.kind()),
+            None => event.kind().to_string(),
         };
+        let (idx, outer) = self.state.borrow_mut().begin_callback(event, 0, line);
         self.callbacks += 1;
         let mut protocol = self.protocol.take().expect("no callback is running");
         let result = {
@@ -1127,23 +883,8 @@ impl<'rt> Driver<'rt> {
                 .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
         };
         self.protocol = Some(protocol);
-        let mut s = self.state.borrow_mut();
-        s.in_callback = false;
-        let seq = s.trace[idx].step.seq;
-        let kind = event.kind();
-        let failure = match result {
-            Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(e))) => Some((CheckKind::ImplError, format!("returned an error: {e}"))),
-            Ok(Err(panic)) => Some((CheckKind::Panic, format!("panicked: {panic}"))),
-            Err(_) => Some((CheckKind::ImplError, "never finished (stall)".to_owned())),
-        };
-        if let Some((check, message)) = failure {
-            s.trace[idx] = s.trace[idx].clone().with_error(message.clone());
-            s.log.push(format!("    !! {message}"));
-            s.feed();
-            s.fail(check, format!("seq {seq}: {kind} {message}"), Some(seq));
-        } else {
-            s.feed();
-        }
+        self.state
+            .borrow_mut()
+            .end_callback(idx, outer, result, true);
     }
 }

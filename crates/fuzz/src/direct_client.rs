@@ -65,20 +65,18 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
-use callorder_checker::{Checker, Profile};
 use callorder_core::{
     ActionError, Address, CallbackError, ClientFactory, Connector, ConnectorId, Factory, PortId,
     Protocol, ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_trace::{Event, EventKind, FactoryId, Holder, Record, Step, TraceWriter};
+use callorder_trace::{Event, FactoryId, Holder, Record, TraceWriter};
 
 use crate::checks::{writes_after_close, CheckKind, Finding};
-use crate::direct::{
-    panic_message, show_bytes, CatchUnwind, DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER,
-};
+use crate::direct::{show_bytes, CatchUnwind, DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
+use crate::recorder::{Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct client campaign.
@@ -472,17 +470,6 @@ impl fmt::Display for ClientFailure {
     }
 }
 
-/// What one case gave.
-struct Outcome {
-    finding: Option<Finding>,
-    trace: Vec<Record>,
-    written: Vec<u8>,
-    log: Vec<String>,
-    /// The indexes of the choices that delivered something.
-    delivered: Vec<usize>,
-    callbacks: usize,
-}
-
 /// Where a connector stands, as the reactor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -513,15 +500,6 @@ struct ConnSt {
     retried: bool,
 }
 
-/// A protocol's connection.
-#[derive(Default)]
-struct Conn {
-    lost: bool,
-    losing: bool,
-    aborted: bool,
-    producer: bool,
-}
-
 /// What the reactor owes, delivered in order once nothing runs.
 #[derive(Clone, Copy, Debug)]
 enum Due {
@@ -532,101 +510,23 @@ enum Due {
     DoStop(usize),
 }
 
-/// The recording reactor's state.
-struct State {
-    checker: Checker,
-    trace: Vec<Record>,
-    /// Records not fed to the checker yet.
-    pending: usize,
-    seq: u64,
-    /// The depth of the running callback.
-    running: Option<u32>,
-    now: Duration,
-    timers: BTreeMap<(Duration, u64), Box<dyn FnOnce()>>,
-    next_timer: u64,
-    rng: u64,
-    connectors: Vec<ConnSt>,
-    conns: BTreeMap<ProtocolId, Conn>,
+/// The recording reactor's state, with the connectors it plays.
+type State = Recorder<Connectors>;
+
+/// The connectors and what the reactor owes them.
+struct Connectors {
+    all: Vec<ConnSt>,
     queue: VecDeque<Due>,
-    written: Vec<u8>,
-    finding: Option<Finding>,
-    log: Vec<String>,
 }
 
-impl State {
-    fn record(&mut self, event: Event, depth: u32, failed: Option<String>) -> usize {
-        self.seq += 1;
-        let mut r = Record::new(Step::new(self.seq, event).at_depth(depth));
-        r.t = Some(self.now.as_secs_f64());
-        if let Some(e) = failed {
-            r = r.with_error(e);
-        }
-        self.trace.push(r);
-        self.trace.len() - 1
-    }
-
-    fn feed(&mut self) {
-        while self.pending < self.trace.len() {
-            let step = self.trace[self.pending].step;
-            self.pending += 1;
-            if self.finding.is_some() {
-                continue;
-            }
-            if let Err(e) = self.checker.step(&step) {
-                self.finding = Some(Finding {
-                    check: CheckKind::Violation,
-                    message: e.to_string(),
-                    seq: Some(step.seq),
-                });
-            }
-        }
-    }
-
-    fn fail(&mut self, check: CheckKind, message: String, seq: Option<u64>) {
-        if self.finding.is_none() {
-            self.finding = Some(Finding {
-                check,
-                message,
-                seq,
-            });
-        }
-    }
-
-    /// Records an action (inside a callback: fed when it returns).
-    fn action(&mut self, event: Event, result: Result<(), ActionError>, what: String) {
-        let depth = self.running.map_or(0, |d| d + 1);
-        let idx = self.record(event, depth, result.err().map(|e| e.to_string()));
-        let seq = self.trace[idx].step.seq;
-        let mark = if result.is_err() { " (failed)" } else { "" };
-        self.log.push(format!("    -> {what}{mark}"));
-        if let Err(e) = result {
-            if e.is_bug() {
-                self.fail(
-                    CheckKind::ImplError,
-                    format!("seq {seq}: {} was a bug: {e}", event.kind()),
-                    Some(seq),
-                );
-            }
-        }
-        if self.running.is_none() {
-            self.feed();
-        }
-    }
-
-    fn gone(&self, p: ProtocolId) -> Result<(), ActionError> {
-        match self.conns.get(&p) {
-            Some(c) if !c.lost => Ok(()),
-            _ => Err(ActionError::ConnectionGone),
-        }
-    }
-
+impl Connectors {
     fn index(&self, c: ConnectorId) -> Option<usize> {
-        self.connectors.iter().position(|cs| cs.id == c)
+        self.all.iter().position(|cs| cs.id == c)
     }
 
     /// `stop_connecting`'s effect (also `disconnect` while connecting).
     fn cancel(&mut self, i: usize) -> Result<(), ActionError> {
-        let cs = &mut self.connectors[i];
+        let cs = &mut self.all[i];
         match cs.phase {
             Phase::AwaitDoStart | Phase::AwaitStarted => {
                 cs.cancelled = true;
@@ -646,13 +546,6 @@ impl State {
 struct Ops(Rc<RefCell<State>>);
 
 impl Ops {
-    fn conn_action(&self, event: Event, protocol: ProtocolId) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = s.gone(protocol);
-        s.action(event, result, event.kind().to_string());
-        result
-    }
-
     fn unsupported(&self, what: &str) {
         let mut s = self.0.borrow_mut();
         let seq = s.seq;
@@ -669,87 +562,38 @@ impl Ops {
 
 impl ReactorOps for Ops {
     fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = s.gone(protocol);
-        if result.is_ok() {
-            s.written.extend_from_slice(data);
-        }
-        s.action(
-            Event::Write {
-                protocol,
-                bytes: data.len() as u64,
-            },
-            result,
-            format!("write {}", show_bytes(data)),
-        );
-        result.map(|()| WriteStatus { buffer_full: false })
+        self.0.borrow_mut().write(protocol, data)
     }
 
     fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(Event::LoseConnection { protocol }, protocol);
-        if result.is_ok() {
-            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
-                c.losing = true;
-            }
-        }
-        result
+        self.0.borrow_mut().lose_connection(protocol)
     }
 
     fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(Event::LoseWriteConnection { protocol }, protocol)
+        let event = Event::LoseWriteConnection { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(Event::AbortConnection { protocol }, protocol);
-        if result.is_ok() {
-            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
-                c.aborted = true;
-            }
-        }
-        result
+        self.0.borrow_mut().abort_connection(protocol)
     }
 
     fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
-        let result = match s.gone(protocol) {
-            Err(e) => Err(e),
-            Ok(()) => {
-                let c = s.conns.get_mut(&protocol).expect("live");
-                if c.producer {
-                    Err(ActionError::ProducerRegistered)
-                } else {
-                    c.producer = true;
-                    Ok(())
-                }
-            }
-        };
-        s.action(
-            Event::RegisterProducer {
-                protocol,
-                streaming,
-            },
-            result,
-            format!("register_producer(streaming: {streaming})"),
-        );
-        result
+        self.0.borrow_mut().register_producer(protocol, streaming)
     }
 
     fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let result = self.conn_action(Event::UnregisterProducer { protocol }, protocol);
-        if result.is_ok() {
-            if let Some(c) = self.0.borrow_mut().conns.get_mut(&protocol) {
-                c.producer = false;
-            }
-        }
-        result
+        self.0.borrow_mut().unregister_producer(protocol)
     }
 
     fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(Event::PauseReading { protocol }, protocol)
+        let event = Event::PauseReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.conn_action(Event::ResumeReading { protocol }, protocol)
+        let event = Event::ResumeReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
     }
 
     fn peer(&self, _: ProtocolId) -> Address {
@@ -763,10 +607,10 @@ impl ReactorOps for Ops {
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
         let mut guard = self.0.borrow_mut();
         let s = &mut *guard;
-        let result = match s.index(c) {
+        let result = match s.world.index(c) {
             None => Err(ActionError::NotConnecting),
             Some(i) => {
-                let cs = &mut s.connectors[i];
+                let cs = &mut s.world.all[i];
                 match cs.phase {
                     Phase::Disconnected | Phase::Outcome => {
                         if cs.phase == Phase::Outcome {
@@ -781,7 +625,7 @@ impl ReactorOps for Ops {
                             cs.phase = Phase::AwaitDoStart;
                             Due::DoStart(i)
                         };
-                        s.queue.push_back(due);
+                        s.world.queue.push_back(due);
                         Ok(())
                     }
                     _ => Err(ActionError::AlreadyConnecting),
@@ -795,8 +639,9 @@ impl ReactorOps for Ops {
     fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
         let mut s = self.0.borrow_mut();
         let result = s
+            .world
             .index(c)
-            .map_or(Err(ActionError::NotConnecting), |i| s.cancel(i));
+            .map_or(Err(ActionError::NotConnecting), |i| s.world.cancel(i));
         s.action(
             Event::StopConnecting { connector: c },
             result,
@@ -807,10 +652,10 @@ impl ReactorOps for Ops {
 
     fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
         let mut s = self.0.borrow_mut();
-        let result = match s.index(c) {
+        let result = match s.world.index(c) {
             None => Ok(()),
-            Some(i) => match s.connectors[i].phase {
-                Phase::AwaitDoStart | Phase::AwaitStarted | Phase::Connecting => s.cancel(i),
+            Some(i) => match s.world.all[i].phase {
+                Phase::AwaitDoStart | Phase::AwaitStarted | Phase::Connecting => s.world.cancel(i),
                 Phase::Connected(Some(p)) => {
                     if let Some(conn) = s.conns.get_mut(&p) {
                         if !conn.lost {
@@ -855,25 +700,16 @@ impl ReactorOps for Ops {
     }
 
     fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        let mut s = self.0.borrow_mut();
-        let id = s.next_timer;
-        s.next_timer += 1;
-        let at = s.now + delay;
-        s.timers.insert((at, id), f);
-        id
+        self.0.borrow_mut().call_later(delay, f)
     }
 
     fn cancel_timer(&self, timer: u64) -> bool {
-        let removed = {
-            let mut s = self.0.borrow_mut();
-            let key = s.timers.keys().find(|(_, id)| *id == timer).copied();
-            key.and_then(|k| s.timers.remove(&k))
-        };
-        removed.is_some()
+        let timer = self.0.borrow_mut().take_timer(timer);
+        timer.is_some()
     }
 
     fn random_u64(&self) -> u64 {
-        crate::fuzz::splitmix64(&mut self.0.borrow_mut().rng)
+        self.0.borrow_mut().random_u64()
     }
 
     fn now(&self) -> Duration {
@@ -903,31 +739,19 @@ impl<'rt> Driver<'rt> {
         connectors: usize,
         rt: &'rt tokio::runtime::Runtime,
     ) -> Self {
-        let state = Rc::new(RefCell::new(State {
-            checker: Checker::new(Profile::Strict),
-            trace: Vec::new(),
-            pending: 0,
-            seq: 0,
-            running: None,
-            now: Duration::ZERO,
-            timers: BTreeMap::new(),
-            next_timer: 1,
-            rng: 0x5eed,
-            connectors: (1..=connectors.max(1) as u64)
-                .map(|n| ConnSt {
-                    id: ConnectorId(n),
-                    phase: Phase::AwaitDoStart,
-                    holds: false,
-                    cancelled: false,
-                    retried: false,
-                })
-                .collect(),
-            conns: BTreeMap::new(),
+        let all = (1..=connectors.max(1) as u64)
+            .map(|n| ConnSt {
+                id: ConnectorId(n),
+                phase: Phase::AwaitDoStart,
+                holds: false,
+                cancelled: false,
+                retried: false,
+            })
+            .collect();
+        let state = Rc::new(RefCell::new(State::new(Connectors {
+            all,
             queue: VecDeque::new(),
-            written: Vec::new(),
-            finding: None,
-            log: Vec::new(),
-        }));
+        })));
         let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
         Driver {
             state,
@@ -949,8 +773,8 @@ impl<'rt> Driver<'rt> {
             // The test connects every connector: connect_tcp, each owing its
             // do_start.
             let mut s = self.state.borrow_mut();
-            for i in 0..s.connectors.len() {
-                let connector = s.connectors[i].id;
+            for i in 0..s.world.all.len() {
+                let connector = s.world.all[i].id;
                 let idx = s.record(
                     Event::ConnectTcp {
                         factory: FACTORY,
@@ -964,7 +788,7 @@ impl<'rt> Driver<'rt> {
                     "connect_tcp ({})",
                     who(&Event::Connect { connector })
                 ));
-                s.queue.push_back(Due::DoStart(i));
+                s.world.queue.push_back(Due::DoStart(i));
             }
             s.feed();
         }
@@ -987,15 +811,8 @@ impl<'rt> Driver<'rt> {
         let timers = std::mem::take(&mut self.state.borrow_mut().timers);
         drop(timers);
         self.protocols.clear();
-        let mut s = self.state.borrow_mut();
-        Outcome {
-            finding: s.finding.take(),
-            trace: std::mem::take(&mut s.trace),
-            written: std::mem::take(&mut s.written),
-            log: std::mem::take(&mut s.log),
-            delivered,
-            callbacks: self.callbacks,
-        }
+        let callbacks = self.callbacks;
+        self.state.borrow_mut().outcome(delivered, callbacks)
     }
 
     /// The callbacks that are legal now, at depth 0.
@@ -1012,8 +829,8 @@ impl<'rt> Driver<'rt> {
 
     fn connector(&self, c: usize) -> (usize, ConnectorId, Phase) {
         let s = self.state.borrow();
-        let i = c % s.connectors.len();
-        (i, s.connectors[i].id, s.connectors[i].phase)
+        let i = c % s.world.all.len();
+        (i, s.world.all[i].id, s.world.all[i].phase)
     }
 
     /// Delivers `choice` if it is legal now; whether it was.
@@ -1056,8 +873,8 @@ impl<'rt> Driver<'rt> {
                 }
                 let reason = reasons[n % reasons.len()];
                 let mut s = self.state.borrow_mut();
-                s.connectors[i].phase = Phase::Outcome;
-                s.queue.push_back(Due::Failed(i, reason));
+                s.world.all[i].phase = Phase::Outcome;
+                s.world.queue.push_back(Due::Failed(i, reason));
                 true
             }
             ClientChoice::Data(c, bytes) => {
@@ -1124,7 +941,7 @@ impl<'rt> Driver<'rt> {
         };
         // Connected, with no protocol yet: a connect inside the build
         // raises, a disconnect does nothing.
-        self.state.borrow_mut().connectors[i].phase = Phase::Connected(None);
+        self.state.borrow_mut().world.all[i].phase = Phase::Connected(None);
         let factory = self.factory.clone();
         let built = self.deliver(event, 0, None, move || {
             Box::pin(async move { factory.build_protocol(&Address::new(crate::ADDRESS)).await })
@@ -1134,7 +951,7 @@ impl<'rt> Driver<'rt> {
             Some(protocol) => {
                 {
                     let mut s = self.state.borrow_mut();
-                    s.connectors[i].phase = Phase::Connected(Some(p));
+                    s.world.all[i].phase = Phase::Connected(Some(p));
                     s.conns.insert(p, Conn::default());
                 }
                 self.protocols.insert(p, protocol);
@@ -1157,8 +974,9 @@ impl<'rt> Driver<'rt> {
                     protocol: None,
                 };
                 s.log.push("    (built none)".into());
-                s.connectors[i].phase = Phase::Outcome;
-                s.queue
+                s.world.all[i].phase = Phase::Outcome;
+                s.world
+                    .queue
                     .push_back(Due::ClientLost(i, Reason::ConnectionDone));
             }
         }
@@ -1204,8 +1022,8 @@ impl<'rt> Driver<'rt> {
             move |proto| proto.connection_lost(reason),
         );
         let mut s = self.state.borrow_mut();
-        s.connectors[i].phase = Phase::Outcome;
-        s.queue.push_back(Due::ClientLost(i, reason));
+        s.world.all[i].phase = Phase::Outcome;
+        s.world.queue.push_back(Due::ClientLost(i, reason));
     }
 
     /// Delivers what the reactor owes, in order, until nothing is owed.
@@ -1214,7 +1032,7 @@ impl<'rt> Driver<'rt> {
             if self.done() {
                 return;
             }
-            let Some(due) = self.state.borrow_mut().queue.pop_front() else {
+            let Some(due) = self.state.borrow_mut().world.queue.pop_front() else {
                 return;
             };
             match due {
@@ -1228,15 +1046,15 @@ impl<'rt> Driver<'rt> {
     }
 
     fn do_start(&mut self, i: usize) {
-        let holder = Holder::Connector(self.state.borrow().connectors[i].id);
+        let holder = Holder::Connector(self.state.borrow().world.all[i].id);
         let first = {
             let mut s = self.state.borrow_mut();
-            let first = !s.connectors.iter().any(|c| c.holds);
-            s.connectors[i].holds = true;
-            if s.connectors[i].phase == Phase::AwaitDoStart {
-                s.connectors[i].phase = Phase::AwaitStarted;
+            let first = !s.world.all.iter().any(|c| c.holds);
+            s.world.all[i].holds = true;
+            if s.world.all[i].phase == Phase::AwaitDoStart {
+                s.world.all[i].phase = Phase::AwaitStarted;
             }
-            s.queue.push_back(Due::Started(i));
+            s.world.queue.push_back(Due::Started(i));
             first
         };
         let event = Event::DoStart {
@@ -1265,7 +1083,7 @@ impl<'rt> Driver<'rt> {
     fn started(&mut self, i: usize) {
         let id = {
             let mut s = self.state.borrow_mut();
-            let cs = &mut s.connectors[i];
+            let cs = &mut s.world.all[i];
             if cs.phase != Phase::AwaitStarted {
                 return;
             }
@@ -1285,11 +1103,13 @@ impl<'rt> Driver<'rt> {
         );
         let mut guard = self.state.borrow_mut();
         let s = &mut *guard;
-        let cs = &mut s.connectors[i];
+        let cs = &mut s.world.all[i];
         if cs.cancelled && cs.phase == Phase::Connecting {
             cs.cancelled = false;
             cs.phase = Phase::Outcome;
-            s.queue.push_back(Due::Failed(i, Reason::UserCancelled));
+            s.world
+                .queue
+                .push_back(Due::Failed(i, Reason::UserCancelled));
         }
     }
 
@@ -1298,7 +1118,7 @@ impl<'rt> Driver<'rt> {
     fn outcome(&mut self, i: usize, reason: Reason, lost: bool) {
         let id = {
             let mut s = self.state.borrow_mut();
-            let cs = &mut s.connectors[i];
+            let cs = &mut s.world.all[i];
             cs.phase = Phase::Outcome;
             cs.retried = false;
             cs.id
@@ -1329,23 +1149,23 @@ impl<'rt> Driver<'rt> {
         });
         let mut guard = self.state.borrow_mut();
         let s = &mut *guard;
-        let cs = &mut s.connectors[i];
+        let cs = &mut s.world.all[i];
         if !cs.retried {
             cs.phase = Phase::Disconnected;
-            s.queue.push_back(Due::DoStop(i));
+            s.world.queue.push_back(Due::DoStop(i));
         }
-        s.connectors[i].retried = false;
+        s.world.all[i].retried = false;
     }
 
     fn do_stop(&mut self, i: usize) {
         let (holder, last) = {
             let mut s = self.state.borrow_mut();
-            if !s.connectors[i].holds {
+            if !s.world.all[i].holds {
                 return;
             }
-            s.connectors[i].holds = false;
-            let last = !s.connectors.iter().any(|c| c.holds);
-            (Holder::Connector(s.connectors[i].id), last)
+            s.world.all[i].holds = false;
+            let last = !s.world.all.iter().any(|c| c.holds);
+            (Holder::Connector(s.world.all[i].id), last)
         };
         let factory = self.factory.clone();
         self.deliver(
@@ -1391,7 +1211,8 @@ impl<'rt> Driver<'rt> {
             let phases: Vec<Phase> = self
                 .state
                 .borrow()
-                .connectors
+                .world
+                .all
                 .iter()
                 .map(|c| c.phase)
                 .collect();
@@ -1425,8 +1246,10 @@ impl<'rt> Driver<'rt> {
                     Phase::Connecting => {
                         any = true;
                         let mut s = self.state.borrow_mut();
-                        s.connectors[i].phase = Phase::Outcome;
-                        s.queue.push_back(Due::Failed(i, Reason::ConnectError));
+                        s.world.all[i].phase = Phase::Outcome;
+                        s.world
+                            .queue
+                            .push_back(Due::Failed(i, Reason::ConnectError));
                     }
                     _ => {}
                 }
@@ -1458,30 +1281,10 @@ impl<'rt> Driver<'rt> {
             .log
             .push(format!("(time passes: {by:?})"));
         for _ in 0..MAX_TIMERS_PER_ADVANCE {
-            let next = {
-                let mut s = self.state.borrow_mut();
-                match s.timers.first_key_value() {
-                    Some((&(at, id), _)) if at <= until => {
-                        let f = s.timers.remove(&(at, id)).expect("present");
-                        s.now = at;
-                        s.log.push(format!("(timer at t={:.3}s)", at.as_secs_f64()));
-                        Some(f)
-                    }
-                    _ => None,
-                }
-            };
+            let next = self.state.borrow_mut().next_due(until);
             let Some(f) = next else { break };
             if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
-                let mut s = self.state.borrow_mut();
-                let seq = s.seq;
-                s.fail(
-                    CheckKind::Panic,
-                    format!(
-                        "after seq {seq}: a call_later timer panicked: {}",
-                        panic_message(panic.as_ref())
-                    ),
-                    None,
-                );
+                self.state.borrow_mut().timer_panicked(panic.as_ref());
             }
             self.settle();
             if self.done() {
@@ -1516,50 +1319,23 @@ impl<'rt> Driver<'rt> {
         what: Option<String>,
         call: impl FnOnce() -> Callback<'a, T>,
     ) -> Option<T> {
-        let (idx, outer) = {
-            let mut s = self.state.borrow_mut();
-            let idx = s.record(event, depth, None);
-            let indent = "    ".repeat(depth as usize);
-            let line = match what {
-                Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
-                None => format!("{indent}{} ({})", event.kind(), who(&event)),
-            };
-            s.log.push(line);
-            let outer = s.running.replace(depth);
-            (idx, outer)
+        let indent = "    ".repeat(depth as usize);
+        let line = match what {
+            Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
+            None => format!("{indent}{} ({})", event.kind(), who(&event)),
         };
+        let (idx, outer) = self.state.borrow_mut().begin_callback(event, depth, line);
         self.callbacks += 1;
         let result = {
             let fut = CatchUnwind(call());
             self.rt
                 .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
         };
-        let mut s = self.state.borrow_mut();
-        s.running = outer;
-        let seq = s.trace[idx].step.seq;
-        let kind: EventKind = event.kind();
-        let (value, failure) = match result {
-            Ok(Ok(Ok(v))) => (Some(v), None),
-            Ok(Ok(Err(e))) => (
-                None,
-                Some((CheckKind::ImplError, format!("returned an error: {e}"))),
-            ),
-            Ok(Err(panic)) => (None, Some((CheckKind::Panic, format!("panicked: {panic}")))),
-            Err(_) => (
-                None,
-                Some((CheckKind::ImplError, "never finished (stall)".to_owned())),
-            ),
-        };
-        if let Some((check, message)) = failure {
-            s.trace[idx] = s.trace[idx].clone().with_error(message.clone());
-            s.log.push(format!("    !! {message}"));
-            s.feed();
-            s.fail(check, format!("seq {seq}: {kind} {message}"), Some(seq));
-        } else if !matches!(event, Event::BuildProtocol { .. }) {
-            // A build is fed once its result is known.
-            s.feed();
-        }
-        value
+        // A build is fed once its result is known.
+        let feed = !matches!(event, Event::BuildProtocol { .. });
+        self.state
+            .borrow_mut()
+            .end_callback(idx, outer, result, feed)
     }
 }
 

@@ -103,6 +103,7 @@ pub mod checks;
 pub mod direct;
 pub mod direct_client;
 mod fuzz;
+mod recorder;
 pub mod strategy;
 
 use std::panic::Location;

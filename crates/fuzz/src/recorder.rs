@@ -1,0 +1,353 @@
+//! The recording reactor the direct drivers share: it keeps the trace,
+//! feeds the checker, and plays the transports and timers of the handles it
+//! gives out, so that [`direct`](crate::direct) and
+//! [`direct_client`](crate::direct_client) only add the objects they drive.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use callorder_checker::{Checker, Profile};
+use callorder_core::{ActionError, CallbackError, ProtocolId, WriteStatus};
+use callorder_trace::{Event, Record, Step};
+
+use crate::checks::{CheckKind, Finding};
+use crate::direct::{panic_message, show_bytes};
+
+/// What one case gave.
+pub(crate) struct Outcome {
+    pub(crate) finding: Option<Finding>,
+    pub(crate) trace: Vec<Record>,
+    pub(crate) written: Vec<u8>,
+    pub(crate) log: Vec<String>,
+    /// The indexes of the choices that delivered something.
+    pub(crate) delivered: Vec<usize>,
+    pub(crate) callbacks: usize,
+}
+
+/// What a protocol's transport has done, as the recording reactor saw it.
+#[derive(Default)]
+pub(crate) struct Conn {
+    /// `connection_lost` was delivered: every action now fails.
+    pub(crate) lost: bool,
+    /// The protocol called `lose_connection`.
+    pub(crate) losing: bool,
+    /// The protocol called `abort_connection`.
+    pub(crate) aborted: bool,
+    pub(crate) producer: bool,
+}
+
+/// A callback's result as the driver's `block_on` returns it: the stall
+/// timeout around the panic catcher around the callback's own result.
+pub(crate) type Delivered<T> =
+    Result<Result<Result<T, CallbackError>, String>, tokio::time::error::Elapsed>;
+
+/// The recording reactor's state; `W` is what the driver adds (the
+/// connectors a client driver plays, for one).
+pub(crate) struct Recorder<W> {
+    pub(crate) checker: Checker,
+    pub(crate) trace: Vec<Record>,
+    /// Records not fed to the checker yet: those made inside the running
+    /// callback, fed once it returns (the checker wants a callback before the
+    /// actions it made).
+    pending: usize,
+    pub(crate) seq: u64,
+    /// The depth of the running callback.
+    pub(crate) running: Option<u32>,
+    pub(crate) now: Duration,
+    pub(crate) timers: BTreeMap<(Duration, u64), Box<dyn FnOnce()>>,
+    next_timer: u64,
+    rng: u64,
+    pub(crate) conns: BTreeMap<ProtocolId, Conn>,
+    /// Every byte written, by any protocol.
+    pub(crate) written: Vec<u8>,
+    /// The first thing found wrong; the case stops there.
+    pub(crate) finding: Option<Finding>,
+    /// What happened, for the failure report.
+    pub(crate) log: Vec<String>,
+    pub(crate) world: W,
+}
+
+impl<W> Recorder<W> {
+    pub(crate) fn new(world: W) -> Self {
+        Recorder {
+            checker: Checker::new(Profile::Strict),
+            trace: Vec::new(),
+            pending: 0,
+            seq: 0,
+            running: None,
+            now: Duration::ZERO,
+            timers: BTreeMap::new(),
+            next_timer: 1,
+            rng: 0x5eed,
+            conns: BTreeMap::new(),
+            written: Vec::new(),
+            finding: None,
+            log: Vec::new(),
+            world,
+        }
+    }
+
+    /// Takes the case's results out (the implementation may still hold
+    /// handles on the recorder).
+    pub(crate) fn outcome(&mut self, delivered: Vec<usize>, callbacks: usize) -> Outcome {
+        Outcome {
+            finding: self.finding.take(),
+            trace: std::mem::take(&mut self.trace),
+            written: std::mem::take(&mut self.written),
+            log: std::mem::take(&mut self.log),
+            delivered,
+            callbacks,
+        }
+    }
+
+    /// Appends a record; its index in the trace.
+    pub(crate) fn record(&mut self, event: Event, depth: u32, failed: Option<String>) -> usize {
+        self.seq += 1;
+        let mut r = Record::new(Step::new(self.seq, event).at_depth(depth));
+        r.t = Some(self.now.as_secs_f64());
+        if let Some(e) = failed {
+            r = r.with_error(e);
+        }
+        self.trace.push(r);
+        self.trace.len() - 1
+    }
+
+    /// Feeds the checker every record not fed yet.
+    pub(crate) fn feed(&mut self) {
+        while self.pending < self.trace.len() {
+            let step = self.trace[self.pending].step;
+            self.pending += 1;
+            if self.finding.is_some() {
+                continue;
+            }
+            if let Err(e) = self.checker.step(&step) {
+                self.finding = Some(Finding {
+                    check: CheckKind::Violation,
+                    message: e.to_string(),
+                    seq: Some(step.seq),
+                });
+            }
+        }
+    }
+
+    /// Keeps the first finding.
+    pub(crate) fn fail(&mut self, check: CheckKind, message: String, seq: Option<u64>) {
+        if self.finding.is_none() {
+            self.finding = Some(Finding {
+                check,
+                message,
+                seq,
+            });
+        }
+    }
+
+    /// Records an action (inside a callback: fed when it returns).
+    pub(crate) fn action(&mut self, event: Event, result: Result<(), ActionError>, what: String) {
+        let depth = self.running.map_or(0, |d| d + 1);
+        let idx = self.record(event, depth, result.err().map(|e| e.to_string()));
+        let seq = self.trace[idx].step.seq;
+        let mark = if result.is_err() { " (failed)" } else { "" };
+        self.log.push(format!("    -> {what}{mark}"));
+        if let Err(e) = result {
+            if e.is_bug() {
+                self.fail(
+                    CheckKind::ImplError,
+                    format!("seq {seq}: {} was a bug: {e}", event.kind()),
+                    Some(seq),
+                );
+            }
+        }
+        if self.running.is_none() {
+            self.feed();
+        }
+    }
+
+    /// `Err(ConnectionGone)` unless `p` is connected.
+    pub(crate) fn gone(&self, p: ProtocolId) -> Result<(), ActionError> {
+        match self.conns.get(&p) {
+            Some(c) if !c.lost => Ok(()),
+            _ => Err(ActionError::ConnectionGone),
+        }
+    }
+
+    /// The callback `event` starts at `depth`: recorded, logged as `line`.
+    /// Returns its index and the depth that was running before it.
+    pub(crate) fn begin_callback(
+        &mut self,
+        event: Event,
+        depth: u32,
+        line: String,
+    ) -> (usize, Option<u32>) {
+        let idx = self.record(event, depth, None);
+        self.log.push(line);
+        (idx, self.running.replace(depth))
+    }
+
+    /// The callback at `idx` returned `result`: a failure is written into
+    /// its record and becomes the finding. Fed to the checker unless `feed`
+    /// is false (the driver feeds it later). Its value, unless it failed.
+    pub(crate) fn end_callback<T>(
+        &mut self,
+        idx: usize,
+        outer: Option<u32>,
+        result: Delivered<T>,
+        feed: bool,
+    ) -> Option<T> {
+        self.running = outer;
+        let step = self.trace[idx].step;
+        let (value, failure) = match result {
+            Ok(Ok(Ok(v))) => (Some(v), None),
+            Ok(Ok(Err(e))) => (
+                None,
+                Some((CheckKind::ImplError, format!("returned an error: {e}"))),
+            ),
+            Ok(Err(panic)) => (None, Some((CheckKind::Panic, format!("panicked: {panic}")))),
+            Err(_) => (
+                None,
+                Some((CheckKind::ImplError, "never finished (stall)".to_owned())),
+            ),
+        };
+        if let Some((check, message)) = failure {
+            self.trace[idx] = self.trace[idx].clone().with_error(message.clone());
+            self.log.push(format!("    !! {message}"));
+            self.feed();
+            let (seq, kind) = (step.seq, step.event.kind());
+            self.fail(check, format!("seq {seq}: {kind} {message}"), Some(seq));
+        } else if feed {
+            self.feed();
+        }
+        value
+    }
+
+    /// Takes the first timer due by `until` and moves the clock to it.
+    pub(crate) fn next_due(&mut self, until: Duration) -> Option<Box<dyn FnOnce()>> {
+        let (&(at, id), _) = self.timers.first_key_value()?;
+        if at > until {
+            return None;
+        }
+        let f = self.timers.remove(&(at, id)).expect("present");
+        self.now = at;
+        self.log
+            .push(format!("(timer at t={:.3}s)", at.as_secs_f64()));
+        Some(f)
+    }
+
+    /// A `call_later` timer panicked.
+    pub(crate) fn timer_panicked(&mut self, panic: &(dyn std::any::Any + Send)) {
+        let seq = self.seq;
+        self.fail(
+            CheckKind::Panic,
+            format!(
+                "after seq {seq}: a call_later timer panicked: {}",
+                panic_message(panic)
+            ),
+            None,
+        );
+    }
+
+    // ------------------------------------------------ the handles' reactor
+
+    /// An action of `protocol` that only needs it connected.
+    pub(crate) fn conn_action(
+        &mut self,
+        event: Event,
+        protocol: ProtocolId,
+    ) -> Result<(), ActionError> {
+        let result = self.gone(protocol);
+        self.action(event, result, event.kind().to_string());
+        result
+    }
+
+    /// Sets a flag of `protocol`'s connection if `result` is `Ok`.
+    fn mark(
+        &mut self,
+        protocol: ProtocolId,
+        result: Result<(), ActionError>,
+        set: impl FnOnce(&mut Conn),
+    ) -> Result<(), ActionError> {
+        if result.is_ok() {
+            if let Some(c) = self.conns.get_mut(&protocol) {
+                set(c);
+            }
+        }
+        result
+    }
+
+    pub(crate) fn write(
+        &mut self,
+        protocol: ProtocolId,
+        data: &[u8],
+    ) -> Result<WriteStatus, ActionError> {
+        let result = self.gone(protocol);
+        if result.is_ok() {
+            self.written.extend_from_slice(data);
+        }
+        self.action(
+            Event::Write {
+                protocol,
+                bytes: data.len() as u64,
+            },
+            result,
+            format!("write {}", show_bytes(data)),
+        );
+        result.map(|()| WriteStatus { buffer_full: false })
+    }
+
+    pub(crate) fn lose_connection(&mut self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::LoseConnection { protocol }, protocol);
+        self.mark(protocol, result, |c| c.losing = true)
+    }
+
+    pub(crate) fn abort_connection(&mut self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::AbortConnection { protocol }, protocol);
+        self.mark(protocol, result, |c| c.aborted = true)
+    }
+
+    pub(crate) fn register_producer(
+        &mut self,
+        protocol: ProtocolId,
+        streaming: bool,
+    ) -> Result<(), ActionError> {
+        let result = self.gone(protocol).and_then(|()| {
+            let c = self.conns.get_mut(&protocol).expect("connected");
+            if c.producer {
+                Err(ActionError::ProducerRegistered)
+            } else {
+                c.producer = true;
+                Ok(())
+            }
+        });
+        self.action(
+            Event::RegisterProducer {
+                protocol,
+                streaming,
+            },
+            result,
+            format!("register_producer(streaming: {streaming})"),
+        );
+        result
+    }
+
+    pub(crate) fn unregister_producer(&mut self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let result = self.conn_action(Event::UnregisterProducer { protocol }, protocol);
+        self.mark(protocol, result, |c| c.producer = false)
+    }
+
+    pub(crate) fn call_later(&mut self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timers.insert((self.now + delay, id), f);
+        id
+    }
+
+    /// Takes the timer out, for `cancel_timer`: the caller drops it once it
+    /// no longer borrows the recorder, as dropping it may drop handles.
+    pub(crate) fn take_timer(&mut self, timer: u64) -> Option<Box<dyn FnOnce()>> {
+        let key = self.timers.keys().find(|(_, id)| *id == timer).copied();
+        key.and_then(|k| self.timers.remove(&k))
+    }
+
+    pub(crate) fn random_u64(&mut self) -> u64 {
+        crate::fuzz::splitmix64(&mut self.rng)
+    }
+}
