@@ -37,7 +37,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use proptest::collection::vec;
@@ -55,7 +54,7 @@ use crate::checks::{writes_after_close, CheckKind, Finding};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
-use crate::recorder::{Conn, Outcome, Recorder};
+use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
 /// The protocol under test, in every trace of a direct campaign.
@@ -550,34 +549,6 @@ impl ReactorOps for Ops {
     fn now(&self) -> Duration {
         self.0.borrow().now
     }
-}
-
-/// A future that turns a panic in any of its polls into an `Err`.
-pub(crate) struct CatchUnwind<F>(pub(crate) F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
-        }
-    }
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
-/// Bytes for people: text quoted, with their length.
-pub(crate) fn show_bytes(data: &[u8]) -> String {
-    format!("{:?} ({} bytes)", String::from_utf8_lossy(data), data.len())
 }
 
 /// A running callback's future.

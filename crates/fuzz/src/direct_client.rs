@@ -72,11 +72,11 @@ use callorder_core::{
 use callorder_trace::{Event, FactoryId, Holder, Record, TraceWriter};
 
 use crate::checks::{writes_after_close, CheckKind, Finding};
-use crate::direct::{show_bytes, CatchUnwind, DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
+use crate::direct::{DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
-use crate::recorder::{Conn, Outcome, Recorder};
+use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct client campaign.

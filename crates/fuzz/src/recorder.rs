@@ -4,6 +4,10 @@
 //! [`direct_client`](crate::direct_client) only add the objects they drive.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use callorder_checker::{Checker, Profile};
@@ -11,7 +15,6 @@ use callorder_core::{ActionError, CallbackError, ProtocolId, WriteStatus};
 use callorder_trace::{Event, Record, Step};
 
 use crate::checks::{CheckKind, Finding};
-use crate::direct::{panic_message, show_bytes};
 
 /// What one case gave.
 pub(crate) struct Outcome {
@@ -349,5 +352,78 @@ impl<W> Recorder<W> {
 
     pub(crate) fn random_u64(&mut self) -> u64 {
         crate::fuzz::splitmix64(&mut self.rng)
+    }
+}
+
+/// A future that turns a panic in any of its polls into an `Err`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
+        }
+    }
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Bytes for people: text quoted, with their length.
+pub(crate) fn show_bytes(data: &[u8]) -> String {
+    format!("{:?} ({} bytes)", String::from_utf8_lossy(data), data.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_test::{assert_pending, assert_ready, task};
+
+    /// Pending on its first poll, then panics.
+    struct PanicsWhenPolledAgain(bool);
+
+    impl Future for PanicsWhenPolledAgain {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                panic!("second poll");
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_panic_after_the_callback_awaited_is_caught_as_an_error() {
+        let mut callback = task::spawn(CatchUnwind(PanicsWhenPolledAgain(false)));
+        assert_pending!(callback.poll());
+        assert!(callback.is_woken());
+        let result = assert_ready!(callback.poll());
+        assert_eq!(result, Err("second poll".to_owned()));
+    }
+
+    #[test]
+    fn a_callback_that_returns_passes_its_value_through() {
+        let mut callback = task::spawn(CatchUnwind(std::future::ready(7)));
+        assert_eq!(assert_ready!(callback.poll()), Ok(7));
+    }
+
+    #[test]
+    fn a_panic_with_a_formatted_message_keeps_the_message() {
+        let panic = catch_unwind(|| panic!("seq {}", 3)).expect_err("it panicked");
+        assert_eq!(panic_message(panic.as_ref()), "seq 3");
+        let opaque = catch_unwind(|| std::panic::panic_any(5u8)).expect_err("it panicked");
+        assert_eq!(panic_message(opaque.as_ref()), "a panic");
     }
 }
