@@ -49,9 +49,9 @@ pub(crate) type Delivered<T> =
 pub(crate) struct Recorder<W> {
     pub(crate) checker: Checker,
     pub(crate) trace: Vec<Record>,
-    /// Records not fed to the checker yet: those made inside the running
-    /// callback, fed once it returns (the checker wants a callback before the
-    /// actions it made).
+    /// Records not fed to the checker yet: the running callback and the
+    /// actions it made, fed once it returns, as only then is it known
+    /// whether it raised (an `error` the checker must see on its record).
     pending: usize,
     pub(crate) seq: u64,
     /// The depth of the running callback.
