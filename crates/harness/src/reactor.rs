@@ -7,7 +7,7 @@
 //! made it returns, before anything else.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -31,8 +31,13 @@ use crate::leak::{HeapMeter, Leak};
 use crate::run::{ImplError, ImplErrorKind, Run};
 use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
 
+mod dense;
+mod few;
 mod ops;
 mod world;
+
+use dense::Dense;
+use few::Few;
 
 /// The write buffer's high-water mark: a write that leaves more than this
 /// buffered pauses a streaming producer (Twisted's `bufferSize`).
@@ -262,7 +267,7 @@ pub(crate) struct State {
     checker: Checker,
     records: Vec<Record>,
     /// Records of callbacks still running: not yet fed to the checker.
-    open: BTreeSet<usize>,
+    open: Few<usize>,
     fed: usize,
     violation: Option<callorder_checker::Violation>,
     errors: Vec<ImplError>,
@@ -272,10 +277,10 @@ pub(crate) struct State {
     now: Instant,
     rng: u64,
     factory_ids: Vec<(usize, FactoryId)>,
-    factories: BTreeMap<FactoryId, FactorySt>,
-    connectors: BTreeMap<ConnectorId, ConnectorSt>,
-    ports: BTreeMap<PortId, PortSt>,
-    conns: BTreeMap<ProtocolId, ConnSt>,
+    factories: Dense<FactoryId, FactorySt>,
+    connectors: Dense<ConnectorId, ConnectorSt>,
+    ports: Dense<PortId, PortSt>,
+    conns: Dense<ProtocolId, ConnSt>,
     attempts: Vec<ConnectorId>,
     client_conns: BTreeMap<usize, ProtocolId>,
     server_conns: Vec<ProtocolId>,
@@ -289,8 +294,13 @@ pub(crate) struct State {
     timers: BTreeMap<(Instant, u64), TimerKind>,
     next_timer: u64,
     io_next: VecDeque<Io>,
+    /// The emptied queue of the last batch, kept for its capacity.
+    io_spare: VecDeque<Io>,
     queue: VecDeque<Call>,
-    busy: BTreeSet<Target>,
+    /// Emptied call lists (frames' `after`, a completion's own
+    /// consequences), kept for their capacity.
+    spare_calls: Vec<Vec<Call>>,
+    busy: Few<Target>,
     /// Frames of callbacks being polled, innermost last.
     frames: Vec<Frame>,
     /// Callbacks that returned Pending: their frames.
@@ -372,7 +382,7 @@ impl MockReactor {
             weak_factories: Vec::new(),
             checker: Checker::new(profile),
             records: Vec::new(),
-            open: BTreeSet::new(),
+            open: Few::default(),
             fed: 0,
             violation: None,
             errors: Vec::new(),
@@ -380,10 +390,10 @@ impl MockReactor {
             now: Instant::now(),
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             factory_ids: Vec::new(),
-            factories: BTreeMap::new(),
-            connectors: BTreeMap::new(),
-            ports: BTreeMap::new(),
-            conns: BTreeMap::new(),
+            factories: Dense::default(),
+            connectors: Dense::default(),
+            ports: Dense::default(),
+            conns: Dense::default(),
             attempts: Vec::new(),
             client_conns: BTreeMap::new(),
             server_conns: Vec::new(),
@@ -396,8 +406,10 @@ impl MockReactor {
             timers: BTreeMap::new(),
             next_timer: 1,
             io_next: VecDeque::new(),
+            io_spare: VecDeque::new(),
             queue: VecDeque::new(),
-            busy: BTreeSet::new(),
+            spare_calls: Vec::new(),
+            busy: Few::default(),
             frames: Vec::new(),
             parked: BTreeMap::new(),
             last_context: None,
@@ -671,27 +683,42 @@ impl MockReactor {
         if after_io && self.run_due_timers() {
             return true;
         }
-        let batch: Vec<Io> = std::mem::take(&mut self.inner.state.borrow_mut().io_next).into();
+        // The batch is what is ready now; I/O it causes waits for the next
+        // one. The two queues swap, so neither allocates turn after turn.
+        let mut batch = {
+            let mut s = self.inner.state.borrow_mut();
+            let spare = std::mem::take(&mut s.io_spare);
+            std::mem::replace(&mut s.io_next, spare)
+        };
         if !batch.is_empty() {
-            for io in batch {
+            while let Some(io) = batch.pop_front() {
                 self.io(io);
             }
-            self.inner.state.borrow_mut().after_io = true;
+            let mut s = self.inner.state.borrow_mut();
+            s.io_spare = batch;
+            s.after_io = true;
             return true;
         }
+        self.inner.state.borrow_mut().io_spare = batch;
         self.run_due_timers()
     }
 
     fn run_due_timers(&self) -> bool {
-        let now = Instant::now();
         let due: Vec<((Instant, u64), TimerKind)> = {
             let mut s = self.inner.state.borrow_mut();
+            let Some(&(first, _)) = s.timers.keys().next() else {
+                return false;
+            };
+            let now = Instant::now();
+            if first > now {
+                return false;
+            }
             let limit = s.next_timer;
             let keys: Vec<(Instant, u64)> = s
                 .timers
-                .keys()
-                .copied()
-                .filter(|(at, id)| *at <= now && *id < limit)
+                .range(..=(now, u64::MAX))
+                .map(|(k, _)| *k)
+                .filter(|(_, id)| *id < limit)
                 .collect();
             keys.into_iter()
                 .map(|k| (k, s.timers.remove(&k).expect("listed")))
@@ -848,6 +875,17 @@ impl MockReactor {
     fn begin_next(&self) -> bool {
         let call = {
             let mut s = self.inner.state.borrow_mut();
+            // Nothing is running (the usual case): the first call is free.
+            if s.busy.is_empty() {
+                match s.queue.pop_front() {
+                    Some(call) => {
+                        drop(s);
+                        self.begin(call);
+                        return true;
+                    }
+                    None => return false,
+                }
+            }
             let pos = (0..s.queue.len()).find(|&i| {
                 let t = target_of(&s, &s.queue[i]);
                 !s.busy.contains(&t)
@@ -1143,7 +1181,7 @@ impl MockReactor {
         let mut frame = Frame {
             seq,
             depth,
-            after: Vec::new(),
+            after: s.spare_calls.pop().unwrap_or_default(),
         };
         // The start_factory/stop_factory hooks run inside their caller; the
         // user's code is the hook, so its actions nest inside the hook.
@@ -1158,11 +1196,8 @@ impl MockReactor {
         };
         if let Some(hook) = hook {
             let (_, hook_seq) = s.record(hook, depth + 1, None, true);
-            frame = Frame {
-                seq: hook_seq,
-                depth: depth + 1,
-                after: Vec::new(),
-            };
+            frame.seq = hook_seq;
+            frame.depth = depth + 1;
         }
         s.busy.insert(target);
         s.last_context = Some(frame.seq);
@@ -1218,7 +1253,7 @@ impl MockReactor {
             }
             s.open.remove(&hook);
         }
-        let mut next: Vec<Call> = Vec::new();
+        let mut next: Vec<Call> = s.spare_calls.pop().unwrap_or_default();
         match r.call {
             Call::DoStart(f, holder) => {
                 if failed {
@@ -1446,11 +1481,12 @@ impl MockReactor {
         }
         // Deliveries its actions triggered come first, then its own
         // consequences.
-        let mut front: Vec<Call> = frame.after;
-        front.extend(next);
-        for call in front.into_iter().rev() {
+        let mut after = frame.after;
+        for call in next.drain(..).rev().chain(after.drain(..).rev()) {
             s.queue.push_front(call);
         }
+        s.spare_calls.push(next);
+        s.spare_calls.push(after);
         s.open.remove(&r.record);
         s.feed();
         // A protocol whose connection ended and that is owed nothing more is
@@ -1611,19 +1647,19 @@ impl State {
             .conns
             .iter()
             .filter(|(_, c)| !c.lost)
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect();
         let ports: Vec<PortId> = self
             .ports
             .iter()
             .filter(|(_, p)| p.started && !p.stopped && !p.stuck && !p.tearing_down)
-            .map(|(l, _)| *l)
+            .map(|(l, _)| l)
             .collect();
         let connecting: Vec<ConnectorId> = self
             .connectors
             .iter()
             .filter(|(_, c)| c.phase == Phase::Connecting)
-            .map(|(c, _)| *c)
+            .map(|(c, _)| c)
             .collect();
         let any = !(conns.is_empty() && ports.is_empty() && connecting.is_empty());
         for p in conns {
