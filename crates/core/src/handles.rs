@@ -18,7 +18,7 @@ use crate::{ClientFactory, Factory};
 /// A socket address as the application names it: `host:port`, where host
 /// may be a name that has to resolve.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Address(String);
+pub struct Address(Arc<str>);
 
 impl Address {
     /// The address `host:port`.
@@ -28,7 +28,9 @@ impl Address {
     /// assert_eq!(Address::new("127.0.0.1:8000").to_string(), "127.0.0.1:8000");
     /// ```
     pub fn new(addr: impl Into<String>) -> Self {
-        Address(addr.into())
+        // Shared text: an address is copied into every event and handle
+        // that names it, and a copy should not allocate.
+        Address(addr.into().into())
     }
 
     /// The text of the address.

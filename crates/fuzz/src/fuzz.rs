@@ -581,7 +581,7 @@ impl Fuzz {
     /// `Err`.
     fn execute(
         &self,
-        script: &Script,
+        script: Script,
         seed: u64,
         connectors: usize,
     ) -> Result<(Run, Vec<InnerRun>), String> {
@@ -595,11 +595,8 @@ impl Fuzz {
         let setup = self.setup.clone();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             RUNTIME.with(|rt| {
-                MockReactor::with_profile(self.profile, seed).run_on(
-                    rt,
-                    script.clone(),
-                    |reactor| setup(reactor, &set_up),
-                )
+                MockReactor::with_profile(self.profile, seed)
+                    .run_on(rt, script, |reactor| setup(reactor, &set_up))
             })
         }))
         .map_err(|panic| {
@@ -683,7 +680,7 @@ impl Fuzz {
                     campaign_seed,
                 ))
             };
-        let (run, inner) = match self.execute(script, seed, connectors) {
+        let (run, inner) = match self.execute(script.clone(), seed, connectors) {
             Ok(done) => done,
             Err(message) => {
                 let finding = Finding {
@@ -698,7 +695,7 @@ impl Fuzz {
             return Err(fail(finding, script, Some(&run), None));
         }
         if self.determinism {
-            let again = self.execute(script, seed, connectors);
+            let again = self.execute(script.clone(), seed, connectors);
             // Comparing the records is cheap; the text is only made to show
             // a difference (the inner traces of wrappers follow the trace).
             let same = matches!(&again, Ok((r, i)) if r.trace == run.trace
@@ -734,14 +731,19 @@ impl Fuzz {
             }
         }
         if self.chunking {
-            for (label, variant) in [
-                ("all in one chunk", merge_sends(script)),
-                ("byte by byte", split_sends(script)),
-            ] {
+            // The re-chunked script moves into its run; a finding makes it
+            // again to show it.
+            type Rechunk = fn(&Script) -> Script;
+            let rechunkings: [(&str, Rechunk); 2] = [
+                ("all in one chunk", merge_sends),
+                ("byte by byte", split_sends),
+            ];
+            for (label, rechunk) in rechunkings {
+                let variant = rechunk(script);
                 if variant == *script {
                     continue;
                 }
-                let (other, other_inner) = match self.execute(&variant, seed, connectors) {
+                let (other, other_inner) = match self.execute(variant, seed, connectors) {
                     Ok(done) => done,
                     Err(message) => {
                         let finding = Finding {
@@ -751,7 +753,7 @@ impl Fuzz {
                             ),
                             seq: None,
                         };
-                        return Err(fail(finding, &variant, None, None));
+                        return Err(fail(finding, &rechunk(script), None, None));
                     }
                 };
                 if let Some(mut finding) = self.findings(&other, &other_inner).into_iter().next() {
@@ -759,7 +761,7 @@ impl Fuzz {
                         "{} (found with the incoming bytes re-chunked {label}; the script below is that re-chunking)",
                         finding.message
                     );
-                    return Err(fail(finding, &variant, Some(&other), None));
+                    return Err(fail(finding, &rechunk(script), Some(&other), None));
                 }
                 // A write error ends its connection at the first write that
                 // follows, which chunking moves: those connections are left
@@ -795,7 +797,7 @@ impl Fuzz {
                          the re-chunked script:\n{}",
                         show_written(&run.written),
                         show_written(&other.written),
-                        indent(&print_script(&ScriptFile::from(variant.clone())))
+                        indent(&print_script(&ScriptFile::from(rechunk(script))))
                     );
                     return Err(fail(finding, script, Some(&run), Some(detail)));
                 }

@@ -100,6 +100,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+mod choice;
 pub mod direct;
 pub mod direct_client;
 mod fuzz;

@@ -28,9 +28,10 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::Union;
 
 use callorder_core::Address;
+
+use crate::choice::Choice;
 use callorder_harness::{Conn, Outcome, Script, WorldEvent};
 
 /// How the bytes of one send are cut into chunks, each delivered in a turn
@@ -491,23 +492,23 @@ pub fn default_delays() -> Vec<Duration> {
 
 /// How an attempt goes: accepted most often, and first when shrinking.
 pub fn outcome() -> BoxedStrategy<Outcome> {
-    prop_oneof![
-        3 => Just(Outcome::Accept),
-        1 => Just(Outcome::Refuse),
-        1 => Just(Outcome::DnsFailure),
-        1 => Just(Outcome::Fail),
-    ]
+    Choice::new(vec![
+        (3, Just(Outcome::Accept).boxed()),
+        (1, Just(Outcome::Refuse).boxed()),
+        (1, Just(Outcome::DnsFailure).boxed()),
+        (1, Just(Outcome::Fail).boxed()),
+    ])
     .boxed()
 }
 
 /// How a send is cut: whole first, then fixed sizes (shrinking towards
 /// bigger chunks), then arbitrary cut points (shrinking towards fewer).
 pub fn chunking() -> BoxedStrategy<Chunking> {
-    prop_oneof![
-        2 => Just(Chunking::Whole),
-        2 => (0usize..8).prop_map(|k| Chunking::Size(8 - k)),
-        1 => vec(1usize..48, 1..6).prop_map(Chunking::Cuts),
-    ]
+    Choice::new(vec![
+        (2, Just(Chunking::Whole).boxed()),
+        (2, (0usize..8).prop_map(|k| Chunking::Size(8 - k)).boxed()),
+        (1, vec(1usize..48, 1..6).prop_map(Chunking::Cuts).boxed()),
+    ])
     .boxed()
 }
 
@@ -519,11 +520,11 @@ pub fn payload() -> BoxedStrategy<Vec<u8>> {
     const ENDS: &[&str] = &["\r\n", "\n"];
     let line =
         (select(WORDS), select(ENDS)).prop_map(|(w, end)| [w.as_bytes(), end.as_bytes()].concat());
-    prop_oneof![
-        4 => vec(line, 1..4).prop_map(|lines| lines.concat()),
-        2 => vec(0x20u8..0x7f, 1..24),
-        1 => vec(any::<u8>(), 1..32),
-    ]
+    Choice::new(vec![
+        (4, vec(line, 1..4).prop_map(|lines| lines.concat()).boxed()),
+        (2, vec(0x20u8..0x7f, 1..24).boxed()),
+        (1, vec(any::<u8>(), 1..32).boxed()),
+    ])
     .boxed()
 }
 
@@ -584,7 +585,7 @@ pub fn event_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     if config.servers {
         options.push((1, Just(WorldAction::StopListening).boxed()));
     }
-    Union::new_weighted(options).boxed()
+    Choice::new(options).boxed()
 }
 
 /// Any world action: events (most often), time passing
@@ -617,7 +618,7 @@ pub fn world_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
                 .boxed(),
         ));
     }
-    Union::new_weighted(options.into_iter().filter(|(w, _)| *w > 0).collect()).boxed()
+    Choice::new(options).boxed()
 }
 
 /// A whole case: a seed, a number of connectors, and up to
