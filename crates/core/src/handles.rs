@@ -5,6 +5,7 @@
 //! changes the reactor's state at once; the callbacks it triggers come after
 //! the running callback returns.
 
+use std::any::Any;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -94,6 +95,13 @@ pub trait ReactorOps {
     fn stop_connecting(&self, connector: ConnectorId) -> Result<(), ActionError>;
     /// `Connector::disconnect`.
     fn disconnect(&self, connector: ConnectorId) -> Result<(), ActionError>;
+    /// The token that [`Connector`] handles of `connector` carry (see
+    /// [`Connector::with_token`]); `None` (the default) when the reactor
+    /// does not count handles.
+    fn connector_token(&self, connector: ConnectorId) -> Option<Rc<dyn Any>> {
+        let _ = connector;
+        None
+    }
     /// `Connector::destination`.
     fn destination(&self, connector: ConnectorId) -> Address;
     /// `Port::stop_listening`.
@@ -139,9 +147,10 @@ impl Reactor {
         timeout: Option<Duration>,
     ) -> Connector {
         let id = self.ops.connect_tcp(addr.into(), factory, timeout);
-        Connector {
-            id,
-            ops: self.ops.clone(),
+        let connector = Connector::new(id, self.ops.clone());
+        match self.ops.connector_token(id) {
+            Some(token) => connector.with_token(token),
+            None => connector,
         }
     }
 
@@ -282,12 +291,30 @@ impl Transport {
 pub struct Connector {
     id: ConnectorId,
     ops: Rc<dyn ReactorOps>,
+    /// The reactor's token for handles of this connector's factory: while a
+    /// handle lives, the factory may be asked to connect again, so a reactor
+    /// that counts the token keeps the factory (as Twisted's connector keeps
+    /// `connector.factory`), without the handle owning the factory (a
+    /// factory that stores its connector would then own itself).
+    token: Option<Rc<dyn Any>>,
 }
 
 impl Connector {
     /// A connector handle (for reactor implementations).
     pub fn new(id: ConnectorId, ops: Rc<dyn ReactorOps>) -> Self {
-        Connector { id, ops }
+        Connector {
+            id,
+            ops,
+            token: None,
+        }
+    }
+
+    /// The handle carries `token`, which its reactor counts to know whether
+    /// handles of the connector's factory are still alive (for reactor
+    /// implementations that let go of factories nothing uses).
+    pub fn with_token(mut self, token: Rc<dyn Any>) -> Self {
+        self.token = Some(token);
+        self
     }
 
     /// Its id.

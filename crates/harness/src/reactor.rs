@@ -73,9 +73,59 @@ impl FactoryObj {
     }
 }
 
+impl FactoryObj {
+    fn downgrade(&self) -> WeakFactoryObj {
+        match self {
+            FactoryObj::Client(f) => WeakFactoryObj::Client(Arc::downgrade(f)),
+            FactoryObj::Server(f) => WeakFactoryObj::Server(Arc::downgrade(f)),
+        }
+    }
+}
+
+enum WeakFactoryObj {
+    Client(std::sync::Weak<dyn ClientFactory>),
+    Server(std::sync::Weak<dyn Factory>),
+}
+
+impl WeakFactoryObj {
+    fn is_alive(&self) -> bool {
+        match self {
+            WeakFactoryObj::Client(f) => f.strong_count() > 0,
+            WeakFactoryObj::Server(f) => f.strong_count() > 0,
+        }
+    }
+
+    fn upgrade(&self) -> Option<FactoryObj> {
+        match self {
+            WeakFactoryObj::Client(f) => f.upgrade().map(FactoryObj::Client),
+            WeakFactoryObj::Server(f) => f.upgrade().map(FactoryObj::Server),
+        }
+    }
+}
+
 struct FactorySt {
-    obj: FactoryObj,
+    /// The reactor's hold on the factory, while a connector or port of it is
+    /// in use: Twisted's reactor holds a connector while it connects or is
+    /// connected, and a port while it listens, and they hold their factory.
+    /// Afterwards only `weak` (and whoever else keeps the factory: the
+    /// application, a `Connector` handle) keeps it alive.
+    obj: Option<FactoryObj>,
+    weak: WeakFactoryObj,
     num_ports: u32,
+    /// Its connectors that are not disconnected, and its ports that have
+    /// not stopped.
+    users: u32,
+    /// Carried by every `Connector` handle of its connectors: while one
+    /// lives, the factory may connect again, so the reactor keeps it.
+    handles: Rc<()>,
+    /// Unused, but kept for a handle: in `lingering`.
+    lingering: bool,
+}
+
+impl FactorySt {
+    fn obj(&self) -> Option<FactoryObj> {
+        self.obj.clone().or_else(|| self.weak.upgrade())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -276,8 +326,16 @@ pub(crate) struct State {
     /// (time moves only then), so recording an event need not read it.
     now: Instant,
     rng: u64,
-    factory_ids: Vec<(usize, FactoryId)>,
     factories: Dense<FactoryId, FactorySt>,
+    /// Factory id by the factory's address, for factories alive now.
+    factory_keys: BTreeMap<usize, FactoryId>,
+    /// Factories the reactor let go of, dropped once its state is free.
+    released_factories: Vec<FactoryObj>,
+    /// Factories no connector or port uses, kept while a `Connector` handle
+    /// of theirs lives; looked at again as turns go by.
+    lingering: Vec<FactoryId>,
+    /// Turns since `lingering` was last looked at.
+    turns_since_sweep: usize,
     connectors: Dense<ConnectorId, ConnectorSt>,
     ports: Dense<PortId, PortSt>,
     conns: Dense<ProtocolId, ConnSt>,
@@ -389,8 +447,11 @@ impl MockReactor {
             start: Instant::now(),
             now: Instant::now(),
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
-            factory_ids: Vec::new(),
             factories: Dense::default(),
+            factory_keys: BTreeMap::new(),
+            released_factories: Vec::new(),
+            lingering: Vec::new(),
+            turns_since_sweep: 0,
             connectors: Dense::default(),
             ports: Dense::default(),
             conns: Dense::default(),
@@ -557,7 +618,10 @@ impl MockReactor {
             let mut s = self.inner.state.borrow_mut();
             s.queue.clear();
             let timers = std::mem::take(&mut s.timers);
-            let factories = std::mem::take(&mut s.factories);
+            let factories = (
+                std::mem::take(&mut s.factories),
+                std::mem::take(&mut s.released_factories),
+            );
             let protocols: Vec<_> = s
                 .conns
                 .values_mut()
@@ -680,6 +744,7 @@ impl MockReactor {
         // As Twisted's loop: after a batch of I/O (and all it delivered),
         // the due timers run before the next batch is read.
         let after_io = std::mem::take(&mut self.inner.state.borrow_mut().after_io);
+        self.sweep_lingering();
         if after_io && self.run_due_timers() {
             return true;
         }
@@ -701,6 +766,32 @@ impl MockReactor {
         }
         self.inner.state.borrow_mut().io_spare = batch;
         self.run_due_timers()
+    }
+
+    /// Lets go of lingering factories whose handles are all gone. A sweep
+    /// costs one look per lingering factory, so with many it waits as many
+    /// turns: the cost per turn stays constant.
+    fn sweep_lingering(&self) {
+        let released = {
+            let mut s = self.inner.state.borrow_mut();
+            if s.lingering.is_empty() {
+                return;
+            }
+            s.turns_since_sweep += 1;
+            if s.lingering.len() > 64 && s.turns_since_sweep < s.lingering.len() {
+                return;
+            }
+            s.turns_since_sweep = 0;
+            let lingering = std::mem::take(&mut s.lingering);
+            for f in lingering {
+                if let Some(fs) = s.factories.get_mut(&f) {
+                    fs.lingering = false;
+                }
+                s.release_if_unused(f);
+            }
+            std::mem::take(&mut s.released_factories)
+        };
+        drop(released);
     }
 
     fn run_due_timers(&self) -> bool {
@@ -953,9 +1044,9 @@ impl MockReactor {
             Call::DoStart(f, holder) => {
                 // The reactor's own bookkeeping; the hook is the user's code.
                 let fs = s.factories.get_mut(&f).expect("known factory");
+                let factory = fs.obj()?.factory();
                 let at_zero = fs.num_ports == 0;
                 fs.num_ports += 1;
-                let factory = fs.obj.factory();
                 let ev = Event::DoStart {
                     factory: f,
                     holder: Some(holder),
@@ -977,10 +1068,11 @@ impl MockReactor {
             Call::StartedConnecting(c) => {
                 let cs = s.connectors.get(&c)?;
                 let f = cs.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else {
+                let FactoryObj::Client(factory) = s.factories[&f].obj()? else {
                     return None;
                 };
-                let connector = Connector::new(c, self.ops.clone());
+                let connector =
+                    Connector::new(c, self.ops.clone()).with_token(s.factories[&f].handles.clone());
                 (
                     Event::StartedConnecting {
                         factory: f,
@@ -1000,7 +1092,7 @@ impl MockReactor {
                     Holder::Connector(c) => s.connectors.get(&c)?.factory,
                     Holder::Port(l) => s.ports.get(&l)?.factory,
                 };
-                let factory = s.factories[&f].obj.factory();
+                let factory = s.factories[&f].obj()?.factory();
                 let addr = addr.clone();
                 (
                     Event::BuildProtocol {
@@ -1113,10 +1205,11 @@ impl MockReactor {
             }
             Call::ConnectionFailed(c, reason) | Call::ClientConnectionLost(c, reason) => {
                 let f = s.connectors.get(&c)?.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj.clone() else {
+                let FactoryObj::Client(factory) = s.factories[&f].obj()? else {
                     return None;
                 };
-                let connector = Connector::new(c, self.ops.clone());
+                let connector =
+                    Connector::new(c, self.ops.clone()).with_token(s.factories[&f].handles.clone());
                 let failed = matches!(call, Call::ConnectionFailed(..));
                 let ev = if failed {
                     Event::ClientConnectionFailed {
@@ -1150,6 +1243,7 @@ impl MockReactor {
             }
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
+                let factory = fs.obj()?.factory();
                 let ev = Event::DoStop {
                     factory: f,
                     holder: Some(holder),
@@ -1158,7 +1252,6 @@ impl MockReactor {
                     fs.num_ports -= 1;
                 }
                 let at_zero = fs.num_ports == 0;
-                let factory = fs.obj.factory();
                 let fut: CallFuture = Box::pin(async move {
                     factory.do_stop(holder);
                     let result = if at_zero {
@@ -1272,6 +1365,8 @@ impl MockReactor {
                         Holder::Port(l) => {
                             if let Some(ps) = s.ports.get_mut(&l) {
                                 ps.stuck = true;
+                                let f = ps.factory;
+                                s.unuse(f);
                             }
                         }
                     }
@@ -1456,28 +1551,37 @@ impl MockReactor {
                         // P10: the factory stays started.
                         if !retried {
                             cs.phase = Phase::Disconnected;
+                            let f = cs.factory;
+                            s.unuse(f);
                         }
                     } else if !retried && cs.phase == Phase::Outcome {
                         cs.phase = Phase::Disconnected;
-                        if cs.holds {
-                            let f = cs.factory;
+                        let (f, holds) = (cs.factory, cs.holds);
+                        if holds {
                             next.push(Call::DoStop(f, Holder::Connector(c)));
                         }
+                        s.unuse(f);
                     }
                 }
             }
-            Call::DoStop(_, holder) => match holder {
-                Holder::Connector(c) => {
-                    if let Some(cs) = s.connectors.get_mut(&c) {
-                        cs.holds = false;
+            Call::DoStop(f, holder) => {
+                match holder {
+                    Holder::Connector(c) => {
+                        if let Some(cs) = s.connectors.get_mut(&c) {
+                            cs.holds = false;
+                        }
+                    }
+                    Holder::Port(l) => {
+                        if let Some(ps) = s.ports.get_mut(&l) {
+                            if !ps.stopped {
+                                ps.stopped = true;
+                                s.unuse(f);
+                            }
+                        }
                     }
                 }
-                Holder::Port(l) => {
-                    if let Some(ps) = s.ports.get_mut(&l) {
-                        ps.stopped = true;
-                    }
-                }
-            },
+                s.release_if_unused(f);
+            }
         }
         // Deliveries its actions triggered come first, then its own
         // consequences.
@@ -1496,7 +1600,11 @@ impl MockReactor {
             Call::ConnectionLost(p, _) | Call::StopProducing(p) => s.release_protocol(p),
             _ => None,
         };
+        let factories = std::mem::take(&mut s.released_factories);
         drop(s);
+        // Dropped outside the state's borrow: a factory's Drop may act on
+        // the reactor.
+        drop(factories);
         if let Some(protocol) = released {
             let meter = self.inner.state.borrow().heap.clone();
             let started = meter.start();

@@ -186,6 +186,15 @@ impl ReactorOps for Ops {
         })
     }
 
+    fn connector_token(&self, c: ConnectorId) -> Option<Rc<dyn std::any::Any>> {
+        // A query, not an action: it does not settle the set-up's deliveries.
+        let inner = self.inner.upgrade()?;
+        let s = inner.state.borrow();
+        let f = s.connectors.get(&c)?.factory;
+        let token: Rc<dyn std::any::Any> = s.factories.get(&f)?.handles.clone();
+        Some(token)
+    }
+
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
         self.with(|s, _| {
             let result = match s.connectors.get_mut(&c) {
@@ -196,9 +205,19 @@ impl ReactorOps for Ops {
                             // A retry inside the outcome callback: no do_stop (C5).
                             cs.retried = true;
                         }
+                        let again = cs.phase == Phase::Disconnected;
                         cs.phase = Phase::Starting;
                         cs.cancelled = false;
                         let (f, holds) = (cs.factory, cs.holds);
+                        if again {
+                            // In use again: the reactor holds the factory
+                            // (the handle that called kept it alive).
+                            let fs = s.factories.get_mut(&f).expect("named");
+                            fs.users += 1;
+                            if fs.obj.is_none() {
+                                fs.obj = fs.weak.upgrade();
+                            }
+                        }
                         s.after(if holds {
                             Call::StartedConnecting(c)
                         } else {
@@ -263,6 +282,7 @@ impl ReactorOps for Ops {
         self.with(|s, _| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Client(factory));
+            s.factories.get_mut(&f).expect("named").users += 1;
             let c = ConnectorId(s.connectors.len() as u64 + 1);
             s.connectors.insert(
                 c,
@@ -311,7 +331,11 @@ impl ReactorOps for Ops {
                 addr: Some(addr.to_string()),
                 timeout: None,
             });
+            if result.is_err() {
+                s.release_if_unused(f);
+            }
             result?;
+            s.factories.get_mut(&f).expect("named").users += 1;
             s.ports.insert(
                 l,
                 PortSt {

@@ -119,19 +119,68 @@ impl State {
     }
 
     pub(super) fn factory_id(&mut self, key: usize, obj: FactoryObj) -> FactoryId {
-        if let Some((_, id)) = self.factory_ids.iter().find(|(k, _)| *k == key) {
-            return *id;
+        if let Some(&id) = self.factory_keys.get(&key) {
+            let fs = self.factories.get_mut(&id).expect("a named factory");
+            // An address names a factory only while it lives: one freed and
+            // another made at the same address is another factory.
+            if fs.weak.is_alive() {
+                if fs.obj.is_none() {
+                    fs.obj = Some(obj);
+                }
+                return id;
+            }
         }
-        let id = FactoryId(self.factory_ids.len() as u64 + 1);
-        self.factory_ids.push((key, id));
+        let id = FactoryId(self.factories.len() as u64 + 1);
+        self.factory_keys.insert(key, id);
         if !self.in_setup {
             // Made by the implementation during the run: it must not outlive it.
             let named_at = self.records.len() as u64 + 1;
             self.weak_factories
                 .push((id, named_at, Arc::downgrade(&obj.factory())));
         }
-        self.factories.insert(id, FactorySt { obj, num_ports: 0 });
+        self.factories.insert(
+            id,
+            FactorySt {
+                weak: obj.downgrade(),
+                obj: Some(obj),
+                num_ports: 0,
+                users: 0,
+                handles: Rc::new(()),
+                lingering: false,
+            },
+        );
         id
+    }
+
+    /// A connector of `f` disconnected, or a port of it stopped.
+    pub(super) fn unuse(&mut self, f: FactoryId) {
+        if let Some(fs) = self.factories.get_mut(&f) {
+            fs.users = fs.users.saturating_sub(1);
+        }
+        self.release_if_unused(f);
+    }
+
+    /// Lets go of `f` once no connector or port of it is in use and it is
+    /// stopped: memory follows live objects, and a factory made per
+    /// connection is freed as in Twisted, unless the implementation keeps it.
+    pub(super) fn release_if_unused(&mut self, f: FactoryId) {
+        let Some(fs) = self.factories.get_mut(&f) else {
+            return;
+        };
+        if fs.users > 0 || fs.num_ports > 0 || fs.obj.is_none() {
+            return;
+        }
+        if Rc::strong_count(&fs.handles) > 1 {
+            // A handle may still call `connect`: look again later.
+            if !fs.lingering {
+                fs.lingering = true;
+                self.lingering.push(f);
+            }
+            return;
+        }
+        if let Some(obj) = fs.obj.take() {
+            self.released_factories.push(obj);
+        }
     }
 
     /// started_connecting returned: the attempt is out in the world.
