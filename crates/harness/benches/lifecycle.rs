@@ -15,7 +15,11 @@
 //!   --no-recorded` when Python with Twisted 26.10 is installed beside the
 //!   project (see README), else `skipped`;
 //! - `concurrent_100k_peak_rss_mib`: the peak memory of a child process
-//!   holding 100,000 connections open at once in one reactor.
+//!   holding 100,000 connections open at once in one reactor;
+//! - `floor_lifecycles_per_s`: what no reactor with these traits and this
+//!   checker can beat: the same life cycle's 11 async-trait callbacks called
+//!   and polled directly (no reactor, no transport, no write), plus the
+//!   checker stepping its 14 events. Its parts are printed too.
 //!
 //! Environment overrides: `CALLORDER_BENCH_LIFECYCLES` (default 100,000),
 //! `CALLORDER_BENCH_CONCURRENT` (100,000), `CALLORDER_BENCH_PYTHON` (the
@@ -32,10 +36,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use callorder_core::{
-    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol, Reactor,
-    Reason, Transport,
+    ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
+    Protocol, Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
 use callorder_harness::{Conn, MockReactor, Outcome, Script};
+use callorder_trace::{ConnectorId, PortId, ProtocolId};
 
 /// The life cycle's protocol: one write on connection_made, counts bytes.
 struct Client {
@@ -137,6 +142,257 @@ fn lifecycles(n: usize, checked: bool) -> Duration {
         n
     );
     elapsed
+}
+
+/// The floor's protocol: the life cycle's protocol without its write.
+struct Bare {
+    received: usize,
+}
+
+#[async_trait(?Send)]
+impl Protocol for Bare {
+    async fn connection_made(&mut self, _: Transport) -> CallbackResult {
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.received += data.len();
+        Ok(())
+    }
+}
+
+struct BareFactory;
+
+#[async_trait(?Send)]
+impl Factory for BareFactory {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Bare { received: 0 })))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for BareFactory {}
+
+fn ready<T>(fut: std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>) -> T {
+    let mut fut = fut;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the floor's callbacks finish at once"),
+    }
+}
+
+/// Handles for the floor's callbacks, which never act through them.
+struct Nowhere;
+
+impl ReactorOps for Nowhere {
+    fn write(&self, _: ProtocolId, _: &[u8]) -> Result<WriteStatus, ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn lose_connection(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn lose_write_connection(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn abort_connection(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn register_producer(&self, _: ProtocolId, _: bool) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn unregister_producer(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn pause_reading(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn resume_reading(&self, _: ProtocolId) -> Result<(), ActionError> {
+        Err(ActionError::ConnectionGone)
+    }
+    fn peer(&self, _: ProtocolId) -> Address {
+        Address::new("?")
+    }
+    fn host(&self, _: ProtocolId) -> Address {
+        Address::new("?")
+    }
+    fn connect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        Err(ActionError::AlreadyConnecting)
+    }
+    fn stop_connecting(&self, _: ConnectorId) -> Result<(), ActionError> {
+        Err(ActionError::NotConnecting)
+    }
+    fn disconnect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        Err(ActionError::NotConnecting)
+    }
+    fn destination(&self, _: ConnectorId) -> Address {
+        Address::new("?")
+    }
+    fn stop_listening(&self, _: PortId) -> Result<(), ActionError> {
+        Err(ActionError::NotListening)
+    }
+    fn connect_tcp(
+        &self,
+        _: Address,
+        _: Arc<dyn ClientFactory>,
+        _: Option<Duration>,
+    ) -> ConnectorId {
+        ConnectorId(1)
+    }
+    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        Err(ActionError::AddressInUse)
+    }
+    fn call_later(&self, _: Duration, _: Box<dyn FnOnce()>) -> u64 {
+        0
+    }
+    fn cancel_timer(&self, _: u64) -> bool {
+        false
+    }
+    fn random_u64(&self) -> u64 {
+        4
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// The life cycle's callbacks, called through the traits as a reactor calls
+/// them: one boxed future each (async-trait), polled once.
+fn floor_callbacks(n: usize) -> Duration {
+    let ops: Rc<dyn ReactorOps> = Rc::new(Nowhere);
+    let reactor = Reactor::new(ops.clone());
+    let connector = Connector::new(ConnectorId(1), ops.clone());
+    let transport = Transport::new(ProtocolId(1), ops);
+    let factory: Arc<dyn ClientFactory> = Arc::new(BareFactory);
+    let addr = Address::new("10.0.0.1:80");
+    let chunks: Vec<Vec<u8>> = [100, 1000, 10, 4000]
+        .iter()
+        .map(|n| vec![b'x'; *n])
+        .collect();
+    let holder = callorder_trace::Holder::Connector(connector.id());
+    let start = Instant::now();
+    for _ in 0..n {
+        factory.do_start(holder);
+        ready(factory.start_factory(&reactor)).unwrap();
+        ready(factory.started_connecting(&connector)).unwrap();
+        let mut p = ready(factory.build_protocol(&addr)).unwrap().unwrap();
+        ready(p.connection_made(transport.clone())).unwrap();
+        for c in &chunks {
+            ready(p.data_received(c)).unwrap();
+        }
+        ready(p.connection_lost(Reason::ConnectionDone)).unwrap();
+        drop(std::hint::black_box(p));
+        ready(factory.client_connection_lost(&connector, Reason::ConnectionDone)).unwrap();
+        factory.do_stop(holder);
+        ready(factory.stop_factory()).unwrap();
+    }
+    start.elapsed()
+}
+
+/// The checker stepping the life cycle's 14 events, `n` times over.
+fn floor_checker(n: usize) -> Duration {
+    use callorder_checker::{Checker, Profile};
+    use callorder_trace::{ConnectorId, Event, FactoryId, Holder, ProtocolId, Step};
+    let f = FactoryId(1);
+    let steps: Vec<Step> = (1..=n as u64)
+        .flat_map(|i| {
+            let (c, p) = (ConnectorId(i), ProtocolId(i));
+            let holder = Some(Holder::Connector(c));
+            let events = [
+                (
+                    0,
+                    Event::ConnectTcp {
+                        factory: f,
+                        connector: c,
+                    },
+                ),
+                (0, Event::DoStart { factory: f, holder }),
+                (1, Event::StartFactory { factory: f }),
+                (
+                    0,
+                    Event::StartedConnecting {
+                        factory: f,
+                        connector: c,
+                    },
+                ),
+                (
+                    0,
+                    Event::BuildProtocol {
+                        factory: f,
+                        holder: Holder::Connector(c),
+                        protocol: Some(p),
+                    },
+                ),
+                (0, Event::ConnectionMade { protocol: p }),
+                (
+                    1,
+                    Event::Write {
+                        protocol: p,
+                        bytes: 5,
+                    },
+                ),
+                (
+                    0,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: 100,
+                    },
+                ),
+                (
+                    0,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: 1000,
+                    },
+                ),
+                (
+                    0,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: 10,
+                    },
+                ),
+                (
+                    0,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: 4000,
+                    },
+                ),
+                (
+                    0,
+                    Event::ConnectionLost {
+                        protocol: p,
+                        reason: Reason::ConnectionDone,
+                    },
+                ),
+                (
+                    0,
+                    Event::ClientConnectionLost {
+                        factory: f,
+                        connector: c,
+                        reason: Reason::ConnectionDone,
+                    },
+                ),
+                (0, Event::DoStop { factory: f, holder }),
+                (1, Event::StopFactory { factory: f }),
+            ];
+            events.into_iter().collect::<Vec<_>>()
+        })
+        .enumerate()
+        .map(|(k, (depth, event))| Step::new(k as u64 + 1, event).at_depth(depth))
+        .collect();
+    let mut checker = Checker::new(Profile::Strict);
+    let start = Instant::now();
+    for step in &steps {
+        checker
+            .step(step)
+            .expect("the floor's life cycles are legal");
+    }
+    start.elapsed()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -264,6 +520,14 @@ fn main() {
     if let Ok(t) = twisted.parse::<f64>() {
         println!("checked_vs_twisted_fakes={:.2}x  (goal >= 3x)", on / t);
     }
+    let callbacks = median((0..3).map(|_| floor_callbacks(n)).collect());
+    let checking = median((0..3).map(|_| floor_checker(n)).collect());
+    println!(
+        "floor_lifecycles_per_s={:.0}  (callbacks alone {:.0}/s, checker alone {:.0}/s)",
+        n as f64 / (callbacks + checking).as_secs_f64(),
+        n as f64 / callbacks.as_secs_f64(),
+        n as f64 / checking.as_secs_f64()
+    );
     let concurrent = env_usize("CALLORDER_BENCH_CONCURRENT", 100_000);
     let exe = std::env::current_exe().expect("the bench binary");
     let out = Command::new(exe)
