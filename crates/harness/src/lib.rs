@@ -54,5 +54,5 @@ pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::MockReactor;
 pub use run::{ImplError, ImplErrorKind, Run};
-pub use script::{Conn, Outcome, Script, Step, WorldEvent};
+pub use script::{is_fault_target, Conn, Outcome, Script, Step, WorldEvent};
 pub use script_file::{parse_script, print_script, ScriptError, ScriptFile};

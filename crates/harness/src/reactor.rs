@@ -43,6 +43,9 @@ use few::Few;
 /// buffered pauses a streaming producer (Twisted's `bufferSize`).
 const HIGH_WATER: usize = 64 * 1024;
 
+/// The error an injected fault puts on its event.
+const INJECTED: &str = "injected fault";
+
 /// How long (virtual time) a run waits for a callback that makes no progress
 /// before reporting it as a stall.
 const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -373,6 +376,10 @@ pub(crate) struct State {
     /// The implementation's share of the heap.
     heap: HeapMeter,
     heap_checkpoints: Vec<i64>,
+    /// Armed faults (`WorldEvent::Fault`), in the order they were armed.
+    faults: Vec<(EventKind, Option<Conn>)>,
+    /// The seqs of the callbacks a fault made fail.
+    injected: Vec<u64>,
     /// The test's set-up is running: factories seen now are the test's.
     in_setup: bool,
     /// Read-chunk settings for connections not made yet.
@@ -434,6 +441,8 @@ impl MockReactor {
             after_io: false,
             heap: HeapMeter::new(),
             heap_checkpoints: Vec::new(),
+            faults: Vec::new(),
+            injected: Vec::new(),
             in_setup: false,
             pending_read_chunks: BTreeMap::new(),
             weak_protocols: Vec::new(),
@@ -539,24 +548,23 @@ impl MockReactor {
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().now = Instant::now();
+            // What the script's head sets holds for the set-up's actions too.
+            let steps = self.apply_head(script);
             self.inner.state.borrow_mut().in_setup = true;
             setup(&self.handle());
             self.inner.state.borrow_mut().in_setup = false;
-            self.run_script(script).await
+            self.run_steps(steps).await
         })
     }
 
-    /// Runs `script` inside the caller's tokio runtime, which must have a
-    /// paused clock (`#[tokio::test(start_paused = true)]`).
-    pub async fn run_script(self, script: Script) -> Run {
-        // Read-chunk settings at the head of the script hold from the start,
-        // for connections the set-up is about to make; then what the set-up
-        // asked for happens.
+    /// Applies the batches at the head of the script that only set things
+    /// up (read-chunk settings, faults), and returns the rest.
+    fn apply_head(&self, script: Script) -> std::iter::Peekable<std::vec::IntoIter<Step>> {
         let mut steps = script.into_steps().into_iter().peekable();
         while let Some(Step::Batch(events)) = steps.peek() {
             if !events
                 .iter()
-                .all(|e| matches!(e, WorldEvent::ReadChunks { .. }))
+                .all(|e| matches!(e, WorldEvent::ReadChunks { .. } | WorldEvent::Fault { .. }))
             {
                 break;
             }
@@ -567,6 +575,18 @@ impl MockReactor {
                 }
             }
         }
+        steps
+    }
+
+    /// Runs `script` inside the caller's tokio runtime, which must have a
+    /// paused clock (`#[tokio::test(start_paused = true)]`).
+    pub async fn run_script(self, script: Script) -> Run {
+        let steps = self.apply_head(script);
+        self.run_steps(steps).await
+    }
+
+    /// Runs the steps of a script whose head was applied.
+    async fn run_steps(self, steps: std::iter::Peekable<std::vec::IntoIter<Step>>) -> Run {
         self.run_until(None).await;
         for step in steps {
             if self.stopped() {
@@ -671,6 +691,7 @@ impl MockReactor {
             .is_on()
             .then(|| std::mem::take(&mut s.heap_checkpoints));
         Run {
+            injected: std::mem::take(&mut s.injected),
             trace: std::mem::take(&mut s.records),
             violation: s.violation.take(),
             warnings,
@@ -1300,7 +1321,7 @@ impl MockReactor {
     /// A callback returned (or failed): what the reactor does next, as
     /// Twisted does at that point.
     fn complete(&self, r: Running, outcome: Result<Done, String>, frame: Frame) {
-        let (result, built, panicked) = match outcome {
+        let (mut result, built, panicked) = match outcome {
             Ok(done) => (
                 done.result.map_err(|e| e.message().to_owned()),
                 done.built,
@@ -1313,22 +1334,6 @@ impl MockReactor {
         drop(r.fut);
         let mut s = self.inner.state.borrow_mut();
         s.busy.remove(&r.target);
-        let failed = result.is_err();
-        if let Err(msg) = &result {
-            s.errors.push(ImplError {
-                kind: if panicked {
-                    ImplErrorKind::Panicked
-                } else {
-                    ImplErrorKind::Returned
-                },
-                seq: r.seq,
-                event: Some(kind_of(&r.call)),
-                message: msg.clone(),
-            });
-            let rec = &mut s.records[r.record];
-            rec.step.failed = true;
-            rec.error = Some(msg.clone());
-        }
         // A hook's record follows its caller's.
         let hook = r.record + 1;
         let has_hook = matches!(r.call, Call::DoStart(..) | Call::DoStop(..))
@@ -1338,6 +1343,29 @@ impl MockReactor {
                     EventKind::StartFactory | EventKind::StopFactory
                 ) && s.open.contains(&hook)
             });
+        let injected = result.is_ok() && s.take_fault(&r.call, has_hook);
+        if injected {
+            result = Err(INJECTED.to_owned());
+            s.injected.push(r.seq);
+        }
+        let failed = result.is_err();
+        if let Err(msg) = &result {
+            if !injected {
+                s.errors.push(ImplError {
+                    kind: if panicked {
+                        ImplErrorKind::Panicked
+                    } else {
+                        ImplErrorKind::Returned
+                    },
+                    seq: r.seq,
+                    event: Some(kind_of(&r.call)),
+                    message: msg.clone(),
+                });
+            }
+            let rec = &mut s.records[r.record];
+            rec.step.failed = true;
+            rec.error = Some(msg.clone());
+        }
         if has_hook {
             if let Err(msg) = &result {
                 let h = &mut s.records[hook];

@@ -77,6 +77,10 @@ pub struct Run {
     /// The heap the implementation held at each checkpoint of the script
     /// (`None`: the counting allocator is not installed).
     pub heap_checkpoints: Option<Vec<i64>>,
+    /// The seqs of the callbacks the script made fail on purpose
+    /// ([`WorldEvent::Fault`](crate::WorldEvent::Fault)); they carry
+    /// `error` in the trace and are not errors of the implementation.
+    pub injected: Vec<u64>,
 }
 
 impl Run {

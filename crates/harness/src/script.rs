@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use callorder_core::Address;
+use callorder_trace::EventKind;
 
 /// How an outgoing connection attempt goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +102,55 @@ pub enum WorldEvent {
         /// Which port.
         port: usize,
     },
+    /// Fault injection: from this turn on, the next delivery of `callback`
+    /// (to the protocol of `conn`, when given) runs as usual and then fails,
+    /// as if it had returned an error. The reactor does what Twisted does
+    /// when that callback raises (P7-P11, S3, C11), so a test can walk any
+    /// failure path of what wraps the callback. The run lists the event in
+    /// [`Run::injected`](crate::Run::injected), not as an error of the
+    /// implementation. `callback` is one the implementation runs (see
+    /// [`is_fault_target`]): `start_factory`/`stop_factory` fail the
+    /// `do_start`/`do_stop` whose hook they are. `conn` applies to a
+    /// protocol's callbacks only; a factory's callback fails at its next
+    /// delivery, whichever factory.
+    Fault {
+        /// The callback that fails.
+        callback: EventKind,
+        /// Whose protocol (protocol callbacks only).
+        conn: Option<Conn>,
+    },
+}
+
+/// Whether fault injection can make `kind` fail: the callbacks an
+/// implementation runs (not the reactor's `do_start`/`do_stop`
+/// bookkeeping, whose hooks `start_factory`/`stop_factory` are the user's).
+///
+/// ```
+/// use callorder_harness::is_fault_target;
+/// use callorder_trace::EventKind;
+/// assert!(is_fault_target(EventKind::DataReceived));
+/// assert!(!is_fault_target(EventKind::DoStart));
+/// assert!(!is_fault_target(EventKind::Write));
+/// ```
+pub fn is_fault_target(kind: EventKind) -> bool {
+    kind.is_callback() && !matches!(kind, EventKind::DoStart | EventKind::DoStop)
+}
+
+/// Whether `kind` is a protocol's callback, the ones a fault can aim at one
+/// connection.
+pub(crate) fn is_protocol_callback(kind: EventKind) -> bool {
+    use EventKind as K;
+    matches!(
+        kind,
+        K::ConnectionMade
+            | K::DataReceived
+            | K::ReadConnectionLost
+            | K::WriteConnectionLost
+            | K::ConnectionLost
+            | K::PauseProducing
+            | K::ResumeProducing
+            | K::StopProducing
+    )
 }
 
 /// One step of a script.
@@ -254,6 +304,33 @@ impl Script {
     #[must_use]
     pub fn stop_listening(self, port: usize) -> Self {
         self.one(WorldEvent::StopListening { port })
+    }
+
+    /// From this turn on, the next `callback` of the implementation (to
+    /// the protocol of `conn`, when given) fails after it runs: fault
+    /// injection (see [`WorldEvent::Fault`]).
+    ///
+    /// ```
+    /// use callorder_harness::{Conn, Outcome, Script, Step, WorldEvent};
+    /// use callorder_trace::EventKind;
+    /// // The first client's data_received fails once the bytes arrive: its
+    /// // connection_lost, client_connection_lost and do_stop follow (P7).
+    /// let script = Script::new()
+    ///     .resolve(1, Outcome::Accept)
+    ///     .fault(EventKind::DataReceived, Some(Conn::Client(1)))
+    ///     .send(Conn::Client(1), b"hello\n")
+    ///     .shutdown();
+    /// assert_eq!(
+    ///     script.steps()[1],
+    ///     Step::Batch(vec![WorldEvent::Fault {
+    ///         callback: EventKind::DataReceived,
+    ///         conn: Some(Conn::Client(1)),
+    ///     }])
+    /// );
+    /// ```
+    #[must_use]
+    pub fn fault(self, callback: EventKind, conn: Option<Conn>) -> Self {
+        self.one(WorldEvent::Fault { callback, conn })
     }
 
     /// Several events ready in the same turn.

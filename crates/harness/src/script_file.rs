@@ -41,7 +41,11 @@ use std::time::Duration;
 
 use callorder_core::Address;
 
-use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
+use callorder_trace::EventKind;
+
+use crate::script::{
+    is_fault_target, is_protocol_callback, Conn, Outcome, Script, Step, WorldEvent,
+};
 
 /// A script as a file holds it: the steps, and the header naming what the
 /// script drives.
@@ -131,11 +135,15 @@ impl Error for ScriptError {}
 
 /// The statements allowed outside a batch, for error messages.
 const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, read_chunks, write_error, accept, stop_listening, batch, advance, checkpoint or \
-     shutdown)";
+     reset, window, read_chunks, write_error, accept, stop_listening, fault, batch, advance, \
+     checkpoint or shutdown)";
 /// The statements allowed inside a batch, for error messages.
 const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
-     read_chunks, write_error, accept, stop_listening) or \"}\"";
+     read_chunks, write_error, accept, stop_listening, fault) or \"}\"";
+const FAULT_CALLBACK: &str = "a callback of the implementation (start_factory, stop_factory, \
+     started_connecting, build_protocol, client_connection_failed, client_connection_lost, \
+     connection_made, data_received, read_connection_lost, write_connection_lost, \
+     connection_lost, pause_producing, resume_producing or stop_producing)";
 const CONNECTION: &str = "a connection (client N or server N)";
 const BYTES: &str = "bytes (a quoted string or hex:HEXDIGITS)";
 const DURATION: &str = "a duration (such as 1.5s, 250ms, 20us, 100ns or plain seconds)";
@@ -792,6 +800,34 @@ impl<'a> Line<'a> {
             "stop_listening" => WorldEvent::StopListening {
                 port: self.number("a port number (1 or more)", 1)?,
             },
+            "fault" => {
+                let (w, t) = self.word(FAULT_CALLBACK)?;
+                let callback = w
+                    .parse::<EventKind>()
+                    .ok()
+                    .filter(|&k| is_fault_target(k))
+                    .ok_or_else(|| self.error_at(Some(&t), FAULT_CALLBACK))?;
+                let conn = match self.peek()? {
+                    Some(Token {
+                        kind: Kind::Word(w),
+                        ..
+                    }) if w == "client" || w == "server" => {
+                        if !is_protocol_callback(callback) {
+                            let t = self.next()?;
+                            return Err(self.error_at(
+                                t.as_ref(),
+                                format!(
+                                    "{END}: a connection names a protocol, and {callback} is a \
+                                     factory's callback"
+                                ),
+                            ));
+                        }
+                        Some(self.conn()?)
+                    }
+                    _ => None,
+                };
+                WorldEvent::Fault { callback, conn }
+            }
             _ => return Ok(None),
         };
         Ok(Some(event))
@@ -976,6 +1012,10 @@ fn print_event(event: &WorldEvent) -> String {
             format!("accept {port} from {}", print_text(peer.as_str()))
         }
         WorldEvent::StopListening { port } => format!("stop_listening {port}"),
+        WorldEvent::Fault { callback, conn } => match conn {
+            Some(conn) => format!("fault {callback} {}", print_conn(*conn)),
+            None => format!("fault {callback}"),
+        },
     }
 }
 

@@ -8,6 +8,7 @@ use callorder_core::Address;
 use callorder_harness::{
     parse_script, print_script, Conn, Outcome, Script, ScriptError, ScriptFile, Step, WorldEvent,
 };
+use callorder_trace::EventKind;
 use proptest::prelude::*;
 
 fn parse(text: &str) -> ScriptFile {
@@ -347,10 +348,10 @@ fn error_display_and_trait() {
 }
 
 const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, read_chunks, write_error, accept, stop_listening, batch, advance, checkpoint or \
+     reset, window, read_chunks, write_error, accept, stop_listening, fault, batch, advance, checkpoint or \
      shutdown)";
 const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
-     read_chunks, write_error, accept, stop_listening) or \"}\"";
+     read_chunks, write_error, accept, stop_listening, fault) or \"}\"";
 
 #[test]
 fn unknown_statements() {
@@ -791,7 +792,39 @@ fn arb_event() -> impl Strategy<Value = WorldEvent> {
             peer: Address::new(peer)
         }),
         port().prop_map(|port| WorldEvent::StopListening { port }),
+        arb_fault(),
     ]
+}
+
+/// A fault on any callback fault injection accepts: one connection only for
+/// a protocol's callbacks.
+fn arb_fault() -> impl Strategy<Value = WorldEvent> {
+    let callbacks: Vec<EventKind> = EventKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| callorder_harness::is_fault_target(*k))
+        .collect();
+    (
+        proptest::sample::select(callbacks),
+        proptest::option::of(arb_conn()),
+    )
+        .prop_map(|(callback, conn)| {
+            let protocol = matches!(
+                callback,
+                EventKind::ConnectionMade
+                    | EventKind::DataReceived
+                    | EventKind::ReadConnectionLost
+                    | EventKind::WriteConnectionLost
+                    | EventKind::ConnectionLost
+                    | EventKind::PauseProducing
+                    | EventKind::ResumeProducing
+                    | EventKind::StopProducing
+            );
+            WorldEvent::Fault {
+                callback,
+                conn: conn.filter(|_| protocol),
+            }
+        })
 }
 
 fn arb_duration() -> impl Strategy<Value = Duration> {

@@ -575,9 +575,39 @@ impl State {
         }
     }
 
+    /// Takes the first armed fault that aims at `call`, if one does.
+    /// `has_hook`: a do_start/do_stop that ran its start_factory/stop_factory.
+    pub(super) fn take_fault(&mut self, call: &Call, has_hook: bool) -> bool {
+        if self.faults.is_empty() {
+            return false;
+        }
+        let kind = match call {
+            Call::DoStart(..) if has_hook => EventKind::StartFactory,
+            Call::DoStop(..) if has_hook => EventKind::StopFactory,
+            Call::DoStart(..) | Call::DoStop(..) => return false,
+            other => kind_of(other),
+        };
+        let protocol = match target_of(self, call) {
+            Target::Protocol(p) => Some(p),
+            Target::Factory(_) => None,
+        };
+        let hit = self.faults.iter().position(|&(callback, conn)| {
+            callback == kind
+                && conn.is_none_or(|c| protocol.is_some() && self.conn_of(c) == protocol)
+        });
+        match hit {
+            Some(i) => {
+                self.faults.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// What the world does.
     pub(super) fn world(&mut self, e: WorldEvent) {
         match e {
+            WorldEvent::Fault { callback, conn } => self.faults.push((callback, conn)),
             WorldEvent::Resolve { attempt, outcome } => self.resolve(attempt, outcome),
             WorldEvent::Accept { port, peer } => {
                 if let Some(&l) = self.port_order.get(port.wrapping_sub(1)) {
