@@ -559,17 +559,19 @@ impl MockReactor {
 
     /// Applies the batches at the head of the script that only set things
     /// up (read-chunk settings, faults), and returns the rest.
-    fn apply_head(&self, script: Script) -> std::iter::Peekable<std::vec::IntoIter<Step>> {
-        let mut steps = script.into_steps().into_iter().peekable();
-        while let Some(Step::Batch(events)) = steps.peek() {
-            if !events
-                .iter()
-                .all(|e| matches!(e, WorldEvent::ReadChunks { .. } | WorldEvent::Fault { .. }))
-            {
-                break;
-            }
-            if let Some(Step::Batch(events)) = steps.next() {
-                let mut s = self.inner.state.borrow_mut();
+    fn apply_head(&self, script: Script) -> Vec<Step> {
+        let mut steps = script.into_steps();
+        let head = steps
+            .iter()
+            .take_while(|step| {
+                matches!(step, Step::Batch(events) if events.iter().all(|e| {
+                    matches!(e, WorldEvent::ReadChunks { .. } | WorldEvent::Fault { .. })
+                }))
+            })
+            .count();
+        let mut s = self.inner.state.borrow_mut();
+        for step in steps.drain(..head) {
+            if let Step::Batch(events) = step {
                 for e in events {
                     s.world(e);
                 }
@@ -586,7 +588,23 @@ impl MockReactor {
     }
 
     /// Runs the steps of a script whose head was applied.
-    async fn run_steps(self, steps: std::iter::Peekable<std::vec::IntoIter<Step>>) -> Run {
+    async fn run_steps(self, steps: Vec<Step>) -> Run {
+        {
+            // Room for the trace the script is likely to make (a few records
+            // per world event), so the trace does not move as it grows;
+            // pages the run never writes cost nothing.
+            let events: usize = steps
+                .iter()
+                .map(|step| match step {
+                    Step::Batch(events) => events.len(),
+                    _ => 1,
+                })
+                .sum();
+            let mut s = self.inner.state.borrow_mut();
+            let wanted = events.saturating_mul(4).saturating_add(64);
+            let len = s.records.len();
+            s.records.reserve(wanted.saturating_sub(len));
+        }
         self.run_until(None).await;
         for step in steps {
             if self.stopped() {
