@@ -2164,10 +2164,39 @@ impl Checker {
     // ------------------------------------------------------------ legal next
 
     /// Events on `object` that would be legal instead of `step`, at its depth.
+    /// A copy to try one event on: everything that judges it, without the
+    /// ring of recent events (up to 1,024 of them), which only a violation
+    /// report reads and which was most of the cost of a copy.
+    fn probe(&self) -> Checker {
+        Checker {
+            profile: self.profile,
+            max_live: self.max_live,
+            factories: self.factories.clone(),
+            connectors: self.connectors.clone(),
+            ports: self.ports.clone(),
+            protocols: self.protocols.clone(),
+            idle_connectors: self.idle_connectors.clone(),
+            late_producers: self.late_producers.clone(),
+            stack: self.stack.clone(),
+            sources: self.sources.clone(),
+            returned: self.returned.clone(),
+            returned_sources: self.returned_sources.clone(),
+            returned_sources_next: self.returned_sources_next,
+            returned_next: self.returned_next,
+            hook: self.hook,
+            shutdown: self.shutdown,
+            ended: self.ended,
+            last_seq: self.last_seq,
+            warnings: Vec::new(),
+            coverage: self.coverage.clone(),
+            recent: Recent::default(),
+        }
+    }
+
     fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {
         let mut out = Vec::new();
         for event in self.candidates(object) {
-            let mut probe = self.clone();
+            let mut probe = self.probe();
             let trial = Step {
                 seq: step.seq,
                 depth: step.depth,
@@ -2250,7 +2279,7 @@ impl Checker {
                     failed: false,
                     event,
                 };
-                let mut probe = self.clone();
+                let mut probe = self.probe();
                 if probe.step_inner(&trial).is_ok() {
                     out.push(trial);
                 }
