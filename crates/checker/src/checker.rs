@@ -2193,10 +2193,37 @@ impl Checker {
         }
     }
 
+    /// Makes `probe` a copy of this checker as [`probe`](Checker::probe)
+    /// does, reusing its allocations: trying many events costs copies, not
+    /// allocations.
+    fn reset_probe(&self, probe: &mut Checker) {
+        probe.profile = self.profile;
+        probe.max_live = self.max_live;
+        probe.factories.clone_from(&self.factories);
+        probe.connectors.clone_from(&self.connectors);
+        probe.ports.clone_from(&self.ports);
+        probe.protocols.clone_from(&self.protocols);
+        probe.idle_connectors.clone_from(&self.idle_connectors);
+        probe.late_producers.clone_from(&self.late_producers);
+        probe.stack.clone_from(&self.stack);
+        probe.sources.clone_from(&self.sources);
+        probe.returned.clone_from(&self.returned);
+        probe.returned_sources.clone_from(&self.returned_sources);
+        probe.returned_sources_next = self.returned_sources_next;
+        probe.returned_next = self.returned_next;
+        probe.hook = self.hook;
+        probe.shutdown = self.shutdown;
+        probe.ended = self.ended;
+        probe.last_seq = self.last_seq;
+        probe.warnings.clear();
+        probe.coverage.clone_from(&self.coverage);
+    }
+
     fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {
         let mut out = Vec::new();
+        let mut probe = self.probe();
         for event in self.candidates(object) {
-            let mut probe = self.probe();
+            self.reset_probe(&mut probe);
             let trial = Step {
                 seq: step.seq,
                 depth: step.depth,
@@ -2270,6 +2297,7 @@ impl Checker {
         events.push(Event::End);
         let mut out = Vec::new();
         let depths: Vec<u32> = (0..=self.stack.len() as u32).collect();
+        let mut probe = self.probe();
         for event in events {
             for &depth in &depths {
                 let trial = Step {
@@ -2279,7 +2307,7 @@ impl Checker {
                     failed: false,
                     event,
                 };
-                let mut probe = self.probe();
+                self.reset_probe(&mut probe);
                 if probe.step_inner(&trial).is_ok() {
                     out.push(trial);
                 }
@@ -2439,9 +2467,21 @@ fn phase_name(phase: ConnectorPhase) -> String {
 
 /// Connectors that are disconnected and hold no start, by factory: a bare
 /// id each (factories are few, so finding one's factory scans them).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct IdleConnectors {
     by_factory: Vec<(FactoryId, CompactSet)>,
+}
+
+impl Clone for IdleConnectors {
+    fn clone(&self) -> Self {
+        IdleConnectors {
+            by_factory: self.by_factory.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.by_factory.clone_from(&source.by_factory);
+    }
 }
 
 impl IdleConnectors {

@@ -29,7 +29,7 @@ pub(crate) enum Entry<'a, V> {
     Unknown,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Table<K, V> {
     /// Small ids: slot, `ENDED` or `UNKNOWN`.
     dense: Vec<u32>,
@@ -41,6 +41,30 @@ pub(crate) struct Table<K, V> {
     free: Vec<u32>,
     live: usize,
     _key: PhantomData<K>,
+}
+
+impl<K, V: Clone> Clone for Table<K, V> {
+    fn clone(&self) -> Self {
+        Table {
+            dense: self.dense.clone(),
+            sparse: self.sparse.clone(),
+            ended: self.ended.clone(),
+            slab: self.slab.clone(),
+            free: self.free.clone(),
+            live: self.live,
+            _key: PhantomData,
+        }
+    }
+
+    /// Reuses this table's allocations (for the checker's probes).
+    fn clone_from(&mut self, source: &Self) {
+        self.dense.clone_from(&source.dense);
+        self.sparse.clone_from(&source.sparse);
+        self.ended.clone_from(&source.ended);
+        self.slab.clone_from(&source.slab);
+        self.free.clone_from(&source.free);
+        self.live = source.live;
+    }
 }
 
 impl<K, V> Default for Table<K, V> {
