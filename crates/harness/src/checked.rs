@@ -13,6 +13,14 @@
 //! The inner trace records callbacks only (what the wrapper did), not the
 //! inner protocols' actions.
 //!
+//! Fault injection at the inner boundary tests what wraps the inner factory:
+//! [`InnerCheck::fault`] makes the next inner callback of a kind fail after
+//! it ran, as if it had returned an error, so the test sees how the wrapper
+//! handles an error of the code it wraps. A wrapper that propagates it lets
+//! the reactor end the connection (and the inner side gets its
+//! `connection_lost(other)`); one that swallows it and goes on forwarding
+//! breaks the inner order (P-RAISED), and the second checker says so.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use async_trait::async_trait;
@@ -55,7 +63,7 @@ use callorder_core::{
     Transport,
 };
 use callorder_trace::{
-    ConnectorId, Event, FactoryId, Holder, ProtocolId, Reason, Record, Step, TraceWriter,
+    ConnectorId, Event, EventKind, FactoryId, Holder, ProtocolId, Reason, Record, Step, TraceWriter,
 };
 
 use crate::reactor::building_for;
@@ -71,19 +79,25 @@ struct InnerLog {
     holders: BTreeSet<(u8, u64)>,
     next_protocol: u64,
     ended: bool,
+    /// Armed faults ([`InnerCheck::fault`]), in the order they were armed.
+    faults: Vec<EventKind>,
 }
 
 impl InnerLog {
     fn record(&mut self, event: Event, depth: u32, failed: bool) {
+        self.record_error(event, depth, failed.then_some("raised"));
+    }
+
+    fn record_error(&mut self, event: Event, depth: u32, error: Option<&str>) {
         if self.ended {
             return;
         }
         let seq = self.records.len() as u64 + 1;
         let mut step = Step::new(seq, event).at_depth(depth);
-        step.failed = failed;
+        step.failed = error.is_some();
         let mut record = Record::new(step);
-        if failed {
-            record.error = Some("raised".into());
+        if let Some(error) = error {
+            record.error = Some(error.into());
         }
         if self.violation.is_none() {
             if let Err(CheckError::Violation(v)) = self.checker.step(&record.step) {
@@ -142,6 +156,49 @@ pub struct InnerCheck {
 }
 
 impl InnerCheck {
+    /// Fault injection at the inner boundary: the next call the wrapper
+    /// makes to an inner callback of this kind runs, then fails as if it
+    /// had returned an error (`injected fault`). Faults armed for the same
+    /// kind fire one call each, in order; `do_start`/`do_stop` are the
+    /// wrapper's forwarding, not callbacks, and never fail.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_trait::async_trait;
+    /// use callorder_core::{Address, CallbackError, CallbackResult, Factory, Protocol};
+    /// use callorder_harness::{CheckedFactory, Conn, MockReactor, Script};
+    /// use callorder_trace::EventKind;
+    ///
+    /// struct Quiet;
+    /// #[async_trait(?Send)]
+    /// impl Protocol for Quiet {
+    ///     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+    /// }
+    /// struct QuietFactory;
+    /// #[async_trait(?Send)]
+    /// impl Factory for QuietFactory {
+    ///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+    ///         Ok(Some(Box::new(Quiet)))
+    ///     }
+    /// }
+    ///
+    /// // The reactor is the "wrapper" here: the inner data_received fails,
+    /// // the reactor's own is marked failed, and connection_lost follows.
+    /// let (checked, inner) = CheckedFactory::new(QuietFactory);
+    /// inner.fault(EventKind::DataReceived);
+    /// let run = MockReactor::new().run(
+    ///     Script::new().accept(1, "10.0.0.1:5000").send(Conn::Server(1), b"x").shutdown(),
+    ///     |r| { r.listen_tcp("0.0.0.0:80", Arc::new(checked)).unwrap(); },
+    /// );
+    /// assert_eq!(run.errors[0].message, "injected fault");
+    /// let inner = inner.finish();
+    /// assert!(inner.violation.is_none(), "{:?}", inner.violation);
+    /// assert!(inner.trace_jsonl().contains(r#""error":"injected fault""#));
+    /// ```
+    pub fn fault(&self, callback: EventKind) {
+        self.log.borrow_mut().faults.push(callback);
+    }
+
     /// Ends the inner trace (`end`: every obligation is due) and gives what
     /// the second checker found. Call it after the run.
     pub fn finish(&self) -> InnerRun {
@@ -173,6 +230,7 @@ impl<F> CheckedFactory<F> {
             holders: BTreeSet::new(),
             next_protocol: 1,
             ended: false,
+            faults: Vec::new(),
         }));
         (
             CheckedFactory {
@@ -183,10 +241,51 @@ impl<F> CheckedFactory<F> {
         )
     }
 
-    fn record(&self, event: Event, depth: u32, failed: bool) {
-        self.log.borrow_mut().record(event, depth, failed);
+    /// Records a callback that returned, after the armed fault of its kind,
+    /// if any, made it fail.
+    fn record_result<T>(
+        &self,
+        event: Event,
+        depth: u32,
+        result: Result<T, CallbackError>,
+    ) -> Result<T, CallbackError> {
+        record_result(&self.log, event, depth, result)
     }
 }
+
+/// The result a wrapped callback gives back: a fault armed for its kind
+/// turns a success into the injected error. Records it in the inner trace.
+fn record_result<T>(
+    log: &RefCell<InnerLog>,
+    event: Event,
+    depth: u32,
+    result: Result<T, CallbackError>,
+) -> Result<T, CallbackError> {
+    let mut log = log.borrow_mut();
+    let kind = event.kind();
+    let fault = result.is_ok()
+        && log
+            .faults
+            .iter()
+            .position(|k| *k == kind)
+            .map(|i| log.faults.remove(i))
+            .is_some();
+    let result = if fault {
+        Err(CallbackError::from(INJECTED))
+    } else {
+        result
+    };
+    let error = match &result {
+        Ok(_) => None,
+        Err(_) if fault => Some(INJECTED),
+        Err(_) => Some("raised"),
+    };
+    log.record_error(event, depth, error);
+    result
+}
+
+/// The error an injected fault gives.
+const INJECTED: &str = "injected fault";
 
 #[async_trait(?Send)]
 impl<F: Factory> Factory for CheckedFactory<F> {
@@ -228,14 +327,12 @@ impl<F: Factory> Factory for CheckedFactory<F> {
 
     async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
         let result = self.inner.start_factory(reactor).await;
-        self.record(Event::StartFactory { factory: INNER }, 1, result.is_err());
-        result
+        self.record_result(Event::StartFactory { factory: INNER }, 1, result)
     }
 
     async fn stop_factory(&self) -> CallbackResult {
         let result = self.inner.stop_factory().await;
-        self.record(Event::StopFactory { factory: INNER }, 1, result.is_err());
-        result
+        self.record_result(Event::StopFactory { factory: INNER }, 1, result)
     }
 
     async fn build_protocol(
@@ -253,25 +350,30 @@ impl<F: Factory> Factory for CheckedFactory<F> {
             }
         });
         let built = self.inner.build_protocol(addr).await;
-        let mut log = self.log.borrow_mut();
+        let faulted = built.is_ok() && {
+            let log = self.log.borrow();
+            log.faults.contains(&EventKind::BuildProtocol)
+        };
         let id = match &built {
-            Ok(Some(_)) => {
+            Ok(Some(_)) if !faulted => {
+                let mut log = self.log.borrow_mut();
                 let id = ProtocolId(log.next_protocol);
                 log.next_protocol += 1;
                 Some(id)
             }
             _ => None,
         };
-        log.record(
+        // A fault drops the protocol built, as a build_protocol that raised
+        // gives none.
+        let built = self.record_result(
             Event::BuildProtocol {
                 factory: INNER,
                 holder,
                 protocol: id,
             },
             0,
-            built.is_err(),
+            built,
         );
-        drop(log);
         Ok(match (built?, id) {
             (Some(inner), Some(id)) => Some(Box::new(CheckedProtocol {
                 id,
@@ -287,15 +389,14 @@ impl<F: Factory> Factory for CheckedFactory<F> {
 impl<F: ClientFactory> ClientFactory for CheckedFactory<F> {
     async fn started_connecting(&self, connector: &Connector) -> CallbackResult {
         let result = self.inner.started_connecting(connector).await;
-        self.record(
+        self.record_result(
             Event::StartedConnecting {
                 factory: INNER,
                 connector: connector.id(),
             },
             0,
-            result.is_err(),
-        );
-        result
+            result,
+        )
     }
 
     async fn client_connection_failed(
@@ -309,8 +410,7 @@ impl<F: ClientFactory> ClientFactory for CheckedFactory<F> {
             reason,
         };
         let result = self.inner.client_connection_failed(connector, reason).await;
-        self.record(event, 0, result.is_err());
-        result
+        self.record_result(event, 0, result)
     }
 
     async fn client_connection_lost(
@@ -324,8 +424,7 @@ impl<F: ClientFactory> ClientFactory for CheckedFactory<F> {
             reason,
         };
         let result = self.inner.client_connection_lost(connector, reason).await;
-        self.record(event, 0, result.is_err());
-        result
+        self.record_result(event, 0, result)
     }
 }
 
@@ -337,9 +436,10 @@ struct CheckedProtocol {
 }
 
 impl CheckedProtocol {
-    /// Records the callback once it returned, marked failed if it raised.
-    fn record(&self, event: Event, result: &CallbackResult) {
-        self.log.borrow_mut().record(event, 0, result.is_err());
+    /// Records the callback once it returned, marked failed if it raised
+    /// (or a fault made it fail).
+    fn record(&self, event: Event, result: CallbackResult) -> CallbackResult {
+        record_result(&self.log, event, 0, result)
     }
 }
 
@@ -347,8 +447,7 @@ impl CheckedProtocol {
 impl Protocol for CheckedProtocol {
     async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
         let result = self.inner.connection_made(transport).await;
-        self.record(Event::ConnectionMade { protocol: self.id }, &result);
-        result
+        self.record(Event::ConnectionMade { protocol: self.id }, result)
     }
 
     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
@@ -357,8 +456,7 @@ impl Protocol for CheckedProtocol {
             bytes: data.len() as u64,
         };
         let result = self.inner.data_received(data).await;
-        self.record(event, &result);
-        result
+        self.record(event, result)
     }
 
     async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
@@ -368,9 +466,8 @@ impl Protocol for CheckedProtocol {
                 protocol: self.id,
                 reason,
             },
-            &result,
-        );
-        result
+            result,
+        )
     }
 
     fn half_closeable(&self) -> bool {
@@ -379,31 +476,26 @@ impl Protocol for CheckedProtocol {
 
     async fn read_connection_lost(&mut self) -> CallbackResult {
         let result = self.inner.read_connection_lost().await;
-        self.record(Event::ReadConnectionLost { protocol: self.id }, &result);
-        result
+        self.record(Event::ReadConnectionLost { protocol: self.id }, result)
     }
 
     async fn write_connection_lost(&mut self) -> CallbackResult {
         let result = self.inner.write_connection_lost().await;
-        self.record(Event::WriteConnectionLost { protocol: self.id }, &result);
-        result
+        self.record(Event::WriteConnectionLost { protocol: self.id }, result)
     }
 
     async fn pause_producing(&mut self) -> CallbackResult {
         let result = self.inner.pause_producing().await;
-        self.record(Event::PauseProducing { protocol: self.id }, &result);
-        result
+        self.record(Event::PauseProducing { protocol: self.id }, result)
     }
 
     async fn resume_producing(&mut self) -> CallbackResult {
         let result = self.inner.resume_producing().await;
-        self.record(Event::ResumeProducing { protocol: self.id }, &result);
-        result
+        self.record(Event::ResumeProducing { protocol: self.id }, result)
     }
 
     async fn stop_producing(&mut self) -> CallbackResult {
         let result = self.inner.stop_producing().await;
-        self.record(Event::StopProducing { protocol: self.id }, &result);
-        result
+        self.record(Event::StopProducing { protocol: self.id }, result)
     }
 }

@@ -3,6 +3,8 @@
 //! The implementation is correct code; the failure is the script's, so the
 //! run stays clean and lists the failed event in `Run::injected`.
 
+#![allow(clippy::arc_with_non_send_sync)]
+
 mod support;
 
 use callorder_harness::{parse_script, print_script, Conn, MockReactor, Outcome, Script};
@@ -239,4 +241,44 @@ fn a_fault_on_anything_but_an_implementation_callback_is_a_script_error() {
         );
         assert!(shown.contains(expected), "{text:?}: {shown}");
     }
+}
+
+#[test]
+fn an_inner_build_protocol_fault_drops_the_protocol_it_built() {
+    // The reactor is the wrapper here: a CheckedFactory straight under it.
+    let (checked, inner) = callorder_harness::CheckedFactory::new(ProbeFactory {
+        b: Behaviour::default(),
+        retries: std::cell::RefCell::new(0),
+    });
+    inner.fault(EventKind::BuildProtocol);
+    let r = run(
+        Script::new()
+            .accept(1, "10.9.9.9:5000")
+            .accept(1, "10.9.9.9:5001")
+            .shutdown(),
+        |r| {
+            r.listen_tcp("0.0.0.0:80", std::sync::Arc::new(checked))
+                .unwrap();
+        },
+    );
+    let inner = inner.finish();
+    assert!(inner.violation.is_none(), "{}", inner.trace_jsonl());
+    let builds: Vec<_> = inner
+        .trace
+        .iter()
+        .filter(|x| x.step.event.kind() == EventKind::BuildProtocol)
+        .map(|x| (x.step.failed, x.step.event.protocol().is_some()))
+        .collect();
+    assert_eq!(
+        builds,
+        [(true, false), (false, true)],
+        "the first build failed and made no protocol; the second is whole"
+    );
+    assert_eq!(
+        kinds(&r)
+            .iter()
+            .filter(|k| **k == EventKind::ConnectionMade)
+            .count(),
+        1
+    );
 }

@@ -102,6 +102,8 @@ enum Bug {
     DataAfterLost,
     /// Never forwards connection_lost.
     SwallowsLost,
+    /// Ignores an error of the inner data_received and goes on.
+    SwallowsErrors,
 }
 
 #[async_trait(?Send)]
@@ -142,11 +144,16 @@ impl Protocol for BuggyProtocol {
         self.inner.connection_made(t).await
     }
     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
-        self.inner.data_received(data).await
+        let result = self.inner.data_received(data).await;
+        match self.bug {
+            Bug::SwallowsErrors => Ok(()),
+            _ => result,
+        }
     }
     async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
         match self.bug {
             Bug::SwallowsLost => Ok(()),
+            Bug::SwallowsErrors => self.inner.connection_lost(reason).await,
             Bug::DataAfterLost => {
                 self.inner.connection_lost(reason).await?;
                 self.inner.data_received(b"late").await
@@ -263,4 +270,59 @@ fn a_wrapper_that_makes_a_connection_the_inner_factory_never_built_is_caught() {
     // The second connection_made goes to the first connection's inner
     // protocol, which was already made and lost.
     assert_eq!(inner_rule(&inner.finish()), Rule::Made);
+}
+
+// ---------------------------------------------------------------- faults
+
+/// Two messages in, then the peer closes; the inner data_received fails on
+/// the first (fault injection at the inner boundary).
+fn run_with_inner_fault<W: Factory>(
+    wrap: impl FnOnce(CheckedFactory<EchoFactory>) -> W,
+) -> (callorder_harness::Run, InnerRun) {
+    let (checked, inner) = CheckedFactory::new(EchoFactory::new());
+    inner.fault(callorder_trace::EventKind::DataReceived);
+    let wrapper = wrap(checked);
+    let run = MockReactor::new().run(
+        Script::new()
+            .accept(1, "10.0.0.1:5000")
+            .send(Conn::Server(1), b"ping")
+            .send(Conn::Server(1), b"pong")
+            .close(Conn::Server(1))
+            .shutdown(),
+        |r| {
+            r.listen_tcp("0.0.0.0:80", Arc::new(wrapper)).unwrap();
+        },
+    );
+    (run, inner.finish())
+}
+
+#[test]
+fn the_reference_wrapper_passes_an_inner_failure_on_and_the_inner_order_stays_legal() {
+    let (run, inner) = run_with_inner_fault(WrappingFactory::new);
+    assert!(inner.violation.is_none(), "{}", inner.trace_jsonl());
+    // The wrapper's own data_received failed with the inner error, so the
+    // reactor ended the connection (P7) and the inner side heard of it.
+    assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+    assert_eq!(run.errors[0].message, "injected fault");
+    let jsonl = inner.trace_jsonl();
+    assert!(
+        jsonl.contains(
+            r#""event":"data_received","protocol":"p1","bytes":4,"error":"injected fault""#
+        ),
+        "{jsonl}"
+    );
+    assert!(
+        jsonl.contains(r#""event":"connection_lost","protocol":"p1","reason":"other""#),
+        "{jsonl}"
+    );
+}
+
+#[test]
+fn a_wrapper_that_swallows_an_inner_error_is_caught_at_the_inner_boundary() {
+    let (run, inner) = run_with_inner_fault(|inner| Buggy {
+        inner,
+        bug: Bug::SwallowsErrors,
+    });
+    assert!(run.errors.is_empty(), "the outer side saw nothing wrong");
+    assert_eq!(inner_rule(&inner), Rule::Raised);
 }
