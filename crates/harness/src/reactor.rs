@@ -129,6 +129,16 @@ impl FactorySt {
     fn obj(&self) -> Option<FactoryObj> {
         self.obj.clone().or_else(|| self.weak.upgrade())
     }
+
+    /// The factory, for a delivery to it. The reactor lets a factory go only
+    /// when nothing is owed to it, so a delivery finds it held.
+    fn held(&self) -> Option<FactoryObj> {
+        debug_assert!(
+            self.obj.is_some(),
+            "a delivery to a factory the reactor let go of"
+        );
+        self.obj()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1083,7 +1093,7 @@ impl MockReactor {
             Call::DoStart(f, holder) => {
                 // The reactor's own bookkeeping; the hook is the user's code.
                 let fs = s.factories.get_mut(&f).expect("known factory");
-                let factory = fs.obj()?.factory();
+                let factory = fs.held()?.factory();
                 let at_zero = fs.num_ports == 0;
                 fs.num_ports += 1;
                 let ev = Event::DoStart {
@@ -1107,7 +1117,7 @@ impl MockReactor {
             Call::StartedConnecting(c) => {
                 let cs = s.connectors.get(&c)?;
                 let f = cs.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj()? else {
+                let FactoryObj::Client(factory) = s.factories[&f].held()? else {
                     return None;
                 };
                 let connector =
@@ -1131,7 +1141,7 @@ impl MockReactor {
                     Holder::Connector(c) => s.connectors.get(&c)?.factory,
                     Holder::Port(l) => s.ports.get(&l)?.factory,
                 };
-                let factory = s.factories[&f].obj()?.factory();
+                let factory = s.factories[&f].held()?.factory();
                 let addr = addr.clone();
                 (
                     Event::BuildProtocol {
@@ -1244,7 +1254,7 @@ impl MockReactor {
             }
             Call::ConnectionFailed(c, reason) | Call::ClientConnectionLost(c, reason) => {
                 let f = s.connectors.get(&c)?.factory;
-                let FactoryObj::Client(factory) = s.factories[&f].obj()? else {
+                let FactoryObj::Client(factory) = s.factories[&f].held()? else {
                     return None;
                 };
                 let connector =
@@ -1282,7 +1292,7 @@ impl MockReactor {
             }
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
-                let factory = fs.obj()?.factory();
+                let factory = fs.held()?.factory();
                 let ev = Event::DoStop {
                     factory: f,
                     holder: Some(holder),
