@@ -363,6 +363,8 @@ pub(crate) struct State {
     port_order: Vec<PortId>,
     next_protocol: u64,
     timers: BTreeMap<(Instant, u64), TimerKind>,
+    /// The emptied list of the last due timers, kept for its capacity.
+    due_timers: Vec<TimerKind>,
     next_timer: u64,
     io_next: VecDeque<Io>,
     /// The emptied queue of the last batch, kept for its capacity.
@@ -386,6 +388,8 @@ pub(crate) struct State {
     /// The implementation's share of the heap.
     heap: HeapMeter,
     heap_checkpoints: Vec<i64>,
+    /// The local address of client connections.
+    client_host: Address,
     /// Armed faults (`WorldEvent::Fault`), in the order they were armed.
     faults: Vec<(EventKind, Option<Conn>)>,
     /// The seqs of the callbacks a fault made fail.
@@ -451,6 +455,7 @@ impl MockReactor {
             after_io: false,
             heap: HeapMeter::new(),
             heap_checkpoints: Vec::new(),
+            client_host: Address::new("127.0.0.1:40000"),
             faults: Vec::new(),
             injected: Vec::new(),
             in_setup: false,
@@ -484,6 +489,7 @@ impl MockReactor {
             port_order: Vec::new(),
             next_protocol: 1,
             timers: BTreeMap::new(),
+            due_timers: Vec::new(),
             next_timer: 1,
             io_next: VecDeque::new(),
             io_spare: VecDeque::new(),
@@ -844,7 +850,9 @@ impl MockReactor {
     }
 
     fn run_due_timers(&self) -> bool {
-        let due: Vec<((Instant, u64), TimerKind)> = {
+        // Timers the due ones schedule as they fire wait for the next turn:
+        // the due ones are taken out first.
+        let mut due = {
             let mut s = self.inner.state.borrow_mut();
             let Some(&(first, _)) = s.timers.keys().next() else {
                 return false;
@@ -853,21 +861,20 @@ impl MockReactor {
             if first > now {
                 return false;
             }
-            let limit = s.next_timer;
-            let keys: Vec<(Instant, u64)> = s
-                .timers
-                .range(..=(now, u64::MAX))
-                .map(|(k, _)| *k)
-                .filter(|(_, id)| *id < limit)
-                .collect();
-            keys.into_iter()
-                .map(|k| (k, s.timers.remove(&k).expect("listed")))
-                .collect()
+            let mut due = std::mem::take(&mut s.due_timers);
+            while let Some(entry) = s.timers.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                due.push(entry.remove());
+            }
+            due
         };
         let any = !due.is_empty();
-        for (_, timer) in due {
+        for timer in due.drain(..) {
             self.fire(timer);
         }
+        self.inner.state.borrow_mut().due_timers = due;
         any
     }
 
@@ -1490,13 +1497,14 @@ impl MockReactor {
                                     if let Peer::Joined(j, _) = peer {
                                         s.joins[j].client = Some(p);
                                     }
+                                    let host = s.client_host.clone();
                                     s.new_conn(
                                         r.seq,
                                         p,
                                         Holder::Connector(c),
                                         obj,
                                         peer,
-                                        (addr.clone(), Address::new("127.0.0.1:40000")),
+                                        (addr.clone(), host),
                                     );
                                     s.client_conns.insert(attempt, p);
                                     s.apply_pending(Conn::Client(attempt), p);

@@ -413,8 +413,11 @@ impl State {
         if c.write_closed {
             // H4: with the write side closed the connection ends at once,
             // delivered after the callback returns.
-            let calls = self.lose_calls(p, Reason::ConnectionDone);
-            for call in calls {
+            for call in self
+                .lose_calls(p, Reason::ConnectionDone)
+                .into_iter()
+                .flatten()
+            {
                 self.after(call);
             }
             return Ok(());

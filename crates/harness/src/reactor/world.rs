@@ -341,30 +341,27 @@ impl State {
     /// `connection_lost` (and for a client, `client_connection_lost` and
     /// `do_stop` when it returns).
     pub(super) fn lose(&mut self, p: ProtocolId, reason: Reason) {
-        let calls = self.lose_calls(p, reason);
-        for call in calls {
+        for call in self.lose_calls(p, reason).into_iter().flatten() {
             self.queue.push_back(call);
         }
     }
 
     /// The calls that end a connection, for the caller to queue.
-    pub(super) fn lose_calls(&mut self, p: ProtocolId, reason: Reason) -> Vec<Call> {
+    pub(super) fn lose_calls(&mut self, p: ProtocolId, reason: Reason) -> [Option<Call>; 2] {
         let Some(c) = self.conns.get_mut(&p) else {
-            return Vec::new();
+            return [None, None];
         };
         if c.lost {
-            return Vec::new();
+            return [None, None];
         }
         c.lost = true;
-        let mut calls = Vec::new();
-        if c.producer != Producer::None {
+        let stop = (c.producer != Producer::None).then(|| {
             c.producer = Producer::None;
-            calls.push(Call::StopProducing(p));
-        }
-        calls.push(Call::ConnectionLost(p, reason));
+            Call::StopProducing(p)
+        });
         let clean = reason == Reason::ConnectionDone;
         self.notify_peer(p, clean);
-        calls
+        [stop, Some(Call::ConnectionLost(p, reason))]
     }
 
     /// A joined peer hears that this side went away.
@@ -494,6 +491,25 @@ impl State {
             *w -= take;
         }
         // The bytes the peer reads leave the buffer now, in order.
+        if let Peer::Script(_) = c.peer {
+            // The script reads them: they only join what was written.
+            let mut left = take;
+            while left > 0 {
+                let Some(front) = c.outbox.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    c.written.extend_from_slice(front);
+                    c.outbox.pop_front();
+                } else {
+                    c.written.extend_from_slice(&front[..left]);
+                    front.drain(..left);
+                    left = 0;
+                }
+            }
+            return self.after_drain(p);
+        }
         let mut sent = Vec::new();
         let mut left = take;
         while left > 0 {
@@ -510,6 +526,12 @@ impl State {
             }
         }
         self.send_to_peer(p, sent);
+        self.after_drain(p);
+    }
+
+    /// What follows a drain: the write side closes, producers resume, the
+    /// connection closes, once nothing is left buffered.
+    fn after_drain(&mut self, p: ProtocolId) {
         let c = self.conns.get_mut(&p).expect("live");
         if c.buffered > 0 {
             return; // Waits for the peer's window to open.
