@@ -25,8 +25,11 @@ pub enum RuleKind {
 
 macro_rules! rules {
     ($($(#[$doc:meta])* $variant:ident = $id:literal, $kind:ident, $cites:literal, $semantics:literal, $text:literal;)*) => {
-        /// A rule of the legal order. See the [module docs](self) and
-        /// [`Rule::TABLE`].
+        /// A rule of the legal order, with a stable id: tools, CI logs and
+        /// suppressions refer to it, so an id is never reused for another
+        /// meaning. Each rule cites the Twisted function that makes it true
+        /// and the id of `twisted/semantics.md` that records the experiment.
+        /// The whole table is [`Rule::TABLE`].
         #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
         #[repr(u8)]
         pub enum Rule {

@@ -2,7 +2,7 @@
 //! straight from the checker.
 //!
 //! Each case is a list of [`Choice`]s. The driver keeps a
-//! [`Checker`] and, before every callback, asks
+//! [`Checker`](callorder_checker::Checker) and, before every callback, asks
 //! it for the legal next steps
 //! ([`legal_next`](callorder_checker::Checker::legal_next)), keeps the
 //! protocol's own callbacks, and delivers the next choice if it is among them

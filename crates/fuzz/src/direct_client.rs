@@ -7,7 +7,7 @@
 //! [`ClientChoice`]s. The driver plays the reactor: `connect_tcp` of every
 //! connector, then for each the `do_start` (with `start_factory` when the
 //! factory's start count goes 0 to 1) and `started_connecting` the attempt
-//! owes. Before every choice it asks the [`Checker`] for the legal next steps
+//! owes. Before every choice it asks the [`Checker`](callorder_checker::Checker) for the legal next steps
 //! ([`legal_next`](callorder_checker::Checker::legal_next)) and delivers the
 //! choice only if it is among them: an attempt that connects
 //! (`build_protocol`, then the built protocol's `connection_made`), that

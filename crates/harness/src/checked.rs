@@ -1,56 +1,4 @@
 //! A checked inner factory: the inner boundary of a wrapping factory.
-//!
-//! A wrapping (middleware) factory calls the factory it wraps as a reactor
-//! would: `do_start`, `build_protocol`, then the protocol's callbacks. Give
-//! the wrapper a [`CheckedFactory`] around its inner factory, and every call
-//! the wrapper makes into the inner objects is written to a trace of its own
-//! and judged by a second checker, with the outer connector and port ids (the
-//! wrapper forwards `do_start`/`do_stop` with them, as Twisted's
-//! `WrappingFactory` does, F5). A wrapper that forwards `data_received` after
-//! `connection_lost`, swallows `connection_lost`, or makes the inner
-//! connection before the inner `build_protocol` breaks the legal order there.
-//!
-//! The inner trace records callbacks only (what the wrapper did), not the
-//! inner protocols' actions.
-//!
-//! Fault injection at the inner boundary tests what wraps the inner factory:
-//! [`InnerCheck::fault`] makes the next inner callback of a kind fail after
-//! it ran, as if it had returned an error, so the test sees how the wrapper
-//! handles an error of the code it wraps. A wrapper that propagates it lets
-//! the reactor end the connection (and the inner side gets its
-//! `connection_lost(other)`); one that swallows it and goes on forwarding
-//! breaks the inner order (P-RAISED), and the second checker says so.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use async_trait::async_trait;
-//! use callorder_core::{Address, CallbackError, Factory, Protocol, CallbackResult};
-//! use callorder_harness::{CheckedFactory, Conn, MockReactor, Script};
-//!
-//! struct Quiet;
-//! #[async_trait(?Send)]
-//! impl Protocol for Quiet {
-//!     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
-//! }
-//! struct QuietFactory;
-//! #[async_trait(?Send)]
-//! impl Factory for QuietFactory {
-//!     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
-//!         Ok(Some(Box::new(Quiet)))
-//!     }
-//! }
-//!
-//! // Here the reactor itself is the "wrapper": the inner trace is then the
-//! // outer one, seen from the factory.
-//! let (checked, inner) = CheckedFactory::new(QuietFactory);
-//! let run = MockReactor::new().run(
-//!     Script::new().accept(1, "10.0.0.1:5000").close(Conn::Server(1)).shutdown(),
-//!     |r| { r.listen_tcp("0.0.0.0:80", Arc::new(checked)).unwrap(); },
-//! );
-//! run.assert_clean();
-//! let inner = inner.finish();
-//! assert!(inner.violation.is_none(), "{:?}", inner.violation);
-//! ```
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -213,8 +161,60 @@ impl InnerCheck {
 }
 
 /// A factory wrapped so that the calls made into it, and into the protocols
-/// it builds, are checked as a trace of their own. See the [module
-/// docs](self).
+/// it builds, are checked as a trace of their own: the inner boundary of a
+/// wrapping factory.
+///
+/// A wrapping (middleware) factory calls the factory it wraps as a reactor
+/// would: `do_start`, `build_protocol`, then the protocol's callbacks. Give
+/// the wrapper a [`CheckedFactory`] around its inner factory, and every call
+/// the wrapper makes into the inner objects is written to a trace of its own
+/// and judged by a second checker, with the outer connector and port ids (the
+/// wrapper forwards `do_start`/`do_stop` with them, as Twisted's
+/// `WrappingFactory` does, F5). A wrapper that forwards `data_received` after
+/// `connection_lost`, swallows `connection_lost`, or makes the inner
+/// connection before the inner `build_protocol` breaks the legal order there.
+///
+/// The inner trace records callbacks only (what the wrapper did), not the
+/// inner protocols' actions.
+///
+/// Fault injection at the inner boundary tests what wraps the inner factory:
+/// [`InnerCheck::fault`] makes the next inner callback of a kind fail after
+/// it ran, as if it had returned an error, so the test sees how the wrapper
+/// handles an error of the code it wraps. A wrapper that propagates it lets
+/// the reactor end the connection (and the inner side gets its
+/// `connection_lost(other)`); one that swallows it and goes on forwarding
+/// breaks the inner order (P-RAISED), and the second checker says so.
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use callorder_core::{Address, CallbackError, Factory, Protocol, CallbackResult};
+/// use callorder_harness::{CheckedFactory, Conn, MockReactor, Script};
+///
+/// struct Quiet;
+/// #[async_trait(?Send)]
+/// impl Protocol for Quiet {
+///     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+/// }
+/// struct QuietFactory;
+/// #[async_trait(?Send)]
+/// impl Factory for QuietFactory {
+///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///         Ok(Some(Box::new(Quiet)))
+///     }
+/// }
+///
+/// // Here the reactor itself is the "wrapper": the inner trace is then the
+/// // outer one, seen from the factory.
+/// let (checked, inner) = CheckedFactory::new(QuietFactory);
+/// let run = MockReactor::new().run(
+///     Script::new().accept(1, "10.0.0.1:5000").close(Conn::Server(1)).shutdown(),
+///     |r| { r.listen_tcp("0.0.0.0:80", Arc::new(checked)).unwrap(); },
+/// );
+/// run.assert_clean();
+/// let inner = inner.finish();
+/// assert!(inner.violation.is_none(), "{:?}", inner.violation);
+/// ```
 pub struct CheckedFactory<F> {
     inner: F,
     log: Rc<RefCell<InnerLog>>,
