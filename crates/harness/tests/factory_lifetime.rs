@@ -206,3 +206,25 @@ fn many_factories_made_one_per_connection_do_not_pile_up_in_the_reactor() {
         most_alive.get()
     );
 }
+
+#[test]
+fn a_factory_that_listens_and_connects_gets_its_client_callbacks() {
+    let f = ProbeFactory::new(Behaviour::default());
+    let run = MockReactor::new().run(
+        Script::new()
+            .resolve(1, Outcome::Refuse)
+            .advance(Duration::from_secs(1))
+            .shutdown(),
+        |r| {
+            r.listen_tcp("0.0.0.0:80", f.clone()).unwrap();
+            r.connect_tcp(ADDR, f, None);
+        },
+    );
+    run.assert_clean();
+    let names = events(&run);
+    assert!(
+        names.contains(&"started_connecting".to_string())
+            && names.contains(&"client_connection_failed(connection_refused)".to_string()),
+        "{names:?}"
+    );
+}

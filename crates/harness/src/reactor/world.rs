@@ -124,8 +124,19 @@ impl State {
             // An address names a factory only while it lives: one freed and
             // another made at the same address is another factory.
             if fs.weak.is_alive() {
-                if fs.obj.is_none() {
-                    fs.obj = Some(obj);
+                match obj {
+                    // A factory that connects is held as a client factory
+                    // from then on, even if it listened first: its client
+                    // callbacks need that view of it.
+                    FactoryObj::Client(_) => {
+                        fs.weak = obj.downgrade();
+                        fs.obj = Some(obj);
+                    }
+                    FactoryObj::Server(_) => {
+                        if fs.obj.is_none() {
+                            fs.obj = fs.weak.upgrade();
+                        }
+                    }
                 }
                 return id;
             }
