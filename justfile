@@ -45,6 +45,7 @@ fidelity:
 fuzz cases="100000":
     CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test reference
     CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test direct_client passes
+    CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test direct_server passes
 
 # The fuzzer's benchmarks: cases and time to find each mutant, and cases/s.
 bench-fuzz:

@@ -77,6 +77,15 @@
 //! legal next steps, following what the factory does on its connectors (see
 //! [`direct_client`]).
 //!
+//! # A server factory alone
+//!
+//! [`fuzz_server_factory`] drives a server factory directly, with no
+//! reactor: the reactor's factory-side callbacks for one or more ports
+//! (`do_start`/`start_factory`, `build_protocol` for each accepted
+//! connection and the built protocols' callbacks, `stop_listening` and
+//! `do_stop`/`stop_factory`) in legal orders generated from the checker's
+//! legal next steps (see [`direct_server`]).
+//!
 //! # Benchmarks
 //!
 //! `cargo bench -p callorder-fuzz --bench mutants` (how fast each mutant of
@@ -103,6 +112,7 @@ pub mod checks;
 mod choice;
 pub mod direct;
 pub mod direct_client;
+pub mod direct_server;
 mod fuzz;
 mod recorder;
 pub mod strategy;
@@ -115,6 +125,7 @@ use callorder_harness::CheckedFactory;
 
 pub use direct::{DirectFailure, DirectFuzz, DirectReport};
 pub use direct_client::{ClientFailure, DirectClientFuzz};
+pub use direct_server::{DirectServerFuzz, ServerFailure};
 
 pub use checks::{CheckKind, Finding};
 pub use fuzz::{
@@ -275,6 +286,32 @@ pub fn fuzz_client_factory<F: ClientFactory>(
 ) -> DirectClientFuzz {
     DirectClientFuzz::new(
         std::rc::Rc::new(move || make() as Arc<dyn ClientFactory>),
+        Location::caller().file(),
+    )
+}
+
+/// Fuzzes a server factory alone, with no reactor: each case drives a fresh
+/// factory from `make`, shared by one or more ports, through the reactor's
+/// factory-side callbacks in a legal order generated from the checker's
+/// legal next steps: connections accepted on any port that still listens
+/// (`build_protocol`, then the protocol's callbacks), ports that stop
+/// listening (`do_stop`, and `stop_factory` when the last one stops), time
+/// passing, and the shutdown (see [`direct_server`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use callorder_reference::EchoFactory;
+///
+/// let report = callorder_fuzz::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
+///     .max_ports(2)
+///     .cases(16)
+///     .check();
+/// assert_eq!(report.cases, 16);
+/// ```
+#[track_caller]
+pub fn fuzz_server_factory<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> DirectServerFuzz {
+    DirectServerFuzz::new(
+        std::rc::Rc::new(move || make() as Arc<dyn Factory>),
         Location::caller().file(),
     )
 }

@@ -1,0 +1,1194 @@
+//! Fuzzing a server factory alone, with no reactor: the reactor's
+//! factory-side callbacks for its ports in legal orders, straight from the
+//! checker.
+//!
+//! Each case is a number of ports (one to
+//! [`max_ports`](DirectServerFuzz::max_ports), all over one fresh factory,
+//! so its start count is exercised) and a list of [`ServerChoice`]s. The
+//! driver plays the reactor: `listen_tcp` of every port, each followed by
+//! its `do_start` (with `start_factory` when the factory's start count goes
+//! 0 to 1). Before every choice it asks the
+//! [`Checker`](callorder_checker::Checker) for the legal next steps
+//! ([`legal_next`](callorder_checker::Checker::legal_next)) and delivers the
+//! choice only if it is among them: a port that accepts a connection
+//! (`build_protocol` with the peer's address, then the built protocol's
+//! `connection_made`), bytes to a live connection, a connection that ends
+//! (`connection_lost` with a reason the checker allows), a port that stops
+//! listening (`stop_listening`, then its `do_stop`, with `stop_factory` when
+//! the count goes 1 to 0), or virtual time passing (the `call_later` timers
+//! that fall due run).
+//!
+//! The built protocols get [`Transport`]s over a small recording reactor, as
+//! in [`direct`](crate::direct): their writes, closes and producer calls go
+//! into the checker as actions.
+//!
+//! At the end the reactor shuts down: live connections are lost, then the
+//! ports still listening get their `do_stop`.
+//!
+//! The checks are those of
+//! [`fuzz_client_factory`](crate::fuzz_client_factory): no checker
+//! violation, no panic, no error returned, no action that is a bug (a
+//! second `register_producer`), no write after `abort_connection` or
+//! `connection_lost` ([`DirectServerFuzz::allow_write_after_close`]), and
+//! your [`invariants`](DirectServerFuzz::invariant). A failing case is
+//! shrunk, and the failure prints the minimal callback sequence with what
+//! the factory and its protocols did in each callback.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use callorder_reference::EchoFactory;
+//!
+//! // Inside #[test]: panics with the minimal callback sequence on failure.
+//! let report = callorder_fuzz::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
+//!     .cases(16)
+//!     .check();
+//! assert_eq!(report.cases, 16);
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
+
+use callorder_core::{
+    ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
+    ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
+};
+use callorder_trace::{Event, FactoryId, Holder, Record, TraceWriter};
+
+use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::direct::{DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
+use crate::fuzz::{
+    campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
+};
+use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
+use crate::strategy::payload;
+
+/// The factory under test, in every trace of a direct server campaign.
+pub const FACTORY: FactoryId = FactoryId(1);
+
+/// What happens next to the factory. `port` is taken modulo the case's
+/// number of ports, `conn` modulo the number of live connections (in the
+/// order they were made, over all ports). A choice that is not legal when
+/// its turn comes (an accept on a port that stopped listening, data with no
+/// live connection) is skipped, so removing choices while shrinking always
+/// leaves a legal sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// The port accepts a connection: `build_protocol`, then
+    /// `connection_made` on the protocol it built.
+    Accept(usize),
+    /// `data_received` with these bytes (never empty) on a live connection.
+    Data(usize, Vec<u8>),
+    /// A live connection ends: `connection_lost` with the `n`-th legal
+    /// reason (`connection_done` first when it is legal).
+    Lost(usize, usize),
+    /// The port stops listening: `stop_listening`, then its `do_stop`.
+    StopListening(usize),
+    /// Virtual time passes: the `call_later` timers that fall due run.
+    Advance(Duration),
+}
+
+/// One case: how many ports share the factory, and what happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerCase {
+    /// How many ports (at least one).
+    pub ports: usize,
+    /// What happens, in order.
+    pub choices: Vec<ServerChoice>,
+}
+
+/// The cases of a campaign: one to `max_ports` ports and up to `max`
+/// choices, mostly accepts, data and time; shrinks towards one port and
+/// fewer choices.
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use proptest::test_runner::TestRunner;
+/// use callorder_fuzz::direct_server::server_cases;
+/// use callorder_fuzz::strategy::payload;
+///
+/// let tree = server_cases(payload(), 2, 8).new_tree(&mut TestRunner::deterministic()).unwrap();
+/// assert!(tree.current().choices.len() <= 8);
+/// assert!((1..=2).contains(&tree.current().ports));
+/// ```
+pub fn server_cases(
+    payloads: BoxedStrategy<Vec<u8>>,
+    max_ports: usize,
+    max: usize,
+) -> BoxedStrategy<ServerCase> {
+    let delays: Vec<Duration> = [1, 100, 1_000, 5_000, 30_000, 600_000]
+        .into_iter()
+        .map(Duration::from_millis)
+        .collect();
+    let n = 0usize..4;
+    // Stopping a port is rare: once both stopped, only the live
+    // connections are left to exercise.
+    let one = prop_oneof![
+        4 => n.clone().prop_map(ServerChoice::Accept),
+        4 => (n.clone(), payloads).prop_filter_map("empty chunk", |(c, b)| {
+            (!b.is_empty()).then_some(ServerChoice::Data(c, b))
+        }),
+        2 => (n.clone(), 0usize..4).prop_map(|(c, r)| ServerChoice::Lost(c, r)),
+        1 => n.prop_map(ServerChoice::StopListening),
+        2 => select(delays).prop_map(ServerChoice::Advance),
+    ];
+    (1..=max_ports.max(1), vec(one, 0..=max))
+        .prop_map(|(ports, choices)| ServerCase { ports, choices })
+        .boxed()
+}
+
+type MakeFactory = Rc<dyn Fn() -> Arc<dyn Factory>>;
+type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
+
+/// A campaign over one server factory driven directly: build it with
+/// [`fuzz_server_factory`](crate::fuzz_server_factory), tune it, then
+/// [`check`](DirectServerFuzz::check).
+#[must_use]
+pub struct DirectServerFuzz {
+    make: MakeFactory,
+    cases: u32,
+    seed: u64,
+    max_choices: usize,
+    max_ports: usize,
+    payloads: Option<BoxedStrategy<Vec<u8>>>,
+    write_after_close: bool,
+    invariants: Vec<(String, DirectInvariant)>,
+    persistence: Option<FileFailurePersistence>,
+    source_file: &'static str,
+}
+
+impl fmt::Debug for DirectServerFuzz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectServerFuzz")
+            .field("cases", &self.cases)
+            .field("seed", &self.seed)
+            .field("max_choices", &self.max_choices)
+            .field("max_ports", &self.max_ports)
+            .field("write_after_close", &self.write_after_close)
+            .field("invariants", &self.invariants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectServerFuzz {
+    pub(crate) fn new(make: MakeFactory, source_file: &'static str) -> Self {
+        DirectServerFuzz {
+            make,
+            cases: DEFAULT_CASES,
+            seed: 0,
+            max_choices: 16,
+            max_ports: 2,
+            payloads: None,
+            write_after_close: true,
+            invariants: Vec::new(),
+            persistence: None,
+            source_file,
+        }
+    }
+
+    /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
+    /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
+    pub fn cases(mut self, n: u32) -> Self {
+        self.cases = n;
+        self
+    }
+
+    /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The most choices in a case (default 16).
+    pub fn max_choices(mut self, n: usize) -> Self {
+        self.max_choices = n;
+        self
+    }
+
+    /// The most ports sharing the factory in a case (default 2; at least 1).
+    pub fn max_ports(mut self, n: usize) -> Self {
+        self.max_ports = n.max(1);
+        self
+    }
+
+    /// The chunks `data_received` gets (default:
+    /// [`strategy::payload`](crate::strategy::payload); empty chunks are
+    /// left out).
+    pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
+        self.payloads = Some(payloads.boxed());
+        self
+    }
+
+    /// Turns the write-after-abort/connection_lost check off.
+    pub fn allow_write_after_close(mut self) -> Self {
+        self.write_after_close = false;
+        self
+    }
+
+    /// Adds a check of your own over the trace and the bytes the factory's
+    /// protocols wrote (all of them, in order); an `Err` fails the case.
+    pub fn invariant(
+        mut self,
+        name: impl Into<String>,
+        check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.invariants.push((name.into(), Rc::new(check)));
+        self
+    }
+
+    /// Where proptest keeps the seeds of failing cases (default: nowhere).
+    pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
+        self.persistence = persistence;
+        self
+    }
+
+    /// Runs the campaign and panics with the [`ServerFailure`] if a case
+    /// fails: for `#[test]`.
+    #[track_caller]
+    pub fn check(self) -> DirectReport {
+        match self.run() {
+            Ok(report) => report,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// Runs the campaign: the report, or the minimal failing case.
+    ///
+    /// # Panics
+    ///
+    /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
+    ///
+    /// # Errors
+    ///
+    /// The [`ServerFailure`] of the minimal failing case.
+    pub fn run(self) -> Result<DirectReport, Box<ServerFailure>> {
+        let (seed, cases) =
+            effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        let config = Config {
+            cases,
+            ..campaign_config(self.persistence, self.source_file)
+        };
+        let rt = paused_runtime();
+        let mut runner = runner_for(seed, config);
+        let strategy = server_cases(
+            self.payloads.clone().unwrap_or_else(payload),
+            self.max_ports,
+            self.max_choices,
+        );
+        let outcome = runner.run(&strategy, |case| match self.drive(&rt, &case).finding {
+            None => Ok(()),
+            Some(f) => Err(TestCaseError::fail(f.to_string())),
+        });
+        match outcome {
+            Ok(()) => Ok(DirectReport { cases, seed }),
+            Err(TestError::Fail(_, case)) => Err(Box::new(self.minimize(&rt, case, seed))),
+            Err(TestError::Abort(why)) => Err(Box::new(ServerFailure {
+                finding: Finding {
+                    check: CheckKind::Determinism,
+                    message: format!("proptest gave up: {why}"),
+                    seq: None,
+                },
+                case: ServerCase {
+                    ports: 1,
+                    choices: Vec::new(),
+                },
+                sequence: String::new(),
+                callbacks: 0,
+                trace: String::new(),
+                campaign_seed: seed,
+            })),
+        }
+    }
+
+    /// Greedy simplification after proptest's shrinking: only the choices
+    /// that delivered something, then fewer ports, any one choice fewer or
+    /// any chunk cut to its first byte, while the same check fails.
+    fn minimize(&self, rt: &tokio::runtime::Runtime, case: ServerCase, seed: u64) -> ServerFailure {
+        let mut best = self.drive(rt, &case);
+        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
+            return self.failure(best, case, seed);
+        };
+        let same = |o: &Outcome| o.finding.as_ref().map(|f| &f.check) == Some(&check);
+        let mut current = ServerCase {
+            ports: case.ports,
+            choices: best
+                .delivered
+                .iter()
+                .map(|&i| case.choices[i].clone())
+                .collect(),
+        };
+        let again = self.drive(rt, &current);
+        if same(&again) {
+            best = again;
+        } else {
+            current = case;
+        }
+        'outer: for _ in 0..1000 {
+            let mut candidates: Vec<ServerCase> = Vec::new();
+            if current.ports > 1 {
+                candidates.push(ServerCase {
+                    ports: current.ports - 1,
+                    choices: current.choices.clone(),
+                });
+            }
+            for i in 0..current.choices.len() {
+                let mut c = current.clone();
+                c.choices.remove(i);
+                candidates.push(c);
+            }
+            for (i, choice) in current.choices.iter().enumerate() {
+                if let ServerChoice::Data(conn, bytes) = choice {
+                    if bytes.len() > 1 {
+                        let mut c = current.clone();
+                        c.choices[i] = ServerChoice::Data(*conn, bytes[..1].to_vec());
+                        candidates.push(c);
+                    }
+                }
+            }
+            for candidate in candidates {
+                let outcome = self.drive(rt, &candidate);
+                if same(&outcome) {
+                    current = candidate;
+                    best = outcome;
+                    continue 'outer;
+                }
+            }
+            break;
+        }
+        self.failure(best, current, seed)
+    }
+
+    fn failure(&self, outcome: Outcome, case: ServerCase, seed: u64) -> ServerFailure {
+        let trace = {
+            let mut w = TraceWriter::new(Vec::new());
+            for r in &outcome.trace {
+                w.write(r).expect("in-memory write of finite records");
+            }
+            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
+        };
+        ServerFailure {
+            finding: outcome.finding.unwrap_or_else(|| Finding {
+                check: CheckKind::Determinism,
+                message: "the failing case passed when run again: the factory keeps state between runs (a global?)".into(),
+                seq: None,
+            }),
+            case,
+            sequence: outcome.log.join("\n"),
+            callbacks: outcome.callbacks,
+            trace,
+            campaign_seed: seed,
+        }
+    }
+
+    /// Drives one fresh factory through `case`.
+    fn drive(&self, rt: &tokio::runtime::Runtime, case: &ServerCase) -> Outcome {
+        let mut outcome = Driver::new((self.make)(), case.ports, rt).run(&case.choices);
+        if outcome.finding.is_none() && self.write_after_close {
+            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
+        }
+        if outcome.finding.is_none() {
+            for (name, check) in &self.invariants {
+                if let Err(message) = check(&outcome.trace, &outcome.written) {
+                    outcome.finding = Some(Finding {
+                        check: CheckKind::Invariant(name.clone()),
+                        message,
+                        seq: None,
+                    });
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// The minimal failing case of a direct server campaign. Its `Display` is
+/// the panic message of [`DirectServerFuzz::check`].
+#[derive(Clone, Debug)]
+pub struct ServerFailure {
+    /// What the check found.
+    pub finding: Finding,
+    /// The minimal case.
+    pub case: ServerCase,
+    /// The callback sequence it gave, one line per callback, with the
+    /// factory's and its protocols' actions indented under it.
+    pub sequence: String,
+    /// How many callbacks the factory and its protocols got.
+    pub callbacks: usize,
+    /// The whole trace, in JSON Lines (trace format v1).
+    pub trace: String,
+    /// The campaign's seed ([`SEED_ENV`] replays it).
+    pub campaign_seed: u64,
+}
+
+impl fmt::Display for ServerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "callorder-fuzz: the server factory failed a check: {}",
+            self.finding
+        )?;
+        writeln!(
+            f,
+            "\nminimal callback sequence ({} port{}, {} callback{}):\n---8<---\n{}\n---8<---",
+            self.case.ports,
+            if self.case.ports == 1 { "" } else { "s" },
+            self.callbacks,
+            if self.callbacks == 1 { "" } else { "s" },
+            self.sequence
+        )?;
+        writeln!(f, "\nchoices: {:?}", self.case.choices)?;
+        writeln!(f, "\ntrace:\n---8<---\n{}---8<---", self.trace)?;
+        writeln!(
+            f,
+            "\nseed: {0} (replay the campaign with {SEED_ENV}={0})",
+            self.campaign_seed
+        )
+    }
+}
+
+/// Where a port stands, as the reactor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Its `do_start` is owed.
+    AwaitDoStart,
+    /// Accepting connections.
+    Listening,
+    /// `stop_listening` came; its `do_stop` may still be owed.
+    Stopped,
+}
+
+struct PortSt {
+    id: PortId,
+    addr: Address,
+    phase: Phase,
+    /// It holds a start of the factory (its `do_start` came, its `do_stop`
+    /// not yet).
+    holds: bool,
+}
+
+/// The recording reactor's state, with the ports it plays.
+type State = Recorder<Ports>;
+
+/// The ports, the connections they accepted, and what the reactor owes.
+struct Ports {
+    all: Vec<PortSt>,
+    /// The ports whose `do_stop` is owed, delivered in order once nothing
+    /// runs.
+    owed_stops: VecDeque<usize>,
+    /// Every accepted connection's peer address and port index (kept after
+    /// the connection ends, for the transport's `peer` and `host`).
+    accepted: BTreeMap<ProtocolId, (Address, usize)>,
+}
+
+impl Ports {
+    /// `stop_listening`'s effect: the port's `do_stop` is owed if it
+    /// started (it comes from the event loop, never nested).
+    fn stop(&mut self, l: PortId) -> Result<(), ActionError> {
+        let Some(i) = self.all.iter().position(|p| p.id == l) else {
+            return Err(ActionError::NotListening);
+        };
+        let port = &mut self.all[i];
+        if port.phase != Phase::Listening {
+            return Err(ActionError::NotListening);
+        }
+        port.phase = Phase::Stopped;
+        if port.holds {
+            self.owed_stops.push_back(i);
+        }
+        Ok(())
+    }
+}
+
+/// The handles' reactor: records every action into the trace.
+struct Ops(Rc<RefCell<State>>);
+
+impl Ops {
+    fn unsupported(&self, what: &str) {
+        let mut s = self.0.borrow_mut();
+        let seq = s.seq;
+        s.log.push(format!(
+            "    -> {what} (not supported by fuzz_server_factory)"
+        ));
+        s.fail(
+            CheckKind::ImplError,
+            format!("after seq {seq}: the factory called {what}, which fuzz_server_factory does not model: use fuzz_with"),
+            None,
+        );
+    }
+}
+
+impl ReactorOps for Ops {
+    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        self.0.borrow_mut().write(protocol, data)
+    }
+
+    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().lose_connection(protocol)
+    }
+
+    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::LoseWriteConnection { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().abort_connection(protocol)
+    }
+
+    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
+        self.0.borrow_mut().register_producer(protocol, streaming)
+    }
+
+    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().unregister_producer(protocol)
+    }
+
+    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::PauseReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::ResumeReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn peer(&self, protocol: ProtocolId) -> Address {
+        let s = self.0.borrow();
+        s.world
+            .accepted
+            .get(&protocol)
+            .map_or_else(|| Address::new("10.0.0.2:50000"), |(a, _)| a.clone())
+    }
+
+    fn host(&self, protocol: ProtocolId) -> Address {
+        let s = self.0.borrow();
+        s.world.accepted.get(&protocol).map_or_else(
+            || Address::new(crate::ADDRESS),
+            |&(_, i)| s.world.all[i].addr.clone(),
+        )
+    }
+
+    fn connect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("connect");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn stop_connecting(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("stop_connecting");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn disconnect(&self, _: ConnectorId) -> Result<(), ActionError> {
+        self.unsupported("disconnect");
+        Err(ActionError::NotConnecting)
+    }
+
+    fn destination(&self, _: ConnectorId) -> Address {
+        Address::new(crate::ADDRESS)
+    }
+
+    fn stop_listening(&self, port: PortId) -> Result<(), ActionError> {
+        let mut s = self.0.borrow_mut();
+        let result = s.world.stop(port);
+        s.action(
+            Event::StopListening { port },
+            result,
+            "stop_listening".into(),
+        );
+        result
+    }
+
+    fn connect_tcp(
+        &self,
+        _: Address,
+        _: Arc<dyn ClientFactory>,
+        _: Option<Duration>,
+    ) -> ConnectorId {
+        self.unsupported("connect_tcp");
+        ConnectorId(u64::MAX)
+    }
+
+    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        self.unsupported("listen_tcp");
+        Err(ActionError::AddressInUse)
+    }
+
+    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        self.0.borrow_mut().call_later(delay, f)
+    }
+
+    fn cancel_timer(&self, timer: u64) -> bool {
+        let timer = self.0.borrow_mut().take_timer(timer);
+        timer.is_some()
+    }
+
+    fn random_u64(&self) -> u64 {
+        self.0.borrow_mut().random_u64()
+    }
+
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
+}
+
+/// A running callback's future.
+type Callback<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallbackError>> + 'a>>;
+
+/// One case: a fresh factory, its ports, checker and recording reactor.
+struct Driver<'rt> {
+    state: Rc<RefCell<State>>,
+    ops: Rc<dyn ReactorOps>,
+    factory: Arc<dyn Factory>,
+    /// The built protocols; one is taken out while its callback runs.
+    protocols: BTreeMap<ProtocolId, Box<dyn Protocol>>,
+    next_protocol: u64,
+    rt: &'rt tokio::runtime::Runtime,
+    callbacks: usize,
+}
+
+impl<'rt> Driver<'rt> {
+    fn new(factory: Arc<dyn Factory>, ports: usize, rt: &'rt tokio::runtime::Runtime) -> Self {
+        let all = (1..=ports.max(1) as u64)
+            .map(|n| PortSt {
+                id: PortId(n),
+                addr: Address::new(format!("127.0.0.1:{}", 7999 + n)),
+                phase: Phase::AwaitDoStart,
+                holds: false,
+            })
+            .collect();
+        let state = Rc::new(RefCell::new(State::new(Ports {
+            all,
+            owed_stops: VecDeque::new(),
+            accepted: BTreeMap::new(),
+        })));
+        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
+        Driver {
+            state,
+            ops,
+            factory,
+            protocols: BTreeMap::new(),
+            next_protocol: 1,
+            rt,
+            callbacks: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.state.borrow().finding.is_some()
+    }
+
+    fn run(mut self, choices: &[ServerChoice]) -> Outcome {
+        let ports = self.state.borrow().world.all.len();
+        for i in 0..ports {
+            if self.done() {
+                break;
+            }
+            {
+                let mut s = self.state.borrow_mut();
+                let (port, addr) = (s.world.all[i].id, s.world.all[i].addr.clone());
+                let idx = s.record(
+                    Event::ListenTcp {
+                        factory: FACTORY,
+                        port,
+                    },
+                    0,
+                    None,
+                );
+                s.trace[idx].addr = Some(addr.as_str().to_owned());
+                s.log
+                    .push(format!("listen_tcp (l{}) {}", port.0, addr.as_str()));
+                s.feed();
+            }
+            self.do_start(i);
+            self.settle();
+        }
+        let mut delivered = Vec::new();
+        for (i, choice) in choices.iter().enumerate() {
+            if self.done() {
+                break;
+            }
+            if self.apply(choice) {
+                delivered.push(i);
+            }
+            self.settle();
+        }
+        if !self.done() {
+            self.teardown();
+        }
+        // Break the cycles through the reactor (timers and protocols hold
+        // handles on it) before taking the results out.
+        self.clear_timers();
+        self.protocols.clear();
+        let callbacks = self.callbacks;
+        self.state.borrow_mut().outcome(delivered, callbacks)
+    }
+
+    /// The callbacks that are legal now, at depth 0.
+    fn legal(&self) -> Vec<Event> {
+        self.state
+            .borrow()
+            .checker
+            .legal_next()
+            .into_iter()
+            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
+            .map(|s| s.event)
+            .collect()
+    }
+
+    fn port(&self, n: usize) -> (usize, PortId, Phase) {
+        let s = self.state.borrow();
+        let i = n % s.world.all.len();
+        (i, s.world.all[i].id, s.world.all[i].phase)
+    }
+
+    /// The `n`-th live connection (modulo their number), if any.
+    fn live(&self, n: usize) -> Option<ProtocolId> {
+        let s = self.state.borrow();
+        let live: Vec<ProtocolId> = s
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.lost)
+            .map(|(p, _)| *p)
+            .collect();
+        (!live.is_empty()).then(|| live[n % live.len()])
+    }
+
+    /// Delivers `choice` if it is legal now; whether it was.
+    fn apply(&mut self, choice: &ServerChoice) -> bool {
+        match choice {
+            ServerChoice::Advance(by) => {
+                self.advance(*by);
+                true
+            }
+            ServerChoice::Accept(n) => {
+                let (i, id, phase) = self.port(*n);
+                let holder = Holder::Port(id);
+                if phase != Phase::Listening {
+                    return false;
+                }
+                let legal = self
+                    .legal()
+                    .iter()
+                    .any(|e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder));
+                if !legal {
+                    return false;
+                }
+                self.accept(i, id);
+                true
+            }
+            ServerChoice::Data(n, bytes) => {
+                let Some(p) = self.live(*n) else {
+                    return false;
+                };
+                let legal = self
+                    .legal()
+                    .iter()
+                    .any(|e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p));
+                if bytes.is_empty() || !legal {
+                    return false;
+                }
+                let owned = bytes.clone();
+                self.deliver_protocol(
+                    p,
+                    Event::DataReceived {
+                        protocol: p,
+                        bytes: bytes.len() as u64,
+                    },
+                    Some(show_bytes(bytes)),
+                    move |proto| Box::pin(async move { proto.data_received(&owned).await }),
+                );
+                true
+            }
+            ServerChoice::Lost(n, r) => {
+                let Some(p) = self.live(*n) else {
+                    return false;
+                };
+                let mut reasons = self.lost_reasons(p);
+                reasons.sort_by_key(|r| *r != Reason::ConnectionDone);
+                if reasons.is_empty() {
+                    return false;
+                }
+                self.lose(p, reasons[r % reasons.len()]);
+                true
+            }
+            ServerChoice::StopListening(n) => {
+                let (_, id, phase) = self.port(*n);
+                if phase != Phase::Listening {
+                    return false;
+                }
+                // The test stops the port, from outside any callback.
+                let mut s = self.state.borrow_mut();
+                let result = s.world.stop(id);
+                s.record(
+                    Event::StopListening { port: id },
+                    0,
+                    result.err().map(|e| e.to_string()),
+                );
+                s.log.push(format!("stop_listening (l{})", id.0));
+                s.feed();
+                true
+            }
+        }
+    }
+
+    fn lost_reasons(&self, p: ProtocolId) -> Vec<Reason> {
+        self.legal()
+            .iter()
+            .filter_map(|e| match e {
+                Event::ConnectionLost { protocol, reason } if *protocol == p => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The port accepts a connection: `build_protocol` with the peer's
+    /// address, then `connection_made` on what it built.
+    fn accept(&mut self, i: usize, id: PortId) {
+        let p = ProtocolId(self.next_protocol);
+        self.next_protocol += 1;
+        let peer = Address::new(format!("10.0.0.2:{}", 50_000 + p.0));
+        let holder = Holder::Port(id);
+        let event = Event::BuildProtocol {
+            factory: FACTORY,
+            holder,
+            protocol: Some(p),
+        };
+        let factory = self.factory.clone();
+        let addr = peer.clone();
+        let built = self.deliver(event, 0, Some(peer.as_str().to_owned()), move || {
+            Box::pin(async move { factory.build_protocol(&addr).await })
+        });
+        {
+            let mut s = self.state.borrow_mut();
+            let idx = s
+                .trace
+                .iter()
+                .rposition(|r| r.step.event == event)
+                .expect("recorded");
+            s.trace[idx].addr = Some(peer.as_str().to_owned());
+            if let Some(None) = built {
+                // The record said Some: it was not fed yet, so set it right.
+                s.trace[idx].step.event = Event::BuildProtocol {
+                    factory: FACTORY,
+                    holder,
+                    protocol: None,
+                };
+                s.log
+                    .push("    (built none: the connection is closed)".into());
+            }
+        }
+        match built {
+            Some(Some(protocol)) => {
+                {
+                    let mut s = self.state.borrow_mut();
+                    s.conns.insert(p, Conn::default());
+                    s.world.accepted.insert(p, (peer, i));
+                }
+                self.protocols.insert(p, protocol);
+                let transport = Transport::new(p, self.ops.clone());
+                self.deliver_protocol(p, Event::ConnectionMade { protocol: p }, None, |proto| {
+                    proto.connection_made(transport)
+                });
+            }
+            // Built none: the port closes the connection, no callback owed.
+            Some(None) => {}
+            // The build failed: the case has its finding, fed with it.
+            None => return,
+        }
+        // The build's record is fed now, with its result.
+        self.state.borrow_mut().feed();
+    }
+
+    /// `connection_lost(reason)`, after the `stop_producing` a registered
+    /// producer is owed.
+    fn lose(&mut self, p: ProtocolId, reason: Reason) {
+        let owes_stop = self
+            .state
+            .borrow()
+            .conns
+            .get(&p)
+            .is_some_and(|c| c.producer)
+            && self
+                .legal()
+                .iter()
+                .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
+        if owes_stop {
+            self.deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
+                proto.stop_producing()
+            });
+            if self.done() {
+                return;
+            }
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            if let Some(c) = s.conns.get_mut(&p) {
+                c.lost = true;
+                c.producer = false;
+            }
+        }
+        self.deliver_protocol(
+            p,
+            Event::ConnectionLost {
+                protocol: p,
+                reason,
+            },
+            Some(reason.to_string()),
+            move |proto| proto.connection_lost(reason),
+        );
+    }
+
+    /// Delivers what the reactor owes, in order, until nothing is owed.
+    fn settle(&mut self) {
+        loop {
+            if self.done() {
+                return;
+            }
+            let Some(i) = self.state.borrow_mut().world.owed_stops.pop_front() else {
+                return;
+            };
+            self.do_stop(i);
+        }
+    }
+
+    fn do_start(&mut self, i: usize) {
+        let (holder, first) = {
+            let mut s = self.state.borrow_mut();
+            let first = !s.world.all.iter().any(|p| p.holds);
+            let port = &mut s.world.all[i];
+            port.holds = true;
+            port.phase = Phase::Listening;
+            (Holder::Port(port.id), first)
+        };
+        let factory = self.factory.clone();
+        self.deliver(
+            Event::DoStart {
+                factory: FACTORY,
+                holder: Some(holder),
+            },
+            0,
+            None,
+            move || {
+                Box::pin(async move {
+                    factory.do_start(holder);
+                    Ok(())
+                })
+            },
+        );
+        if first && !self.done() {
+            let factory = self.factory.clone();
+            let reactor = Reactor::new(self.ops.clone());
+            self.deliver(
+                Event::StartFactory { factory: FACTORY },
+                1,
+                None,
+                move || Box::pin(async move { factory.start_factory(&reactor).await }),
+            );
+        }
+    }
+
+    fn do_stop(&mut self, i: usize) {
+        let (holder, last) = {
+            let mut s = self.state.borrow_mut();
+            if !s.world.all[i].holds {
+                return;
+            }
+            s.world.all[i].holds = false;
+            s.world.all[i].phase = Phase::Stopped;
+            let last = !s.world.all.iter().any(|p| p.holds);
+            (Holder::Port(s.world.all[i].id), last)
+        };
+        let factory = self.factory.clone();
+        self.deliver(
+            Event::DoStop {
+                factory: FACTORY,
+                holder: Some(holder),
+            },
+            0,
+            None,
+            move || {
+                Box::pin(async move {
+                    factory.do_stop(holder);
+                    Ok(())
+                })
+            },
+        );
+        if last && !self.done() {
+            let factory = self.factory.clone();
+            self.deliver(
+                Event::StopFactory { factory: FACTORY },
+                1,
+                None,
+                move || Box::pin(async move { factory.stop_factory().await }),
+            );
+        }
+    }
+
+    /// The end of the run: the reactor shuts down, losing live connections,
+    /// then stopping the ports that still listen (as Twisted's reactor does).
+    fn teardown(&mut self) {
+        self.settle();
+        if self.done() {
+            return;
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            s.record(Event::Shutdown, 0, None);
+            s.log.push("shutdown".into());
+            s.feed();
+        }
+        self.clear_timers();
+        let live: Vec<ProtocolId> = {
+            let s = self.state.borrow();
+            s.conns
+                .iter()
+                .filter(|(_, c)| !c.lost)
+                .map(|(p, _)| *p)
+                .collect()
+        };
+        for p in live {
+            if self.done() {
+                return;
+            }
+            let (aborted, losing) = {
+                let s = self.state.borrow();
+                let c = s.conns.get(&p);
+                (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
+            };
+            let due = if aborted {
+                Reason::ConnectionAborted
+            } else if losing {
+                Reason::ConnectionDone
+            } else {
+                Reason::ConnectionLost
+            };
+            let legal = self.lost_reasons(p);
+            let reason = std::iter::once(due)
+                .chain(Reason::ALL)
+                .find(|r| legal.contains(r))
+                .unwrap_or(due);
+            self.lose(p, reason);
+            self.settle();
+        }
+        let ports = self.state.borrow().world.all.len();
+        for i in 0..ports {
+            if self.done() {
+                return;
+            }
+            self.do_stop(i);
+            self.settle();
+        }
+        if self.done() {
+            return;
+        }
+        self.clear_timers();
+        let mut s = self.state.borrow_mut();
+        s.record(Event::End, 0, None);
+        s.feed();
+    }
+
+    fn clear_timers(&mut self) {
+        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        drop(timers);
+    }
+
+    /// Runs the timers due within `by`, then sets the clock.
+    fn advance(&mut self, by: Duration) {
+        let until = self.state.borrow().now + by;
+        self.state
+            .borrow_mut()
+            .log
+            .push(format!("(time passes: {by:?})"));
+        for _ in 0..MAX_TIMERS_PER_ADVANCE {
+            let next = self.state.borrow_mut().next_due(until);
+            let Some(f) = next else { break };
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+                self.state.borrow_mut().timer_panicked(panic.as_ref());
+            }
+            self.settle();
+            if self.done() {
+                return;
+            }
+        }
+        self.state.borrow_mut().now = until;
+    }
+
+    /// A callback of protocol `p`.
+    fn deliver_protocol(
+        &mut self,
+        p: ProtocolId,
+        event: Event,
+        what: Option<String>,
+        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a, ()>,
+    ) {
+        let Some(mut protocol) = self.protocols.remove(&p) else {
+            return;
+        };
+        self.deliver(event, 0, what, || call(protocol.as_mut()));
+        self.protocols.insert(p, protocol);
+    }
+
+    /// Records the callback `event` at `depth`, runs it to completion, then
+    /// feeds the checker the callback and the actions it made. Its value,
+    /// unless it failed (then the case has its finding).
+    fn deliver<'a, T>(
+        &mut self,
+        event: Event,
+        depth: u32,
+        what: Option<String>,
+        call: impl FnOnce() -> Callback<'a, T>,
+    ) -> Option<T> {
+        let indent = "    ".repeat(depth as usize);
+        let line = match what {
+            Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
+            None => format!("{indent}{} ({})", event.kind(), who(&event)),
+        };
+        let (idx, outer) = self.state.borrow_mut().begin_callback(event, depth, line);
+        self.callbacks += 1;
+        let result = {
+            let fut = CatchUnwind(call());
+            self.rt
+                .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
+        };
+        // A build is fed once its result is known.
+        let feed = !matches!(event, Event::BuildProtocol { .. });
+        self.state
+            .borrow_mut()
+            .end_callback(idx, outer, result, feed)
+    }
+}
+
+/// The port or protocol an event is about, for the log: `l1`, `p2`.
+fn who(event: &Event) -> String {
+    match *event {
+        Event::DoStart {
+            holder: Some(Holder::Port(port)),
+            ..
+        }
+        | Event::DoStop {
+            holder: Some(Holder::Port(port)),
+            ..
+        }
+        | Event::BuildProtocol {
+            holder: Holder::Port(port),
+            ..
+        } => format!("l{}", port.0),
+        _ => match event.protocol() {
+            Some(p) => format!("p{}", p.0),
+            None => "factory".to_owned(),
+        },
+    }
+}
