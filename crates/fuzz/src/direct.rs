@@ -48,12 +48,13 @@ use callorder_core::{
     ActionError, Address, CallbackResult, ClientFactory, ConnectorId, Factory, PortId, Protocol,
     ProtocolId, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_trace::{EventKind, FactoryId, Holder, Record, TraceWriter};
+use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
-use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::checks::{CheckKind, Finding};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
+use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
@@ -128,7 +129,6 @@ pub fn choices(payloads: BoxedStrategy<Vec<u8>>, max: usize) -> BoxedStrategy<Ve
 }
 
 type MakeProtocol = Rc<dyn Fn() -> Box<dyn Protocol>>;
-type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
 
 /// A campaign over one protocol driven directly: build it with
 /// [`fuzz_protocol`](crate::fuzz_protocol), tune it, then
@@ -283,65 +283,19 @@ impl DirectFuzz {
         }
     }
 
-    /// Greedy simplification after proptest's shrinking: only the choices
-    /// that delivered something, then any one choice fewer or any chunk cut
-    /// to its first byte that still fails the same check.
+    /// proptest's minimal case, simplified further by the greedy pass.
     fn minimize(
         &self,
         rt: &tokio::runtime::Runtime,
         choices: Vec<Choice>,
         seed: u64,
     ) -> DirectFailure {
-        let mut best = self.drive(rt, &choices);
-        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
-            // Flaky: report it as found, unshrunk.
-            return self.failure(best, choices, seed);
-        };
-        let mut current: Vec<Choice> = best.delivered.iter().map(|&i| choices[i].clone()).collect();
-        let again = self.drive(rt, &current);
-        if again.finding.as_ref().map(|f| &f.check) == Some(&check) {
-            best = again;
-        } else {
-            current = choices;
-        }
-        'outer: for _ in 0..1000 {
-            let mut candidates: Vec<Vec<Choice>> = (0..current.len())
-                .map(|i| {
-                    let mut c = current.clone();
-                    c.remove(i);
-                    c
-                })
-                .collect();
-            for (i, c) in current.iter().enumerate() {
-                if let Choice::Data(bytes) = c {
-                    if bytes.len() > 1 {
-                        let mut shorter = current.clone();
-                        shorter[i] = Choice::Data(bytes[..1].to_vec());
-                        candidates.push(shorter);
-                    }
-                }
-            }
-            for candidate in candidates {
-                let outcome = self.drive(rt, &candidate);
-                if outcome.finding.as_ref().map(|f| &f.check) == Some(&check) {
-                    current = candidate;
-                    best = outcome;
-                    continue 'outer;
-                }
-            }
-            break;
-        }
-        self.failure(best, current, seed)
+        let (choices, outcome) = greedy::minimize(choices, |c| self.drive(rt, c));
+        self.failure(outcome, choices, seed)
     }
 
     fn failure(&self, outcome: Outcome, choices: Vec<Choice>, seed: u64) -> DirectFailure {
-        let trace = {
-            let mut w = TraceWriter::new(Vec::new());
-            for r in &outcome.trace {
-                w.write(r).expect("in-memory write of finite records");
-            }
-            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
-        };
+        let trace = greedy::trace_text(&outcome.trace);
         DirectFailure {
             finding: outcome.finding.unwrap_or_else(|| Finding {
                 check: CheckKind::Determinism,
@@ -359,21 +313,7 @@ impl DirectFuzz {
     /// Drives one fresh protocol through `choices`.
     fn drive(&self, rt: &tokio::runtime::Runtime, choices: &[Choice]) -> Outcome {
         let mut outcome = Driver::new(self.make.clone(), rt).run(choices);
-        if outcome.finding.is_none() && self.write_after_close {
-            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
-        }
-        if outcome.finding.is_none() {
-            for (name, check) in &self.invariants {
-                if let Err(message) = check(&outcome.trace, &outcome.written) {
-                    outcome.finding = Some(Finding {
-                        check: CheckKind::Invariant(name.clone()),
-                        message,
-                        seq: None,
-                    });
-                    break;
-                }
-            }
-        }
+        greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
         outcome
     }
 }
@@ -857,5 +797,19 @@ impl<'rt> Driver<'rt> {
         self.state
             .borrow_mut()
             .end_callback(idx, outer, result, true);
+    }
+}
+
+impl Simplify for Vec<Choice> {
+    fn keep(&self, kept: &[usize]) -> Self {
+        kept.iter().map(|&i| self[i].clone()).collect()
+    }
+
+    /// One choice fewer, or one chunk cut to its first byte.
+    fn simpler(&self) -> Vec<Self> {
+        greedy::simpler_choices(self, |c| match c {
+            Choice::Data(bytes) if bytes.len() > 1 => Some(Choice::Data(bytes[..1].to_vec())),
+            _ => None,
+        })
     }
 }

@@ -69,13 +69,14 @@ use callorder_core::{
     ActionError, Address, CallbackError, ClientFactory, Connector, ConnectorId, Factory, PortId,
     Protocol, ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_trace::{Event, FactoryId, Holder, Record, TraceWriter};
+use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::checks::{CheckKind, Finding};
 use crate::direct::{DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
+use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
@@ -160,7 +161,6 @@ pub fn client_cases(
 }
 
 type MakeFactory = Rc<dyn Fn() -> Arc<dyn ClientFactory>>;
-type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
 
 /// A campaign over one client factory driven directly: build it with
 /// [`fuzz_client_factory`](crate::fuzz_client_factory), tune it, then
@@ -323,72 +323,14 @@ impl DirectClientFuzz {
         }
     }
 
-    /// Greedy simplification after proptest's shrinking: only the choices
-    /// that delivered something, then fewer connectors, any one choice fewer
-    /// or any chunk cut to its first byte, while the same check fails.
+    /// proptest's minimal case, simplified further by the greedy pass.
     fn minimize(&self, rt: &tokio::runtime::Runtime, case: ClientCase, seed: u64) -> ClientFailure {
-        let mut best = self.drive(rt, &case);
-        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
-            return self.failure(best, case, seed);
-        };
-        let same = |o: &Outcome| o.finding.as_ref().map(|f| &f.check) == Some(&check);
-        let mut current = ClientCase {
-            connectors: case.connectors,
-            choices: best
-                .delivered
-                .iter()
-                .map(|&i| case.choices[i].clone())
-                .collect(),
-        };
-        let again = self.drive(rt, &current);
-        if same(&again) {
-            best = again;
-        } else {
-            current = case;
-        }
-        'outer: for _ in 0..1000 {
-            let mut candidates: Vec<ClientCase> = Vec::new();
-            if current.connectors > 1 {
-                candidates.push(ClientCase {
-                    connectors: current.connectors - 1,
-                    choices: current.choices.clone(),
-                });
-            }
-            for i in 0..current.choices.len() {
-                let mut c = current.clone();
-                c.choices.remove(i);
-                candidates.push(c);
-            }
-            for (i, choice) in current.choices.iter().enumerate() {
-                if let ClientChoice::Data(conn, bytes) = choice {
-                    if bytes.len() > 1 {
-                        let mut c = current.clone();
-                        c.choices[i] = ClientChoice::Data(*conn, bytes[..1].to_vec());
-                        candidates.push(c);
-                    }
-                }
-            }
-            for candidate in candidates {
-                let outcome = self.drive(rt, &candidate);
-                if same(&outcome) {
-                    current = candidate;
-                    best = outcome;
-                    continue 'outer;
-                }
-            }
-            break;
-        }
-        self.failure(best, current, seed)
+        let (case, outcome) = greedy::minimize(case, |c| self.drive(rt, c));
+        self.failure(outcome, case, seed)
     }
 
     fn failure(&self, outcome: Outcome, case: ClientCase, seed: u64) -> ClientFailure {
-        let trace = {
-            let mut w = TraceWriter::new(Vec::new());
-            for r in &outcome.trace {
-                w.write(r).expect("in-memory write of finite records");
-            }
-            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
-        };
+        let trace = greedy::trace_text(&outcome.trace);
         ClientFailure {
             finding: outcome.finding.unwrap_or_else(|| Finding {
                 check: CheckKind::Determinism,
@@ -406,21 +348,7 @@ impl DirectClientFuzz {
     /// Drives one fresh factory through `case`.
     fn drive(&self, rt: &tokio::runtime::Runtime, case: &ClientCase) -> Outcome {
         let mut outcome = Driver::new((self.make)(), case.connectors, rt).run(&case.choices);
-        if outcome.finding.is_none() && self.write_after_close {
-            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
-        }
-        if outcome.finding.is_none() {
-            for (name, check) in &self.invariants {
-                if let Err(message) = check(&outcome.trace, &outcome.written) {
-                    outcome.finding = Some(Finding {
-                        check: CheckKind::Invariant(name.clone()),
-                        message,
-                        seq: None,
-                    });
-                    break;
-                }
-            }
-        }
+        greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
         outcome
     }
 }
@@ -1362,5 +1290,41 @@ fn who(event: &Event) -> String {
             Some(p) => format!("p{}", p.0),
             None => "factory".to_owned(),
         },
+    }
+}
+
+impl Simplify for ClientCase {
+    fn keep(&self, kept: &[usize]) -> Self {
+        ClientCase {
+            connectors: self.connectors,
+            choices: kept.iter().map(|&i| self.choices[i].clone()).collect(),
+        }
+    }
+
+    /// One connector fewer, one choice fewer, or one chunk cut to its first
+    /// byte.
+    fn simpler(&self) -> Vec<Self> {
+        let mut out = Vec::new();
+        if self.connectors > 1 {
+            out.push(ClientCase {
+                connectors: self.connectors - 1,
+                choices: self.choices.clone(),
+            });
+        }
+        let smaller = |c: &ClientChoice| match c {
+            ClientChoice::Data(conn, bytes) if bytes.len() > 1 => {
+                Some(ClientChoice::Data(*conn, bytes[..1].to_vec()))
+            }
+            _ => None,
+        };
+        out.extend(
+            greedy::simpler_choices(&self.choices, smaller)
+                .into_iter()
+                .map(|choices| ClientCase {
+                    connectors: self.connectors,
+                    choices,
+                }),
+        );
+        out
     }
 }

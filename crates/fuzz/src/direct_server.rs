@@ -64,13 +64,14 @@ use callorder_core::{
     ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
     ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_trace::{Event, FactoryId, Holder, Record, TraceWriter};
+use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::checks::{writes_after_close, CheckKind, Finding};
+use crate::checks::{CheckKind, Finding};
 use crate::direct::{DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
+use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
@@ -149,7 +150,6 @@ pub fn server_cases(
 }
 
 type MakeFactory = Rc<dyn Fn() -> Arc<dyn Factory>>;
-type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
 
 /// A campaign over one server factory driven directly: build it with
 /// [`fuzz_server_factory`](crate::fuzz_server_factory), tune it, then
@@ -311,72 +311,14 @@ impl DirectServerFuzz {
         }
     }
 
-    /// Greedy simplification after proptest's shrinking: only the choices
-    /// that delivered something, then fewer ports, any one choice fewer or
-    /// any chunk cut to its first byte, while the same check fails.
+    /// proptest's minimal case, simplified further by the greedy pass.
     fn minimize(&self, rt: &tokio::runtime::Runtime, case: ServerCase, seed: u64) -> ServerFailure {
-        let mut best = self.drive(rt, &case);
-        let Some(check) = best.finding.as_ref().map(|f| f.check.clone()) else {
-            return self.failure(best, case, seed);
-        };
-        let same = |o: &Outcome| o.finding.as_ref().map(|f| &f.check) == Some(&check);
-        let mut current = ServerCase {
-            ports: case.ports,
-            choices: best
-                .delivered
-                .iter()
-                .map(|&i| case.choices[i].clone())
-                .collect(),
-        };
-        let again = self.drive(rt, &current);
-        if same(&again) {
-            best = again;
-        } else {
-            current = case;
-        }
-        'outer: for _ in 0..1000 {
-            let mut candidates: Vec<ServerCase> = Vec::new();
-            if current.ports > 1 {
-                candidates.push(ServerCase {
-                    ports: current.ports - 1,
-                    choices: current.choices.clone(),
-                });
-            }
-            for i in 0..current.choices.len() {
-                let mut c = current.clone();
-                c.choices.remove(i);
-                candidates.push(c);
-            }
-            for (i, choice) in current.choices.iter().enumerate() {
-                if let ServerChoice::Data(conn, bytes) = choice {
-                    if bytes.len() > 1 {
-                        let mut c = current.clone();
-                        c.choices[i] = ServerChoice::Data(*conn, bytes[..1].to_vec());
-                        candidates.push(c);
-                    }
-                }
-            }
-            for candidate in candidates {
-                let outcome = self.drive(rt, &candidate);
-                if same(&outcome) {
-                    current = candidate;
-                    best = outcome;
-                    continue 'outer;
-                }
-            }
-            break;
-        }
-        self.failure(best, current, seed)
+        let (case, outcome) = greedy::minimize(case, |c| self.drive(rt, c));
+        self.failure(outcome, case, seed)
     }
 
     fn failure(&self, outcome: Outcome, case: ServerCase, seed: u64) -> ServerFailure {
-        let trace = {
-            let mut w = TraceWriter::new(Vec::new());
-            for r in &outcome.trace {
-                w.write(r).expect("in-memory write of finite records");
-            }
-            String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
-        };
+        let trace = greedy::trace_text(&outcome.trace);
         ServerFailure {
             finding: outcome.finding.unwrap_or_else(|| Finding {
                 check: CheckKind::Determinism,
@@ -394,21 +336,7 @@ impl DirectServerFuzz {
     /// Drives one fresh factory through `case`.
     fn drive(&self, rt: &tokio::runtime::Runtime, case: &ServerCase) -> Outcome {
         let mut outcome = Driver::new((self.make)(), case.ports, rt).run(&case.choices);
-        if outcome.finding.is_none() && self.write_after_close {
-            outcome.finding = writes_after_close(&outcome.trace).into_iter().next();
-        }
-        if outcome.finding.is_none() {
-            for (name, check) in &self.invariants {
-                if let Err(message) = check(&outcome.trace, &outcome.written) {
-                    outcome.finding = Some(Finding {
-                        check: CheckKind::Invariant(name.clone()),
-                        message,
-                        seq: None,
-                    });
-                    break;
-                }
-            }
-        }
+        greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
         outcome
     }
 }
@@ -1190,5 +1118,41 @@ fn who(event: &Event) -> String {
             Some(p) => format!("p{}", p.0),
             None => "factory".to_owned(),
         },
+    }
+}
+
+impl Simplify for ServerCase {
+    fn keep(&self, kept: &[usize]) -> Self {
+        ServerCase {
+            ports: self.ports,
+            choices: kept.iter().map(|&i| self.choices[i].clone()).collect(),
+        }
+    }
+
+    /// One port fewer, one choice fewer, or one chunk cut to its first
+    /// byte.
+    fn simpler(&self) -> Vec<Self> {
+        let mut out = Vec::new();
+        if self.ports > 1 {
+            out.push(ServerCase {
+                ports: self.ports - 1,
+                choices: self.choices.clone(),
+            });
+        }
+        let smaller = |c: &ServerChoice| match c {
+            ServerChoice::Data(conn, bytes) if bytes.len() > 1 => {
+                Some(ServerChoice::Data(*conn, bytes[..1].to_vec()))
+            }
+            _ => None,
+        };
+        out.extend(
+            greedy::simpler_choices(&self.choices, smaller)
+                .into_iter()
+                .map(|choices| ServerCase {
+                    ports: self.ports,
+                    choices,
+                }),
+        );
+        out
     }
 }

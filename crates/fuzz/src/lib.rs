@@ -114,6 +114,7 @@ pub mod direct;
 pub mod direct_client;
 pub mod direct_server;
 mod fuzz;
+mod greedy;
 mod recorder;
 pub mod strategy;
 
