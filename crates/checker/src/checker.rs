@@ -118,18 +118,26 @@ impl Default for Checker {
 
 /// A violation found while handling one event, before the event's seq and
 /// the object's history are filled in.
-struct Fail {
+///
+/// Boxed, so that `Result<(), Fail>` is one pointer: every check on the hot
+/// path returns it, and a wide error type made each of them pass it through
+/// memory.
+struct Fail(Box<FailInner>);
+
+struct FailInner {
     rule: Rule,
     message: String,
     object: Option<Object>,
 }
 
+#[cold]
+#[inline(never)]
 fn fail(rule: Rule, object: Option<Object>, message: impl Into<String>) -> Fail {
-    Fail {
+    Fail(Box::new(FailInner {
         rule,
         message: message.into(),
         object,
-    }
+    }))
 }
 
 type Check = Result<(), Fail>;
@@ -234,6 +242,7 @@ impl Checker {
     }
 
     fn violation(&self, step: &Step, f: Fail) -> Violation {
+        let f = *f.0;
         let history = f.object.map(|o| self.recent.of(o)).unwrap_or_default();
         let expected = match f.object {
             Some(o) if step.event != Event::End => self.legal_for(o, step),
