@@ -22,6 +22,27 @@ use crate::violation::{CheckError, Object, Violation, Warning};
 const RETURNED_FRAMES: usize = 256;
 const _: () = assert!(RETURNED_FRAMES.is_power_of_two());
 
+/// What the checks of an event need of the callback it runs inside: a
+/// `Frame` without its outcome fields, small enough to pass in registers
+/// (copies of the whole frame through the stack were a visible cost).
+#[derive(Clone, Copy, Debug)]
+struct Parent {
+    seq: u64,
+    depth: u32,
+    kind: EventKind,
+}
+
+impl Parent {
+    #[inline]
+    fn of(frame: &Frame) -> Parent {
+        Parent {
+            seq: frame.seq,
+            depth: frame.depth,
+            kind: frame.kind,
+        }
+    }
+}
+
 /// A `start_factory`/`stop_factory` hook that must come next.
 #[derive(Clone, Copy, Debug)]
 struct Hook {
@@ -96,7 +117,8 @@ pub struct Checker {
     /// By depth: the last action made inside the running callback at that
     /// depth, with that callback's seq (stale when the seq differs).
     sources: Vec<(u64, Source)>,
-    returned: Vec<Frame>,
+    /// Returned callbacks, as much of them as a `within` needs.
+    returned: Vec<Parent>,
     /// The sources of returned callbacks that had one.
     returned_sources: Vec<(u64, Source)>,
     returned_sources_next: usize,
@@ -241,6 +263,8 @@ impl Checker {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn violation(&self, step: &Step, f: Fail) -> Violation {
         let f = *f.0;
         let history = f.object.map(|o| self.recent.of(o)).unwrap_or_default();
@@ -265,12 +289,17 @@ impl Checker {
         if self.ended {
             return Err(fail(Rule::AfterEnd, None, format!("{kind} after end")));
         }
-        self.check_hook(step)?;
+        // Most events neither follow a do_start/do_stop at count 0 nor are
+        // hooks: they skip the hook check.
+        if self.hook.is_some() || matches!(kind, EventKind::StartFactory | EventKind::StopFactory) {
+            self.check_hook(step)?;
+        }
         let parent = self.enter(step)?;
         if kind.is_callback() && step.depth > 0 {
             self.check_nested(step, parent)?;
         }
-        self.dispatch(step, parent)?;
+        let connector = step.event.connector();
+        self.dispatch(step, parent, connector)?;
         if kind.is_action() && step.failed {
             // An action that raised delivers nothing, and ends the window of
             // the action before it.
@@ -284,7 +313,6 @@ impl Checker {
             self.set_source(parent, source);
         }
         if kind.is_callback() {
-            let connector = step.event.connector();
             self.stack.push(Frame {
                 seq: step.seq,
                 depth: step.depth,
@@ -299,6 +327,7 @@ impl Checker {
     // ---------------------------------------------------------------- nesting
 
     /// The hook of a do_start/do_stop at count 0 must come right inside it.
+    #[inline(never)]
     fn check_hook(&mut self, step: &Step) -> Check {
         let kind = step.event.kind();
         match self.hook.take() {
@@ -362,83 +391,99 @@ impl Checker {
 
     /// Places the event on the call stack: the callbacks it shows to have
     /// returned are popped, and the callback it runs inside is returned.
-    fn enter(&mut self, step: &Step) -> Result<Option<Frame>, Fail> {
+    #[inline]
+    fn enter(&mut self, step: &Step) -> Result<Option<Parent>, Fail> {
         let d = step.depth as usize;
         self.coverage.hit(Rule::Depth);
         if let Some(w) = step.within {
-            if step.depth == 0 {
-                return Err(fail(
-                    Rule::Depth,
-                    None,
-                    format!("within {w} at depth 0: a top-level event runs inside no callback"),
-                ));
-            }
-            let frame = if let Some(f) = self.stack.iter().find(|f| f.seq == w) {
-                Some(*f)
-            } else if let Some(f) = self.returned.iter().find(|f| f.seq == w) {
-                Some(*f)
-            } else if w >= step.seq || w == 0 {
-                return Err(fail(
-                    Rule::Depth,
-                    None,
-                    format!("within {w} names no earlier event"),
-                ));
-            } else if w >= self.oldest_remembered() {
-                return Err(fail(
-                    Rule::Depth,
-                    None,
-                    format!("within {w} names an event that is not a callback"),
-                ));
-            } else {
-                None // Older than the frames remembered: trusted.
-            };
-            if let Some(f) = frame {
-                if f.depth as usize + 1 != d {
-                    return Err(fail(
-                        Rule::Depth,
-                        None,
-                        format!(
-                            "depth {d} inside the callback at seq {w}, which ran at depth {}",
-                            f.depth
-                        ),
-                    ));
-                }
-            }
-            // The implicit stack follows depth alone ("the nearest earlier
-            // event whose depth is one less"), so `within` does not reshape it.
-            if d <= self.stack.len() {
-                self.pop_to(d);
-            }
-            if let Some(f) = frame {
-                if let Some(pos) = self.stack.iter().position(|s| s.seq == f.seq) {
-                    return Ok(Some(self.stack[pos]));
-                }
-            }
-            return Ok(frame);
+            return self.enter_within(step, w);
         }
         if d > self.stack.len() {
-            let running = match self.stack.last() {
-                Some(f) => format!(
-                    "the innermost running callback is {} at seq {} (depth {})",
-                    f.kind, f.seq, f.depth
-                ),
-                None => "no callback is running".to_owned(),
-            };
-            return Err(fail(
-                Rule::Depth,
-                None,
-                format!(
-                    "depth {d} needs a running callback at depth {}, but {running}",
-                    d - 1
-                ),
-            ));
+            return Err(self.too_deep(d));
         }
-        self.pop_to(d);
+        if self.stack.len() > d {
+            self.pop_to(d);
+        }
         Ok(if d == 0 {
             None
         } else {
-            self.stack.last().copied()
+            self.stack.last().map(Parent::of)
         })
+    }
+
+    /// [`enter`](Checker::enter) for an event that names its enclosing
+    /// callback, which few traces do.
+    #[inline(never)]
+    fn enter_within(&mut self, step: &Step, w: u64) -> Result<Option<Parent>, Fail> {
+        let d = step.depth as usize;
+        if step.depth == 0 {
+            return Err(fail(
+                Rule::Depth,
+                None,
+                format!("within {w} at depth 0: a top-level event runs inside no callback"),
+            ));
+        }
+        let frame = if let Some(f) = self.stack.iter().find(|f| f.seq == w) {
+            Some(Parent::of(f))
+        } else if let Some(f) = self.returned.iter().find(|f| f.seq == w) {
+            Some(*f)
+        } else if w >= step.seq || w == 0 {
+            return Err(fail(
+                Rule::Depth,
+                None,
+                format!("within {w} names no earlier event"),
+            ));
+        } else if w >= self.oldest_remembered() {
+            return Err(fail(
+                Rule::Depth,
+                None,
+                format!("within {w} names an event that is not a callback"),
+            ));
+        } else {
+            None // Older than the frames remembered: trusted.
+        };
+        if let Some(f) = frame {
+            if f.depth as usize + 1 != d {
+                return Err(fail(
+                    Rule::Depth,
+                    None,
+                    format!(
+                        "depth {d} inside the callback at seq {w}, which ran at depth {}",
+                        f.depth
+                    ),
+                ));
+            }
+        }
+        // The implicit stack follows depth alone ("the nearest earlier
+        // event whose depth is one less"), so `within` does not reshape it.
+        if d <= self.stack.len() {
+            self.pop_to(d);
+        }
+        if let Some(f) = frame {
+            if let Some(pos) = self.stack.iter().position(|s| s.seq == f.seq) {
+                return Ok(Some(Parent::of(&self.stack[pos])));
+            }
+        }
+        Ok(frame)
+    }
+
+    #[cold]
+    fn too_deep(&self, d: usize) -> Fail {
+        let running = match self.stack.last() {
+            Some(f) => format!(
+                "the innermost running callback is {} at seq {} (depth {})",
+                f.kind, f.seq, f.depth
+            ),
+            None => "no callback is running".to_owned(),
+        };
+        fail(
+            Rule::Depth,
+            None,
+            format!(
+                "depth {d} needs a running callback at depth {}, but {running}",
+                d - 1
+            ),
+        )
     }
 
     /// The seq from which every returned callback is still remembered.
@@ -453,30 +498,40 @@ impl Checker {
     /// Pops every callback at depth `d` or deeper: they returned.
     fn pop_to(&mut self, d: usize) {
         while self.stack.len() > d {
-            let frame = self.stack.pop().expect("len > d");
-            self.on_return(&frame);
-            if let Some((seq, source)) = self.sources.get(frame.depth as usize).copied() {
-                if seq == frame.seq {
-                    self.remember_source(seq, source);
-                }
+            // Field by field, not the whole frame: it was just written field
+            // by field, and a wide copy of it stalled on the store buffer.
+            let top = self.stack.len() - 1;
+            let parent = Parent::of(&self.stack[top]);
+            if matches!(
+                parent.kind,
+                EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
+            ) {
+                let frame = self.stack[top];
+                self.on_return(&frame);
+            }
+            self.stack.truncate(top);
+            // Compared in place: most callbacks made no action, and copying
+            // the slot out first cost more than the comparison.
+            if let Some(&(seq, source)) = self
+                .sources
+                .get(parent.depth as usize)
+                .filter(|(seq, _)| *seq == parent.seq)
+            {
+                self.remember_source(seq, source);
             }
             if self.returned.len() < RETURNED_FRAMES {
-                self.returned.push(frame);
+                self.returned.push(parent);
             } else {
-                self.returned[self.returned_next] = frame;
+                self.returned[self.returned_next] = parent;
             }
             self.returned_next = (self.returned_next + 1) & (RETURNED_FRAMES - 1);
         }
     }
 
-    /// A callback returned: what Twisted decides at that point.
+    /// An outcome callback (`client_connection_*`) returned: what Twisted
+    /// decides at that point. No other return decides anything.
+    #[inline(never)]
     fn on_return(&mut self, frame: &Frame) {
-        if !matches!(
-            frame.kind,
-            EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
-        ) {
-            return;
-        }
         let Some(c) = frame.connector else { return };
         let Some(conn) = self.connectors.get_mut(c) else {
             return;
@@ -511,7 +566,7 @@ impl Checker {
     }
 
     /// A callback at depth >= 1 needs an action or a hook that delivers it.
-    fn check_nested(&mut self, step: &Step, parent: Option<Frame>) -> Check {
+    fn check_nested(&mut self, step: &Step, parent: Option<Parent>) -> Check {
         let kind = step.event.kind();
         if matches!(kind, EventKind::StartFactory | EventKind::StopFactory) {
             return Ok(()); // Checked as a hook.
@@ -520,7 +575,7 @@ impl Checker {
         let Some(parent) = parent else {
             return Ok(()); // `within` an old callback: trusted.
         };
-        let source = self.source_of(&parent);
+        let source = self.source_of(parent);
         let delivered = source.is_some_and(|s| s.delivers && self.source_permits(&s, &step.event));
         if delivered {
             let src = source.expect("checked");
@@ -612,7 +667,7 @@ impl Checker {
 
     /// Records an action made inside `parent`, for the callbacks it may
     /// deliver nested at its depth.
-    fn set_source(&mut self, parent: Option<Frame>, source: Source) {
+    fn set_source(&mut self, parent: Option<Parent>, source: Source) {
         let Some(parent) = parent else { return };
         let d = parent.depth as usize;
         if self.stack.get(d).is_some_and(|f| f.seq == parent.seq) {
@@ -632,7 +687,7 @@ impl Checker {
     }
 
     /// The last action made inside `frame`, running or returned.
-    fn source_of(&self, frame: &Frame) -> Option<Source> {
+    fn source_of(&self, frame: Parent) -> Option<Source> {
         match self.sources.get(frame.depth as usize) {
             Some((seq, s)) if *seq == frame.seq => Some(*s),
             _ => self
@@ -679,8 +734,13 @@ impl Checker {
         }
     }
 
-    fn dispatch(&mut self, step: &Step, parent: Option<Frame>) -> Check {
-        if let Some(c) = step.event.connector() {
+    fn dispatch(
+        &mut self,
+        step: &Step,
+        parent: Option<Parent>,
+        connector: Option<ConnectorId>,
+    ) -> Check {
+        if let Some(c) = connector {
             self.revive(c);
         }
         let seq = step.seq;
@@ -1076,7 +1136,7 @@ impl Checker {
     fn connect_tcp(
         &mut self,
         step: &Step,
-        parent: Option<Frame>,
+        parent: Option<Parent>,
         factory: FactoryId,
         c: ConnectorId,
     ) -> Check {
@@ -1152,7 +1212,7 @@ impl Checker {
         }
     }
 
-    fn connect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+    fn connect(&mut self, step: &Step, parent: Option<Parent>, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::ConnectState);
         let strict = self.profile == Profile::Strict;
         let running = |seq: u64| {
@@ -1235,7 +1295,7 @@ impl Checker {
         Ok(())
     }
 
-    fn stop_connecting(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+    fn stop_connecting(&mut self, step: &Step, parent: Option<Parent>, c: ConnectorId) -> Check {
         self.coverage.hit(Rule::ConnectState);
         let conn = self.connector_mut(c)?;
         if step.failed {
@@ -1271,7 +1331,7 @@ impl Checker {
         Ok(())
     }
 
-    fn disconnect(&mut self, step: &Step, parent: Option<Frame>, c: ConnectorId) -> Check {
+    fn disconnect(&mut self, step: &Step, parent: Option<Parent>, c: ConnectorId) -> Check {
         let conn = self.connector_mut(c)?;
         if step.failed {
             return Ok(());
@@ -1496,7 +1556,7 @@ impl Checker {
     fn listen_tcp(
         &mut self,
         step: &Step,
-        parent: Option<Frame>,
+        parent: Option<Parent>,
         factory: FactoryId,
         l: PortId,
     ) -> Check {
@@ -1534,7 +1594,7 @@ impl Checker {
         Ok(())
     }
 
-    fn stop_listening(&mut self, step: &Step, parent: Option<Frame>, l: PortId) -> Check {
+    fn stop_listening(&mut self, step: &Step, parent: Option<Parent>, l: PortId) -> Check {
         if let Some(port) = self.ports.get_mut(l) {
             if !step.failed {
                 port.stopping = true;
@@ -1936,7 +1996,7 @@ impl Checker {
 
     /// A transport action that changes nothing the order depends on; on a
     /// lost connection it is a no-op (P3).
-    fn transport_action(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+    fn transport_action(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
         let live_streaming = matches!(self.protocols.get(p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
@@ -1965,7 +2025,7 @@ impl Checker {
         }
     }
 
-    fn lose_connection(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+    fn lose_connection(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
         let (delivers, connector) = match self.protocols.get_mut(p) {
             Some(ps) => {
@@ -1998,7 +2058,7 @@ impl Checker {
     fn lose_write_connection(
         &mut self,
         step: &Step,
-        parent: Option<Frame>,
+        parent: Option<Parent>,
         p: ProtocolId,
     ) -> Check {
         self.known_protocol(p)?;
@@ -2023,7 +2083,7 @@ impl Checker {
     fn register_producer(
         &mut self,
         step: &Step,
-        parent: Option<Frame>,
+        parent: Option<Parent>,
         p: ProtocolId,
         streaming: bool,
     ) -> Check {
@@ -2063,7 +2123,7 @@ impl Checker {
         Ok(())
     }
 
-    fn unregister_producer(&mut self, step: &Step, parent: Option<Frame>, p: ProtocolId) -> Check {
+    fn unregister_producer(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
         self.known_protocol(p)?;
         if let Some(ps) = self.protocols.get_mut(p) {
             if !step.failed {
