@@ -1,7 +1,7 @@
 //! The checker: a pure state machine over trace events.
 
 use callorder_trace::{
-    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
+    Category, ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
 use std::num::NonZeroU64;
@@ -283,6 +283,7 @@ impl Checker {
         }
     }
 
+    #[inline(always)]
     fn step_inner(&mut self, step: &Step) -> Check {
         let kind = step.event.kind();
         self.coverage.hit(Rule::AfterEnd);
@@ -295,12 +296,14 @@ impl Checker {
             self.check_hook(step)?;
         }
         let parent = self.enter(step)?;
-        if kind.is_callback() && step.depth > 0 {
+        // Once per step: each `is_callback`/`is_action` matches the kind again.
+        let category = kind.category();
+        let callback = category == Category::Callback;
+        if callback && step.depth > 0 {
             self.check_nested(step, parent)?;
         }
-        let connector = step.event.connector();
-        self.dispatch(step, parent, connector)?;
-        if kind.is_action() && step.failed {
+        self.dispatch(step, parent)?;
+        if step.failed && matches!(category, Category::Action | Category::SetUp) {
             // An action that raised delivers nothing, and ends the window of
             // the action before it.
             let source = Source {
@@ -312,7 +315,13 @@ impl Checker {
             };
             self.set_source(parent, source);
         }
-        if kind.is_callback() {
+        if callback {
+            // Only an outcome callback's return needs its connector.
+            let connector = match step.event {
+                Event::ClientConnectionFailed { connector, .. }
+                | Event::ClientConnectionLost { connector, .. } => Some(connector),
+                _ => None,
+            };
             self.stack.push(Frame {
                 seq: step.seq,
                 depth: step.depth,
@@ -496,6 +505,7 @@ impl Checker {
     }
 
     /// Pops every callback at depth `d` or deeper: they returned.
+    #[inline]
     fn pop_to(&mut self, d: usize) {
         while self.stack.len() > d {
             // Field by field, not the whole frame: it was just written field
@@ -734,43 +744,55 @@ impl Checker {
         }
     }
 
-    fn dispatch(
-        &mut self,
-        step: &Step,
-        parent: Option<Parent>,
-        connector: Option<ConnectorId>,
-    ) -> Check {
-        if let Some(c) = connector {
-            self.revive(c);
-        }
+    /// Every event naming a connector first brings it back if it was idle
+    /// (`revive`), in the arm that already has the connector at hand.
+    #[inline(always)]
+    fn dispatch(&mut self, step: &Step, parent: Option<Parent>) -> Check {
         let seq = step.seq;
         let failed = step.failed;
         match step.event {
             Event::ConnectTcp { factory, connector } => {
+                self.revive(connector);
                 self.connect_tcp(step, parent, factory, connector)
             }
             Event::ListenTcp { factory, port } => self.listen_tcp(step, parent, factory, port),
-            Event::DoStart { factory, holder } => self.do_start(step, factory, holder),
+            Event::DoStart { factory, holder } => {
+                self.revive_holder(holder);
+                self.do_start(step, factory, holder)
+            }
             Event::StartFactory { .. } | Event::StopFactory { .. } => Ok(()), // hooks: check_hook
             Event::StartedConnecting { factory, connector } => {
+                self.revive(connector);
                 self.started_connecting(factory, connector)
             }
             Event::BuildProtocol {
                 factory,
                 holder,
                 protocol,
-            } => self.build_protocol(step, factory, holder, protocol),
+            } => {
+                self.revive_holder(Some(holder));
+                self.build_protocol(step, factory, holder, protocol)
+            }
             Event::ClientConnectionFailed {
                 factory,
                 connector,
                 reason,
-            } => self.connection_failed(seq, factory, connector, reason),
+            } => {
+                self.revive(connector);
+                self.connection_failed(seq, factory, connector, reason)
+            }
             Event::ClientConnectionLost {
                 factory,
                 connector,
                 reason,
-            } => self.client_connection_lost(seq, factory, connector, reason),
-            Event::DoStop { factory, holder } => self.do_stop(step, factory, holder),
+            } => {
+                self.revive(connector);
+                self.client_connection_lost(seq, factory, connector, reason)
+            }
+            Event::DoStop { factory, holder } => {
+                self.revive_holder(holder);
+                self.do_stop(step, factory, holder)
+            }
             Event::ConnectionMade { protocol } => self.connection_made(seq, failed, protocol),
             Event::DataReceived { protocol, bytes } => {
                 self.data_received(seq, failed, protocol, bytes)
@@ -787,9 +809,18 @@ impl Checker {
             Event::PauseProducing { protocol } => self.pause_producing(protocol),
             Event::ResumeProducing { protocol } => self.resume_producing(protocol),
             Event::StopProducing { protocol } => self.stop_producing(protocol),
-            Event::Connect { connector } => self.connect(step, parent, connector),
-            Event::StopConnecting { connector } => self.stop_connecting(step, parent, connector),
-            Event::Disconnect { connector } => self.disconnect(step, parent, connector),
+            Event::Connect { connector } => {
+                self.revive(connector);
+                self.connect(step, parent, connector)
+            }
+            Event::StopConnecting { connector } => {
+                self.revive(connector);
+                self.stop_connecting(step, parent, connector)
+            }
+            Event::Disconnect { connector } => {
+                self.revive(connector);
+                self.disconnect(step, parent, connector)
+            }
             Event::Write { protocol, .. } => self.transport_action(step, parent, protocol),
             Event::LoseConnection { protocol } => self.lose_connection(step, parent, protocol),
             Event::LoseWriteConnection { protocol } => {
@@ -1068,6 +1099,13 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    #[inline]
+    fn revive_holder(&mut self, holder: Option<Holder>) {
+        if let Some(Holder::Connector(c)) = holder {
+            self.revive(c);
+        }
     }
 
     /// Brings an idle connector back to full state.
