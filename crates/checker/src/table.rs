@@ -244,12 +244,17 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
 
     /// The live objects, in no particular order (callers sort).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (K, &V)> + '_ {
-        let free: std::collections::BTreeSet<u32> = self.free.iter().copied().collect();
+        // A flag per slot, not a set of the free ones: at `end` of a long
+        // trace the free list holds every slot the peak ever used.
+        let mut free = vec![false; self.slab.len()];
+        for &s in &self.free {
+            free[s as usize] = true;
+        }
         self.slab
             .iter()
-            .enumerate()
-            .filter(move |(i, _)| !free.contains(&(*i as u32)))
-            .map(|(_, (k, v))| (K::from(*k), v))
+            .zip(free)
+            .filter(|(_, free)| !free)
+            .map(|((k, v), _)| (K::from(*k), v))
     }
 }
 
