@@ -164,6 +164,46 @@ fn fail(rule: Rule, object: Option<Object>, message: impl Into<String>) -> Fail 
 
 type Check = Result<(), Fail>;
 
+/// T-FACTORY, as a function of the coverage alone, so that a handler can
+/// hold its object's state (one table lookup) across the check.
+#[inline]
+fn same_factory(
+    coverage: &mut Coverage,
+    object: Object,
+    expected: FactoryId,
+    named: FactoryId,
+) -> Check {
+    coverage.hit(Rule::FactoryMismatch);
+    if expected == named {
+        Ok(())
+    } else {
+        Err(fail(
+            Rule::FactoryMismatch,
+            Some(object),
+            format!("names factory {named:?}, but {object:?} belongs to factory {expected:?}"),
+        ))
+    }
+}
+
+/// The protocol a transport action names: its state if live, `None` if it
+/// ended (the action is a no-op, P3), T-UNKNOWN-ID if never built. One
+/// lookup where `known_protocol` then `get` took three.
+#[inline]
+fn action_target(
+    protocols: &mut Table<ProtocolId, ProtocolState>,
+    p: ProtocolId,
+) -> Result<Option<&mut ProtocolState>, Fail> {
+    match protocols.entry(p) {
+        Entry::Live(ps) => Ok(Some(ps)),
+        Entry::Ended => Ok(None),
+        Entry::Unknown => Err(fail(
+            Rule::UnknownId,
+            Some(Object::Protocol(p)),
+            "a protocol no build_protocol returned",
+        )),
+    }
+}
+
 impl Checker {
     /// The format's default limit on objects alive at once.
     pub const DEFAULT_MAX_LIVE: usize = 1_000_000;
@@ -849,16 +889,7 @@ impl Checker {
     // -------------------------------------------------------------- factories
 
     fn factory_mismatch(&mut self, object: Object, expected: FactoryId, named: FactoryId) -> Check {
-        self.coverage.hit(Rule::FactoryMismatch);
-        if expected == named {
-            Ok(())
-        } else {
-            Err(fail(
-                Rule::FactoryMismatch,
-                Some(object),
-                format!("names factory {named:?}, but {object:?} belongs to factory {expected:?}"),
-            ))
-        }
+        same_factory(&mut self.coverage, object, expected, named)
     }
 
     fn do_start(&mut self, step: &Step, factory: FactoryId, holder: Option<Holder>) -> Check {
@@ -875,12 +906,15 @@ impl Checker {
         };
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get(c) else {
+                let Some(conn) = self.connectors.get_mut(c) else {
                     return Err(self.unknown_connector(c));
                 };
-                let expected = conn.factory;
-                self.factory_mismatch(Object::Connector(c), expected, factory)?;
-                let conn = self.connectors.get_mut(c).expect("present");
+                same_factory(
+                    &mut self.coverage,
+                    Object::Connector(c),
+                    conn.factory,
+                    factory,
+                )?;
                 if conn.phase != ConnectorPhase::AwaitDoStart {
                     let why = if conn.holds {
                         "it holds a start on its factory already".to_owned()
@@ -1004,12 +1038,15 @@ impl Checker {
         // whether or not the holder held a start (the N2 double stop).
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get(c) else {
+                let Some(conn) = self.connectors.get_mut(c) else {
                     return Err(self.unknown_connector(c));
                 };
-                let expected = conn.factory;
-                self.factory_mismatch(Object::Connector(c), expected, factory)?;
-                let conn = self.connectors.get(c).expect("present");
+                same_factory(
+                    &mut self.coverage,
+                    Object::Connector(c),
+                    conn.factory,
+                    factory,
+                )?;
                 match conn.phase {
                     ConnectorPhase::AwaitDoStop { double: false, .. } => {}
                     ConnectorPhase::AwaitDoStop {
@@ -1046,7 +1083,6 @@ impl Checker {
                         ));
                     }
                 }
-                let conn = self.connectors.get_mut(c).expect("present");
                 conn.holds = false;
                 conn.phase = ConnectorPhase::Disconnected;
             }
@@ -1225,10 +1261,16 @@ impl Checker {
     }
 
     fn started_connecting(&mut self, factory: FactoryId, c: ConnectorId) -> Check {
-        let expected = self.connector_mut(c)?.factory;
-        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return Err(self.unknown_connector(c));
+        };
+        same_factory(
+            &mut self.coverage,
+            Object::Connector(c),
+            conn.factory,
+            factory,
+        )?;
         self.coverage.hit(Rule::StartedConnecting);
-        let conn = self.connector_mut(c)?;
         match conn.phase {
             ConnectorPhase::AwaitStarted => {
                 conn.phase = ConnectorPhase::Connecting;
@@ -1426,8 +1468,15 @@ impl Checker {
         c: ConnectorId,
         reason: Reason,
     ) -> Check {
-        let expected = self.connector_mut(c)?.factory;
-        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return Err(self.unknown_connector(c));
+        };
+        same_factory(
+            &mut self.coverage,
+            Object::Connector(c),
+            conn.factory,
+            factory,
+        )?;
         self.coverage.hit(Rule::Reason);
         if !reason.is_failure() {
             return Err(fail(
@@ -1440,9 +1489,6 @@ impl Checker {
         }
         self.coverage.hit(Rule::OneOutcome);
         self.coverage.hit(Rule::OutcomeBeforeStarted);
-        let Some(conn) = self.connectors.get_mut(c) else {
-            return Err(self.unknown_connector(c));
-        };
         match conn.phase {
             ConnectorPhase::Connecting => {
                 if conn.cancelled && reason != Reason::UserCancelled {
@@ -1496,8 +1542,15 @@ impl Checker {
         c: ConnectorId,
         reason: Reason,
     ) -> Check {
-        let expected = self.connector_mut(c)?.factory;
-        self.factory_mismatch(Object::Connector(c), expected, factory)?;
+        let Some(conn) = self.connectors.get_mut(c) else {
+            return Err(self.unknown_connector(c));
+        };
+        same_factory(
+            &mut self.coverage,
+            Object::Connector(c),
+            conn.factory,
+            factory,
+        )?;
         self.coverage.hit(Rule::Reason);
         if !reason.is_loss() {
             return Err(fail(
@@ -1510,9 +1563,6 @@ impl Checker {
         }
         self.coverage.hit(Rule::LostOrder);
         self.coverage.hit(Rule::LostReason);
-        let Some(conn) = self.connectors.get_mut(c) else {
-            return Err(self.unknown_connector(c));
-        };
         match conn.phase {
             ConnectorPhase::Lost { reason: lost } => {
                 if lost != reason {
@@ -1666,11 +1716,17 @@ impl Checker {
         let seq = step.seq;
         match holder {
             Holder::Connector(c) => {
-                let expected = self.connector_mut(c)?.factory;
-                self.factory_mismatch(Object::Connector(c), expected, factory)?;
+                let Some(conn) = self.connectors.get_mut(c) else {
+                    return Err(self.unknown_connector(c));
+                };
+                same_factory(
+                    &mut self.coverage,
+                    Object::Connector(c),
+                    conn.factory,
+                    factory,
+                )?;
                 self.coverage.hit(Rule::OutcomeBeforeStarted);
                 self.coverage.hit(Rule::OneOutcome);
-                let conn = self.connector_mut(c)?;
                 match conn.phase {
                     ConnectorPhase::Connecting if conn.cancelled => {
                         return Err(fail(
@@ -1740,7 +1796,7 @@ impl Checker {
             return Ok(());
         }
         self.coverage.hit(Rule::DuplicateId);
-        if self.protocols.is_live(p) || self.protocols.is_ended(p) {
+        if self.protocols.is_live_or_ended(p) {
             return Err(fail(
                 Rule::DuplicateId,
                 Some(Object::Protocol(p)),
@@ -2035,8 +2091,7 @@ impl Checker {
     /// A transport action that changes nothing the order depends on; on a
     /// lost connection it is a no-op (P3).
     fn transport_action(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
-        self.known_protocol(p)?;
-        let live_streaming = matches!(self.protocols.get(p), Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
+        let live_streaming = matches!(action_target(&mut self.protocols, p)?, Some(ps) if matches!(ps.producer, Producer::Streaming { .. }));
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
         self.set_source(
             parent,
@@ -2052,7 +2107,7 @@ impl Checker {
     }
 
     fn known_protocol(&self, p: ProtocolId) -> Check {
-        if self.protocols.is_live(p) || self.protocols.is_ended(p) {
+        if self.protocols.is_live_or_ended(p) {
             Ok(())
         } else {
             Err(fail(
@@ -2064,8 +2119,7 @@ impl Checker {
     }
 
     fn lose_connection(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
-        self.known_protocol(p)?;
-        let (delivers, connector) = match self.protocols.get_mut(p) {
+        let (delivers, connector) = match action_target(&mut self.protocols, p)? {
             Some(ps) => {
                 if !step.failed {
                     ps.losing = true;
@@ -2099,8 +2153,7 @@ impl Checker {
         parent: Option<Parent>,
         p: ProtocolId,
     ) -> Check {
-        self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(p) {
+        if let Some(ps) = action_target(&mut self.protocols, p)? {
             if !step.failed {
                 ps.write_closing = true;
             }
@@ -2162,8 +2215,7 @@ impl Checker {
     }
 
     fn unregister_producer(&mut self, step: &Step, parent: Option<Parent>, p: ProtocolId) -> Check {
-        self.known_protocol(p)?;
-        if let Some(ps) = self.protocols.get_mut(p) {
+        if let Some(ps) = action_target(&mut self.protocols, p)? {
             if !step.failed {
                 ps.producer = Producer::None;
             }

@@ -150,6 +150,13 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         self.slot(id.into()) < PARKED
     }
 
+    /// `is_live(id) || is_ended(id)`, in one lookup.
+    #[inline]
+    pub(crate) fn is_live_or_ended(&self, id: K) -> bool {
+        let s = self.slot(id.into());
+        s < PARKED || s == ENDED
+    }
+
     pub(crate) fn is_ended(&self, id: K) -> bool {
         self.slot(id.into()) == ENDED
     }
