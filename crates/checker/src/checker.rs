@@ -346,13 +346,7 @@ impl Checker {
         if step.failed && matches!(category, Category::Action | Category::SetUp) {
             // An action that raised delivers nothing, and ends the window of
             // the action before it.
-            let source = Source {
-                action: kind,
-                connector: None,
-                port: None,
-                protocol: None,
-                delivers: false,
-            };
+            let source = Source::new(kind, None, None, None, false);
             self.set_source(parent, source);
         }
         if callback {
@@ -669,13 +663,13 @@ impl Checker {
 
     fn source_permits(&self, s: &Source, event: &Event) -> bool {
         use EventKind as K;
-        let conn_matches = |c: Option<ConnectorId>| c.is_some() && c == s.connector;
+        let conn_matches = |c: Option<ConnectorId>| c.is_some() && c == s.connector();
         match (s.action, *event) {
             (K::ConnectTcp | K::Connect, Event::DoStart { holder, factory }) => match holder {
                 Some(Holder::Connector(c)) => conn_matches(Some(c)),
                 Some(Holder::Port(_)) => false,
                 None => s
-                    .connector
+                    .connector()
                     .and_then(|c| self.connectors.get(c))
                     .is_some_and(|c| c.factory == factory),
             },
@@ -683,34 +677,34 @@ impl Checker {
                 conn_matches(Some(connector))
             }
             (K::ListenTcp, Event::DoStart { holder, .. }) => match holder {
-                Some(Holder::Port(l)) => s.port == Some(l),
+                Some(Holder::Port(l)) => s.port() == Some(l),
                 Some(Holder::Connector(_)) => false,
                 None => true,
             },
             (
                 K::StopConnecting | K::Disconnect,
                 Event::ClientConnectionFailed { connector, .. },
-            ) if s.protocol.is_none() => conn_matches(Some(connector)),
+            ) if s.protocol().is_none() => conn_matches(Some(connector)),
             (
                 K::StopConnecting | K::Disconnect | K::LoseConnection,
                 Event::DoStop { holder, .. },
             ) => match holder {
                 Some(Holder::Connector(c)) => conn_matches(Some(c)),
                 Some(Holder::Port(_)) => false,
-                None => s.connector.is_some(),
+                None => s.connector().is_some(),
             },
             (
                 K::LoseConnection | K::Disconnect,
                 Event::StopProducing { protocol } | Event::ConnectionLost { protocol, .. },
-            ) => s.protocol == Some(protocol),
+            ) => s.protocol() == Some(protocol),
             (K::LoseConnection | K::Disconnect, Event::ClientConnectionLost { connector, .. }) => {
-                s.protocol.is_some() && conn_matches(Some(connector))
+                s.protocol().is_some() && conn_matches(Some(connector))
             }
-            (K::Write, Event::PauseProducing { protocol }) => s.protocol == Some(protocol),
+            (K::Write, Event::PauseProducing { protocol }) => s.protocol() == Some(protocol),
             (
                 K::RegisterProducer,
                 Event::ResumeProducing { protocol } | Event::StopProducing { protocol },
-            ) => s.protocol == Some(protocol),
+            ) => s.protocol() == Some(protocol),
             _ => false,
         }
     }
@@ -1238,13 +1232,7 @@ impl Checker {
         );
         self.set_source(
             parent,
-            Source {
-                action: EventKind::ConnectTcp,
-                connector: Some(c),
-                port: None,
-                protocol: None,
-                delivers: true,
-            },
+            Source::new(EventKind::ConnectTcp, Some(c), None, None, true),
         );
         Ok(())
     }
@@ -1364,13 +1352,7 @@ impl Checker {
         }
         self.set_source(
             parent,
-            Source {
-                action: EventKind::Connect,
-                connector: Some(c),
-                port: None,
-                protocol: None,
-                delivers: true,
-            },
+            Source::new(EventKind::Connect, Some(c), None, None, true),
         );
         Ok(())
     }
@@ -1400,13 +1382,7 @@ impl Checker {
         }
         self.set_source(
             parent,
-            Source {
-                action: EventKind::StopConnecting,
-                connector: Some(c),
-                port: None,
-                protocol: None,
-                delivers: true,
-            },
+            Source::new(EventKind::StopConnecting, Some(c), None, None, true),
         );
         Ok(())
     }
@@ -1421,13 +1397,7 @@ impl Checker {
             | ConnectorPhase::AwaitStarted
             | ConnectorPhase::Connecting => {
                 conn.cancelled = true;
-                Source {
-                    action: EventKind::Disconnect,
-                    connector: Some(c),
-                    port: None,
-                    protocol: None,
-                    delivers: true,
-                }
+                Source::new(EventKind::Disconnect, Some(c), None, None, true)
             }
             ConnectorPhase::Connected {
                 protocol: Some(p),
@@ -1441,21 +1411,9 @@ impl Checker {
                     }
                     None => false,
                 };
-                Source {
-                    action: EventKind::Disconnect,
-                    connector: Some(c),
-                    port: None,
-                    protocol: Some(p),
-                    delivers,
-                }
+                Source::new(EventKind::Disconnect, Some(c), None, Some(p), delivers)
             }
-            _ => Source {
-                action: EventKind::Disconnect,
-                connector: Some(c),
-                port: None,
-                protocol: None,
-                delivers: false,
-            },
+            _ => Source::new(EventKind::Disconnect, Some(c), None, None, false),
         };
         self.set_source(parent, source);
         Ok(())
@@ -1671,13 +1629,7 @@ impl Checker {
         );
         self.set_source(
             parent,
-            Source {
-                action: EventKind::ListenTcp,
-                connector: None,
-                port: Some(l),
-                protocol: None,
-                delivers: true,
-            },
+            Source::new(EventKind::ListenTcp, None, Some(l), None, true),
         );
         Ok(())
     }
@@ -1693,13 +1645,7 @@ impl Checker {
         // Its do_stop comes from the event loop, never nested (S4).
         self.set_source(
             parent,
-            Source {
-                action: EventKind::StopListening,
-                connector: None,
-                port: Some(l),
-                protocol: None,
-                delivers: false,
-            },
+            Source::new(EventKind::StopListening, None, Some(l), None, false),
         );
         Ok(())
     }
@@ -2095,13 +2041,7 @@ impl Checker {
         let delivers = step.event.kind() == EventKind::Write && live_streaming && !step.failed;
         self.set_source(
             parent,
-            Source {
-                action: step.event.kind(),
-                connector: None,
-                port: None,
-                protocol: Some(p),
-                delivers,
-            },
+            Source::new(step.event.kind(), None, None, Some(p), delivers),
         );
         Ok(())
     }
@@ -2136,13 +2076,13 @@ impl Checker {
         };
         self.set_source(
             parent,
-            Source {
-                action: EventKind::LoseConnection,
+            Source::new(
+                EventKind::LoseConnection,
                 connector,
-                port: None,
-                protocol: Some(p),
+                None,
+                Some(p),
                 delivers,
-            },
+            ),
         );
         Ok(())
     }
@@ -2160,13 +2100,7 @@ impl Checker {
         }
         self.set_source(
             parent,
-            Source {
-                action: EventKind::LoseWriteConnection,
-                connector: None,
-                port: None,
-                protocol: Some(p),
-                delivers: false,
-            },
+            Source::new(EventKind::LoseWriteConnection, None, None, Some(p), false),
         );
         Ok(())
     }
@@ -2203,13 +2137,13 @@ impl Checker {
         }
         self.set_source(
             parent,
-            Source {
-                action: EventKind::RegisterProducer,
-                connector: None,
-                port: None,
-                protocol: Some(p),
-                delivers: !step.failed,
-            },
+            Source::new(
+                EventKind::RegisterProducer,
+                None,
+                None,
+                Some(p),
+                !step.failed,
+            ),
         );
         Ok(())
     }
@@ -2222,13 +2156,7 @@ impl Checker {
         }
         self.set_source(
             parent,
-            Source {
-                action: EventKind::UnregisterProducer,
-                connector: None,
-                port: None,
-                protocol: Some(p),
-                delivers: false,
-            },
+            Source::new(EventKind::UnregisterProducer, None, None, Some(p), false),
         );
         Ok(())
     }
