@@ -87,13 +87,21 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         (id as usize) < self.dense.len() && self.dense[id as usize] != UNKNOWN
     }
 
-    #[inline]
+    #[inline(always)]
     fn slot(&self, id: u64) -> u32 {
         if let Some(&s) = self.dense.get(id as usize) {
             if s != UNKNOWN {
                 return s;
             }
         }
+        self.sparse_slot(id)
+    }
+
+    /// `slot` for ids the dense index does not know: kept out of line so
+    /// that the dense lookup, which callorder's own reactors always hit,
+    /// inlines into every caller.
+    #[inline(never)]
+    fn sparse_slot(&self, id: u64) -> u32 {
         if let Some(&s) = self.sparse.get(&id) {
             return s;
         }
