@@ -353,8 +353,8 @@ impl Checker {
             // Only an outcome callback's return needs its connector.
             let connector = match step.event {
                 Event::ClientConnectionFailed { connector, .. }
-                | Event::ClientConnectionLost { connector, .. } => Some(connector),
-                _ => None,
+                | Event::ClientConnectionLost { connector, .. } => connector,
+                _ => ConnectorId(0),
             };
             self.stack.push(Frame {
                 seq: step.seq,
@@ -576,7 +576,11 @@ impl Checker {
     /// decides at that point. No other return decides anything.
     #[inline(never)]
     fn on_return(&mut self, frame: &Frame) {
-        let Some(c) = frame.connector else { return };
+        debug_assert!(matches!(
+            frame.kind,
+            EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
+        ));
+        let c = frame.connector;
         let Some(conn) = self.connectors.get_mut(c) else {
             return;
         };
