@@ -173,68 +173,7 @@ impl DirectFuzz {
         }
     }
 
-    /// How many passing cases make a pass (default
-    /// [`DEFAULT_CASES`]);
-    /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
-    pub fn cases(mut self, n: u32) -> Self {
-        self.cases = n;
-        self
-    }
-
-    /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// The most choices in a case (default 16).
-    pub fn max_choices(mut self, n: usize) -> Self {
-        self.max_choices = n;
-        self
-    }
-
-    /// The chunks `data_received` gets (default:
-    /// [`strategy::payload`](crate::strategy::payload); empty chunks are
-    /// left out).
-    pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
-        self.payloads = Some(payloads.boxed());
-        self
-    }
-
-    /// Turns the write-after-abort/connection_lost check off.
-    pub fn allow_write_after_close(mut self) -> Self {
-        self.write_after_close = false;
-        self
-    }
-
-    /// Adds a check of your own over the trace and the bytes the protocol
-    /// wrote; an `Err` fails the case.
-    pub fn invariant(
-        mut self,
-        name: impl Into<String>,
-        check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
-    ) -> Self {
-        self.invariants.push((name.into(), Rc::new(check)));
-        self
-    }
-
-    /// Where proptest keeps the seeds of failing cases (default: nowhere;
-    /// `Some(FileFailurePersistence::WithSource("proptest-regressions"))`
-    /// keeps them next to the test's source).
-    pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
-        self.persistence = persistence;
-        self
-    }
-
-    /// Runs the campaign and panics with the [`DirectFailure`] if a case
-    /// fails: for `#[test]`.
-    #[track_caller]
-    pub fn check(self) -> DirectReport {
-        match self.run() {
-            Ok(report) => report,
-            Err(failure) => panic!("{failure}"),
-        }
-    }
+    direct_campaign_settings!(DirectFailure);
 
     /// Runs the campaign: the report, or the minimal failing case.
     ///

@@ -108,6 +108,8 @@
 //! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod builder;
 pub mod checks;
 mod choice;
 pub mod direct;

@@ -1,0 +1,75 @@
+//! The settings the three reactor-free campaigns share, written once.
+
+/// The builder methods every direct campaign has (`cases`, `seed`,
+/// `max_choices`, `payloads`, `allow_write_after_close`, `invariant`,
+/// `regressions` and `check`), for a builder with the fields of the same
+/// names and a `run` that gives the report or a boxed `$failure`.
+macro_rules! direct_campaign_settings {
+    ($failure:ident) => {
+        /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
+        /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
+        pub fn cases(mut self, n: u32) -> Self {
+            self.cases = n;
+            self
+        }
+
+        /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
+        pub fn seed(mut self, seed: u64) -> Self {
+            self.seed = seed;
+            self
+        }
+
+        /// The most choices in a case (default 16).
+        pub fn max_choices(mut self, n: usize) -> Self {
+            self.max_choices = n;
+            self
+        }
+
+        /// The chunks `data_received` gets (default:
+        /// [`strategy::payload`](crate::strategy::payload); empty chunks are
+        /// left out).
+        pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
+            self.payloads = Some(payloads.boxed());
+            self
+        }
+
+        /// Turns the write-after-abort/connection_lost check off.
+        pub fn allow_write_after_close(mut self) -> Self {
+            self.write_after_close = false;
+            self
+        }
+
+        /// Adds a check of your own over the trace and the bytes written
+        /// (by every protocol of the case, in order); an `Err` fails the
+        /// case.
+        pub fn invariant(
+            mut self,
+            name: impl Into<String>,
+            check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
+        ) -> Self {
+            self.invariants.push((name.into(), Rc::new(check)));
+            self
+        }
+
+        /// Where proptest keeps the seeds of failing cases (default: nowhere;
+        /// `Some(FileFailurePersistence::WithSource("proptest-regressions"))`
+        /// keeps them next to the test's source).
+        pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
+            self.persistence = persistence;
+            self
+        }
+
+        #[doc = concat!(
+                    "Runs the campaign and panics with the [`",
+                    stringify!($failure),
+                    "`] if a case fails: for `#[test]`."
+                )]
+        #[track_caller]
+        pub fn check(self) -> DirectReport {
+            match self.run() {
+                Ok(report) => report,
+                Err(failure) => panic!("{failure}"),
+            }
+        }
+    };
+}
