@@ -185,6 +185,32 @@ fn same_factory(
     }
 }
 
+/// The state of connector `c`, which an event names with `factory`: one
+/// lookup, after T-UNKNOWN-ID and T-FACTORY, so that a handler can keep the
+/// state across the checks that follow.
+#[inline]
+fn connector_of<'a>(
+    connectors: &'a mut Table<ConnectorId, ConnectorState>,
+    coverage: &mut Coverage,
+    c: ConnectorId,
+    factory: FactoryId,
+) -> Result<&'a mut ConnectorState, Fail> {
+    let Some(conn) = connectors.get_mut(c) else {
+        return Err(unknown_connector(c));
+    };
+    same_factory(coverage, Object::Connector(c), conn.factory, factory)?;
+    Ok(conn)
+}
+
+/// T-UNKNOWN-ID for a connector.
+fn unknown_connector(c: ConnectorId) -> Fail {
+    fail(
+        Rule::UnknownId,
+        Some(Object::Connector(c)),
+        "a connector no connect_tcp created",
+    )
+}
+
 /// The protocol a transport action names: its state if live, `None` if it
 /// ended (the action is a no-op, P3), T-UNKNOWN-ID if never built. One
 /// lookup where `known_protocol` then `get` took three.
@@ -904,15 +930,7 @@ impl Checker {
         };
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get_mut(c) else {
-                    return Err(self.unknown_connector(c));
-                };
-                same_factory(
-                    &mut self.coverage,
-                    Object::Connector(c),
-                    conn.factory,
-                    factory,
-                )?;
+                let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
                 if conn.phase != ConnectorPhase::AwaitDoStart {
                     let why = if conn.holds {
                         "it holds a start on its factory already".to_owned()
@@ -1036,15 +1054,7 @@ impl Checker {
         // whether or not the holder held a start (the N2 double stop).
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get_mut(c) else {
-                    return Err(self.unknown_connector(c));
-                };
-                same_factory(
-                    &mut self.coverage,
-                    Object::Connector(c),
-                    conn.factory,
-                    factory,
-                )?;
+                let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
                 match conn.phase {
                     ConnectorPhase::AwaitDoStop { double: false, .. } => {}
                     ConnectorPhase::AwaitDoStop {
@@ -1187,14 +1197,6 @@ impl Checker {
         }
     }
 
-    fn unknown_connector(&self, c: ConnectorId) -> Fail {
-        fail(
-            Rule::UnknownId,
-            Some(Object::Connector(c)),
-            "a connector no connect_tcp created",
-        )
-    }
-
     fn unknown_port(&self, l: PortId) -> Fail {
         fail(
             Rule::UnknownId,
@@ -1253,15 +1255,7 @@ impl Checker {
     }
 
     fn started_connecting(&mut self, factory: FactoryId, c: ConnectorId) -> Check {
-        let Some(conn) = self.connectors.get_mut(c) else {
-            return Err(self.unknown_connector(c));
-        };
-        same_factory(
-            &mut self.coverage,
-            Object::Connector(c),
-            conn.factory,
-            factory,
-        )?;
+        let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
         self.coverage.hit(Rule::StartedConnecting);
         match conn.phase {
             ConnectorPhase::AwaitStarted => {
@@ -1430,15 +1424,7 @@ impl Checker {
         c: ConnectorId,
         reason: Reason,
     ) -> Check {
-        let Some(conn) = self.connectors.get_mut(c) else {
-            return Err(self.unknown_connector(c));
-        };
-        same_factory(
-            &mut self.coverage,
-            Object::Connector(c),
-            conn.factory,
-            factory,
-        )?;
+        let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
         self.coverage.hit(Rule::Reason);
         if !reason.is_failure() {
             return Err(fail(
@@ -1504,15 +1490,7 @@ impl Checker {
         c: ConnectorId,
         reason: Reason,
     ) -> Check {
-        let Some(conn) = self.connectors.get_mut(c) else {
-            return Err(self.unknown_connector(c));
-        };
-        same_factory(
-            &mut self.coverage,
-            Object::Connector(c),
-            conn.factory,
-            factory,
-        )?;
+        let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
         self.coverage.hit(Rule::Reason);
         if !reason.is_loss() {
             return Err(fail(
@@ -1666,15 +1644,7 @@ impl Checker {
         let seq = step.seq;
         match holder {
             Holder::Connector(c) => {
-                let Some(conn) = self.connectors.get_mut(c) else {
-                    return Err(self.unknown_connector(c));
-                };
-                same_factory(
-                    &mut self.coverage,
-                    Object::Connector(c),
-                    conn.factory,
-                    factory,
-                )?;
+                let conn = connector_of(&mut self.connectors, &mut self.coverage, c, factory)?;
                 self.coverage.hit(Rule::OutcomeBeforeStarted);
                 self.coverage.hit(Rule::OneOutcome);
                 match conn.phase {
