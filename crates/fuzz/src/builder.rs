@@ -3,9 +3,9 @@
 /// The builder methods every direct campaign has (`cases`, `seed`,
 /// `max_choices`, `payloads`, `allow_write_after_close`, `invariant`,
 /// `regressions` and `check`), for a builder with the fields of the same
-/// names and a `run` that gives the report or a boxed `$failure`.
+/// names and a `run` that gives the report or the minimal failing case.
 macro_rules! direct_campaign_settings {
-    ($failure:ident) => {
+    () => {
         /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
         /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
         pub fn cases(mut self, n: u32) -> Self {
@@ -59,11 +59,8 @@ macro_rules! direct_campaign_settings {
             self
         }
 
-        #[doc = concat!(
-                    "Runs the campaign and panics with the [`",
-                    stringify!($failure),
-                    "`] if a case fails: for `#[test]`."
-                )]
+        /// Runs the campaign and panics with the minimal failing case (as
+        /// [`run`](Self::run) gives it) if a case fails: for `#[test]`.
         #[track_caller]
         pub fn check(self) -> DirectReport {
             match self.run() {

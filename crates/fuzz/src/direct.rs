@@ -173,7 +173,7 @@ impl DirectFuzz {
         }
     }
 
-    direct_campaign_settings!(DirectFailure);
+    direct_campaign_settings!();
 
     /// Runs the campaign: the report, or the minimal failing case.
     ///

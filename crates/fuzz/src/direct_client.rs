@@ -208,7 +208,7 @@ impl DirectClientFuzz {
         }
     }
 
-    direct_campaign_settings!(ClientFailure);
+    direct_campaign_settings!();
 
     /// The most connectors sharing the factory in a case (default 2; at
     /// least 1).

@@ -197,7 +197,7 @@ impl DirectServerFuzz {
         }
     }
 
-    direct_campaign_settings!(ServerFailure);
+    direct_campaign_settings!();
 
     /// The most ports sharing the factory in a case (default 2; at least 1).
     pub fn max_ports(mut self, n: usize) -> Self {
