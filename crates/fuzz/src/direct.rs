@@ -32,9 +32,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +42,8 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
 use callorder_core::{
-    ActionError, Address, CallbackResult, ClientFactory, ConnectorId, Factory, PortId, Protocol,
-    ProtocolId, ReactorOps, Reason, Transport, WriteStatus,
+    ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
+    ReactorOps, Reason, Transport, WriteStatus,
 };
 use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
@@ -55,7 +52,7 @@ use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
 use crate::greedy::{self, DirectInvariant, Simplify};
-use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
+use crate::recorder::{self, advance_timers, run_callback, show_bytes, Conn, Outcome, Recorder};
 use crate::strategy::payload;
 
 /// The protocol under test, in every trace of a direct campaign.
@@ -64,11 +61,6 @@ pub const PROTOCOL: ProtocolId = ProtocolId(1);
 const PORT: PortId = PortId(1);
 /// The factory of that port.
 const FACTORY: FactoryId = FactoryId(1);
-/// The most timers one `Advance` runs: a timer that re-arms itself with
-/// zero delay would otherwise never let time pass.
-pub(crate) const MAX_TIMERS_PER_ADVANCE: usize = 10_000;
-/// How long a callback may await before it counts as stalled.
-pub(crate) const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What happens next to the protocol. A choice that is not legal when its
 /// turn comes (data after `connection_lost`, `write_connection_lost` with
@@ -430,8 +422,8 @@ impl ReactorOps for Ops {
     }
 }
 
-/// A running callback's future.
-type Callback<'a> = Pin<Box<dyn Future<Output = CallbackResult> + 'a>>;
+/// A running protocol callback's future.
+type Callback<'a> = recorder::Callback<'a, ()>;
 
 /// One case: a fresh protocol, its checker and its recording reactor.
 struct Driver<'rt> {
@@ -694,22 +686,8 @@ impl<'rt> Driver<'rt> {
 
     /// Runs the timers due within `by`, then sets the clock.
     fn advance(&mut self, by: Duration) {
-        let until = self.state.borrow().now + by;
-        self.state
-            .borrow_mut()
-            .log
-            .push(format!("(time passes: {by:?})"));
-        for _ in 0..MAX_TIMERS_PER_ADVANCE {
-            let next = self.state.borrow_mut().next_due(until);
-            let Some(f) = next else { break };
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
-                self.state.borrow_mut().timer_panicked(panic.as_ref());
-            }
-            if self.done() {
-                return;
-            }
-        }
-        self.state.borrow_mut().now = until;
+        let state = self.state.clone();
+        advance_timers(&state, by, || self.done());
     }
 
     /// Records the callback `event`, runs it to completion, then feeds the
@@ -724,18 +702,12 @@ impl<'rt> Driver<'rt> {
             Some(w) => format!("{} {w}", event.kind()),
             None => event.kind().to_string(),
         };
-        let (idx, outer) = self.state.borrow_mut().begin_callback(event, 0, line);
         self.callbacks += 1;
         let mut protocol = self.protocol.take().expect("no callback is running");
-        let result = {
-            let fut = CatchUnwind(call(protocol.as_mut()));
-            self.rt
-                .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
-        };
+        run_callback(&self.state, self.rt, (event, 0, line), true, || {
+            call(protocol.as_mut())
+        });
         self.protocol = Some(protocol);
-        self.state
-            .borrow_mut()
-            .end_callback(idx, outer, result, true);
     }
 }
 

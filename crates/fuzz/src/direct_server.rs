@@ -48,9 +48,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,18 +58,20 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
 use callorder_core::{
-    ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
-    ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
+    ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
+    Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
 use crate::checks::{CheckKind, Finding};
-use crate::direct::{DirectReport, MAX_TIMERS_PER_ADVANCE, STALL_AFTER};
+use crate::direct::DirectReport;
 use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
 use crate::greedy::{self, DirectInvariant, Simplify};
-use crate::recorder::{show_bytes, CatchUnwind, Conn, Outcome, Recorder};
+use crate::recorder::{
+    advance_timers, run_callback, show_bytes, Callback, Conn, Outcome, Recorder,
+};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct server campaign.
@@ -513,9 +512,6 @@ impl ReactorOps for Ops {
         self.0.borrow().now
     }
 }
-
-/// A running callback's future.
-type Callback<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallbackError>> + 'a>>;
 
 /// One case: a fresh factory, its ports, checker and recording reactor.
 struct Driver<'rt> {
@@ -977,23 +973,11 @@ impl<'rt> Driver<'rt> {
 
     /// Runs the timers due within `by`, then sets the clock.
     fn advance(&mut self, by: Duration) {
-        let until = self.state.borrow().now + by;
-        self.state
-            .borrow_mut()
-            .log
-            .push(format!("(time passes: {by:?})"));
-        for _ in 0..MAX_TIMERS_PER_ADVANCE {
-            let next = self.state.borrow_mut().next_due(until);
-            let Some(f) = next else { break };
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
-                self.state.borrow_mut().timer_panicked(panic.as_ref());
-            }
+        let state = self.state.clone();
+        advance_timers(&state, by, || {
             self.settle();
-            if self.done() {
-                return;
-            }
-        }
-        self.state.borrow_mut().now = until;
+            self.done()
+        });
     }
 
     /// A callback of protocol `p`.
@@ -1026,18 +1010,10 @@ impl<'rt> Driver<'rt> {
             Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
             None => format!("{indent}{} ({})", event.kind(), who(&event)),
         };
-        let (idx, outer) = self.state.borrow_mut().begin_callback(event, depth, line);
         self.callbacks += 1;
-        let result = {
-            let fut = CatchUnwind(call());
-            self.rt
-                .block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
-        };
         // A build is fed once its result is known.
         let feed = !matches!(event, Event::BuildProtocol { .. });
-        self.state
-            .borrow_mut()
-            .end_callback(idx, outer, result, feed)
+        run_callback(&self.state, self.rt, (event, depth, line), feed, call)
     }
 }
 

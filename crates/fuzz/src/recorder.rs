@@ -3,6 +3,7 @@
 //! gives out, so that [`direct`](crate::direct) and
 //! [`direct_client`](crate::direct_client) only add the objects they drive.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -37,6 +38,61 @@ pub(crate) struct Conn {
     /// The protocol called `abort_connection`.
     pub(crate) aborted: bool,
     pub(crate) producer: bool,
+}
+
+/// The most timers one `Advance` runs: a timer that re-arms itself with
+/// zero delay would otherwise never let time pass.
+pub(crate) const MAX_TIMERS_PER_ADVANCE: usize = 10_000;
+/// How long a callback may await before it counts as stalled.
+pub(crate) const STALL_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A running callback of the implementation, as the drivers poll it.
+pub(crate) type Callback<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallbackError>> + 'a>>;
+
+/// Runs one callback of the implementation: recorded at `depth` (logged as
+/// `line`), polled to completion on `rt` with its panics caught and a stall
+/// cut off, then its failure written into the trace. Fed to the checker
+/// with what it did unless `feed` is false (the driver feeds it once it
+/// knows more, as after a build). Its value, unless it failed.
+pub(crate) fn run_callback<'a, W, T>(
+    state: &RefCell<Recorder<W>>,
+    rt: &tokio::runtime::Runtime,
+    (event, depth, line): (Event, u32, String),
+    feed: bool,
+    call: impl FnOnce() -> Callback<'a, T>,
+) -> Option<T> {
+    let (idx, outer) = state.borrow_mut().begin_callback(event, depth, line);
+    let result = {
+        let fut = CatchUnwind(call());
+        rt.block_on(async { tokio::time::timeout(STALL_AFTER, fut).await })
+    };
+    state.borrow_mut().end_callback(idx, outer, result, feed)
+}
+
+/// Virtual time passes by `by`: the `call_later` timers due run in order,
+/// each followed by `after_each`, which says whether the case is over (a
+/// finding); then the clock is set.
+pub(crate) fn advance_timers<W>(
+    state: &RefCell<Recorder<W>>,
+    by: Duration,
+    mut after_each: impl FnMut() -> bool,
+) {
+    let until = state.borrow().now + by;
+    state
+        .borrow_mut()
+        .log
+        .push(format!("(time passes: {by:?})"));
+    for _ in 0..MAX_TIMERS_PER_ADVANCE {
+        let next = state.borrow_mut().next_due(until);
+        let Some(f) = next else { break };
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+            state.borrow_mut().timer_panicked(panic.as_ref());
+        }
+        if after_each() {
+            return;
+        }
+    }
+    state.borrow_mut().now = until;
 }
 
 /// A callback's result as the driver's `block_on` returns it: the stall
