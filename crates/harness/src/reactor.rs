@@ -34,10 +34,12 @@ use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
 mod dense;
 mod few;
 mod ops;
+mod recording;
 mod world;
 
 use dense::Dense;
 use few::Few;
+use recording::Recording;
 
 /// The write buffer's high-water mark: a write that leaves more than this
 /// buffered pauses a streaming producer (Twisted's `bufferSize`).
@@ -328,10 +330,7 @@ struct Frame {
 
 pub(crate) struct State {
     checker: Checker,
-    records: Vec<Record>,
-    /// Records of callbacks still running: not yet fed to the checker.
-    open: Few<usize>,
-    fed: usize,
+    trace: Recording,
     violation: Option<callorder_checker::Violation>,
     errors: Vec<ImplError>,
     start: Instant,
@@ -463,9 +462,7 @@ impl MockReactor {
             weak_protocols: Vec::new(),
             weak_factories: Vec::new(),
             checker: Checker::new(profile),
-            records: Vec::new(),
-            open: Few::default(),
-            fed: 0,
+            trace: Recording::new(),
             violation: None,
             errors: Vec::new(),
             start: Instant::now(),
@@ -520,6 +517,27 @@ impl MockReactor {
     #[must_use]
     pub fn without_checker(self) -> Self {
         self.inner.state.borrow_mut().checking = false;
+        self
+    }
+
+    /// Keeps only the last `n` records of the trace in the [`Run`], for a
+    /// long run (a soak test, a benchmark) whose memory should follow its
+    /// live objects rather than its length. The checker still judges every
+    /// event, and a violation still shows the object's recent history; only
+    /// [`Run::trace`] is cut, to the records just before the run ended.
+    ///
+    /// ```
+    /// use callorder_harness::{MockReactor, Script};
+    /// let run = MockReactor::new()
+    ///     .keep_last(1)
+    ///     .run(Script::new().advance(std::time::Duration::from_secs(1)).shutdown(), |_| {});
+    /// run.assert_clean();
+    /// assert_eq!(run.trace.len(), 1);
+    /// assert_eq!(run.trace[0].step.event.kind().to_string(), "end");
+    /// ```
+    #[must_use]
+    pub fn keep_last(self, n: usize) -> Self {
+        self.inner.state.borrow_mut().trace.keep_last(n);
         self
     }
 
@@ -618,8 +636,8 @@ impl MockReactor {
                 .sum();
             let mut s = self.inner.state.borrow_mut();
             let wanted = events.saturating_mul(4).saturating_add(64);
-            let len = s.records.len();
-            s.records.reserve(wanted.saturating_sub(len));
+            let len = s.trace.len();
+            s.trace.reserve(wanted.saturating_sub(len));
         }
         self.run_until(None).await;
         for step in steps {
@@ -726,7 +744,7 @@ impl MockReactor {
             .then(|| std::mem::take(&mut s.heap_checkpoints));
         Run {
             injected: std::mem::take(&mut s.injected),
-            trace: std::mem::take(&mut s.records),
+            trace: std::mem::replace(&mut s.trace, Recording::new()).into_records(),
             violation: s.violation.take(),
             warnings,
             errors: std::mem::take(&mut s.errors),
@@ -945,7 +963,7 @@ impl MockReactor {
                 message: format!("{} never returned", kind_of(&r.call)),
             });
             s.busy.remove(&r.target);
-            s.open.remove(&r.record);
+            s.trace.close(r.record);
             s.parked.remove(&r.seq);
         }
         s.feed();
@@ -1325,7 +1343,7 @@ impl MockReactor {
         };
         let (record, seq) = s.record(event, depth, None, true);
         if let Call::Build(_, addr, _) = call {
-            s.records[record].addr = Some(addr.to_string());
+            s.trace.unjudged_mut(record).addr = Some(addr.to_string());
         }
         let mut frame = Frame {
             seq,
@@ -1372,11 +1390,12 @@ impl MockReactor {
         // A hook's record follows its caller's.
         let hook = r.record + 1;
         let has_hook = matches!(r.call, Call::DoStart(..) | Call::DoStop(..))
-            && s.records.get(hook).is_some_and(|h| {
+            && s.trace.is_open(hook)
+            && s.trace.get(hook).is_some_and(|h| {
                 matches!(
                     h.step.event.kind(),
                     EventKind::StartFactory | EventKind::StopFactory
-                ) && s.open.contains(&hook)
+                )
             });
         let injected = result.is_ok() && s.take_fault(&r.call, has_hook);
         if injected {
@@ -1397,17 +1416,17 @@ impl MockReactor {
                     message: msg.clone(),
                 });
             }
-            let rec = &mut s.records[r.record];
+            let rec = s.trace.unjudged_mut(r.record);
             rec.step.failed = true;
             rec.error = Some(msg.clone());
         }
         if has_hook {
             if let Err(msg) = &result {
-                let h = &mut s.records[hook];
+                let h = s.trace.unjudged_mut(hook);
                 h.step.failed = true;
                 h.error = Some(msg.clone());
             }
-            s.open.remove(&hook);
+            s.trace.close(hook);
         }
         let mut next: Vec<Call> = s.spare_calls.pop().unwrap_or_default();
         match r.call {
@@ -1473,7 +1492,7 @@ impl MockReactor {
                     id
                 });
                 if let Event::BuildProtocol { protocol: slot, .. } =
-                    &mut s.records[r.record].step.event
+                    &mut s.trace.unjudged_mut(r.record).step.event
                 {
                     *slot = id;
                 }
@@ -1655,7 +1674,7 @@ impl MockReactor {
         }
         s.spare_calls.push(next);
         s.spare_calls.push(after);
-        s.open.remove(&r.record);
+        s.trace.close(r.record);
         s.feed();
         // A protocol whose connection ended and that is owed nothing more is
         // let go now: memory follows live connections. It is dropped outside
@@ -1731,7 +1750,7 @@ impl MockReactor {
                 if let Err(panic) = outcome {
                     // Twisted logs an exception from a callLater and goes on.
                     let mut s = self.inner.state.borrow_mut();
-                    let seq = s.records.len() as u64;
+                    let seq = s.trace.len() as u64;
                     s.errors.push(ImplError {
                         kind: ImplErrorKind::Panicked,
                         seq,

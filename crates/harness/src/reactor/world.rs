@@ -13,17 +13,13 @@ impl State {
         within: Option<u64>,
         open: bool,
     ) -> (usize, u64) {
-        let seq = self.records.len() as u64 + 1;
+        let seq = self.trace.len() as u64 + 1;
         let t = (self.now - self.start).as_secs_f64();
         let mut step = TraceStep::new(seq, event).at_depth(depth);
         step.within = within;
         let mut rec = Record::new(step);
         rec.t = Some(t);
-        let idx = self.records.len();
-        self.records.push(rec);
-        if open {
-            self.open.insert(idx);
-        }
+        let idx = self.trace.push(rec, open);
         (idx, seq)
     }
 
@@ -59,7 +55,7 @@ impl State {
             }
         };
         let (idx, seq) = self.record(event, depth, within, false);
-        let rec = &mut self.records[idx];
+        let rec = self.trace.unjudged_mut(idx);
         rec.addr = addr;
         rec.timeout = timeout;
         if let Err(e) = result {
@@ -79,26 +75,25 @@ impl State {
 
     /// Feeds the checker every record whose outcome is known, in order.
     pub(super) fn feed(&mut self) {
-        if !self.checking {
-            return;
-        }
-        while self.violation.is_none()
-            && self.fed < self.records.len()
-            && !self.open.contains(&self.fed)
-        {
-            match self.checker.step(&self.records[self.fed].step) {
-                Ok(()) => {}
-                Err(CheckError::Violation(v)) => self.violation = Some(*v),
-                Err(e @ CheckError::TooManyLiveObjects { .. }) => {
-                    self.errors.push(ImplError {
-                        kind: ImplErrorKind::Action,
-                        seq: e.seq(),
-                        event: Some(self.records[self.fed].step.event.kind()),
-                        message: e.to_string(),
-                    });
+        while self.violation.is_none() {
+            let Some(step) = self.trace.next_to_judge() else {
+                break;
+            };
+            if self.checking {
+                match self.checker.step(step) {
+                    Ok(()) => {}
+                    Err(CheckError::Violation(v)) => self.violation = Some(*v),
+                    Err(e @ CheckError::TooManyLiveObjects { .. }) => {
+                        self.errors.push(ImplError {
+                            kind: ImplErrorKind::Action,
+                            seq: e.seq(),
+                            event: Some(step.event.kind()),
+                            message: e.to_string(),
+                        });
+                    }
                 }
             }
-            self.fed += 1;
+            self.trace.judged_one();
         }
     }
 
@@ -145,7 +140,7 @@ impl State {
         self.factory_keys.insert(key, id);
         if !self.in_setup {
             // Made by the implementation during the run: it must not outlive it.
-            let named_at = self.records.len() as u64 + 1;
+            let named_at = self.trace.len() as u64 + 1;
             self.weak_factories
                 .push((id, named_at, Arc::downgrade(&obj.factory())));
         }
