@@ -970,7 +970,7 @@ fn merge_sends(script: &Script) -> Script {
             ) = (prev.as_mut_slice(), now.as_slice())
             {
                 if a == b {
-                    bytes.extend_from_slice(more);
+                    *bytes = [&bytes[..], &more[..]].concat().into();
                     continue;
                 }
             }
@@ -992,7 +992,7 @@ fn merge_events(events: &[WorldEvent]) -> Vec<WorldEvent> {
         ) = (out.last_mut(), e)
         {
             if a == b {
-                bytes.extend_from_slice(more);
+                *bytes = [&bytes[..], &more[..]].concat().into();
                 continue;
             }
         }
@@ -1009,10 +1009,10 @@ fn split_sends(script: &Script) -> Script {
         match step {
             Step::Batch(events) if events.len() == 1 => match &events[0] {
                 WorldEvent::Send { conn, bytes } => {
-                    for b in bytes {
+                    for i in 0..bytes.len() {
                         steps.push(Step::Batch(vec![WorldEvent::Send {
                             conn: *conn,
-                            bytes: vec![*b],
+                            bytes: bytes.slice(i..=i),
                         }]));
                     }
                 }
@@ -1023,9 +1023,9 @@ fn split_sends(script: &Script) -> Script {
                 for e in events {
                     match e {
                         WorldEvent::Send { conn, bytes } => {
-                            out.extend(bytes.iter().map(|b| WorldEvent::Send {
+                            out.extend((0..bytes.len()).map(|i| WorldEvent::Send {
                                 conn: *conn,
-                                bytes: vec![*b],
+                                bytes: bytes.slice(i..=i),
                             }));
                         }
                         other => out.push(other.clone()),

@@ -32,7 +32,7 @@ use proptest::sample::select;
 use callorder_core::Address;
 
 use crate::choice::Choice;
-use callorder_harness::{Conn, Outcome, Script, WorldEvent};
+use callorder_harness::{Bytes, Conn, Outcome, Script, WorldEvent};
 
 /// How the bytes of one send are cut into chunks, each delivered in a turn
 /// of its own (or, inside a batch, as separate events of the same turn).
@@ -391,7 +391,7 @@ impl Lowering {
                     .map(|chunk| {
                         vec![WorldEvent::Send {
                             conn: c,
-                            bytes: chunk.to_vec(),
+                            bytes: Bytes::copy_from_slice(chunk),
                         }]
                     })
                     .collect(),

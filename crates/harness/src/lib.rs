@@ -50,6 +50,7 @@ mod run;
 mod script;
 mod script_file;
 
+pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::MockReactor;

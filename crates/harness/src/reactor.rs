@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use callorder_checker::{CheckError, Checker, Profile};
 use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
@@ -212,8 +214,8 @@ pub(crate) struct Join {
     pub client_gone: bool,
     pub server_gone: bool,
     /// Bytes written before the other side was made.
-    pub to_client: Vec<Vec<u8>>,
-    pub to_server: Vec<Vec<u8>>,
+    pub to_client: Vec<Bytes>,
+    pub to_server: Vec<Bytes>,
 }
 
 struct ConnSt {
@@ -237,9 +239,9 @@ struct ConnSt {
     producer: Producer,
     written: Vec<u8>,
     /// Bytes written and not yet read by the peer, in order.
-    outbox: VecDeque<Vec<u8>>,
+    outbox: VecDeque<Bytes>,
     /// Bytes that arrived while reading was paused.
-    held: Vec<Vec<u8>>,
+    held: Vec<Bytes>,
     /// The largest chunk one read delivers (`WorldEvent::ReadChunks`).
     read_chunk: Option<usize>,
     /// A callback raised: connection_lost(other) is queued; ignore the rest.
@@ -255,7 +257,7 @@ enum Call {
     /// (`None`: the script).
     Build(Holder, Address, Option<Peer>),
     ConnectionMade(ProtocolId),
-    DataReceived(ProtocolId, Vec<u8>),
+    DataReceived(ProtocolId, Bytes),
     ReadConnectionLost(ProtocolId),
     WriteConnectionLost(ProtocolId),
     ConnectionLost(ProtocolId, Reason),
@@ -290,7 +292,7 @@ enum Io {
     /// A joined attempt is answered by its listener.
     JoinedConnect(usize),
     /// Bytes written by the joined peer arrive.
-    Data(ProtocolId, Vec<u8>),
+    Data(ProtocolId, Bytes),
     /// The joined peer closed (FIN): as a peer close.
     PeerClosed(ProtocolId),
     /// The joined peer reset or aborted.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use callorder_core::Address;
 use callorder_trace::EventKind;
 
@@ -47,8 +48,9 @@ pub enum WorldEvent {
     Send {
         /// To whom.
         conn: Conn,
-        /// The chunk.
-        bytes: Vec<u8>,
+        /// The chunk ([`Bytes`]: scripts that send the same payload many
+        /// times, or cut one into chunks, share it instead of copying).
+        bytes: Bytes,
     },
     /// The peer closes its writing side (FIN).
     HalfClose {
@@ -237,18 +239,33 @@ impl Script {
     /// The peer of `conn` sends `bytes` as one chunk.
     #[must_use]
     pub fn send(self, conn: Conn, bytes: &[u8]) -> Self {
-        self.one(WorldEvent::Send {
-            conn,
-            bytes: bytes.to_vec(),
-        })
+        self.send_bytes(conn, Bytes::copy_from_slice(bytes))
+    }
+
+    /// The peer of `conn` sends `bytes` as one chunk, without copying them:
+    /// a payload sent on many connections is held once, which keeps a long
+    /// script small.
+    ///
+    /// ```
+    /// use callorder_harness::{Bytes, Conn, Script};
+    /// let payload = Bytes::from(vec![b'x'; 4096]);
+    /// let script = (1..=1000).fold(Script::new(), |s, n| s.send_bytes(Conn::Client(n), payload.clone()));
+    /// assert_eq!(script.steps().len(), 1000);
+    /// ```
+    #[must_use]
+    pub fn send_bytes(self, conn: Conn, bytes: Bytes) -> Self {
+        self.one(WorldEvent::Send { conn, bytes })
     }
 
     /// The peer of `conn` sends `bytes` cut into chunks of `size` (the last
     /// may be shorter), one turn each.
     #[must_use]
     pub fn send_chunked(mut self, conn: Conn, bytes: &[u8], size: usize) -> Self {
-        for chunk in bytes.chunks(size.max(1)) {
-            self = self.send(conn, chunk);
+        let bytes = Bytes::copy_from_slice(bytes);
+        let size = size.max(1);
+        for start in (0..bytes.len()).step_by(size) {
+            let end = (start + size).min(bytes.len());
+            self = self.send_bytes(conn, bytes.slice(start..end));
         }
         self
     }

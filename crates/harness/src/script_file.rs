@@ -751,7 +751,10 @@ impl<'a> Line<'a> {
             "send" => {
                 let conn = self.conn()?;
                 let bytes = self.bytes()?;
-                WorldEvent::Send { conn, bytes }
+                WorldEvent::Send {
+                    conn,
+                    bytes: bytes.into(),
+                }
             }
             "half_close" => WorldEvent::HalfClose { conn: self.conn()? },
             "close" => WorldEvent::Close { conn: self.conn()? },

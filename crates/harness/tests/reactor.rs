@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use callorder_harness::{Conn, ImplErrorKind, MockReactor, Outcome, Script, WorldEvent};
+use callorder_harness::{Bytes, Conn, ImplErrorKind, MockReactor, Outcome, Script, WorldEvent};
 use callorder_trace::EventKind;
 use support::*;
 
@@ -168,11 +168,11 @@ fn p4_abort_delivers_connection_aborted_after_the_batch() {
             .batch(vec![
                 WorldEvent::Send {
                     conn: Conn::Client(1),
-                    bytes: b"a".to_vec(),
+                    bytes: Bytes::from_static(b"a"),
                 },
                 WorldEvent::Send {
                     conn: Conn::Client(1),
-                    bytes: b"b".to_vec(),
+                    bytes: Bytes::from_static(b"b"),
                 },
             ])
             .shutdown(),
@@ -205,11 +205,11 @@ fn g1_data_in_the_same_batch_still_arrives_after_lose_connection() {
             .batch(vec![
                 WorldEvent::Send {
                     conn: Conn::Client(1),
-                    bytes: b"a".to_vec(),
+                    bytes: Bytes::from_static(b"a"),
                 },
                 WorldEvent::Send {
                     conn: Conn::Client(1),
-                    bytes: b"b".to_vec(),
+                    bytes: Bytes::from_static(b"b"),
                 },
             ])
             .shutdown(),
@@ -577,11 +577,11 @@ fn an_awaiting_callback_lets_others_run_and_time_move_on() {
             .batch(vec![
                 WorldEvent::Send {
                     conn: Conn::Client(1),
-                    bytes: b"slow".to_vec(),
+                    bytes: Bytes::from_static(b"slow"),
                 },
                 WorldEvent::Send {
                     conn: Conn::Client(2),
-                    bytes: b"fast".to_vec(),
+                    bytes: Bytes::from_static(b"fast"),
                 },
             ])
             .shutdown(),

@@ -778,7 +778,10 @@ fn arb_event() -> impl Strategy<Value = WorldEvent> {
     prop_oneof![
         (port(), arb_outcome())
             .prop_map(|(attempt, outcome)| WorldEvent::Resolve { attempt, outcome }),
-        (arb_conn(), arb_bytes()).prop_map(|(conn, bytes)| WorldEvent::Send { conn, bytes }),
+        (arb_conn(), arb_bytes()).prop_map(|(conn, bytes)| WorldEvent::Send {
+            conn,
+            bytes: bytes.into()
+        }),
         arb_conn().prop_map(|conn| WorldEvent::HalfClose { conn }),
         arb_conn().prop_map(|conn| WorldEvent::Close { conn }),
         arb_conn().prop_map(|conn| WorldEvent::Reset { conn }),

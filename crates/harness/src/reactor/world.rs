@@ -433,7 +433,7 @@ impl State {
     }
 
     /// The peer sent bytes.
-    pub(super) fn deliver_data(&mut self, p: ProtocolId, bytes: Vec<u8>) {
+    pub(super) fn deliver_data(&mut self, p: ProtocolId, bytes: Bytes) {
         let Some(c) = self.conns.get_mut(&p) else {
             return;
         };
@@ -510,7 +510,7 @@ impl State {
                     c.outbox.pop_front();
                 } else {
                     c.written.extend_from_slice(&front[..left]);
-                    front.drain(..left);
+                    bytes::Buf::advance(front, left);
                     left = 0;
                 }
             }
@@ -558,7 +558,7 @@ impl State {
 
     /// Bytes the peer read: to the script's record, or to the joined
     /// implementation (at once, if it is made; when it is, if not yet).
-    fn send_to_peer(&mut self, p: ProtocolId, chunks: Vec<Vec<u8>>) {
+    fn send_to_peer(&mut self, p: ProtocolId, chunks: Vec<Bytes>) {
         let Some(c) = self.conns.get_mut(&p) else {
             return;
         };
@@ -743,7 +743,7 @@ impl State {
         let full = c.buffered > HIGH_WATER;
         // The bytes wait in the buffer until the peer reads them (drained);
         // an abort throws away what is still there.
-        c.outbox.push_back(data.to_vec());
+        c.outbox.push_back(Bytes::copy_from_slice(data));
         let c = self.conns.get_mut(&p).expect("checked");
         if full {
             if let Producer::Streaming { paused: false } = c.producer {
