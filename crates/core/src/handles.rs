@@ -28,10 +28,10 @@ impl Address {
     /// use callorder_core::Address;
     /// assert_eq!(Address::new("127.0.0.1:8000").to_string(), "127.0.0.1:8000");
     /// ```
-    pub fn new(addr: impl Into<String>) -> Self {
+    pub fn new(addr: impl AsRef<str>) -> Self {
         // Shared text: an address is copied into every event and handle
         // that names it, and a copy should not allocate.
-        Address(addr.into().into())
+        Address(addr.as_ref().into())
     }
 
     /// The text of the address.

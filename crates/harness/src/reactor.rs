@@ -233,12 +233,16 @@ struct ConnSt {
     write_closed: bool,
     read_closed: bool,
     reading_paused: bool,
+    /// Bytes written and not yet read by the peer.
     buffered: usize,
     window: Option<usize>,
     write_error: bool,
     producer: Producer,
+    /// With the script as peer, every byte written, the last `buffered` of
+    /// them not read yet: the script only needs them in order, so they are
+    /// not kept twice.
     written: Vec<u8>,
-    /// Bytes written and not yet read by the peer, in order.
+    /// With a joined peer, the bytes it has not read yet, in order.
     outbox: VecDeque<Bytes>,
     /// Bytes that arrived while reading was paused.
     held: Vec<Bytes>,
@@ -725,17 +729,20 @@ impl MockReactor {
             }
         }
         let mut written = Vec::new();
-        for (n, p) in &s.client_conns {
-            if let Some(c) = s.conns.get(p) {
+        let State {
+            client_conns,
+            server_conns,
+            conns,
+            ..
+        } = &mut *s;
+        let clients = client_conns.iter().map(|(n, p)| (Conn::Client(*n), p));
+        let servers = (server_conns.iter().enumerate()).map(|(i, p)| (Conn::Server(i + 1), p));
+        for (conn, p) in clients.chain(servers) {
+            if let Some(c) = conns.get_mut(p) {
                 if let Peer::Script(_) = c.peer {
-                    written.push((Conn::Client(*n), c.written.clone()));
-                }
-            }
-        }
-        for (i, p) in s.server_conns.iter().enumerate() {
-            if let Some(c) = s.conns.get(p) {
-                if let Peer::Script(_) = c.peer {
-                    written.push((Conn::Server(i + 1), c.written.clone()));
+                    let mut bytes = std::mem::take(&mut c.written);
+                    bytes.truncate(bytes.len() - c.buffered);
+                    written.push((conn, bytes));
                 }
             }
         }
@@ -866,7 +873,18 @@ impl MockReactor {
             }
             std::mem::take(&mut s.released_factories)
         };
-        drop(released);
+        self.drop_released(released);
+    }
+
+    /// Drops the factories the reactor let go of, outside the state's
+    /// borrow (a factory's Drop may act on the reactor), and keeps the
+    /// emptied list for its capacity.
+    fn drop_released(&self, mut released: Vec<FactoryObj>) {
+        released.clear();
+        let mut s = self.inner.state.borrow_mut();
+        if s.released_factories.is_empty() {
+            s.released_factories = released;
+        }
     }
 
     fn run_due_timers(&self) -> bool {
@@ -1687,9 +1705,7 @@ impl MockReactor {
         };
         let factories = std::mem::take(&mut s.released_factories);
         drop(s);
-        // Dropped outside the state's borrow: a factory's Drop may act on
-        // the reactor.
-        drop(factories);
+        self.drop_released(factories);
         if let Some(protocol) = released {
             let meter = self.inner.state.borrow().heap.clone();
             let started = meter.start();

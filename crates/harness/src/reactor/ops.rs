@@ -94,6 +94,9 @@ impl ReactorOps for Ops {
                     // Reading and writing stop now; connection_lost comes
                     // from a zero-delay timer (P4).
                     c.aborted = true;
+                    if let Peer::Script(_) = c.peer {
+                        c.written.truncate(c.written.len() - c.buffered);
+                    }
                     c.buffered = 0;
                     c.outbox.clear();
                     s.schedule(Duration::ZERO, TimerKind::Aborted(p));

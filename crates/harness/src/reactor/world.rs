@@ -496,24 +496,9 @@ impl State {
         if let Some(w) = &mut c.window {
             *w -= take;
         }
-        // The bytes the peer reads leave the buffer now, in order.
+        // The bytes the peer reads leave the buffer now, in order. The
+        // script's are in `written` already: less buffered is all it takes.
         if let Peer::Script(_) = c.peer {
-            // The script reads them: they only join what was written.
-            let mut left = take;
-            while left > 0 {
-                let Some(front) = c.outbox.front_mut() else {
-                    break;
-                };
-                if front.len() <= left {
-                    left -= front.len();
-                    c.written.extend_from_slice(front);
-                    c.outbox.pop_front();
-                } else {
-                    c.written.extend_from_slice(&front[..left]);
-                    bytes::Buf::advance(front, left);
-                    left = 0;
-                }
-            }
             return self.after_drain(p);
         }
         let mut sent = Vec::new();
@@ -531,7 +516,7 @@ impl State {
                 left = 0;
             }
         }
-        self.send_to_peer(p, sent);
+        self.send_to_joined(p, sent);
         self.after_drain(p);
     }
 
@@ -556,36 +541,27 @@ impl State {
         self.maybe_close(p);
     }
 
-    /// Bytes the peer read: to the script's record, or to the joined
-    /// implementation (at once, if it is made; when it is, if not yet).
-    fn send_to_peer(&mut self, p: ProtocolId, chunks: Vec<Bytes>) {
-        let Some(c) = self.conns.get_mut(&p) else {
+    /// Bytes a joined peer read: to that implementation, at once if it is
+    /// made, when it is if not yet.
+    fn send_to_joined(&mut self, p: ProtocolId, chunks: Vec<Bytes>) {
+        let Some(Peer::Joined(j, side)) = self.conns.get(&p).map(|c| c.peer) else {
             return;
         };
-        match c.peer {
-            Peer::Script(_) => {
-                for chunk in chunks {
-                    c.written.extend_from_slice(&chunk);
-                }
-            }
-            Peer::Joined(j, side) => {
-                let (other, gone) = match side {
-                    Side::Client => (self.joins[j].server, self.joins[j].server_gone),
-                    Side::Server => (self.joins[j].client, self.joins[j].client_gone),
-                };
-                if gone {
-                    return;
-                }
-                let made = other.and_then(|o| self.conns.get(&o).map(|oc| (o, oc.made)));
-                for chunk in chunks {
-                    match made {
-                        Some((o, true)) => self.deliver_data(o, chunk),
-                        _ => match side {
-                            Side::Client => self.joins[j].to_server.push(chunk),
-                            Side::Server => self.joins[j].to_client.push(chunk),
-                        },
-                    }
-                }
+        let (other, gone) = match side {
+            Side::Client => (self.joins[j].server, self.joins[j].server_gone),
+            Side::Server => (self.joins[j].client, self.joins[j].client_gone),
+        };
+        if gone {
+            return;
+        }
+        let made = other.and_then(|o| self.conns.get(&o).map(|oc| (o, oc.made)));
+        for chunk in chunks {
+            match made {
+                Some((o, true)) => self.deliver_data(o, chunk),
+                _ => match side {
+                    Side::Client => self.joins[j].to_server.push(chunk),
+                    Side::Server => self.joins[j].to_client.push(chunk),
+                },
             }
         }
     }
@@ -743,7 +719,10 @@ impl State {
         let full = c.buffered > HIGH_WATER;
         // The bytes wait in the buffer until the peer reads them (drained);
         // an abort throws away what is still there.
-        c.outbox.push_back(Bytes::copy_from_slice(data));
+        match c.peer {
+            Peer::Script(_) => c.written.extend_from_slice(data),
+            Peer::Joined(..) => c.outbox.push_back(Bytes::copy_from_slice(data)),
+        }
         let c = self.conns.get_mut(&p).expect("checked");
         if full {
             if let Producer::Streaming { paused: false } = c.producer {
