@@ -781,3 +781,55 @@ fn a_client_connection_lost_that_awaits_and_then_retries_needs_no_stop() {
     assert!(connect.step.within.is_some(), "{}", r.trace_jsonl());
     assert_eq!(connect.t, Some(2.0));
 }
+
+#[test]
+fn written_holds_only_what_the_peer_read() {
+    // The peer reads 3 of the 5 bytes echoed and the run ends: the other 2
+    // are still in our buffer, not written.
+    let r = run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .window(Conn::Client(1), Some(3))
+            .send(Conn::Client(1), b"hello")
+            .shutdown(),
+        |r| {
+            client(
+                r,
+                "10.0.0.1:80",
+                Behaviour {
+                    on_data: OnData::Echo,
+                    ..Behaviour::default()
+                },
+            );
+        },
+    );
+    r.assert_clean();
+    assert_eq!(r.written, vec![(Conn::Client(1), b"hel".to_vec())]);
+}
+
+#[test]
+fn p4_an_abort_throws_away_what_the_peer_had_not_read() {
+    let r = run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .window(Conn::Client(1), Some(3))
+            .send(Conn::Client(1), b"hello")
+            .window(Conn::Client(1), Some(0))
+            .send(Conn::Client(1), b"abort")
+            .shutdown(),
+        |r| {
+            client(
+                r,
+                "10.0.0.1:80",
+                Behaviour {
+                    on_data: OnData::EchoThenAbortOn(b"abort".to_vec()),
+                    ..Behaviour::default()
+                },
+            );
+        },
+    );
+    r.assert_clean();
+    assert!(kinds(&r).contains(&EventKind::AbortConnection));
+    // "hel" was read; "lo" and the echoed "abort" were still buffered.
+    assert_eq!(r.written, vec![(Conn::Client(1), b"hel".to_vec())]);
+}

@@ -31,6 +31,9 @@ pub enum OnData {
     Lose,
     /// Calls abort_connection.
     Abort,
+    /// Writes the bytes back; then, if they are these, calls
+    /// abort_connection.
+    EchoThenAbortOn(Vec<u8>),
     /// Returns an error.
     Fail,
     /// Panics.
@@ -127,6 +130,12 @@ impl Protocol for Probe {
             }
             OnData::Abort => {
                 let _ = t.abort_connection();
+            }
+            OnData::EchoThenAbortOn(last) => {
+                let _ = t.write(data);
+                if data == &last[..] {
+                    let _ = t.abort_connection();
+                }
             }
             OnData::Fail => return Err("data_received failed".into()),
             OnData::Panic => panic!("data_received panicked"),
