@@ -358,7 +358,10 @@ pub(crate) struct State {
     ports: Dense<PortId, PortSt>,
     conns: Dense<ProtocolId, ConnSt>,
     attempts: Vec<ConnectorId>,
-    client_conns: BTreeMap<usize, ProtocolId>,
+    /// The connection each outgoing attempt made, by attempt number - 1:
+    /// attempts are numbered densely, and a script names connections by
+    /// them at every step.
+    client_conns: Vec<Option<ProtocolId>>,
     server_conns: Vec<ProtocolId>,
     listeners: BTreeMap<Address, PortId>,
     joins: Vec<Join>,
@@ -483,7 +486,7 @@ impl MockReactor {
             ports: Dense::default(),
             conns: Dense::default(),
             attempts: Vec::new(),
-            client_conns: BTreeMap::new(),
+            client_conns: Vec::new(),
             server_conns: Vec::new(),
             listeners: BTreeMap::new(),
             joins: Vec::new(),
@@ -735,7 +738,8 @@ impl MockReactor {
             conns,
             ..
         } = &mut *s;
-        let clients = client_conns.iter().map(|(n, p)| (Conn::Client(*n), p));
+        let clients = (client_conns.iter().enumerate())
+            .filter_map(|(i, p)| Some((Conn::Client(i + 1), p.as_ref()?)));
         let servers = (server_conns.iter().enumerate()).map(|(i, p)| (Conn::Server(i + 1), p));
         for (conn, p) in clients.chain(servers) {
             if let Some(c) = conns.get_mut(p) {
@@ -1545,7 +1549,10 @@ impl MockReactor {
                                         peer,
                                         (addr.clone(), host),
                                     );
-                                    s.client_conns.insert(attempt, p);
+                                    if s.client_conns.len() < attempt {
+                                        s.client_conns.resize(attempt, None);
+                                    }
+                                    s.client_conns[attempt - 1] = Some(p);
                                     s.apply_pending(Conn::Client(attempt), p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
                                         cs.phase = Phase::Connected(Some(p));

@@ -675,7 +675,7 @@ impl State {
 
     fn conn_of(&self, conn: Conn) -> Option<ProtocolId> {
         match conn {
-            Conn::Client(n) => self.client_conns.get(&n).copied(),
+            Conn::Client(n) => self.client_conns.get(n.wrapping_sub(1)).copied().flatten(),
             Conn::Server(n) => self.server_conns.get(n.wrapping_sub(1)).copied(),
         }
     }
