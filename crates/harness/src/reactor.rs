@@ -407,7 +407,10 @@ pub(crate) struct State {
     /// Read-chunk settings for connections not made yet.
     pending_read_chunks: BTreeMap<Conn, Option<usize>>,
     /// Weak handles to every protocol built, with its build_protocol seq.
+    /// Those already freed are pruned now and then (see `new_conn`).
     weak_protocols: Vec<(ProtocolId, u64, Weak<SharedProtocol>)>,
+    /// The length of `weak_protocols` at which it is pruned next.
+    prune_protocols_at: usize,
     /// Weak handles to factories the implementation made during the run.
     weak_factories: Vec<(FactoryId, u64, std::sync::Weak<dyn Factory>)>,
     ended: bool,
@@ -469,6 +472,7 @@ impl MockReactor {
             in_setup: false,
             pending_read_chunks: BTreeMap::new(),
             weak_protocols: Vec::new(),
+            prune_protocols_at: 64,
             weak_factories: Vec::new(),
             checker: Checker::new(profile),
             trace: Recording::new(),

@@ -279,6 +279,13 @@ impl State {
         let half_closeable = obj.half_closeable();
         let obj = Rc::new(RefCell::new(obj));
         self.weak_protocols.push((p, built_at, Rc::downgrade(&obj)));
+        if self.weak_protocols.len() >= self.prune_protocols_at {
+            // A freed protocol cannot come back to leak: forget it, so that
+            // memory follows live connections. Pruning when the list has
+            // doubled keeps the cost per connection constant.
+            self.weak_protocols.retain(|(_, _, w)| w.strong_count() > 0);
+            self.prune_protocols_at = (2 * self.weak_protocols.len()).max(64);
+        }
         self.conns.insert(
             p,
             ConnSt {
