@@ -8,7 +8,12 @@
 //!   started_connecting, build_protocol, connection_made with one write, 4
 //!   data chunks, connection_lost, client_connection_lost, do_stop,
 //!   stop_factory), one factory reused, with the checker on and off, median
-//!   of 3;
+//!   of 3. Set up as a long run is: the reactor keeps the last 64 records
+//!   of the trace ([`MockReactor::keep_last`]), and the script sends the
+//!   same 4 payloads on every connection ([`Script::send_bytes`]), as
+//!   Twisted's bench below does;
+//! - `lifecycles_per_s_checked_full_trace`: the same with every record
+//!   kept and a copy of each payload per connection;
 //! - `checker_overhead`: how much slower the checked run is;
 //! - `twisted_fakes_lifecycles_per_s`: the same life cycle driven by
 //!   Twisted's own fakes, from `shared/bench/twisted_fakes_bench.py
@@ -39,7 +44,7 @@ use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
     Protocol, Reactor, ReactorOps, Reason, Transport, WriteStatus,
 };
-use callorder_harness::{Conn, MockReactor, Outcome, Script};
+use callorder_harness::{Bytes, Conn, MockReactor, Outcome, Script};
 use callorder_trace::{ConnectorId, PortId, ProtocolId};
 
 /// The life cycle's protocol: one write on connection_made, counts bytes.
@@ -64,6 +69,7 @@ impl Protocol for Client {
 /// application (a zero-delay timer), as the next iteration of a loop would.
 struct Lifecycles {
     reactor: Reactor,
+    server: Address,
     left: Cell<usize>,
     this: std::cell::RefCell<Option<std::sync::Weak<Lifecycles>>>,
 }
@@ -91,42 +97,54 @@ impl ClientFactory for Lifecycles {
                 .and_then(|w| w.upgrade())
                 .expect("alive");
             let reactor = self.reactor.clone();
+            let server = self.server.clone();
             reactor.clone().call_later(Duration::ZERO, move || {
-                reactor.connect_tcp("10.0.0.1:80", me, None);
+                reactor.connect_tcp(server, me, None);
             });
         }
         Ok(())
     }
 }
 
-fn script(n: usize) -> Script {
+const SIZES: [usize; 4] = [100, 1000, 10, 4000];
+
+fn script(n: usize, long_run: bool) -> Script {
+    let payloads: Vec<Bytes> = SIZES.iter().map(|&size| vec![b'x'; size].into()).collect();
     let mut s = Script::new();
     for i in 1..=n {
         s = s.resolve(i, Outcome::Accept);
-        for size in [100, 1000, 10, 4000] {
-            s = s.send(Conn::Client(i), &vec![b'x'; size]);
+        for (payload, size) in payloads.iter().zip(SIZES) {
+            s = if long_run {
+                s.send_bytes(Conn::Client(i), payload.clone())
+            } else {
+                s.send(Conn::Client(i), &vec![b'x'; size])
+            };
         }
         s = s.close(Conn::Client(i));
     }
     s.shutdown()
 }
 
-fn lifecycles(n: usize, checked: bool) -> Duration {
-    let script = script(n);
-    let reactor = if checked {
-        MockReactor::new()
-    } else {
-        MockReactor::new().without_checker()
-    };
+/// `n` life cycles; `long_run`: set up as a long run (see the top).
+fn lifecycles(n: usize, checked: bool, long_run: bool) -> Duration {
+    let script = script(n, long_run);
+    let mut reactor = MockReactor::new();
+    if !checked {
+        reactor = reactor.without_checker();
+    }
+    if long_run {
+        reactor = reactor.keep_last(64);
+    }
     let start = Instant::now();
     let run = reactor.run(script, |r| {
         let f = Arc::new(Lifecycles {
             reactor: r.clone(),
+            server: Address::new("10.0.0.1:80"),
             left: Cell::new(n - 1),
             this: std::cell::RefCell::new(None),
         });
         *f.this.borrow_mut() = Some(Arc::downgrade(&f));
-        r.connect_tcp("10.0.0.1:80", f, None);
+        r.connect_tcp(f.server.clone(), f, None);
     });
     let elapsed = start.elapsed();
     assert!(
@@ -134,12 +152,16 @@ fn lifecycles(n: usize, checked: bool) -> Duration {
         "the life cycles are legal: {:?}",
         run.violation
     );
-    assert_eq!(
-        run.trace
-            .iter()
-            .filter(|r| r.step.event.kind() == callorder_trace::EventKind::DoStop)
-            .count(),
-        n
+    // Every life cycle ran: the last one's do_stop is the n-th.
+    let last_stop = run
+        .trace
+        .iter()
+        .rev()
+        .find(|r| r.step.event.kind() == callorder_trace::EventKind::DoStop)
+        .map(|r| r.step.event);
+    assert!(
+        matches!(last_stop, Some(callorder_trace::Event::DoStop { holder: Some(callorder_trace::Holder::Connector(c)), .. }) if c.0 == n as u64),
+        "{last_stop:?}"
     );
     elapsed
 }
@@ -505,12 +527,17 @@ fn main() {
         return;
     }
     let n = env_usize("CALLORDER_BENCH_LIFECYCLES", 100_000);
-    let checked = median((0..3).map(|_| lifecycles(n, true)).collect());
-    let unchecked = median((0..3).map(|_| lifecycles(n, false)).collect());
+    let checked = median((0..3).map(|_| lifecycles(n, true, true)).collect());
+    let unchecked = median((0..3).map(|_| lifecycles(n, false, true)).collect());
+    let full = median((0..3).map(|_| lifecycles(n, true, false)).collect());
     let on = n as f64 / checked.as_secs_f64();
     let off = n as f64 / unchecked.as_secs_f64();
     println!("lifecycles_per_s_checked={on:.0}");
     println!("lifecycles_per_s_unchecked={off:.0}");
+    println!(
+        "lifecycles_per_s_checked_full_trace={:.0}",
+        n as f64 / full.as_secs_f64()
+    );
     println!(
         "checker_overhead={:.1}%  (goal <= 25%)",
         (checked.as_secs_f64() / unchecked.as_secs_f64() - 1.0) * 100.0
