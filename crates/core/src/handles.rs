@@ -38,6 +38,14 @@ impl Address {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The text of the address, shared: as a trace [`Record`]'s `addr`
+    /// holds it.
+    ///
+    /// [`Record`]: callorder_trace::Record
+    pub fn shared(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl fmt::Display for Address {

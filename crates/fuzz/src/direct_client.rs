@@ -649,7 +649,7 @@ impl<'rt> Driver<'rt> {
                     0,
                     None,
                 );
-                s.trace[idx].addr = Some(crate::ADDRESS.to_owned());
+                s.trace[idx].addr = Some(crate::ADDRESS.into());
                 s.log.push(format!(
                     "connect_tcp ({})",
                     who(&Event::Connect { connector })

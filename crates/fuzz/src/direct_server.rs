@@ -573,7 +573,7 @@ impl<'rt> Driver<'rt> {
                     0,
                     None,
                 );
-                s.trace[idx].addr = Some(addr.as_str().to_owned());
+                s.trace[idx].addr = Some(addr.shared());
                 s.log
                     .push(format!("listen_tcp (l{}) {}", port.0, addr.as_str()));
                 s.feed();
@@ -744,7 +744,7 @@ impl<'rt> Driver<'rt> {
                 .iter()
                 .rposition(|r| r.step.event == event)
                 .expect("recorded");
-            s.trace[idx].addr = Some(peer.as_str().to_owned());
+            s.trace[idx].addr = Some(peer.shared());
             if let Some(None) = built {
                 // The record said Some: it was not fed yet, so set it right.
                 s.trace[idx].step.event = Event::BuildProtocol {

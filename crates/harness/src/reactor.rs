@@ -278,7 +278,7 @@ enum Call {
 struct Emission {
     event: Event,
     result: Result<(), ActionError>,
-    addr: Option<String>,
+    addr: Option<Arc<str>>,
     timeout: Option<f64>,
 }
 
@@ -1371,7 +1371,7 @@ impl MockReactor {
         };
         let (record, seq) = s.record(event, depth, None, true);
         if let Call::Build(_, addr, _) = call {
-            s.trace.unjudged_mut(record).addr = Some(addr.to_string());
+            s.trace.unjudged_mut(record).addr = Some(addr.shared());
         }
         let mut frame = Frame {
             seq,

@@ -8,6 +8,7 @@ use std::fmt;
 use std::io::{self, BufRead, Read};
 use std::iter::FusedIterator;
 use std::str;
+use std::sync::Arc;
 
 use serde::de::{
     self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
@@ -382,7 +383,7 @@ impl<R: BufRead> TraceReader<R> {
                 event,
             },
             t: raw.t,
-            addr: raw.addr,
+            addr: raw.addr.map(Arc::from),
             detail: raw.detail,
             error: raw.error,
             timeout: raw.timeout,

@@ -1,5 +1,7 @@
 //! A whole trace line: the step plus what only people read.
 
+use std::sync::Arc;
+
 use crate::event::Step;
 
 /// One line of a trace file: the [`Step`] the checker judges, plus the fields
@@ -13,7 +15,9 @@ pub struct Record {
     /// Seconds since the trace began (`t`); never decreases.
     pub t: Option<f64>,
     /// A socket address, `host:port` (`addr`).
-    pub addr: Option<String>,
+    /// Shared text: a reactor names the same few addresses in event after
+    /// event, and recording one should not allocate.
+    pub addr: Option<Arc<str>>,
     /// Free text: an exception's repr, an error message (`detail`).
     pub detail: Option<String>,
     /// What the callback or action raised (`error`); present exactly when

@@ -228,7 +228,7 @@ fn records() -> impl Strategy<Value = Vec<Record>> {
                     Record {
                         step,
                         t,
-                        addr,
+                        addr: addr.map(Into::into),
                         detail,
                         error,
                         timeout,

@@ -306,7 +306,7 @@ impl ReactorOps for Ops {
                     connector: c,
                 },
                 result: Ok(()),
-                addr: Some(addr.to_string()),
+                addr: Some(addr.shared()),
                 timeout: timeout.map(|t| t.as_secs_f64()),
             });
             s.after(Call::DoStart(f, Holder::Connector(c)));
@@ -331,7 +331,7 @@ impl ReactorOps for Ops {
                     port: l,
                 },
                 result,
-                addr: Some(addr.to_string()),
+                addr: Some(addr.shared()),
                 timeout: None,
             });
             if result.is_err() {
