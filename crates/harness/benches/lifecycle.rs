@@ -24,7 +24,12 @@
 //! - `floor_lifecycles_per_s`: what no reactor with these traits and this
 //!   checker can beat: the same life cycle's 11 async-trait callbacks called
 //!   and polled directly (no reactor, no transport, no write), plus the
-//!   checker stepping its 14 events. Its parts are printed too.
+//!   checker stepping its 14 events. Its parts are printed too;
+//! - `floor_owned_lifecycles_per_s`: the same floor for a reactor whose
+//!   callbacks may await, as this one's may: each callback's future must
+//!   then own what it borrows (the protocol's `Rc<RefCell<..>>`, the
+//!   factory's `Arc`, the data), so it is wrapped in a boxed future of its
+//!   own.
 //!
 //! Environment overrides: `CALLORDER_BENCH_LIFECYCLES` (default 100,000),
 //! `CALLORDER_BENCH_CONCURRENT` (100,000), `CALLORDER_BENCH_PYTHON` (the
@@ -314,6 +319,66 @@ fn floor_callbacks(n: usize) -> Duration {
     start.elapsed()
 }
 
+/// A callback's future that owns what it borrows, as a reactor must box it
+/// to keep it across awaits.
+type Owned = std::pin::Pin<Box<dyn std::future::Future<Output = CallbackResult>>>;
+
+/// The life cycle's callbacks as [`floor_callbacks`] calls them, each
+/// wrapped in a boxed future that owns its handles, as the mock reactor
+/// wraps them (holding the protocol's borrow across the await, as the
+/// reactor does on purpose).
+#[allow(clippy::await_holding_refcell_ref)]
+fn floor_owned_callbacks(n: usize) -> Duration {
+    let ops: Rc<dyn ReactorOps> = Rc::new(Nowhere);
+    let reactor = Reactor::new(ops.clone());
+    let connector = Connector::new(ConnectorId(1), ops.clone());
+    let transport = Transport::new(ProtocolId(1), ops);
+    let factory: Arc<dyn ClientFactory> = Arc::new(BareFactory);
+    let addr = Address::new("10.0.0.1:80");
+    let chunks: Vec<Bytes> = SIZES.iter().map(|&n| vec![b'x'; n].into()).collect();
+    let holder = callorder_trace::Holder::Connector(connector.id());
+    let start = Instant::now();
+    for _ in 0..n {
+        factory.do_start(holder);
+        let (f, r) = (factory.clone(), reactor.clone());
+        ready::<CallbackResult>(Box::pin(async move { f.start_factory(&r).await }) as Owned)
+            .unwrap();
+        let (f, c) = (factory.clone(), connector.clone());
+        ready::<CallbackResult>(Box::pin(async move { f.started_connecting(&c).await }) as Owned)
+            .unwrap();
+        let (f, a) = (factory.clone(), addr.clone());
+        let built = ready(Box::pin(async move { f.build_protocol(&a).await }));
+        let p = Rc::new(std::cell::RefCell::new(built.unwrap().unwrap()));
+        let (q, t) = (p.clone(), transport.clone());
+        ready::<CallbackResult>(
+            Box::pin(async move { q.borrow_mut().connection_made(t).await }) as Owned,
+        )
+        .unwrap();
+        for c in &chunks {
+            let (q, c) = (p.clone(), c.clone());
+            ready::<CallbackResult>(
+                Box::pin(async move { q.borrow_mut().data_received(&c).await }) as Owned,
+            )
+            .unwrap();
+        }
+        let q = p.clone();
+        ready::<CallbackResult>(Box::pin(async move {
+            q.borrow_mut().connection_lost(Reason::ConnectionDone).await
+        }) as Owned)
+        .unwrap();
+        drop(std::hint::black_box(p));
+        let (f, c) = (factory.clone(), connector.clone());
+        ready::<CallbackResult>(Box::pin(async move {
+            f.client_connection_lost(&c, Reason::ConnectionDone).await
+        }) as Owned)
+        .unwrap();
+        factory.do_stop(holder);
+        let f = factory.clone();
+        ready::<CallbackResult>(Box::pin(async move { f.stop_factory().await }) as Owned).unwrap();
+    }
+    start.elapsed()
+}
+
 /// The checker stepping the life cycle's 14 events, `n` times over.
 fn floor_checker(n: usize) -> Duration {
     use callorder_checker::{Checker, Profile};
@@ -548,12 +613,18 @@ fn main() {
         println!("checked_vs_twisted_fakes={:.2}x  (goal >= 3x)", on / t);
     }
     let callbacks = median((0..3).map(|_| floor_callbacks(n)).collect());
+    let owned = median((0..3).map(|_| floor_owned_callbacks(n)).collect());
     let checking = median((0..3).map(|_| floor_checker(n)).collect());
     println!(
         "floor_lifecycles_per_s={:.0}  (callbacks alone {:.0}/s, checker alone {:.0}/s)",
         n as f64 / (callbacks + checking).as_secs_f64(),
         n as f64 / callbacks.as_secs_f64(),
         n as f64 / checking.as_secs_f64()
+    );
+    println!(
+        "floor_owned_lifecycles_per_s={:.0}  (owned callbacks alone {:.0}/s)",
+        n as f64 / (owned + checking).as_secs_f64(),
+        n as f64 / owned.as_secs_f64()
     );
     let concurrent = env_usize("CALLORDER_BENCH_CONCURRENT", 100_000);
     let exe = std::env::current_exe().expect("the bench binary");
