@@ -1155,9 +1155,16 @@ impl Checker {
     /// Brings an idle connector back to full state.
     #[inline]
     fn revive(&mut self, c: ConnectorId) {
-        if self.connectors.is_live(c) {
-            return;
+        if !self.connectors.is_live(c) {
+            self.revive_idle(c);
         }
+    }
+
+    /// [`revive`](Checker::revive) for a connector that is not live: out of
+    /// line, so that the common case (it is live) stays small in every
+    /// handler.
+    #[inline(never)]
+    fn revive_idle(&mut self, c: ConnectorId) {
         let factory = match self.connectors.parked(c) {
             Some(tag) => self.idle_connectors.factory(tag),
             None if self.idle_connectors.is_empty() => None,

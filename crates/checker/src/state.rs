@@ -17,9 +17,13 @@ use crate::violation::{Object, Past};
 /// live objects carry no history of their own.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Recent {
-    /// Grows to `LEN` as events come: a short run does not pay for it.
-    events: Vec<(u64, Event)>,
-    next: usize,
+    /// Allocated at the first event, so that a checker that never steps
+    /// (a probe of `legal_next`) does not pay for it. A fixed-size array,
+    /// so that a push is one store at a masked index: no length check, no
+    /// bounds check, no branch between filling and wrapping.
+    events: Option<Box<[(u64, Event); Recent::LEN]>>,
+    /// How many events were pushed in all; the next goes to `pushed % LEN`.
+    pushed: u64,
 }
 
 impl Recent {
@@ -29,12 +33,23 @@ impl Recent {
 
     #[inline]
     pub(crate) fn push(&mut self, seq: u64, event: Event) {
-        if self.events.len() < Self::LEN {
-            self.events.push((seq, event));
-        } else {
-            self.events[self.next] = (seq, event);
-        }
-        self.next = (self.next + 1) % Self::LEN;
+        let events = match &mut self.events {
+            Some(events) => events,
+            None => self.events.insert(Self::new_ring()),
+        };
+        events[self.pushed as usize % Self::LEN] = (seq, event);
+        self.pushed += 1;
+    }
+
+    /// Out of line and built on the heap: a 48 KiB array built inline made
+    /// every step probe that much stack.
+    #[cold]
+    #[inline(never)]
+    fn new_ring() -> Box<[(u64, Event); Recent::LEN]> {
+        vec![(0, Event::End); Self::LEN]
+            .into_boxed_slice()
+            .try_into()
+            .expect("LEN entries")
     }
 
     /// The object's events among the recent ones, oldest first.
@@ -45,8 +60,12 @@ impl Recent {
             Object::Port(l) => e.port() == Some(l),
             Object::Protocol(p) => e.protocol() == Some(p),
         };
-        let mut past: Vec<Past> = self
-            .events
+        let Some(events) = &self.events else {
+            return Vec::new();
+        };
+        // Slots past `pushed` were never written (the ring fills in order).
+        let filled = self.pushed.min(Self::LEN as u64) as usize;
+        let mut past: Vec<Past> = events[..filled]
             .iter()
             .filter(|(_, e)| involves(e))
             .map(|(seq, e)| Past {
