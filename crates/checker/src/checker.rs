@@ -99,7 +99,10 @@ struct Hook {
 pub struct Checker {
     profile: Profile,
     max_live: usize,
-    factories: IdMap<FactoryId, FactoryState>,
+    /// Factories with a start count, by id: a do_start or do_stop looks
+    /// its factory up directly, as for the other objects, not through a
+    /// hash map. Forgotten when the count returns to 0.
+    factories: Table<FactoryId, FactoryState>,
     /// Live connectors; idle ones are ended here and kept in
     /// `idle_connectors`.
     connectors: Table<ConnectorId, ConnectorState>,
@@ -239,7 +242,7 @@ impl Checker {
         Checker {
             profile,
             max_live: Self::DEFAULT_MAX_LIVE,
-            factories: IdMap::default(),
+            factories: Table::default(),
             connectors: Table::default(),
             ports: Table::default(),
             protocols: Table::default(),
@@ -912,6 +915,16 @@ impl Checker {
 
     // -------------------------------------------------------------- factories
 
+    /// The start count of `factory`, at 0 if it has none yet (a do_stop of
+    /// a factory never started keeps it at 0, as Twisted's count does).
+    #[inline]
+    fn factory_state(&mut self, factory: FactoryId) -> &mut FactoryState {
+        if !self.factories.is_live(factory) {
+            self.factories.insert(factory, FactoryState::default());
+        }
+        self.factories.get_mut(factory).expect("inserted")
+    }
+
     fn factory_mismatch(&mut self, object: Object, expected: FactoryId, named: FactoryId) -> Check {
         same_factory(&mut self.coverage, object, expected, named)
     }
@@ -963,7 +976,7 @@ impl Checker {
                 port.started = true;
             }
         }
-        let f = self.factories.entry(factory).or_default();
+        let f = self.factory_state(factory);
         let at_zero = f.num_ports == 0;
         f.num_ports += 1;
         if at_zero {
@@ -985,7 +998,7 @@ impl Checker {
     /// start_factory raised inside do_start: Twisted's count did not move,
     /// and the connect or listen that asked for it raised (P11, S1).
     fn undo_start(&mut self, factory: FactoryId, holder: Option<Holder>) {
-        if let Some(f) = self.factories.get_mut(&factory) {
+        if let Some(f) = self.factories.get_mut(factory) {
             f.num_ports = f.num_ports.saturating_sub(1);
         }
         match holder {
@@ -1128,7 +1141,7 @@ impl Checker {
         if let Holder::Connector(c) = holder {
             self.make_idle(c);
         }
-        let f = self.factories.entry(factory).or_default();
+        let f = self.factory_state(factory);
         if f.num_ports > 0 {
             f.num_ports -= 1;
             if f.num_ports == 0 {
@@ -1139,7 +1152,7 @@ impl Checker {
                     caller: step.seq,
                     holder: None,
                 });
-                self.factories.remove(&factory);
+                self.factories.forget(factory);
             }
         }
         Ok(())
@@ -2351,7 +2364,12 @@ impl Checker {
             idle.into_iter()
                 .map(|connector| Event::Connect { connector }),
         );
-        let factory = self.factories.keys().copied().min().unwrap_or(FactoryId(1));
+        let factory = self
+            .factories
+            .iter()
+            .map(|(f, _)| f)
+            .min()
+            .unwrap_or(FactoryId(1));
         let fresh = |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         events.push(Event::ConnectTcp {
             factory,
