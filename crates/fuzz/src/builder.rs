@@ -13,7 +13,8 @@ macro_rules! direct_campaign_settings {
             self
         }
 
-        /// The campaign's seed (default 0); [`SEED_ENV`] overrides it.
+        /// The campaign's seed (default 0); [`SEED_ENV`](crate::SEED_ENV)
+        /// overrides it.
         pub fn seed(mut self, seed: u64) -> Self {
             self.seed = seed;
             self

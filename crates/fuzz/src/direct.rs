@@ -39,7 +39,7 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
+use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
     ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
@@ -47,10 +47,10 @@ use callorder_core::{
 };
 use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
-use crate::checks::{CheckKind, Finding};
-use crate::fuzz::{
-    campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
-};
+use crate::campaign::{self, DirectCase};
+pub use crate::campaign::{DirectFailure, DirectReport};
+use crate::checks::CheckKind;
+use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{self, advance_timers, run_callback, show_bytes, Conn, Outcome, Recorder};
 use crate::strategy::payload;
@@ -171,74 +171,23 @@ impl DirectFuzz {
     ///
     /// # Panics
     ///
-    /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
+    /// If [`SEED_ENV`](crate::SEED_ENV) or [`CASES_ENV`](crate::CASES_ENV)
+    /// is malformed.
     ///
     /// # Errors
     ///
     /// The [`DirectFailure`] of the minimal failing sequence.
     pub fn run(self) -> Result<DirectReport, Box<DirectFailure>> {
-        let (seed, cases) =
-            effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        let config = Config {
-            cases,
-            ..campaign_config(self.persistence, self.source_file)
-        };
-        let rt = paused_runtime();
-        let mut runner = runner_for(seed, config);
         let strategy = choices(
             self.payloads.clone().unwrap_or_else(payload),
             self.max_choices,
         );
-        let outcome = runner.run(&strategy, |choices| {
-            let outcome = self.drive(&rt, &choices);
-            match outcome.finding {
-                None => Ok(()),
-                Some(f) => Err(TestCaseError::fail(f.to_string())),
-            }
-        });
-        match outcome {
-            Ok(()) => Ok(DirectReport { cases, seed }),
-            Err(TestError::Fail(_, choices)) => Err(Box::new(self.minimize(&rt, choices, seed))),
-            Err(TestError::Abort(why)) => Err(Box::new(DirectFailure {
-                finding: Finding {
-                    check: CheckKind::Determinism,
-                    message: format!("proptest gave up: {why}"),
-                    seq: None,
-                },
-                choices: Vec::new(),
-                sequence: String::new(),
-                callbacks: 0,
-                trace: String::new(),
-                campaign_seed: seed,
-            })),
-        }
-    }
-
-    /// proptest's minimal case, simplified further by the greedy pass.
-    fn minimize(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        choices: Vec<Choice>,
-        seed: u64,
-    ) -> DirectFailure {
-        let (choices, outcome) = greedy::minimize(choices, |c| self.drive(rt, c));
-        self.failure(outcome, choices, seed)
-    }
-
-    fn failure(&self, outcome: Outcome, choices: Vec<Choice>, seed: u64) -> DirectFailure {
-        let trace = greedy::trace_text(&outcome.trace);
-        DirectFailure {
-            finding: outcome.finding.unwrap_or_else(|| Finding {
-                check: CheckKind::Determinism,
-                message: "the failing case passed when run again: the protocol keeps state between runs (a global?)".into(),
-                seq: None,
-            }),
-            choices,
-            sequence: outcome.log.join("\n"),
-            callbacks: outcome.callbacks,
-            trace,
-            campaign_seed: seed,
-        }
+        campaign::run(
+            (self.seed, self.cases),
+            (self.persistence, self.source_file),
+            &strategy,
+            |rt, choices| self.drive(rt, choices),
+        )
     }
 
     /// Drives one fresh protocol through `choices`.
@@ -246,58 +195,6 @@ impl DirectFuzz {
         let mut outcome = Driver::new(self.make.clone(), rt).run(choices);
         greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
         outcome
-    }
-}
-
-/// A direct campaign that passed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectReport {
-    /// The cases that passed.
-    pub cases: u32,
-    /// The campaign's seed.
-    pub seed: u64,
-}
-
-/// The minimal failing callback sequence of a direct campaign. Its
-/// `Display` is the panic message of [`DirectFuzz::check`].
-#[derive(Clone, Debug)]
-pub struct DirectFailure {
-    /// What the check found.
-    pub finding: Finding,
-    /// The minimal choices.
-    pub choices: Vec<Choice>,
-    /// The callback sequence they gave, one line per callback, with the
-    /// protocol's actions indented under it.
-    pub sequence: String,
-    /// How many callbacks the protocol got (`connection_made` included).
-    pub callbacks: usize,
-    /// The whole trace, in JSON Lines (trace format v1).
-    pub trace: String,
-    /// The campaign's seed ([`SEED_ENV`] replays it).
-    pub campaign_seed: u64,
-}
-
-impl fmt::Display for DirectFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "callorder-fuzz: the protocol failed a check: {}",
-            self.finding
-        )?;
-        writeln!(
-            f,
-            "\nminimal callback sequence ({} callback{}):\n---8<---\n{}\n---8<---",
-            self.callbacks,
-            if self.callbacks == 1 { "" } else { "s" },
-            self.sequence
-        )?;
-        writeln!(f, "\nchoices: {:?}", self.choices)?;
-        writeln!(f, "\ntrace:\n---8<---\n{}---8<---", self.trace)?;
-        writeln!(
-            f,
-            "\nseed: {0} (replay the campaign with {SEED_ENV}={0})",
-            self.campaign_seed
-        )
     }
 }
 
@@ -708,6 +605,22 @@ impl<'rt> Driver<'rt> {
             call(protocol.as_mut())
         });
         self.protocol = Some(protocol);
+    }
+}
+
+impl DirectCase for Vec<Choice> {
+    const SUBJECT: &'static str = "protocol";
+
+    fn objects(&self) -> Option<(usize, &'static str)> {
+        None
+    }
+
+    fn choices(&self) -> &dyn fmt::Debug {
+        self
+    }
+
+    fn empty() -> Self {
+        Vec::new()
     }
 }
 

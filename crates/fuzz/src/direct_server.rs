@@ -55,7 +55,7 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
+use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
     ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
@@ -63,11 +63,9 @@ use callorder_core::{
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::checks::{CheckKind, Finding};
-use crate::direct::DirectReport;
-use crate::fuzz::{
-    campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
-};
+use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
+use crate::checks::CheckKind;
+use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{
     advance_timers, run_callback, show_bytes, Callback, Conn, Outcome, Recorder,
@@ -208,70 +206,24 @@ impl DirectServerFuzz {
     ///
     /// # Panics
     ///
-    /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
+    /// If [`SEED_ENV`](crate::SEED_ENV) or [`CASES_ENV`](crate::CASES_ENV)
+    /// is malformed.
     ///
     /// # Errors
     ///
     /// The [`ServerFailure`] of the minimal failing case.
     pub fn run(self) -> Result<DirectReport, Box<ServerFailure>> {
-        let (seed, cases) =
-            effective(self.seed, self.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        let config = Config {
-            cases,
-            ..campaign_config(self.persistence, self.source_file)
-        };
-        let rt = paused_runtime();
-        let mut runner = runner_for(seed, config);
         let strategy = server_cases(
             self.payloads.clone().unwrap_or_else(payload),
             self.max_ports,
             self.max_choices,
         );
-        let outcome = runner.run(&strategy, |case| match self.drive(&rt, &case).finding {
-            None => Ok(()),
-            Some(f) => Err(TestCaseError::fail(f.to_string())),
-        });
-        match outcome {
-            Ok(()) => Ok(DirectReport { cases, seed }),
-            Err(TestError::Fail(_, case)) => Err(Box::new(self.minimize(&rt, case, seed))),
-            Err(TestError::Abort(why)) => Err(Box::new(ServerFailure {
-                finding: Finding {
-                    check: CheckKind::Determinism,
-                    message: format!("proptest gave up: {why}"),
-                    seq: None,
-                },
-                case: ServerCase {
-                    ports: 1,
-                    choices: Vec::new(),
-                },
-                sequence: String::new(),
-                callbacks: 0,
-                trace: String::new(),
-                campaign_seed: seed,
-            })),
-        }
-    }
-
-    /// proptest's minimal case, simplified further by the greedy pass.
-    fn minimize(&self, rt: &tokio::runtime::Runtime, case: ServerCase, seed: u64) -> ServerFailure {
-        let (case, outcome) = greedy::minimize(case, |c| self.drive(rt, c));
-        self.failure(outcome, case, seed)
-    }
-
-    fn failure(&self, outcome: Outcome, case: ServerCase, seed: u64) -> ServerFailure {
-        let trace = greedy::trace_text(&outcome.trace);
-        ServerFailure {
-            finding: outcome.finding.unwrap_or_else(|| Finding {
-                check: CheckKind::Determinism,
-                message: "the failing case passed when run again: the factory keeps state between runs (a global?)".into(),
-                seq: None,
-            }),
-            case,
-            sequence: outcome.log.join("\n"),
-            callbacks: outcome.callbacks,
-            trace,
-            campaign_seed: seed,
-        }
+        campaign::run(
+            (self.seed, self.cases),
+            (self.persistence, self.source_file),
+            &strategy,
+            |rt, case| self.drive(rt, case),
+        )
     }
 
     /// Drives one fresh factory through `case`.
@@ -282,50 +234,9 @@ impl DirectServerFuzz {
     }
 }
 
-/// The minimal failing case of a direct server campaign. Its `Display` is
-/// the panic message of [`DirectServerFuzz::check`].
-#[derive(Clone, Debug)]
-pub struct ServerFailure {
-    /// What the check found.
-    pub finding: Finding,
-    /// The minimal case.
-    pub case: ServerCase,
-    /// The callback sequence it gave, one line per callback, with the
-    /// factory's and its protocols' actions indented under it.
-    pub sequence: String,
-    /// How many callbacks the factory and its protocols got.
-    pub callbacks: usize,
-    /// The whole trace, in JSON Lines (trace format v1).
-    pub trace: String,
-    /// The campaign's seed ([`SEED_ENV`] replays it).
-    pub campaign_seed: u64,
-}
-
-impl fmt::Display for ServerFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "callorder-fuzz: the server factory failed a check: {}",
-            self.finding
-        )?;
-        writeln!(
-            f,
-            "\nminimal callback sequence ({} port{}, {} callback{}):\n---8<---\n{}\n---8<---",
-            self.case.ports,
-            if self.case.ports == 1 { "" } else { "s" },
-            self.callbacks,
-            if self.callbacks == 1 { "" } else { "s" },
-            self.sequence
-        )?;
-        writeln!(f, "\nchoices: {:?}", self.case.choices)?;
-        writeln!(f, "\ntrace:\n---8<---\n{}---8<---", self.trace)?;
-        writeln!(
-            f,
-            "\nseed: {0} (replay the campaign with {SEED_ENV}={0})",
-            self.campaign_seed
-        )
-    }
-}
+/// The minimal failing case of a direct server campaign. Its
+/// `Display` is the panic message of the campaign's `check`.
+pub type ServerFailure = DirectFailure<ServerCase>;
 
 /// Where a port stands, as the reactor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1036,6 +947,25 @@ fn who(event: &Event) -> String {
             Some(p) => format!("p{}", p.0),
             None => "factory".to_owned(),
         },
+    }
+}
+
+impl DirectCase for ServerCase {
+    const SUBJECT: &'static str = "server factory";
+
+    fn objects(&self) -> Option<(usize, &'static str)> {
+        Some((self.ports, "port"))
+    }
+
+    fn choices(&self) -> &dyn fmt::Debug {
+        &self.choices
+    }
+
+    fn empty() -> Self {
+        ServerCase {
+            ports: 1,
+            choices: Vec::new(),
+        }
     }
 }
 

@@ -110,6 +110,7 @@
 
 #[macro_use]
 mod builder;
+mod campaign;
 pub mod checks;
 mod choice;
 pub mod direct;
@@ -126,7 +127,8 @@ use std::sync::Arc;
 use callorder_core::{ClientFactory, Factory, Protocol, Reactor};
 use callorder_harness::CheckedFactory;
 
-pub use direct::{DirectFailure, DirectFuzz, DirectReport};
+pub use campaign::{DirectCase, DirectFailure, DirectReport};
+pub use direct::DirectFuzz;
 pub use direct_client::{ClientFailure, DirectClientFuzz};
 pub use direct_server::{DirectServerFuzz, ServerFailure};
 

@@ -200,5 +200,5 @@ fn user_invariants_see_the_written_bytes() {
         CheckKind::Invariant("never echoes Q".into()),
         3,
     );
-    assert_eq!(failure.choices.len(), 1, "{failure}");
+    assert_eq!(failure.case.len(), 1, "{failure}");
 }
