@@ -33,7 +33,6 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::collection::vec;
@@ -42,17 +41,17 @@ use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
-    ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
-    ReactorOps, Reason, Transport, WriteStatus,
+    ActionError, Address, ConnectorId, PortId, Protocol, ProtocolId, ReactorOps, Reason, Transport,
 };
 use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
 use crate::campaign::{self, DirectCase};
 pub use crate::campaign::{DirectFailure, DirectReport};
-use crate::checks::CheckKind;
 use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
-use crate::recorder::{self, advance_timers, run_callback, show_bytes, Conn, Outcome, Recorder};
+use crate::recorder::{
+    self, advance_timers, run_callback, show_bytes, Conn, Ops, Outcome, Recorder, World,
+};
 use crate::strategy::payload;
 
 /// The protocol under test, in every trace of a direct campaign.
@@ -198,126 +197,32 @@ impl DirectFuzz {
     }
 }
 
-/// The recording reactor's state: one protocol, no connectors.
-type State = Recorder<()>;
+/// The protocol driver's world: one protocol, no connectors or ports.
+struct Alone;
 
-/// The handles' reactor: records every action into the trace.
-struct Ops(Rc<RefCell<State>>);
+impl World for Alone {
+    const CAMPAIGN: &'static str = "fuzz_protocol";
+    const FUZZED: &'static str = "protocol";
 
-impl Ops {
-    fn unsupported(&self, what: &str) {
-        let mut s = self.0.borrow_mut();
-        let seq = s.seq;
-        s.log
-            .push(format!("    -> {what} (not supported by fuzz_protocol)"));
-        s.fail(
-            CheckKind::ImplError,
-            format!("after seq {seq}: the protocol called {what}, which fuzz_protocol does not model: use fuzz_with"),
-            None,
-        );
-    }
-}
-
-impl ReactorOps for Ops {
-    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        self.0.borrow_mut().write(protocol, data)
-    }
-
-    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().lose_connection(protocol)
-    }
-
-    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = callorder_trace::Event::LoseWriteConnection { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().abort_connection(protocol)
-    }
-
-    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        self.0.borrow_mut().register_producer(protocol, streaming)
-    }
-
-    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().unregister_producer(protocol)
-    }
-
-    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = callorder_trace::Event::PauseReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = callorder_trace::Event::ResumeReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn peer(&self, _: ProtocolId) -> Address {
+    fn peer(_: &State, _: ProtocolId) -> Address {
         Address::new("10.0.0.1:50001")
     }
 
-    fn host(&self, _: ProtocolId) -> Address {
+    fn host(_: &State, _: ProtocolId) -> Address {
         Address::new(crate::ADDRESS)
     }
 
-    fn connect(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("connect");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn stop_connecting(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("stop_connecting");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn disconnect(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("disconnect");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn destination(&self, _: ConnectorId) -> Address {
+    fn destination(_: &State, _: ConnectorId) -> Address {
         Address::new("?")
     }
 
-    fn stop_listening(&self, _: PortId) -> Result<(), ActionError> {
-        self.unsupported("stop_listening");
-        Err(ActionError::NotListening)
-    }
-
-    fn connect_tcp(
-        &self,
-        _: Address,
-        _: Arc<dyn ClientFactory>,
-        _: Option<Duration>,
-    ) -> ConnectorId {
-        self.unsupported("connect_tcp");
-        ConnectorId(u64::MAX)
-    }
-
-    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
-        self.unsupported("listen_tcp");
-        Err(ActionError::AddressInUse)
-    }
-
-    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        self.0.borrow_mut().call_later(delay, f)
-    }
-
-    fn cancel_timer(&self, timer: u64) -> bool {
-        let timer = self.0.borrow_mut().take_timer(timer);
-        timer.is_some()
-    }
-
-    fn random_u64(&self) -> u64 {
-        self.0.borrow_mut().random_u64()
-    }
-
-    fn now(&self) -> Duration {
-        self.0.borrow().now
+    fn disconnect(_: &mut State, _: ConnectorId) -> Result<(), ActionError> {
+        Ok(())
     }
 }
+
+/// The recording reactor's state: one protocol, no connectors.
+type State = Recorder<Alone>;
 
 /// A running protocol callback's future.
 type Callback<'a> = recorder::Callback<'a, ()>;
@@ -334,7 +239,7 @@ struct Driver<'rt> {
 
 impl<'rt> Driver<'rt> {
     fn new(make: MakeProtocol, rt: &'rt tokio::runtime::Runtime) -> Self {
-        let mut recorder = State::new(());
+        let mut recorder = State::new(Alone);
         recorder.conns.insert(PROTOCOL, Conn::default());
         let state = Rc::new(RefCell::new(recorder));
         let protocol = make();

@@ -63,17 +63,16 @@ use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
-    ActionError, Address, ClientFactory, Connector, ConnectorId, Factory, PortId, Protocol,
-    ProtocolId, Reactor, ReactorOps, Reason, Transport, WriteStatus,
+    ActionError, Address, ClientFactory, Connector, ConnectorId, Protocol, ProtocolId, Reactor,
+    ReactorOps, Reason, Transport,
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
 use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
-use crate::checks::CheckKind;
 use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{
-    advance_timers, run_callback, show_bytes, Callback, Conn, Outcome, Recorder,
+    advance_timers, run_callback, show_bytes, Callback, Conn, Ops, Outcome, Recorder, World,
 };
 use crate::strategy::payload;
 
@@ -322,71 +321,19 @@ impl Connectors {
     }
 }
 
-/// The handles' reactor: records every action into the trace.
-struct Ops(Rc<RefCell<State>>);
+impl World for Connectors {
+    const CAMPAIGN: &'static str = "fuzz_client_factory";
+    const FUZZED: &'static str = "factory";
 
-impl Ops {
-    fn unsupported(&self, what: &str) {
-        let mut s = self.0.borrow_mut();
-        let seq = s.seq;
-        s.log.push(format!(
-            "    -> {what} (not supported by fuzz_client_factory)"
-        ));
-        s.fail(
-            CheckKind::ImplError,
-            format!("after seq {seq}: the factory called {what}, which fuzz_client_factory does not model: use fuzz_with"),
-            None,
-        );
-    }
-}
-
-impl ReactorOps for Ops {
-    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        self.0.borrow_mut().write(protocol, data)
-    }
-
-    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().lose_connection(protocol)
-    }
-
-    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::LoseWriteConnection { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().abort_connection(protocol)
-    }
-
-    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        self.0.borrow_mut().register_producer(protocol, streaming)
-    }
-
-    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().unregister_producer(protocol)
-    }
-
-    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::PauseReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::ResumeReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn peer(&self, _: ProtocolId) -> Address {
+    fn peer(_: &State, _: ProtocolId) -> Address {
         Address::new(crate::ADDRESS)
     }
 
-    fn host(&self, _: ProtocolId) -> Address {
+    fn host(_: &State, _: ProtocolId) -> Address {
         Address::new("10.0.0.2:50001")
     }
 
-    fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        let mut guard = self.0.borrow_mut();
-        let s = &mut *guard;
+    fn connect(s: &mut State, c: ConnectorId) -> Result<(), ActionError> {
         let result = match s.world.index(c) {
             None => Err(ActionError::NotConnecting),
             Some(i) => {
@@ -416,8 +363,7 @@ impl ReactorOps for Ops {
         result
     }
 
-    fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
+    fn stop_connecting(s: &mut State, c: ConnectorId) -> Result<(), ActionError> {
         let result = s
             .world
             .index(c)
@@ -430,8 +376,7 @@ impl ReactorOps for Ops {
         result
     }
 
-    fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
+    fn disconnect(s: &mut State, c: ConnectorId) -> Result<(), ActionError> {
         let result = match s.world.index(c) {
             None => Ok(()),
             Some(i) => match s.world.all[i].phase {
@@ -453,47 +398,6 @@ impl ReactorOps for Ops {
             "disconnect".into(),
         );
         result
-    }
-
-    fn destination(&self, _: ConnectorId) -> Address {
-        Address::new(crate::ADDRESS)
-    }
-
-    fn stop_listening(&self, _: PortId) -> Result<(), ActionError> {
-        self.unsupported("stop_listening");
-        Err(ActionError::NotListening)
-    }
-
-    fn connect_tcp(
-        &self,
-        _: Address,
-        _: Arc<dyn ClientFactory>,
-        _: Option<Duration>,
-    ) -> ConnectorId {
-        self.unsupported("connect_tcp");
-        ConnectorId(u64::MAX)
-    }
-
-    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
-        self.unsupported("listen_tcp");
-        Err(ActionError::AddressInUse)
-    }
-
-    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        self.0.borrow_mut().call_later(delay, f)
-    }
-
-    fn cancel_timer(&self, timer: u64) -> bool {
-        let timer = self.0.borrow_mut().take_timer(timer);
-        timer.is_some()
-    }
-
-    fn random_u64(&self) -> u64 {
-        self.0.borrow_mut().random_u64()
-    }
-
-    fn now(&self) -> Duration {
-        self.0.borrow().now
     }
 }
 

@@ -58,17 +58,16 @@ use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
-    ActionError, Address, ClientFactory, ConnectorId, Factory, PortId, Protocol, ProtocolId,
-    Reactor, ReactorOps, Reason, Transport, WriteStatus,
+    ActionError, Address, Factory, PortId, Protocol, ProtocolId, Reactor, ReactorOps, Reason,
+    Transport,
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
 use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
-use crate::checks::CheckKind;
 use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::{
-    advance_timers, run_callback, show_bytes, Callback, Conn, Outcome, Recorder,
+    advance_timers, run_callback, show_bytes, Callback, Conn, Ops, Outcome, Recorder, World,
 };
 use crate::strategy::payload;
 
@@ -291,97 +290,25 @@ impl Ports {
     }
 }
 
-/// The handles' reactor: records every action into the trace.
-struct Ops(Rc<RefCell<State>>);
+impl World for Ports {
+    const CAMPAIGN: &'static str = "fuzz_server_factory";
+    const FUZZED: &'static str = "factory";
 
-impl Ops {
-    fn unsupported(&self, what: &str) {
-        let mut s = self.0.borrow_mut();
-        let seq = s.seq;
-        s.log.push(format!(
-            "    -> {what} (not supported by fuzz_server_factory)"
-        ));
-        s.fail(
-            CheckKind::ImplError,
-            format!("after seq {seq}: the factory called {what}, which fuzz_server_factory does not model: use fuzz_with"),
-            None,
-        );
-    }
-}
-
-impl ReactorOps for Ops {
-    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        self.0.borrow_mut().write(protocol, data)
-    }
-
-    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().lose_connection(protocol)
-    }
-
-    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::LoseWriteConnection { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().abort_connection(protocol)
-    }
-
-    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        self.0.borrow_mut().register_producer(protocol, streaming)
-    }
-
-    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        self.0.borrow_mut().unregister_producer(protocol)
-    }
-
-    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::PauseReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
-        let event = Event::ResumeReading { protocol };
-        self.0.borrow_mut().conn_action(event, protocol)
-    }
-
-    fn peer(&self, protocol: ProtocolId) -> Address {
-        let s = self.0.borrow();
+    fn peer(s: &State, protocol: ProtocolId) -> Address {
         s.world
             .accepted
             .get(&protocol)
             .map_or_else(|| Address::new("10.0.0.2:50000"), |(a, _)| a.clone())
     }
 
-    fn host(&self, protocol: ProtocolId) -> Address {
-        let s = self.0.borrow();
+    fn host(s: &State, protocol: ProtocolId) -> Address {
         s.world.accepted.get(&protocol).map_or_else(
             || Address::new(crate::ADDRESS),
             |&(_, i)| s.world.all[i].addr.clone(),
         )
     }
 
-    fn connect(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("connect");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn stop_connecting(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("stop_connecting");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn disconnect(&self, _: ConnectorId) -> Result<(), ActionError> {
-        self.unsupported("disconnect");
-        Err(ActionError::NotConnecting)
-    }
-
-    fn destination(&self, _: ConnectorId) -> Address {
-        Address::new(crate::ADDRESS)
-    }
-
-    fn stop_listening(&self, port: PortId) -> Result<(), ActionError> {
-        let mut s = self.0.borrow_mut();
+    fn stop_listening(s: &mut State, port: PortId) -> Result<(), ActionError> {
         let result = s.world.stop(port);
         s.action(
             Event::StopListening { port },
@@ -389,38 +316,6 @@ impl ReactorOps for Ops {
             "stop_listening".into(),
         );
         result
-    }
-
-    fn connect_tcp(
-        &self,
-        _: Address,
-        _: Arc<dyn ClientFactory>,
-        _: Option<Duration>,
-    ) -> ConnectorId {
-        self.unsupported("connect_tcp");
-        ConnectorId(u64::MAX)
-    }
-
-    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
-        self.unsupported("listen_tcp");
-        Err(ActionError::AddressInUse)
-    }
-
-    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        self.0.borrow_mut().call_later(delay, f)
-    }
-
-    fn cancel_timer(&self, timer: u64) -> bool {
-        let timer = self.0.borrow_mut().take_timer(timer);
-        timer.is_some()
-    }
-
-    fn random_u64(&self) -> u64 {
-        self.0.borrow_mut().random_u64()
-    }
-
-    fn now(&self) -> Duration {
-        self.0.borrow().now
     }
 }
 

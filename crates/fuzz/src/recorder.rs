@@ -8,11 +8,16 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use callorder_checker::{Checker, Profile};
-use callorder_core::{ActionError, CallbackError, ProtocolId, WriteStatus};
+use callorder_core::{
+    ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, ProtocolId,
+    ReactorOps, WriteStatus,
+};
 use callorder_trace::{Event, Record, Step};
 
 use crate::checks::{CheckKind, Finding};
@@ -437,6 +442,170 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// Bytes for people: text quoted, with their length.
 pub(crate) fn show_bytes(data: &[u8]) -> String {
     format!("{:?} ({} bytes)", String::from_utf8_lossy(data), data.len())
+}
+
+/// What a driver adds to the recording reactor: the parts of the handles'
+/// reactor that differ between a protocol alone, a client factory's
+/// connectors and a server factory's ports. A connector or port call the
+/// driver does not model fails the case (`use fuzz_with`).
+pub(crate) trait World: Sized {
+    /// The function that starts the driver's campaigns, for the report of a
+    /// call it does not model: `fuzz_protocol`.
+    const CAMPAIGN: &'static str;
+    /// What the driver fuzzes, for that report: `protocol`, `factory`.
+    const FUZZED: &'static str;
+
+    /// `Transport::peer`.
+    fn peer(s: &Recorder<Self>, p: ProtocolId) -> Address;
+
+    /// `Transport::host`.
+    fn host(s: &Recorder<Self>, p: ProtocolId) -> Address;
+
+    /// `Connector::destination`.
+    fn destination(_: &Recorder<Self>, _: ConnectorId) -> Address {
+        Address::new(crate::ADDRESS)
+    }
+
+    /// `Connector::connect`.
+    fn connect(s: &mut Recorder<Self>, _: ConnectorId) -> Result<(), ActionError> {
+        s.unsupported("connect");
+        Err(ActionError::NotConnecting)
+    }
+
+    /// `Connector::stop_connecting`.
+    fn stop_connecting(s: &mut Recorder<Self>, _: ConnectorId) -> Result<(), ActionError> {
+        s.unsupported("stop_connecting");
+        Err(ActionError::NotConnecting)
+    }
+
+    /// `Connector::disconnect`.
+    fn disconnect(s: &mut Recorder<Self>, _: ConnectorId) -> Result<(), ActionError> {
+        s.unsupported("disconnect");
+        Err(ActionError::NotConnecting)
+    }
+
+    /// `Port::stop_listening`.
+    fn stop_listening(s: &mut Recorder<Self>, _: PortId) -> Result<(), ActionError> {
+        s.unsupported("stop_listening");
+        Err(ActionError::NotListening)
+    }
+}
+
+impl<W: World> Recorder<W> {
+    /// The implementation called something the driver does not model: the
+    /// case fails, pointing to a campaign that does.
+    fn unsupported(&mut self, what: &str) {
+        let (campaign, fuzzed, seq) = (W::CAMPAIGN, W::FUZZED, self.seq);
+        self.log
+            .push(format!("    -> {what} (not supported by {campaign})"));
+        self.fail(
+            CheckKind::ImplError,
+            format!("after seq {seq}: the {fuzzed} called {what}, which {campaign} does not model: use fuzz_with"),
+            None,
+        );
+    }
+}
+
+/// The handles' reactor of a direct driver: records every action into the
+/// trace. Transports and timers are the recording reactor's own; connectors
+/// and ports are the driver's [`World`].
+pub(crate) struct Ops<W>(pub(crate) Rc<RefCell<Recorder<W>>>);
+
+impl<W: World> ReactorOps for Ops<W> {
+    fn write(&self, protocol: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        self.0.borrow_mut().write(protocol, data)
+    }
+
+    fn lose_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().lose_connection(protocol)
+    }
+
+    fn lose_write_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::LoseWriteConnection { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn abort_connection(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().abort_connection(protocol)
+    }
+
+    fn register_producer(&self, protocol: ProtocolId, streaming: bool) -> Result<(), ActionError> {
+        self.0.borrow_mut().register_producer(protocol, streaming)
+    }
+
+    fn unregister_producer(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        self.0.borrow_mut().unregister_producer(protocol)
+    }
+
+    fn pause_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::PauseReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn resume_reading(&self, protocol: ProtocolId) -> Result<(), ActionError> {
+        let event = Event::ResumeReading { protocol };
+        self.0.borrow_mut().conn_action(event, protocol)
+    }
+
+    fn peer(&self, protocol: ProtocolId) -> Address {
+        W::peer(&self.0.borrow(), protocol)
+    }
+
+    fn host(&self, protocol: ProtocolId) -> Address {
+        W::host(&self.0.borrow(), protocol)
+    }
+
+    fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        W::connect(&mut self.0.borrow_mut(), c)
+    }
+
+    fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
+        W::stop_connecting(&mut self.0.borrow_mut(), c)
+    }
+
+    fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
+        W::disconnect(&mut self.0.borrow_mut(), c)
+    }
+
+    fn destination(&self, c: ConnectorId) -> Address {
+        W::destination(&self.0.borrow(), c)
+    }
+
+    fn stop_listening(&self, port: PortId) -> Result<(), ActionError> {
+        W::stop_listening(&mut self.0.borrow_mut(), port)
+    }
+
+    fn connect_tcp(
+        &self,
+        _: Address,
+        _: Arc<dyn ClientFactory>,
+        _: Option<Duration>,
+    ) -> ConnectorId {
+        self.0.borrow_mut().unsupported("connect_tcp");
+        ConnectorId(u64::MAX)
+    }
+
+    fn listen_tcp(&self, _: Address, _: Arc<dyn Factory>) -> Result<PortId, ActionError> {
+        self.0.borrow_mut().unsupported("listen_tcp");
+        Err(ActionError::AddressInUse)
+    }
+
+    fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
+        self.0.borrow_mut().call_later(delay, f)
+    }
+
+    fn cancel_timer(&self, timer: u64) -> bool {
+        let timer = self.0.borrow_mut().take_timer(timer);
+        timer.is_some()
+    }
+
+    fn random_u64(&self) -> u64 {
+        self.0.borrow_mut().random_u64()
+    }
+
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
 }
 
 #[cfg(test)]

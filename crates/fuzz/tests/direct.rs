@@ -202,3 +202,32 @@ fn user_invariants_see_the_written_bytes() {
     );
     assert_eq!(failure.case.len(), 1, "{failure}");
 }
+
+/// A protocol that connects somewhere else as soon as it is connected.
+struct Dialer;
+
+#[async_trait(?Send)]
+impl Protocol for Dialer {
+    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+        let factory = std::sync::Arc::new(callorder_reference::LineClientFactory::new(["hi"]));
+        t.reactor().connect_tcp("10.9.9.9:25", factory, None);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_call_the_protocol_driver_does_not_model_fails_the_case_and_names_fuzz_with() {
+    let failure = *fuzz_protocol(|| Box::new(Dialer)).run().unwrap_err();
+    assert_eq!(failure.finding.check, CheckKind::ImplError, "{failure}");
+    assert!(
+        failure.finding.message.contains(
+            "the protocol called connect_tcp, which fuzz_protocol does not model: use fuzz_with"
+        ),
+        "{failure}"
+    );
+    assert!(failure.case.is_empty(), "{failure}");
+}

@@ -343,3 +343,41 @@ fn cancelling_and_disconnecting_pass() {
     })
     .check();
 }
+
+/// A client factory that also listens, from its start hook.
+struct AlsoListens;
+
+#[async_trait(?Send)]
+impl Factory for AlsoListens {
+    async fn start_factory(&self, reactor: &callorder_core::Reactor) -> CallbackResult {
+        let _ = reactor.listen_tcp(
+            "0.0.0.0:8080",
+            Arc::new(callorder_reference::EchoFactory::new()),
+        );
+        Ok(())
+    }
+
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for AlsoListens {}
+
+#[test]
+fn a_call_the_client_driver_does_not_model_fails_the_case_and_names_fuzz_with() {
+    let failure = *fuzz_client_factory(|| Arc::new(AlsoListens))
+        .run()
+        .unwrap_err();
+    assert_eq!(failure.finding.check, CheckKind::ImplError, "{failure}");
+    assert!(
+        failure.finding.message.contains(
+            "the factory called listen_tcp, which fuzz_client_factory does not model: use fuzz_with"
+        ),
+        "{failure}"
+    );
+}

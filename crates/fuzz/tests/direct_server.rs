@@ -367,3 +367,37 @@ fn the_same_seed_gives_the_same_report() {
     };
     assert_eq!(pass(), pass());
 }
+
+/// A server factory that dials out, from its start hook.
+struct AlsoDials;
+
+#[async_trait(?Send)]
+impl Factory for AlsoDials {
+    async fn start_factory(&self, reactor: &callorder_core::Reactor) -> CallbackResult {
+        let client = Arc::new(callorder_reference::LineClientFactory::new(["hi"]));
+        reactor.connect_tcp("10.9.9.9:25", client, None);
+        Ok(())
+    }
+
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+#[test]
+fn a_call_the_server_driver_does_not_model_fails_the_case_and_names_fuzz_with() {
+    let failure = *fuzz_server_factory(|| Arc::new(AlsoDials))
+        .run()
+        .unwrap_err();
+    assert_eq!(failure.finding.check, CheckKind::ImplError, "{failure}");
+    assert!(
+        failure.finding.message.contains(
+            "the factory called connect_tcp, which fuzz_server_factory does not model: use fuzz_with"
+        ),
+        "{failure}"
+    );
+    assert!(failure.case.choices.is_empty(), "{failure}");
+}
