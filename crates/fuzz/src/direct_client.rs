@@ -50,8 +50,7 @@
 //! assert_eq!(report.cases, 16);
 //! ```
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -63,17 +62,15 @@ use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
-    ActionError, Address, ClientFactory, Connector, ConnectorId, Protocol, ProtocolId, Reactor,
-    ReactorOps, Reason, Transport,
+    ActionError, Address, ClientFactory, Connector, ConnectorId, ProtocolId, Reactor, Reason,
+    Transport,
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
 use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
 use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
-use crate::recorder::{
-    advance_timers, run_callback, show_bytes, Callback, Conn, Ops, Outcome, Recorder, World,
-};
+use crate::recorder::{advance_timers, show_bytes, who, Conn, Outcome, Recorder, Stage, World};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct client campaign.
@@ -404,14 +401,8 @@ impl World for Connectors {
 /// One case: a fresh factory, its connectors, checker and recording
 /// reactor.
 struct Driver<'rt> {
-    state: Rc<RefCell<State>>,
-    ops: Rc<dyn ReactorOps>,
+    stage: Stage<'rt, Connectors>,
     factory: Arc<dyn ClientFactory>,
-    /// The built protocols; one is taken out while its callback runs.
-    protocols: BTreeMap<ProtocolId, Box<dyn Protocol>>,
-    next_protocol: u64,
-    rt: &'rt tokio::runtime::Runtime,
-    callbacks: usize,
 }
 
 impl<'rt> Driver<'rt> {
@@ -429,31 +420,21 @@ impl<'rt> Driver<'rt> {
                 retried: false,
             })
             .collect();
-        let state = Rc::new(RefCell::new(State::new(Connectors {
+        let world = Connectors {
             all,
             queue: VecDeque::new(),
-        })));
-        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
+        };
         Driver {
-            state,
-            ops,
+            stage: Stage::new(world, rt),
             factory,
-            protocols: BTreeMap::new(),
-            next_protocol: 1,
-            rt,
-            callbacks: 0,
         }
-    }
-
-    fn done(&self) -> bool {
-        self.state.borrow().finding.is_some()
     }
 
     fn run(mut self, choices: &[ClientChoice]) -> Outcome {
         {
             // The test connects every connector: connect_tcp, each owing its
             // do_start.
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             for i in 0..s.world.all.len() {
                 let connector = s.world.all[i].id;
                 let idx = s.record(
@@ -476,7 +457,7 @@ impl<'rt> Driver<'rt> {
         self.settle();
         let mut delivered = Vec::new();
         for (i, choice) in choices.iter().enumerate() {
-            if self.done() {
+            if self.stage.done() {
                 break;
             }
             if self.apply(choice) {
@@ -484,21 +465,22 @@ impl<'rt> Driver<'rt> {
             }
             self.settle();
         }
-        if !self.done() {
+        if !self.stage.done() {
             self.teardown();
         }
         // Break the cycles through the reactor (timers and protocols hold
         // handles on it) before taking the results out.
-        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        let timers = std::mem::take(&mut self.stage.state.borrow_mut().timers);
         drop(timers);
-        self.protocols.clear();
-        let callbacks = self.callbacks;
-        self.state.borrow_mut().outcome(delivered, callbacks)
+        self.stage.protocols.clear();
+        let callbacks = self.stage.callbacks;
+        self.stage.state.borrow_mut().outcome(delivered, callbacks)
     }
 
     /// The callbacks that are legal now, at depth 0.
     fn legal(&self) -> Vec<Event> {
-        self.state
+        self.stage
+            .state
             .borrow()
             .checker
             .legal_next()
@@ -509,7 +491,7 @@ impl<'rt> Driver<'rt> {
     }
 
     fn connector(&self, c: usize) -> (usize, ConnectorId, Phase) {
-        let s = self.state.borrow();
+        let s = self.stage.state.borrow();
         let i = c % s.world.all.len();
         (i, s.world.all[i].id, s.world.all[i].phase)
     }
@@ -553,7 +535,7 @@ impl<'rt> Driver<'rt> {
                     return false;
                 }
                 let reason = reasons[n % reasons.len()];
-                let mut s = self.state.borrow_mut();
+                let mut s = self.stage.state.borrow_mut();
                 s.world.all[i].phase = Phase::Outcome;
                 s.world.queue.push_back(Due::Failed(i, reason));
                 true
@@ -571,7 +553,7 @@ impl<'rt> Driver<'rt> {
                     return false;
                 }
                 let owned = bytes.clone();
-                self.deliver_protocol(
+                self.stage.deliver_protocol(
                     p,
                     Event::DataReceived {
                         protocol: p,
@@ -612,8 +594,7 @@ impl<'rt> Driver<'rt> {
     /// The connector's attempt connects: `build_protocol`, then
     /// `connection_made` on what it built.
     fn build(&mut self, i: usize, id: ConnectorId) {
-        let p = ProtocolId(self.next_protocol);
-        self.next_protocol += 1;
+        let p = self.stage.next_protocol_id();
         let holder = Holder::Connector(id);
         let event = Event::BuildProtocol {
             factory: FACTORY,
@@ -622,27 +603,30 @@ impl<'rt> Driver<'rt> {
         };
         // Connected, with no protocol yet: a connect inside the build
         // raises, a disconnect does nothing.
-        self.state.borrow_mut().world.all[i].phase = Phase::Connected(None);
+        self.stage.state.borrow_mut().world.all[i].phase = Phase::Connected(None);
         let factory = self.factory.clone();
-        let built = self.deliver(event, 0, None, move || {
+        let built = self.stage.deliver(event, 0, None, move || {
             Box::pin(async move { factory.build_protocol(&Address::new(crate::ADDRESS)).await })
         });
         let Some(built) = built else { return };
         match built {
             Some(protocol) => {
                 {
-                    let mut s = self.state.borrow_mut();
+                    let mut s = self.stage.state.borrow_mut();
                     s.world.all[i].phase = Phase::Connected(Some(p));
                     s.conns.insert(p, Conn::default());
                 }
-                self.protocols.insert(p, protocol);
-                let transport = Transport::new(p, self.ops.clone());
-                self.deliver_protocol(p, Event::ConnectionMade { protocol: p }, None, |proto| {
-                    proto.connection_made(transport)
-                });
+                self.stage.protocols.insert(p, protocol);
+                let transport = Transport::new(p, self.stage.ops.clone());
+                self.stage.deliver_protocol(
+                    p,
+                    Event::ConnectionMade { protocol: p },
+                    None,
+                    |proto| proto.connection_made(transport),
+                );
             }
             None => {
-                let mut s = self.state.borrow_mut();
+                let mut s = self.stage.state.borrow_mut();
                 // The record said Some: it was not fed yet, so set it right.
                 let idx = s
                     .trace
@@ -662,13 +646,14 @@ impl<'rt> Driver<'rt> {
             }
         }
         // The build's record is fed now, with its result.
-        self.state.borrow_mut().feed();
+        self.stage.state.borrow_mut().feed();
     }
 
     /// `connection_lost(reason)` (after the `stop_producing` a registered
     /// producer is owed), then `client_connection_lost` is owed.
     fn lose(&mut self, i: usize, p: ProtocolId, reason: Reason) {
         let owes_stop = self
+            .stage
             .state
             .borrow()
             .conns
@@ -679,21 +664,22 @@ impl<'rt> Driver<'rt> {
                 .iter()
                 .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
         if owes_stop {
-            self.deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
-                proto.stop_producing()
-            });
-            if self.done() {
+            self.stage
+                .deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
+                    proto.stop_producing()
+                });
+            if self.stage.done() {
                 return;
             }
         }
         {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             if let Some(c) = s.conns.get_mut(&p) {
                 c.lost = true;
                 c.producer = false;
             }
         }
-        self.deliver_protocol(
+        self.stage.deliver_protocol(
             p,
             Event::ConnectionLost {
                 protocol: p,
@@ -702,7 +688,7 @@ impl<'rt> Driver<'rt> {
             Some(reason.to_string()),
             move |proto| proto.connection_lost(reason),
         );
-        let mut s = self.state.borrow_mut();
+        let mut s = self.stage.state.borrow_mut();
         s.world.all[i].phase = Phase::Outcome;
         s.world.queue.push_back(Due::ClientLost(i, reason));
     }
@@ -710,10 +696,10 @@ impl<'rt> Driver<'rt> {
     /// Delivers what the reactor owes, in order, until nothing is owed.
     fn settle(&mut self) {
         loop {
-            if self.done() {
+            if self.stage.done() {
                 return;
             }
-            let Some(due) = self.state.borrow_mut().world.queue.pop_front() else {
+            let Some(due) = self.stage.state.borrow_mut().world.queue.pop_front() else {
                 return;
             };
             match due {
@@ -727,9 +713,9 @@ impl<'rt> Driver<'rt> {
     }
 
     fn do_start(&mut self, i: usize) {
-        let holder = Holder::Connector(self.state.borrow().world.all[i].id);
+        let holder = Holder::Connector(self.stage.state.borrow().world.all[i].id);
         let first = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             let first = !s.world.all.iter().any(|c| c.holds);
             s.world.all[i].holds = true;
             if s.world.all[i].phase == Phase::AwaitDoStart {
@@ -743,16 +729,16 @@ impl<'rt> Driver<'rt> {
             holder: Some(holder),
         };
         let factory = self.factory.clone();
-        self.deliver(event, 0, None, move || {
+        self.stage.deliver(event, 0, None, move || {
             Box::pin(async move {
                 factory.do_start(holder);
                 Ok(())
             })
         });
-        if first && !self.done() {
+        if first && !self.stage.done() {
             let factory = self.factory.clone();
-            let reactor = Reactor::new(self.ops.clone());
-            self.deliver(
+            let reactor = Reactor::new(self.stage.ops.clone());
+            self.stage.deliver(
                 Event::StartFactory { factory: FACTORY },
                 1,
                 None,
@@ -763,7 +749,7 @@ impl<'rt> Driver<'rt> {
 
     fn started(&mut self, i: usize) {
         let id = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             let cs = &mut s.world.all[i];
             if cs.phase != Phase::AwaitStarted {
                 return;
@@ -772,8 +758,8 @@ impl<'rt> Driver<'rt> {
             cs.id
         };
         let factory = self.factory.clone();
-        let connector = Connector::new(id, self.ops.clone());
-        self.deliver(
+        let connector = Connector::new(id, self.stage.ops.clone());
+        self.stage.deliver(
             Event::StartedConnecting {
                 factory: FACTORY,
                 connector: id,
@@ -782,7 +768,7 @@ impl<'rt> Driver<'rt> {
             None,
             move || Box::pin(async move { factory.started_connecting(&connector).await }),
         );
-        let mut guard = self.state.borrow_mut();
+        let mut guard = self.stage.state.borrow_mut();
         let s = &mut *guard;
         let cs = &mut s.world.all[i];
         if cs.cancelled && cs.phase == Phase::Connecting {
@@ -798,14 +784,14 @@ impl<'rt> Driver<'rt> {
     /// the factory retried.
     fn outcome(&mut self, i: usize, reason: Reason, lost: bool) {
         let id = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             let cs = &mut s.world.all[i];
             cs.phase = Phase::Outcome;
             cs.retried = false;
             cs.id
         };
         let factory = self.factory.clone();
-        let connector = Connector::new(id, self.ops.clone());
+        let connector = Connector::new(id, self.stage.ops.clone());
         let event = if lost {
             Event::ClientConnectionLost {
                 factory: FACTORY,
@@ -819,16 +805,17 @@ impl<'rt> Driver<'rt> {
                 reason,
             }
         };
-        self.deliver(event, 0, Some(reason.to_string()), move || {
-            Box::pin(async move {
-                if lost {
-                    factory.client_connection_lost(&connector, reason).await
-                } else {
-                    factory.client_connection_failed(&connector, reason).await
-                }
-            })
-        });
-        let mut guard = self.state.borrow_mut();
+        self.stage
+            .deliver(event, 0, Some(reason.to_string()), move || {
+                Box::pin(async move {
+                    if lost {
+                        factory.client_connection_lost(&connector, reason).await
+                    } else {
+                        factory.client_connection_failed(&connector, reason).await
+                    }
+                })
+            });
+        let mut guard = self.stage.state.borrow_mut();
         let s = &mut *guard;
         let cs = &mut s.world.all[i];
         if !cs.retried {
@@ -840,7 +827,7 @@ impl<'rt> Driver<'rt> {
 
     fn do_stop(&mut self, i: usize) {
         let (holder, last) = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             if !s.world.all[i].holds {
                 return;
             }
@@ -849,7 +836,7 @@ impl<'rt> Driver<'rt> {
             (Holder::Connector(s.world.all[i].id), last)
         };
         let factory = self.factory.clone();
-        self.deliver(
+        self.stage.deliver(
             Event::DoStop {
                 factory: FACTORY,
                 holder: Some(holder),
@@ -863,9 +850,9 @@ impl<'rt> Driver<'rt> {
                 })
             },
         );
-        if last && !self.done() {
+        if last && !self.stage.done() {
             let factory = self.factory.clone();
-            self.deliver(
+            self.stage.deliver(
                 Event::StopFactory { factory: FACTORY },
                 1,
                 None,
@@ -878,18 +865,19 @@ impl<'rt> Driver<'rt> {
     /// and failing attempts, for a few rounds while the factory retries.
     fn teardown(&mut self) {
         self.settle();
-        if self.done() {
+        if self.stage.done() {
             return;
         }
         {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             s.record(Event::Shutdown, 0, None);
             s.log.push("shutdown".into());
             s.feed();
         }
-        self.clear_timers();
+        self.stage.clear_timers();
         for _ in 0..TEARDOWN_ROUNDS {
             let phases: Vec<Phase> = self
+                .stage
                 .state
                 .borrow()
                 .world
@@ -899,14 +887,14 @@ impl<'rt> Driver<'rt> {
                 .collect();
             let mut any = false;
             for (i, phase) in phases.into_iter().enumerate() {
-                if self.done() {
+                if self.stage.done() {
                     return;
                 }
                 match phase {
                     Phase::Connected(Some(p)) => {
                         any = true;
                         let (aborted, losing) = {
-                            let s = self.state.borrow();
+                            let s = self.stage.state.borrow();
                             let c = s.conns.get(&p);
                             (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
                         };
@@ -926,7 +914,7 @@ impl<'rt> Driver<'rt> {
                     }
                     Phase::Connecting => {
                         any = true;
-                        let mut s = self.state.borrow_mut();
+                        let mut s = self.stage.state.borrow_mut();
                         s.world.all[i].phase = Phase::Outcome;
                         s.world
                             .queue
@@ -936,93 +924,26 @@ impl<'rt> Driver<'rt> {
                 }
                 self.settle();
             }
-            self.clear_timers();
+            self.stage.clear_timers();
             if !any {
                 break;
             }
         }
-        if self.done() {
+        if self.stage.done() {
             return;
         }
-        let mut s = self.state.borrow_mut();
+        let mut s = self.stage.state.borrow_mut();
         s.record(Event::End, 0, None);
         s.feed();
     }
 
-    fn clear_timers(&mut self) {
-        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
-        drop(timers);
-    }
-
     /// Runs the timers due within `by`, then sets the clock.
     fn advance(&mut self, by: Duration) {
-        let state = self.state.clone();
+        let state = self.stage.state.clone();
         advance_timers(&state, by, || {
             self.settle();
-            self.done()
+            self.stage.done()
         });
-    }
-
-    /// A callback of protocol `p`.
-    fn deliver_protocol(
-        &mut self,
-        p: ProtocolId,
-        event: Event,
-        what: Option<String>,
-        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a, ()>,
-    ) {
-        let Some(mut protocol) = self.protocols.remove(&p) else {
-            return;
-        };
-        self.deliver(event, 0, what, || call(protocol.as_mut()));
-        self.protocols.insert(p, protocol);
-    }
-
-    /// Records the callback `event` at `depth`, runs it to completion, then
-    /// feeds the checker the callback and the actions it made. Its value,
-    /// unless it failed (then the case has its finding).
-    fn deliver<'a, T>(
-        &mut self,
-        event: Event,
-        depth: u32,
-        what: Option<String>,
-        call: impl FnOnce() -> Callback<'a, T>,
-    ) -> Option<T> {
-        let indent = "    ".repeat(depth as usize);
-        let line = match what {
-            Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
-            None => format!("{indent}{} ({})", event.kind(), who(&event)),
-        };
-        self.callbacks += 1;
-        // A build is fed once its result is known.
-        let feed = !matches!(event, Event::BuildProtocol { .. });
-        run_callback(&self.state, self.rt, (event, depth, line), feed, call)
-    }
-}
-
-/// The connector or protocol an event is about, for the log: `c1`, `p2`.
-fn who(event: &Event) -> String {
-    match *event {
-        Event::Connect { connector }
-        | Event::StartedConnecting { connector, .. }
-        | Event::ClientConnectionFailed { connector, .. }
-        | Event::ClientConnectionLost { connector, .. }
-        | Event::DoStart {
-            holder: Some(Holder::Connector(connector)),
-            ..
-        }
-        | Event::DoStop {
-            holder: Some(Holder::Connector(connector)),
-            ..
-        }
-        | Event::BuildProtocol {
-            holder: Holder::Connector(connector),
-            ..
-        } => format!("c{}", connector.0),
-        _ => match event.protocol() {
-            Some(p) => format!("p{}", p.0),
-            None => "factory".to_owned(),
-        },
     }
 }
 

@@ -45,7 +45,6 @@
 //! assert_eq!(report.cases, 16);
 //! ```
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
@@ -58,17 +57,14 @@ use proptest::sample::select;
 use proptest::test_runner::FileFailurePersistence;
 
 use callorder_core::{
-    ActionError, Address, Factory, PortId, Protocol, ProtocolId, Reactor, ReactorOps, Reason,
-    Transport,
+    ActionError, Address, Factory, PortId, ProtocolId, Reactor, Reason, Transport,
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
 use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
 use crate::fuzz::DEFAULT_CASES;
 use crate::greedy::{self, DirectInvariant, Simplify};
-use crate::recorder::{
-    advance_timers, run_callback, show_bytes, Callback, Conn, Ops, Outcome, Recorder, World,
-};
+use crate::recorder::{advance_timers, show_bytes, Conn, Outcome, Recorder, Stage, World};
 use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct server campaign.
@@ -321,14 +317,8 @@ impl World for Ports {
 
 /// One case: a fresh factory, its ports, checker and recording reactor.
 struct Driver<'rt> {
-    state: Rc<RefCell<State>>,
-    ops: Rc<dyn ReactorOps>,
+    stage: Stage<'rt, Ports>,
     factory: Arc<dyn Factory>,
-    /// The built protocols; one is taken out while its callback runs.
-    protocols: BTreeMap<ProtocolId, Box<dyn Protocol>>,
-    next_protocol: u64,
-    rt: &'rt tokio::runtime::Runtime,
-    callbacks: usize,
 }
 
 impl<'rt> Driver<'rt> {
@@ -341,35 +331,25 @@ impl<'rt> Driver<'rt> {
                 holds: false,
             })
             .collect();
-        let state = Rc::new(RefCell::new(State::new(Ports {
+        let world = Ports {
             all,
             owed_stops: VecDeque::new(),
             accepted: BTreeMap::new(),
-        })));
-        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
+        };
         Driver {
-            state,
-            ops,
+            stage: Stage::new(world, rt),
             factory,
-            protocols: BTreeMap::new(),
-            next_protocol: 1,
-            rt,
-            callbacks: 0,
         }
     }
 
-    fn done(&self) -> bool {
-        self.state.borrow().finding.is_some()
-    }
-
     fn run(mut self, choices: &[ServerChoice]) -> Outcome {
-        let ports = self.state.borrow().world.all.len();
+        let ports = self.stage.state.borrow().world.all.len();
         for i in 0..ports {
-            if self.done() {
+            if self.stage.done() {
                 break;
             }
             {
-                let mut s = self.state.borrow_mut();
+                let mut s = self.stage.state.borrow_mut();
                 let (port, addr) = (s.world.all[i].id, s.world.all[i].addr.clone());
                 let idx = s.record(
                     Event::ListenTcp {
@@ -389,7 +369,7 @@ impl<'rt> Driver<'rt> {
         }
         let mut delivered = Vec::new();
         for (i, choice) in choices.iter().enumerate() {
-            if self.done() {
+            if self.stage.done() {
                 break;
             }
             if self.apply(choice) {
@@ -397,20 +377,21 @@ impl<'rt> Driver<'rt> {
             }
             self.settle();
         }
-        if !self.done() {
+        if !self.stage.done() {
             self.teardown();
         }
         // Break the cycles through the reactor (timers and protocols hold
         // handles on it) before taking the results out.
-        self.clear_timers();
-        self.protocols.clear();
-        let callbacks = self.callbacks;
-        self.state.borrow_mut().outcome(delivered, callbacks)
+        self.stage.clear_timers();
+        self.stage.protocols.clear();
+        let callbacks = self.stage.callbacks;
+        self.stage.state.borrow_mut().outcome(delivered, callbacks)
     }
 
     /// The callbacks that are legal now, at depth 0.
     fn legal(&self) -> Vec<Event> {
-        self.state
+        self.stage
+            .state
             .borrow()
             .checker
             .legal_next()
@@ -421,14 +402,14 @@ impl<'rt> Driver<'rt> {
     }
 
     fn port(&self, n: usize) -> (usize, PortId, Phase) {
-        let s = self.state.borrow();
+        let s = self.stage.state.borrow();
         let i = n % s.world.all.len();
         (i, s.world.all[i].id, s.world.all[i].phase)
     }
 
     /// The `n`-th live connection (modulo their number), if any.
     fn live(&self, n: usize) -> Option<ProtocolId> {
-        let s = self.state.borrow();
+        let s = self.stage.state.borrow();
         let live: Vec<ProtocolId> = s
             .conns
             .iter()
@@ -473,7 +454,7 @@ impl<'rt> Driver<'rt> {
                     return false;
                 }
                 let owned = bytes.clone();
-                self.deliver_protocol(
+                self.stage.deliver_protocol(
                     p,
                     Event::DataReceived {
                         protocol: p,
@@ -502,7 +483,7 @@ impl<'rt> Driver<'rt> {
                     return false;
                 }
                 // The test stops the port, from outside any callback.
-                let mut s = self.state.borrow_mut();
+                let mut s = self.stage.state.borrow_mut();
                 let result = s.world.stop(id);
                 s.record(
                     Event::StopListening { port: id },
@@ -529,8 +510,7 @@ impl<'rt> Driver<'rt> {
     /// The port accepts a connection: `build_protocol` with the peer's
     /// address, then `connection_made` on what it built.
     fn accept(&mut self, i: usize, id: PortId) {
-        let p = ProtocolId(self.next_protocol);
-        self.next_protocol += 1;
+        let p = self.stage.next_protocol_id();
         let peer = Address::new(format!("10.0.0.2:{}", 50_000 + p.0));
         let holder = Holder::Port(id);
         let event = Event::BuildProtocol {
@@ -540,11 +520,13 @@ impl<'rt> Driver<'rt> {
         };
         let factory = self.factory.clone();
         let addr = peer.clone();
-        let built = self.deliver(event, 0, Some(peer.as_str().to_owned()), move || {
-            Box::pin(async move { factory.build_protocol(&addr).await })
-        });
+        let built = self
+            .stage
+            .deliver(event, 0, Some(peer.as_str().to_owned()), move || {
+                Box::pin(async move { factory.build_protocol(&addr).await })
+            });
         {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             let idx = s
                 .trace
                 .iter()
@@ -565,15 +547,18 @@ impl<'rt> Driver<'rt> {
         match built {
             Some(Some(protocol)) => {
                 {
-                    let mut s = self.state.borrow_mut();
+                    let mut s = self.stage.state.borrow_mut();
                     s.conns.insert(p, Conn::default());
                     s.world.accepted.insert(p, (peer, i));
                 }
-                self.protocols.insert(p, protocol);
-                let transport = Transport::new(p, self.ops.clone());
-                self.deliver_protocol(p, Event::ConnectionMade { protocol: p }, None, |proto| {
-                    proto.connection_made(transport)
-                });
+                self.stage.protocols.insert(p, protocol);
+                let transport = Transport::new(p, self.stage.ops.clone());
+                self.stage.deliver_protocol(
+                    p,
+                    Event::ConnectionMade { protocol: p },
+                    None,
+                    |proto| proto.connection_made(transport),
+                );
             }
             // Built none: the port closes the connection, no callback owed.
             Some(None) => {}
@@ -581,13 +566,14 @@ impl<'rt> Driver<'rt> {
             None => return,
         }
         // The build's record is fed now, with its result.
-        self.state.borrow_mut().feed();
+        self.stage.state.borrow_mut().feed();
     }
 
     /// `connection_lost(reason)`, after the `stop_producing` a registered
     /// producer is owed.
     fn lose(&mut self, p: ProtocolId, reason: Reason) {
         let owes_stop = self
+            .stage
             .state
             .borrow()
             .conns
@@ -598,21 +584,22 @@ impl<'rt> Driver<'rt> {
                 .iter()
                 .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
         if owes_stop {
-            self.deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
-                proto.stop_producing()
-            });
-            if self.done() {
+            self.stage
+                .deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
+                    proto.stop_producing()
+                });
+            if self.stage.done() {
                 return;
             }
         }
         {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             if let Some(c) = s.conns.get_mut(&p) {
                 c.lost = true;
                 c.producer = false;
             }
         }
-        self.deliver_protocol(
+        self.stage.deliver_protocol(
             p,
             Event::ConnectionLost {
                 protocol: p,
@@ -626,10 +613,10 @@ impl<'rt> Driver<'rt> {
     /// Delivers what the reactor owes, in order, until nothing is owed.
     fn settle(&mut self) {
         loop {
-            if self.done() {
+            if self.stage.done() {
                 return;
             }
-            let Some(i) = self.state.borrow_mut().world.owed_stops.pop_front() else {
+            let Some(i) = self.stage.state.borrow_mut().world.owed_stops.pop_front() else {
                 return;
             };
             self.do_stop(i);
@@ -638,7 +625,7 @@ impl<'rt> Driver<'rt> {
 
     fn do_start(&mut self, i: usize) {
         let (holder, first) = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             let first = !s.world.all.iter().any(|p| p.holds);
             let port = &mut s.world.all[i];
             port.holds = true;
@@ -646,7 +633,7 @@ impl<'rt> Driver<'rt> {
             (Holder::Port(port.id), first)
         };
         let factory = self.factory.clone();
-        self.deliver(
+        self.stage.deliver(
             Event::DoStart {
                 factory: FACTORY,
                 holder: Some(holder),
@@ -660,10 +647,10 @@ impl<'rt> Driver<'rt> {
                 })
             },
         );
-        if first && !self.done() {
+        if first && !self.stage.done() {
             let factory = self.factory.clone();
-            let reactor = Reactor::new(self.ops.clone());
-            self.deliver(
+            let reactor = Reactor::new(self.stage.ops.clone());
+            self.stage.deliver(
                 Event::StartFactory { factory: FACTORY },
                 1,
                 None,
@@ -674,7 +661,7 @@ impl<'rt> Driver<'rt> {
 
     fn do_stop(&mut self, i: usize) {
         let (holder, last) = {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             if !s.world.all[i].holds {
                 return;
             }
@@ -684,7 +671,7 @@ impl<'rt> Driver<'rt> {
             (Holder::Port(s.world.all[i].id), last)
         };
         let factory = self.factory.clone();
-        self.deliver(
+        self.stage.deliver(
             Event::DoStop {
                 factory: FACTORY,
                 holder: Some(holder),
@@ -698,9 +685,9 @@ impl<'rt> Driver<'rt> {
                 })
             },
         );
-        if last && !self.done() {
+        if last && !self.stage.done() {
             let factory = self.factory.clone();
-            self.deliver(
+            self.stage.deliver(
                 Event::StopFactory { factory: FACTORY },
                 1,
                 None,
@@ -713,18 +700,18 @@ impl<'rt> Driver<'rt> {
     /// then stopping the ports that still listen (as Twisted's reactor does).
     fn teardown(&mut self) {
         self.settle();
-        if self.done() {
+        if self.stage.done() {
             return;
         }
         {
-            let mut s = self.state.borrow_mut();
+            let mut s = self.stage.state.borrow_mut();
             s.record(Event::Shutdown, 0, None);
             s.log.push("shutdown".into());
             s.feed();
         }
-        self.clear_timers();
+        self.stage.clear_timers();
         let live: Vec<ProtocolId> = {
-            let s = self.state.borrow();
+            let s = self.stage.state.borrow();
             s.conns
                 .iter()
                 .filter(|(_, c)| !c.lost)
@@ -732,11 +719,11 @@ impl<'rt> Driver<'rt> {
                 .collect()
         };
         for p in live {
-            if self.done() {
+            if self.stage.done() {
                 return;
             }
             let (aborted, losing) = {
-                let s = self.state.borrow();
+                let s = self.stage.state.borrow();
                 let c = s.conns.get(&p);
                 (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
             };
@@ -755,93 +742,30 @@ impl<'rt> Driver<'rt> {
             self.lose(p, reason);
             self.settle();
         }
-        let ports = self.state.borrow().world.all.len();
+        let ports = self.stage.state.borrow().world.all.len();
         for i in 0..ports {
-            if self.done() {
+            if self.stage.done() {
                 return;
             }
             self.do_stop(i);
             self.settle();
         }
-        if self.done() {
+        if self.stage.done() {
             return;
         }
-        self.clear_timers();
-        let mut s = self.state.borrow_mut();
+        self.stage.clear_timers();
+        let mut s = self.stage.state.borrow_mut();
         s.record(Event::End, 0, None);
         s.feed();
     }
 
-    fn clear_timers(&mut self) {
-        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
-        drop(timers);
-    }
-
     /// Runs the timers due within `by`, then sets the clock.
     fn advance(&mut self, by: Duration) {
-        let state = self.state.clone();
+        let state = self.stage.state.clone();
         advance_timers(&state, by, || {
             self.settle();
-            self.done()
+            self.stage.done()
         });
-    }
-
-    /// A callback of protocol `p`.
-    fn deliver_protocol(
-        &mut self,
-        p: ProtocolId,
-        event: Event,
-        what: Option<String>,
-        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a, ()>,
-    ) {
-        let Some(mut protocol) = self.protocols.remove(&p) else {
-            return;
-        };
-        self.deliver(event, 0, what, || call(protocol.as_mut()));
-        self.protocols.insert(p, protocol);
-    }
-
-    /// Records the callback `event` at `depth`, runs it to completion, then
-    /// feeds the checker the callback and the actions it made. Its value,
-    /// unless it failed (then the case has its finding).
-    fn deliver<'a, T>(
-        &mut self,
-        event: Event,
-        depth: u32,
-        what: Option<String>,
-        call: impl FnOnce() -> Callback<'a, T>,
-    ) -> Option<T> {
-        let indent = "    ".repeat(depth as usize);
-        let line = match what {
-            Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
-            None => format!("{indent}{} ({})", event.kind(), who(&event)),
-        };
-        self.callbacks += 1;
-        // A build is fed once its result is known.
-        let feed = !matches!(event, Event::BuildProtocol { .. });
-        run_callback(&self.state, self.rt, (event, depth, line), feed, call)
-    }
-}
-
-/// The port or protocol an event is about, for the log: `l1`, `p2`.
-fn who(event: &Event) -> String {
-    match *event {
-        Event::DoStart {
-            holder: Some(Holder::Port(port)),
-            ..
-        }
-        | Event::DoStop {
-            holder: Some(Holder::Port(port)),
-            ..
-        }
-        | Event::BuildProtocol {
-            holder: Holder::Port(port),
-            ..
-        } => format!("l{}", port.0),
-        _ => match event.protocol() {
-            Some(p) => format!("p{}", p.0),
-            None => "factory".to_owned(),
-        },
     }
 }
 

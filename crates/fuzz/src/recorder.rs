@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use callorder_checker::{Checker, Profile};
 use callorder_core::{
-    ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, ProtocolId,
-    ReactorOps, WriteStatus,
+    ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
+    ProtocolId, ReactorOps, WriteStatus,
 };
-use callorder_trace::{Event, Record, Step};
+use callorder_trace::{Event, Holder, Record, Step};
 
 use crate::checks::{CheckKind, Finding};
 
@@ -605,6 +605,127 @@ impl<W: World> ReactorOps for Ops<W> {
 
     fn now(&self) -> Duration {
         self.0.borrow().now
+    }
+}
+
+/// What a factory driver works with besides its factory: the recording
+/// reactor with the driver's world, the handles' reactor over it, the
+/// protocols the factory built, and the runtime that polls callbacks.
+pub(crate) struct Stage<'rt, W> {
+    pub(crate) state: Rc<RefCell<Recorder<W>>>,
+    pub(crate) ops: Rc<dyn ReactorOps>,
+    /// The built protocols; one is taken out while its callback runs.
+    pub(crate) protocols: BTreeMap<ProtocolId, Box<dyn Protocol>>,
+    next_protocol: u64,
+    pub(crate) rt: &'rt tokio::runtime::Runtime,
+    pub(crate) callbacks: usize,
+}
+
+impl<'rt, W: World + 'static> Stage<'rt, W> {
+    pub(crate) fn new(world: W, rt: &'rt tokio::runtime::Runtime) -> Self {
+        let state = Rc::new(RefCell::new(Recorder::new(world)));
+        let ops: Rc<dyn ReactorOps> = Rc::new(Ops(state.clone()));
+        Stage {
+            state,
+            ops,
+            protocols: BTreeMap::new(),
+            next_protocol: 1,
+            rt,
+            callbacks: 0,
+        }
+    }
+
+    /// Whether the case has its finding.
+    pub(crate) fn done(&self) -> bool {
+        self.state.borrow().finding.is_some()
+    }
+
+    /// A fresh protocol id.
+    pub(crate) fn next_protocol_id(&mut self) -> ProtocolId {
+        let p = ProtocolId(self.next_protocol);
+        self.next_protocol += 1;
+        p
+    }
+
+    /// Drops the timers still armed (their closures may hold handles).
+    pub(crate) fn clear_timers(&mut self) {
+        let timers = std::mem::take(&mut self.state.borrow_mut().timers);
+        drop(timers);
+    }
+
+    /// A callback of protocol `p`.
+    pub(crate) fn deliver_protocol(
+        &mut self,
+        p: ProtocolId,
+        event: Event,
+        what: Option<String>,
+        call: impl for<'a> FnOnce(&'a mut dyn Protocol) -> Callback<'a, ()>,
+    ) {
+        let Some(mut protocol) = self.protocols.remove(&p) else {
+            return;
+        };
+        self.deliver(event, 0, what, || call(protocol.as_mut()));
+        self.protocols.insert(p, protocol);
+    }
+
+    /// Records the callback `event` at `depth`, runs it to completion, then
+    /// feeds the checker the callback and the actions it made. Its value,
+    /// unless it failed (then the case has its finding).
+    pub(crate) fn deliver<'a, T>(
+        &mut self,
+        event: Event,
+        depth: u32,
+        what: Option<String>,
+        call: impl FnOnce() -> Callback<'a, T>,
+    ) -> Option<T> {
+        let indent = "    ".repeat(depth as usize);
+        let line = match what {
+            Some(w) => format!("{indent}{} ({}) {w}", event.kind(), who(&event)),
+            None => format!("{indent}{} ({})", event.kind(), who(&event)),
+        };
+        self.callbacks += 1;
+        // A build is fed once its result is known.
+        let feed = !matches!(event, Event::BuildProtocol { .. });
+        run_callback(&self.state, self.rt, (event, depth, line), feed, call)
+    }
+}
+
+/// The connector, port or protocol an event is about, for the log: `c1`,
+/// `l1`, `p2`; `factory` for the factory's own.
+pub(crate) fn who(event: &Event) -> String {
+    match *event {
+        Event::Connect { connector }
+        | Event::StartedConnecting { connector, .. }
+        | Event::ClientConnectionFailed { connector, .. }
+        | Event::ClientConnectionLost { connector, .. }
+        | Event::DoStart {
+            holder: Some(Holder::Connector(connector)),
+            ..
+        }
+        | Event::DoStop {
+            holder: Some(Holder::Connector(connector)),
+            ..
+        }
+        | Event::BuildProtocol {
+            holder: Holder::Connector(connector),
+            ..
+        } => format!("c{}", connector.0),
+        Event::DoStart {
+            holder: Some(Holder::Port(port)),
+            ..
+        }
+        | Event::DoStop {
+            holder: Some(Holder::Port(port)),
+            ..
+        }
+        | Event::BuildProtocol {
+            holder: Holder::Port(port),
+            ..
+        } => format!("l{}", port.0),
+        _ => match event.protocol() {
+            Some(p) => format!("p{}", p.0),
+            None => "factory".to_owned(),
+        },
     }
 }
 
