@@ -478,18 +478,6 @@ impl<'rt> Driver<'rt> {
     }
 
     /// The callbacks that are legal now, at depth 0.
-    fn legal(&self) -> Vec<Event> {
-        self.stage
-            .state
-            .borrow()
-            .checker
-            .legal_next()
-            .into_iter()
-            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
-            .map(|s| s.event)
-            .collect()
-    }
-
     fn connector(&self, c: usize) -> (usize, ConnectorId, Phase) {
         let s = self.stage.state.borrow();
         let i = c % s.world.all.len();
@@ -506,10 +494,10 @@ impl<'rt> Driver<'rt> {
             ClientChoice::Connect(c) => {
                 let (i, id, phase) = self.connector(*c);
                 let holder = Holder::Connector(id);
-                let legal = self
-                    .legal()
-                    .iter()
-                    .any(|e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder));
+                let legal =
+                    self.stage.legal().iter().any(
+                        |e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder),
+                    );
                 if phase != Phase::Connecting || !legal {
                     return false;
                 }
@@ -522,6 +510,7 @@ impl<'rt> Driver<'rt> {
                     return false;
                 }
                 let reasons: Vec<Reason> = self
+                    .stage
                     .legal()
                     .iter()
                     .filter_map(|e| match e {
@@ -545,10 +534,10 @@ impl<'rt> Driver<'rt> {
                 let Phase::Connected(Some(p)) = phase else {
                     return false;
                 };
-                let legal = self
-                    .legal()
-                    .iter()
-                    .any(|e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p));
+                let legal =
+                    self.stage.legal().iter().any(
+                        |e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p),
+                    );
                 if bytes.is_empty() || !legal {
                     return false;
                 }
@@ -569,7 +558,7 @@ impl<'rt> Driver<'rt> {
                 let Phase::Connected(Some(p)) = phase else {
                     return false;
                 };
-                let mut reasons = self.lost_reasons(p);
+                let mut reasons = self.stage.lost_reasons(p);
                 reasons.sort_by_key(|r| *r != Reason::ConnectionDone);
                 if reasons.is_empty() {
                     return false;
@@ -579,16 +568,6 @@ impl<'rt> Driver<'rt> {
                 true
             }
         }
-    }
-
-    fn lost_reasons(&self, p: ProtocolId) -> Vec<Reason> {
-        self.legal()
-            .iter()
-            .filter_map(|e| match e {
-                Event::ConnectionLost { protocol, reason } if *protocol == p => Some(*reason),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The connector's attempt connects: `build_protocol`, then
@@ -652,42 +631,9 @@ impl<'rt> Driver<'rt> {
     /// `connection_lost(reason)` (after the `stop_producing` a registered
     /// producer is owed), then `client_connection_lost` is owed.
     fn lose(&mut self, i: usize, p: ProtocolId, reason: Reason) {
-        let owes_stop = self
-            .stage
-            .state
-            .borrow()
-            .conns
-            .get(&p)
-            .is_some_and(|c| c.producer)
-            && self
-                .legal()
-                .iter()
-                .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
-        if owes_stop {
-            self.stage
-                .deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
-                    proto.stop_producing()
-                });
-            if self.stage.done() {
-                return;
-            }
+        if !self.stage.end_connection(p, reason) {
+            return;
         }
-        {
-            let mut s = self.stage.state.borrow_mut();
-            if let Some(c) = s.conns.get_mut(&p) {
-                c.lost = true;
-                c.producer = false;
-            }
-        }
-        self.stage.deliver_protocol(
-            p,
-            Event::ConnectionLost {
-                protocol: p,
-                reason,
-            },
-            Some(reason.to_string()),
-            move |proto| proto.connection_lost(reason),
-        );
         let mut s = self.stage.state.borrow_mut();
         s.world.all[i].phase = Phase::Outcome;
         s.world.queue.push_back(Due::ClientLost(i, reason));
@@ -905,7 +851,7 @@ impl<'rt> Driver<'rt> {
                         } else {
                             Reason::ConnectionLost
                         };
-                        let legal = self.lost_reasons(p);
+                        let legal = self.stage.lost_reasons(p);
                         let reason = std::iter::once(due)
                             .chain(Reason::ALL)
                             .find(|r| legal.contains(r))

@@ -389,18 +389,6 @@ impl<'rt> Driver<'rt> {
     }
 
     /// The callbacks that are legal now, at depth 0.
-    fn legal(&self) -> Vec<Event> {
-        self.stage
-            .state
-            .borrow()
-            .checker
-            .legal_next()
-            .into_iter()
-            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
-            .map(|s| s.event)
-            .collect()
-    }
-
     fn port(&self, n: usize) -> (usize, PortId, Phase) {
         let s = self.stage.state.borrow();
         let i = n % s.world.all.len();
@@ -432,10 +420,10 @@ impl<'rt> Driver<'rt> {
                 if phase != Phase::Listening {
                     return false;
                 }
-                let legal = self
-                    .legal()
-                    .iter()
-                    .any(|e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder));
+                let legal =
+                    self.stage.legal().iter().any(
+                        |e| matches!(e, Event::BuildProtocol { holder: h, .. } if *h == holder),
+                    );
                 if !legal {
                     return false;
                 }
@@ -446,10 +434,10 @@ impl<'rt> Driver<'rt> {
                 let Some(p) = self.live(*n) else {
                     return false;
                 };
-                let legal = self
-                    .legal()
-                    .iter()
-                    .any(|e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p));
+                let legal =
+                    self.stage.legal().iter().any(
+                        |e| matches!(e, Event::DataReceived { protocol, .. } if *protocol == p),
+                    );
                 if bytes.is_empty() || !legal {
                     return false;
                 }
@@ -469,12 +457,12 @@ impl<'rt> Driver<'rt> {
                 let Some(p) = self.live(*n) else {
                     return false;
                 };
-                let mut reasons = self.lost_reasons(p);
+                let mut reasons = self.stage.lost_reasons(p);
                 reasons.sort_by_key(|r| *r != Reason::ConnectionDone);
                 if reasons.is_empty() {
                     return false;
                 }
-                self.lose(p, reasons[r % reasons.len()]);
+                self.stage.end_connection(p, reasons[r % reasons.len()]);
                 true
             }
             ServerChoice::StopListening(n) => {
@@ -495,16 +483,6 @@ impl<'rt> Driver<'rt> {
                 true
             }
         }
-    }
-
-    fn lost_reasons(&self, p: ProtocolId) -> Vec<Reason> {
-        self.legal()
-            .iter()
-            .filter_map(|e| match e {
-                Event::ConnectionLost { protocol, reason } if *protocol == p => Some(*reason),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The port accepts a connection: `build_protocol` with the peer's
@@ -567,47 +545,6 @@ impl<'rt> Driver<'rt> {
         }
         // The build's record is fed now, with its result.
         self.stage.state.borrow_mut().feed();
-    }
-
-    /// `connection_lost(reason)`, after the `stop_producing` a registered
-    /// producer is owed.
-    fn lose(&mut self, p: ProtocolId, reason: Reason) {
-        let owes_stop = self
-            .stage
-            .state
-            .borrow()
-            .conns
-            .get(&p)
-            .is_some_and(|c| c.producer)
-            && self
-                .legal()
-                .iter()
-                .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
-        if owes_stop {
-            self.stage
-                .deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
-                    proto.stop_producing()
-                });
-            if self.stage.done() {
-                return;
-            }
-        }
-        {
-            let mut s = self.stage.state.borrow_mut();
-            if let Some(c) = s.conns.get_mut(&p) {
-                c.lost = true;
-                c.producer = false;
-            }
-        }
-        self.stage.deliver_protocol(
-            p,
-            Event::ConnectionLost {
-                protocol: p,
-                reason,
-            },
-            Some(reason.to_string()),
-            move |proto| proto.connection_lost(reason),
-        );
     }
 
     /// Delivers what the reactor owes, in order, until nothing is owed.
@@ -734,12 +671,12 @@ impl<'rt> Driver<'rt> {
             } else {
                 Reason::ConnectionLost
             };
-            let legal = self.lost_reasons(p);
+            let legal = self.stage.lost_reasons(p);
             let reason = std::iter::once(due)
                 .chain(Reason::ALL)
                 .find(|r| legal.contains(r))
                 .unwrap_or(due);
-            self.lose(p, reason);
+            self.stage.end_connection(p, reason);
             self.settle();
         }
         let ports = self.stage.state.borrow().world.all.len();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use callorder_checker::{Checker, Profile};
 use callorder_core::{
     ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
-    ProtocolId, ReactorOps, WriteStatus,
+    ProtocolId, ReactorOps, Reason, WriteStatus,
 };
 use callorder_trace::{Event, Holder, Record, Step};
 
@@ -645,6 +645,72 @@ impl<'rt, W: World + 'static> Stage<'rt, W> {
         let p = ProtocolId(self.next_protocol);
         self.next_protocol += 1;
         p
+    }
+
+    /// The callbacks the checker allows next at the top level: what the
+    /// reactor may deliver now.
+    pub(crate) fn legal(&self) -> Vec<Event> {
+        self.state
+            .borrow()
+            .checker
+            .legal_next()
+            .into_iter()
+            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
+            .map(|s| s.event)
+            .collect()
+    }
+
+    /// The reasons the checker allows for `p`'s `connection_lost` now.
+    pub(crate) fn lost_reasons(&self, p: ProtocolId) -> Vec<Reason> {
+        self.legal()
+            .iter()
+            .filter_map(|e| match e {
+                Event::ConnectionLost { protocol, reason } if *protocol == p => Some(*reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The connection of `p` ends with `reason`: `stop_producing` first if
+    /// its producer is owed it, then `connection_lost`. False if the case
+    /// found something before `connection_lost` (nothing more is
+    /// delivered).
+    pub(crate) fn end_connection(&mut self, p: ProtocolId, reason: Reason) -> bool {
+        let owes_stop = self
+            .state
+            .borrow()
+            .conns
+            .get(&p)
+            .is_some_and(|c| c.producer)
+            && self
+                .legal()
+                .iter()
+                .any(|e| matches!(e, Event::StopProducing { protocol } if *protocol == p));
+        if owes_stop {
+            self.deliver_protocol(p, Event::StopProducing { protocol: p }, None, |proto| {
+                proto.stop_producing()
+            });
+            if self.done() {
+                return false;
+            }
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            if let Some(c) = s.conns.get_mut(&p) {
+                c.lost = true;
+                c.producer = false;
+            }
+        }
+        self.deliver_protocol(
+            p,
+            Event::ConnectionLost {
+                protocol: p,
+                reason,
+            },
+            Some(reason.to_string()),
+            move |proto| proto.connection_lost(reason),
+        );
+        true
     }
 
     /// Drops the timers still armed (their closures may hold handles).
