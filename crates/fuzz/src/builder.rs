@@ -2,27 +2,28 @@
 
 /// The builder methods every direct campaign has (`cases`, `seed`,
 /// `max_choices`, `payloads`, `allow_write_after_close`, `invariant`,
-/// `regressions` and `check`), for a builder with the fields of the same
-/// names and a `run` that gives the report or the minimal failing case.
+/// `regressions` and `check`), for a builder with a `settings` field
+/// ([`Settings`](crate::campaign::Settings)) and a `run` that gives the
+/// report or the minimal failing case.
 macro_rules! direct_campaign_settings {
     () => {
-        /// How many passing cases make a pass (default [`DEFAULT_CASES`]);
+        /// How many passing cases make a pass (default [`DEFAULT_CASES`](crate::DEFAULT_CASES));
         /// [`CASES_ENV`](crate::CASES_ENV) overrides it.
         pub fn cases(mut self, n: u32) -> Self {
-            self.cases = n;
+            self.settings.cases = n;
             self
         }
 
         /// The campaign's seed (default 0); [`SEED_ENV`](crate::SEED_ENV)
         /// overrides it.
         pub fn seed(mut self, seed: u64) -> Self {
-            self.seed = seed;
+            self.settings.seed = seed;
             self
         }
 
         /// The most choices in a case (default 16).
         pub fn max_choices(mut self, n: usize) -> Self {
-            self.max_choices = n;
+            self.settings.max_choices = n;
             self
         }
 
@@ -30,13 +31,13 @@ macro_rules! direct_campaign_settings {
         /// [`strategy::payload`](crate::strategy::payload); empty chunks are
         /// left out).
         pub fn payloads(mut self, payloads: impl Strategy<Value = Vec<u8>> + 'static) -> Self {
-            self.payloads = Some(payloads.boxed());
+            self.settings.payloads = Some(payloads.boxed());
             self
         }
 
         /// Turns the write-after-abort/connection_lost check off.
         pub fn allow_write_after_close(mut self) -> Self {
-            self.write_after_close = false;
+            self.settings.write_after_close = false;
             self
         }
 
@@ -48,7 +49,7 @@ macro_rules! direct_campaign_settings {
             name: impl Into<String>,
             check: impl Fn(&[Record], &[u8]) -> Result<(), String> + 'static,
         ) -> Self {
-            self.invariants.push((name.into(), Rc::new(check)));
+            self.settings.invariants.push((name.into(), Rc::new(check)));
             self
         }
 
@@ -56,7 +57,7 @@ macro_rules! direct_campaign_settings {
         /// `Some(FileFailurePersistence::WithSource("proptest-regressions"))`
         /// keeps them next to the test's source).
         pub fn regressions(mut self, persistence: Option<FileFailurePersistence>) -> Self {
-            self.persistence = persistence;
+            self.settings.persistence = persistence;
             self
         }
 

@@ -4,13 +4,65 @@
 
 use std::fmt;
 
-use proptest::strategy::Strategy;
+use proptest::strategy::{BoxedStrategy, Strategy};
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError};
 
 use crate::checks::{CheckKind, Finding};
-use crate::fuzz::{campaign_config, effective, paused_runtime, runner_for, SEED_ENV};
-use crate::greedy::{self, Simplify};
+use crate::fuzz::{
+    campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
+};
+use crate::greedy::{self, DirectInvariant, Simplify};
 use crate::recorder::Outcome;
+use crate::strategy::payload;
+
+/// The settings every reactor-free campaign has, set by the builder methods
+/// they share (`direct_campaign_settings!`).
+pub(crate) struct Settings {
+    pub(crate) cases: u32,
+    pub(crate) seed: u64,
+    pub(crate) max_choices: usize,
+    pub(crate) payloads: Option<BoxedStrategy<Vec<u8>>>,
+    pub(crate) write_after_close: bool,
+    pub(crate) invariants: Vec<(String, DirectInvariant)>,
+    pub(crate) persistence: Option<FileFailurePersistence>,
+    /// The test's source file, next to which proptest keeps regressions.
+    pub(crate) source_file: &'static str,
+}
+
+impl Settings {
+    /// The defaults, for a campaign started from `source_file`.
+    pub(crate) fn new(source_file: &'static str) -> Self {
+        Settings {
+            cases: DEFAULT_CASES,
+            seed: 0,
+            max_choices: 16,
+            payloads: None,
+            write_after_close: true,
+            invariants: Vec::new(),
+            persistence: None,
+            source_file,
+        }
+    }
+
+    /// The chunks `data_received` gets.
+    pub(crate) fn payloads(&self) -> BoxedStrategy<Vec<u8>> {
+        self.payloads.clone().unwrap_or_else(payload)
+    }
+
+    /// The checks over a whole run, once a case ran.
+    pub(crate) fn finish_checks(&self, outcome: &mut Outcome) {
+        greedy::finish_checks(outcome, self.write_after_close, &self.invariants);
+    }
+
+    /// Adds the settings to a builder's `Debug`.
+    pub(crate) fn describe(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        d.field("cases", &self.cases)
+            .field("seed", &self.seed)
+            .field("max_choices", &self.max_choices)
+            .field("write_after_close", &self.write_after_close)
+            .field("invariants", &self.invariants.len());
+    }
+}
 
 /// A direct campaign that passed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,23 +172,23 @@ impl<C: DirectCase> fmt::Display for DirectFailure<C> {
 }
 
 /// Runs a campaign: `strategy`'s cases through `drive` (a fresh object
-/// each time) until `cases` pass or one fails, then proptest's shrinking and
-/// the greedy pass make the failing case minimal. `seed` and `cases` are the
-/// builder's, which the environment overrides.
+/// each time) until `settings.cases` pass or one fails, then proptest's
+/// shrinking and the greedy pass make the failing case minimal. The
+/// environment overrides the seed and the number of cases.
 ///
 /// # Panics
 ///
 /// If [`SEED_ENV`] or [`CASES_ENV`](crate::CASES_ENV) is malformed.
 pub(crate) fn run<C: DirectCase + Simplify>(
-    (seed, cases): (u64, u32),
-    (persistence, source_file): (Option<FileFailurePersistence>, &'static str),
+    settings: &Settings,
     strategy: &impl Strategy<Value = C>,
     drive: impl Fn(&tokio::runtime::Runtime, &C) -> Outcome,
 ) -> Result<DirectReport, Box<DirectFailure<C>>> {
-    let (seed, cases) = effective(seed, cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+    let (seed, cases) =
+        effective(settings.seed, settings.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
     let config = Config {
         cases,
-        ..campaign_config(persistence, source_file)
+        ..campaign_config(settings.persistence, settings.source_file)
     };
     let rt = paused_runtime();
     let mut runner = runner_for(seed, config);

@@ -45,14 +45,12 @@ use callorder_core::{
 };
 use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
-use crate::campaign::{self, DirectCase};
+use crate::campaign::{self, DirectCase, Settings};
 pub use crate::campaign::{DirectFailure, DirectReport};
-use crate::fuzz::DEFAULT_CASES;
-use crate::greedy::{self, DirectInvariant, Simplify};
+use crate::greedy::{self, Simplify};
 use crate::recorder::{
     self, advance_timers, run_callback, show_bytes, Conn, Ops, Outcome, Recorder, World,
 };
-use crate::strategy::payload;
 
 /// The protocol under test, in every trace of a direct campaign.
 pub const PROTOCOL: ProtocolId = ProtocolId(1);
@@ -127,25 +125,14 @@ type MakeProtocol = Rc<dyn Fn() -> Box<dyn Protocol>>;
 #[must_use]
 pub struct DirectFuzz {
     make: MakeProtocol,
-    cases: u32,
-    seed: u64,
-    max_choices: usize,
-    payloads: Option<BoxedStrategy<Vec<u8>>>,
-    write_after_close: bool,
-    invariants: Vec<(String, DirectInvariant)>,
-    persistence: Option<FileFailurePersistence>,
-    source_file: &'static str,
+    settings: Settings,
 }
 
 impl fmt::Debug for DirectFuzz {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DirectFuzz")
-            .field("cases", &self.cases)
-            .field("seed", &self.seed)
-            .field("max_choices", &self.max_choices)
-            .field("write_after_close", &self.write_after_close)
-            .field("invariants", &self.invariants.len())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("DirectFuzz");
+        self.settings.describe(&mut d);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -153,14 +140,7 @@ impl DirectFuzz {
     pub(crate) fn new(make: MakeProtocol, source_file: &'static str) -> Self {
         DirectFuzz {
             make,
-            cases: DEFAULT_CASES,
-            seed: 0,
-            max_choices: 16,
-            payloads: None,
-            write_after_close: true,
-            invariants: Vec::new(),
-            persistence: None,
-            source_file,
+            settings: Settings::new(source_file),
         }
     }
 
@@ -177,22 +157,16 @@ impl DirectFuzz {
     ///
     /// The [`DirectFailure`] of the minimal failing sequence.
     pub fn run(self) -> Result<DirectReport, Box<DirectFailure>> {
-        let strategy = choices(
-            self.payloads.clone().unwrap_or_else(payload),
-            self.max_choices,
-        );
-        campaign::run(
-            (self.seed, self.cases),
-            (self.persistence, self.source_file),
-            &strategy,
-            |rt, choices| self.drive(rt, choices),
-        )
+        let strategy = choices(self.settings.payloads(), self.settings.max_choices);
+        campaign::run(&self.settings, &strategy, |rt, choices| {
+            self.drive(rt, choices)
+        })
     }
 
     /// Drives one fresh protocol through `choices`.
     fn drive(&self, rt: &tokio::runtime::Runtime, choices: &[Choice]) -> Outcome {
         let mut outcome = Driver::new(self.make.clone(), rt).run(choices);
-        greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
+        self.settings.finish_checks(&mut outcome);
         outcome
     }
 }

@@ -67,11 +67,9 @@ use callorder_core::{
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::campaign::{self, DirectCase, DirectFailure, DirectReport};
-use crate::fuzz::DEFAULT_CASES;
-use crate::greedy::{self, DirectInvariant, Simplify};
+use crate::campaign::{self, DirectCase, DirectFailure, DirectReport, Settings};
+use crate::greedy::{self, Simplify};
 use crate::recorder::{advance_timers, show_bytes, who, Conn, Outcome, Recorder, Stage, World};
-use crate::strategy::payload;
 
 /// The factory under test, in every trace of a direct client campaign.
 pub const FACTORY: FactoryId = FactoryId(1);
@@ -161,27 +159,16 @@ type MakeFactory = Rc<dyn Fn() -> Arc<dyn ClientFactory>>;
 #[must_use]
 pub struct DirectClientFuzz {
     make: MakeFactory,
-    cases: u32,
-    seed: u64,
-    max_choices: usize,
     max_connectors: usize,
-    payloads: Option<BoxedStrategy<Vec<u8>>>,
-    write_after_close: bool,
-    invariants: Vec<(String, DirectInvariant)>,
-    persistence: Option<FileFailurePersistence>,
-    source_file: &'static str,
+    settings: Settings,
 }
 
 impl fmt::Debug for DirectClientFuzz {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DirectClientFuzz")
-            .field("cases", &self.cases)
-            .field("seed", &self.seed)
-            .field("max_choices", &self.max_choices)
-            .field("max_connectors", &self.max_connectors)
-            .field("write_after_close", &self.write_after_close)
-            .field("invariants", &self.invariants.len())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("DirectClientFuzz");
+        self.settings.describe(&mut d);
+        d.field("max_connectors", &self.max_connectors);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -189,15 +176,8 @@ impl DirectClientFuzz {
     pub(crate) fn new(make: MakeFactory, source_file: &'static str) -> Self {
         DirectClientFuzz {
             make,
-            cases: DEFAULT_CASES,
-            seed: 0,
-            max_choices: 16,
             max_connectors: 2,
-            payloads: None,
-            write_after_close: true,
-            invariants: Vec::new(),
-            persistence: None,
-            source_file,
+            settings: Settings::new(source_file),
         }
     }
 
@@ -222,22 +202,17 @@ impl DirectClientFuzz {
     /// The [`ClientFailure`] of the minimal failing case.
     pub fn run(self) -> Result<DirectReport, Box<ClientFailure>> {
         let strategy = client_cases(
-            self.payloads.clone().unwrap_or_else(payload),
+            self.settings.payloads(),
             self.max_connectors,
-            self.max_choices,
+            self.settings.max_choices,
         );
-        campaign::run(
-            (self.seed, self.cases),
-            (self.persistence, self.source_file),
-            &strategy,
-            |rt, case| self.drive(rt, case),
-        )
+        campaign::run(&self.settings, &strategy, |rt, case| self.drive(rt, case))
     }
 
     /// Drives one fresh factory through `case`.
     fn drive(&self, rt: &tokio::runtime::Runtime, case: &ClientCase) -> Outcome {
         let mut outcome = Driver::new((self.make)(), case.connectors, rt).run(&case.choices);
-        greedy::finish_checks(&mut outcome, self.write_after_close, &self.invariants);
+        self.settings.finish_checks(&mut outcome);
         outcome
     }
 }
