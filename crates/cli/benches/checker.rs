@@ -19,7 +19,9 @@
 //!
 //! Modes used by the bench itself or by hand:
 //! `checker --rss-child FILE` checks FILE and prints its peak RSS;
-//! `checker --generate FILE` writes the workload to FILE.
+//! `checker --generate FILE` writes the workload to FILE;
+//! `--steps-only` (after `cargo bench ... --`) prints only the first
+//! figure, for quick comparisons while tuning the checker.
 
 use std::collections::HashMap;
 use std::env;
@@ -61,7 +63,7 @@ fn main() {
         println!("checker bench: run with `cargo bench -p callorder-cli --bench checker`");
         return;
     }
-    bench();
+    bench(args.iter().any(|a| a == "--steps-only"));
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -140,7 +142,7 @@ fn met(goal_met: bool) -> &'static str {
     }
 }
 
-fn bench() {
+fn bench(steps_only: bool) {
     let workload = workload();
     let runs = env_u64("CALLORDER_BENCH_RUNS", 3);
     let path = trace_file(&workload);
@@ -185,6 +187,10 @@ fn bench() {
     let n = steps.len() as f64;
     drop(steps);
     let steps_per_s = n / checker_time.as_secs_f64();
+    if steps_only {
+        println!("checker_steps_per_s={steps_per_s:.0}");
+        return;
+    }
 
     // (b) Parse and check, streaming from the file.
     let parse_time = best_of(runs, || {
