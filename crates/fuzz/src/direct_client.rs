@@ -891,34 +891,27 @@ impl Simplify for ClientCase {
     fn keep(&self, kept: &[usize]) -> Self {
         ClientCase {
             connectors: self.connectors,
-            choices: kept.iter().map(|&i| self.choices[i].clone()).collect(),
+            choices: greedy::kept(&self.choices, kept),
         }
     }
 
     /// One connector fewer, one choice fewer, or one chunk cut to its first
     /// byte.
     fn simpler(&self) -> Vec<Self> {
-        let mut out = Vec::new();
-        if self.connectors > 1 {
-            out.push(ClientCase {
-                connectors: self.connectors - 1,
-                choices: self.choices.clone(),
-            });
-        }
         let smaller = |c: &ClientChoice| match c {
             ClientChoice::Data(conn, bytes) if bytes.len() > 1 => {
                 Some(ClientChoice::Data(*conn, bytes[..1].to_vec()))
             }
             _ => None,
         };
-        out.extend(
-            greedy::simpler_choices(&self.choices, smaller)
-                .into_iter()
-                .map(|choices| ClientCase {
-                    connectors: self.connectors,
-                    choices,
-                }),
-        );
-        out
+        greedy::simpler_cases(
+            self.connectors,
+            &self.choices,
+            smaller,
+            |connectors, choices| ClientCase {
+                connectors,
+                choices,
+            },
+        )
     }
 }

@@ -704,34 +704,21 @@ impl Simplify for ServerCase {
     fn keep(&self, kept: &[usize]) -> Self {
         ServerCase {
             ports: self.ports,
-            choices: kept.iter().map(|&i| self.choices[i].clone()).collect(),
+            choices: greedy::kept(&self.choices, kept),
         }
     }
 
     /// One port fewer, one choice fewer, or one chunk cut to its first
     /// byte.
     fn simpler(&self) -> Vec<Self> {
-        let mut out = Vec::new();
-        if self.ports > 1 {
-            out.push(ServerCase {
-                ports: self.ports - 1,
-                choices: self.choices.clone(),
-            });
-        }
         let smaller = |c: &ServerChoice| match c {
             ServerChoice::Data(conn, bytes) if bytes.len() > 1 => {
                 Some(ServerChoice::Data(*conn, bytes[..1].to_vec()))
             }
             _ => None,
         };
-        out.extend(
-            greedy::simpler_choices(&self.choices, smaller)
-                .into_iter()
-                .map(|choices| ServerCase {
-                    ports: self.ports,
-                    choices,
-                }),
-        );
-        out
+        greedy::simpler_cases(self.ports, &self.choices, smaller, |ports, choices| {
+            ServerCase { ports, choices }
+        })
     }
 }

@@ -79,6 +79,33 @@ pub(crate) fn simpler_choices<T: Clone>(
     out
 }
 
+/// The cases one step simpler than a case of `objects` objects (the
+/// connectors or ports a reactor-free campaign drives) and `choices`: one
+/// object fewer, then those of [`simpler_choices`]. `case` builds a case
+/// from its parts.
+pub(crate) fn simpler_cases<T: Clone, C>(
+    objects: usize,
+    choices: &[T],
+    smaller: impl Fn(&T) -> Option<T>,
+    case: impl Fn(usize, Vec<T>) -> C,
+) -> Vec<C> {
+    let mut out = Vec::new();
+    if objects > 1 {
+        out.push(case(objects - 1, choices.to_vec()));
+    }
+    out.extend(
+        simpler_choices(choices, smaller)
+            .into_iter()
+            .map(|choices| case(objects, choices)),
+    );
+    out
+}
+
+/// The choices at `kept` (indexes, in order).
+pub(crate) fn kept<T: Clone>(choices: &[T], kept: &[usize]) -> Vec<T> {
+    kept.iter().map(|&i| choices[i].clone()).collect()
+}
+
 /// Greedy simplification after proptest's shrinking, which cannot see which
 /// choices the driver skipped: first only the choices that delivered
 /// something, then any case one step simpler that still fails the same
@@ -160,6 +187,15 @@ mod tests {
         let (case, run) = minimize(vec![1, 2, 3], |_| outcome(None, vec![0]));
         assert_eq!(case, vec![1, 2, 3]);
         assert!(run.finding.is_none());
+    }
+
+    #[test]
+    fn simpler_cases_have_one_object_fewer_first_and_never_none() {
+        let cases = simpler_cases(2, &[4u32], |&n| (n > 1).then_some(n / 2), |o, c| (o, c));
+        assert_eq!(cases, vec![(1, vec![4]), (2, vec![]), (2, vec![2])]);
+        let cases = simpler_cases(1, &[1u32], |_| None, |o, c| (o, c));
+        assert_eq!(cases, vec![(1, vec![])]);
+        assert_eq!(kept(&[7u32, 8, 9], &[0, 2]), vec![7, 9]);
     }
 
     #[test]
