@@ -634,23 +634,7 @@ impl<'rt> Driver<'rt> {
             if self.stage.done() {
                 return;
             }
-            let (aborted, losing) = {
-                let s = self.stage.state.borrow();
-                let c = s.conns.get(&p);
-                (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
-            };
-            let due = if aborted {
-                Reason::ConnectionAborted
-            } else if losing {
-                Reason::ConnectionDone
-            } else {
-                Reason::ConnectionLost
-            };
-            let legal = self.stage.lost_reasons(p);
-            let reason = std::iter::once(due)
-                .chain(Reason::ALL)
-                .find(|r| legal.contains(r))
-                .unwrap_or(due);
+            let reason = self.stage.shutdown_reason(p);
             self.stage.end_connection(p, reason);
             self.settle();
         }
@@ -666,9 +650,7 @@ impl<'rt> Driver<'rt> {
             return;
         }
         self.stage.clear_timers();
-        let mut s = self.stage.state.borrow_mut();
-        s.record(Event::End, 0, None);
-        s.feed();
+        self.stage.end_trace();
     }
 
     /// Runs the timers due within `by`, then sets the clock.

@@ -671,6 +671,40 @@ impl<'rt, W: World + 'static> Stage<'rt, W> {
             .collect()
     }
 
+    /// The reason `p`'s connection ends with at shutdown: aborted if its
+    /// protocol aborted, done if it was closing, else lost; if the checker
+    /// allows another reason only (a connection already half-closed, say),
+    /// the first of those.
+    pub(crate) fn shutdown_reason(&self, p: ProtocolId) -> Reason {
+        let (aborted, losing) = {
+            let s = self.state.borrow();
+            let c = s.conns.get(&p);
+            (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
+        };
+        let due = if aborted {
+            Reason::ConnectionAborted
+        } else if losing {
+            Reason::ConnectionDone
+        } else {
+            Reason::ConnectionLost
+        };
+        let legal = self.lost_reasons(p);
+        std::iter::once(due)
+            .chain(Reason::ALL)
+            .find(|r| legal.contains(r))
+            .unwrap_or(due)
+    }
+
+    /// Ends the trace with `end`, unless the case already found something.
+    pub(crate) fn end_trace(&mut self) {
+        if self.done() {
+            return;
+        }
+        let mut s = self.state.borrow_mut();
+        s.record(Event::End, 0, None);
+        s.feed();
+    }
+
     /// The connection of `p` ends with `reason`: `stop_producing` first if
     /// its producer is owed it, then `connection_lost`. False if the case
     /// found something before `connection_lost` (nothing more is
