@@ -11,16 +11,17 @@ use crate::idmap::{CompactSet, IdMap};
 use crate::profile::Profile;
 use crate::rules::Rule;
 use crate::state::{
-    ConnectorPhase, ConnectorState, FactoryState, Frame, PortState, Producer, ProtocolState,
+    ConnectorPhase, ConnectorState, FactoryState, Found, Frame, PortState, Producer, ProtocolState,
     Recent, Source,
 };
 use crate::table::{Entry, Table};
 use crate::violation::{CheckError, Object, Violation, Warning};
 
-/// How many returned callbacks are remembered for `within` to name (a power
-/// of two). A `within` naming an older callback is trusted, not verified.
+/// How many actions made inside callbacks that returned are remembered,
+/// for the callbacks nested in a `within` naming one. The callbacks
+/// themselves are found among the recent events ([`Recent`]); a `within`
+/// naming an older one is trusted, not verified.
 const RETURNED_FRAMES: usize = 256;
-const _: () = assert!(RETURNED_FRAMES.is_power_of_two());
 
 /// What the checks of an event need of the callback it runs inside: a
 /// `Frame` without its outcome fields, small enough to pass in registers
@@ -120,12 +121,9 @@ pub struct Checker {
     /// By depth: the last action made inside the running callback at that
     /// depth, with that callback's seq (stale when the seq differs).
     sources: Vec<(u64, Source)>,
-    /// Returned callbacks, as much of them as a `within` needs.
-    returned: Vec<Parent>,
     /// The sources of returned callbacks that had one.
     returned_sources: Vec<(u64, Source)>,
     returned_sources_next: usize,
-    returned_next: usize,
     hook: Option<Hook>,
     shutdown: bool,
     ended: bool,
@@ -250,10 +248,8 @@ impl Checker {
             late_producers: IdMap::default(),
             stack: Vec::new(),
             sources: Vec::new(),
-            returned: Vec::new(),
             returned_sources: Vec::new(),
             returned_sources_next: 0,
-            returned_next: 0,
             hook: None,
             shutdown: false,
             ended: false,
@@ -312,7 +308,7 @@ impl Checker {
         match self.step_inner(step) {
             Ok(()) => {
                 self.last_seq = step.seq;
-                self.recent.push(step.seq, step.event);
+                self.recent.push(step.seq, step.depth, step.event);
                 let creates = matches!(
                     step.event,
                     Event::ConnectTcp { .. }
@@ -336,7 +332,10 @@ impl Checker {
     #[inline(never)]
     fn violation(&self, step: &Step, f: Fail) -> Violation {
         let f = *f.0;
-        let history = f.object.map(|o| self.recent.of(o)).unwrap_or_default();
+        let history = f
+            .object
+            .map(|o| self.recent.of(o, self.last_seq))
+            .unwrap_or_default();
         let expected = match f.object {
             Some(o) if step.event != Event::End => self.legal_for(o, step),
             _ => Vec::new(),
@@ -497,22 +496,28 @@ impl Checker {
         }
         let frame = if let Some(f) = self.stack.iter().find(|f| f.seq == w) {
             Some(Parent::of(f))
-        } else if let Some(f) = self.returned.iter().find(|f| f.seq == w) {
-            Some(*f)
         } else if w >= step.seq || w == 0 {
             return Err(fail(
                 Rule::Depth,
                 None,
                 format!("within {w} names no earlier event"),
             ));
-        } else if w >= self.oldest_remembered() {
-            return Err(fail(
-                Rule::Depth,
-                None,
-                format!("within {w} names an event that is not a callback"),
-            ));
         } else {
-            None // Older than the frames remembered: trusted.
+            match self.recent.find(w, self.last_seq) {
+                Found::Event(seen) if seen.event.kind().is_callback() => Some(Parent {
+                    seq: seen.seq,
+                    depth: seen.depth,
+                    kind: seen.event.kind(),
+                }),
+                Found::Event(_) | Found::Nothing => {
+                    return Err(fail(
+                        Rule::Depth,
+                        None,
+                        format!("within {w} names an event that is not a callback"),
+                    ))
+                }
+                Found::Forgotten => None, // Older than the events remembered: trusted.
+            }
         };
         if let Some(f) = frame {
             if f.depth as usize + 1 != d {
@@ -558,15 +563,6 @@ impl Checker {
         )
     }
 
-    /// The seq from which every returned callback is still remembered.
-    fn oldest_remembered(&self) -> u64 {
-        if self.returned.len() < RETURNED_FRAMES {
-            0
-        } else {
-            self.returned.iter().map(|f| f.seq).min().unwrap_or(0)
-        }
-    }
-
     /// Pops every callback at depth `d` or deeper: they returned.
     #[inline]
     fn pop_to(&mut self, d: usize) {
@@ -592,12 +588,6 @@ impl Checker {
             {
                 self.remember_source(seq, source);
             }
-            if self.returned.len() < RETURNED_FRAMES {
-                self.returned.push(parent);
-            } else {
-                self.returned[self.returned_next] = parent;
-            }
-            self.returned_next = (self.returned_next + 1) & (RETURNED_FRAMES - 1);
         }
     }
 
@@ -2260,10 +2250,8 @@ impl Checker {
             late_producers: self.late_producers.clone(),
             stack: self.stack.clone(),
             sources: self.sources.clone(),
-            returned: self.returned.clone(),
             returned_sources: self.returned_sources.clone(),
             returned_sources_next: self.returned_sources_next,
-            returned_next: self.returned_next,
             hook: self.hook,
             shutdown: self.shutdown,
             ended: self.ended,
@@ -2288,10 +2276,8 @@ impl Checker {
         probe.late_producers.clone_from(&self.late_producers);
         probe.stack.clone_from(&self.stack);
         probe.sources.clone_from(&self.sources);
-        probe.returned.clone_from(&self.returned);
         probe.returned_sources.clone_from(&self.returned_sources);
         probe.returned_sources_next = self.returned_sources_next;
-        probe.returned_next = self.returned_next;
         probe.hook = self.hook;
         probe.shutdown = self.shutdown;
         probe.ended = self.ended;
@@ -2303,6 +2289,9 @@ impl Checker {
     fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {
         let mut out = Vec::new();
         let mut probe = self.probe();
+        // The trials keep the step's `within`, which may name a callback
+        // that returned: they need the recent events that remember it.
+        probe.recent = self.recent.clone();
         for event in self.candidates(object) {
             self.reset_probe(&mut probe);
             let trial = Step {

@@ -12,18 +12,35 @@ use callorder_trace::{
 
 use crate::violation::{Object, Past};
 
-/// The last events of the trace, for the history of the object a
-/// violation names. A fixed ring: memory does not grow with the trace, and
-/// live objects carry no history of their own.
+/// The last events of the trace: the history of the object a violation
+/// names, and the callbacks a `within` may name. A fixed ring: memory does
+/// not grow with the trace, and live objects carry no history of their own.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Recent {
     /// Allocated at the first event, so that a checker that never steps
-    /// (a probe of `legal_next`) does not pay for it. A fixed-size array,
-    /// so that a push is one store at a masked index: no length check, no
-    /// bounds check, no branch between filling and wrapping.
-    events: Option<Box<[(u64, Event); Recent::LEN]>>,
-    /// How many events were pushed in all; the next goes to `pushed % LEN`.
-    pushed: u64,
+    /// (a probe of `legal_next`) does not pay for it. A fixed-size array
+    /// indexed by the event's seq: a push is one store at a masked index,
+    /// with no count of its own to load and store on every step.
+    events: Option<Box<[Seen; Recent::LEN]>>,
+}
+
+/// An event of [`Recent`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen {
+    /// 0 in a slot never written.
+    pub seq: u64,
+    pub depth: u32,
+    pub event: Event,
+}
+
+/// What [`Recent::find`] knows of a seq.
+pub(crate) enum Found {
+    /// The event with that seq.
+    Event(Seen),
+    /// Recent enough to be remembered, but no event has that seq.
+    Nothing,
+    /// Too old to be remembered.
+    Forgotten,
 }
 
 impl Recent {
@@ -32,28 +49,51 @@ impl Recent {
     const SHOWN: usize = 8;
 
     #[inline]
-    pub(crate) fn push(&mut self, seq: u64, event: Event) {
+    pub(crate) fn push(&mut self, seq: u64, depth: u32, event: Event) {
         let events = match &mut self.events {
             Some(events) => events,
             None => self.events.insert(Self::new_ring()),
         };
-        events[self.pushed as usize % Self::LEN] = (seq, event);
-        self.pushed += 1;
+        events[seq as usize % Self::LEN] = Seen { seq, depth, event };
     }
 
-    /// Out of line and built on the heap: a 48 KiB array built inline made
+    /// Out of line and built on the heap: a 56 KiB array built inline made
     /// every step probe that much stack.
     #[cold]
     #[inline(never)]
-    fn new_ring() -> Box<[(u64, Event); Recent::LEN]> {
-        vec![(0, Event::End); Self::LEN]
+    fn new_ring() -> Box<[Seen; Recent::LEN]> {
+        let empty = Seen {
+            seq: 0,
+            depth: 0,
+            event: Event::End,
+        };
+        vec![empty; Self::LEN]
             .into_boxed_slice()
             .try_into()
             .expect("LEN entries")
     }
 
-    /// The object's events among the recent ones, oldest first.
-    pub(crate) fn of(&self, object: Object) -> Vec<Past> {
+    /// The seqs after this one are remembered, up to `last_seq`.
+    fn oldest(last_seq: u64) -> u64 {
+        last_seq.saturating_sub(Self::LEN as u64)
+    }
+
+    /// The event with `seq`, an earlier seq than `last_seq`'s or that one.
+    pub(crate) fn find(&self, seq: u64, last_seq: u64) -> Found {
+        if seq <= Self::oldest(last_seq) {
+            return Found::Forgotten;
+        }
+        match &self.events {
+            Some(events) if events[seq as usize % Self::LEN].seq == seq => {
+                Found::Event(events[seq as usize % Self::LEN])
+            }
+            _ => Found::Nothing,
+        }
+    }
+
+    /// The object's events among those of the last `LEN` seqs up to
+    /// `last_seq`, oldest first.
+    pub(crate) fn of(&self, object: Object, last_seq: u64) -> Vec<Past> {
         let involves = |e: &Event| match object {
             Object::Factory(f) => e.factory() == Some(f),
             Object::Connector(c) => e.connector() == Some(c),
@@ -63,14 +103,15 @@ impl Recent {
         let Some(events) = &self.events else {
             return Vec::new();
         };
-        // Slots past `pushed` were never written (the ring fills in order).
-        let filled = self.pushed.min(Self::LEN as u64) as usize;
-        let mut past: Vec<Past> = events[..filled]
+        // A slot holds an older seq when the trace skipped seqs, and seq 0
+        // when it was never written.
+        let oldest = Self::oldest(last_seq);
+        let mut past: Vec<Past> = events
             .iter()
-            .filter(|(_, e)| involves(e))
-            .map(|(seq, e)| Past {
-                seq: *seq,
-                kind: e.kind(),
+            .filter(|seen| seen.seq > oldest && seen.seq <= last_seq && involves(&seen.event))
+            .map(|seen| Past {
+                seq: seen.seq,
+                kind: seen.event.kind(),
             })
             .collect();
         past.sort_by_key(|p| p.seq);
@@ -263,15 +304,71 @@ impl Source {
 }
 
 #[cfg(test)]
-mod size_probe {
+mod tests {
+    use super::*;
+
+    /// The checker's memory goal (under 64 MiB on the benchmark's 300k live
+    /// objects) leaves these sizes little room to grow; a field added here
+    /// must be paid for elsewhere.
     #[test]
-    fn print_sizes() {
-        eprintln!(
-            "protocol {} connector {} port {} frame {}",
-            std::mem::size_of::<super::ProtocolState>(),
-            std::mem::size_of::<super::ConnectorState>(),
-            std::mem::size_of::<super::PortState>(),
-            std::mem::size_of::<super::Frame>()
-        );
+    fn live_state_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<ProtocolState>() <= 40);
+        assert!(size_of::<ConnectorState>() <= 56);
+        assert!(size_of::<PortState>() <= 24);
+        assert!(size_of::<Frame>() <= 24);
+    }
+
+    fn data(seq: u64, p: u64) -> (u64, Event) {
+        let protocol = ProtocolId(p);
+        (seq, Event::DataReceived { protocol, bytes: 1 })
+    }
+
+    #[test]
+    fn recent_events_are_found_by_seq_until_they_are_forgotten() {
+        let mut recent = Recent::default();
+        assert!(matches!(recent.find(1, 1), Found::Nothing));
+        for seq in 1..=2000 {
+            let (seq, event) = data(seq, 1);
+            recent.push(seq, 0, event);
+        }
+        assert!(matches!(recent.find(2000, 2000), Found::Event(s) if s.seq == 2000));
+        let oldest_kept = 2000 - Recent::LEN as u64 + 1;
+        assert!(matches!(recent.find(oldest_kept, 2000), Found::Event(s) if s.seq == oldest_kept));
+        assert!(matches!(
+            recent.find(oldest_kept - 1, 2000),
+            Found::Forgotten
+        ));
+    }
+
+    #[test]
+    fn a_seq_the_trace_skipped_names_nothing_and_is_not_in_any_history() {
+        let mut recent = Recent::default();
+        for (seq, p) in [(1, 1), (3, 2), (4, 1)] {
+            let (seq, event) = data(seq, p);
+            recent.push(seq, 0, event);
+        }
+        assert!(matches!(recent.find(2, 4), Found::Nothing));
+        let seqs = |p| -> Vec<u64> {
+            recent
+                .of(Object::Protocol(ProtocolId(p)), 4)
+                .iter()
+                .map(|past| past.seq)
+                .collect()
+        };
+        assert_eq!(seqs(1), [1, 4]);
+        assert_eq!(seqs(2), [3]);
+    }
+
+    #[test]
+    fn a_history_shows_only_the_last_events_of_its_object() {
+        let mut recent = Recent::default();
+        for seq in 1..=3000 {
+            let (seq, event) = data(seq, seq % 2);
+            recent.push(seq, 0, event);
+        }
+        let past = recent.of(Object::Protocol(ProtocolId(0)), 3000);
+        let seqs: Vec<u64> = past.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, [2986, 2988, 2990, 2992, 2994, 2996, 2998, 3000]);
     }
 }

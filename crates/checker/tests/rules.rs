@@ -50,6 +50,41 @@ fn within_must_name_an_earlier_callback_one_level_up() {
 }
 
 #[test]
+fn within_must_name_a_callback_not_an_action() {
+    breaks(
+        Rule::Depth,
+        &trace(&[
+            SERVER_MADE,
+            "
+            0 data_received protocol=p1 bytes=1
+            1 write protocol=p1 bytes=1
+            0 data_received protocol=p1 bytes=1
+            # seq 7 is the write, an action
+            > 1 write protocol=p1 bytes=1 within=7
+            ",
+        ]),
+    );
+}
+
+/// The checker remembers the last 1024 events, not the whole trace: a
+/// `within` naming an older event cannot be verified, and is trusted.
+#[test]
+fn within_naming_an_event_older_than_the_checker_remembers_is_trusted() {
+    let many = "0 data_received protocol=p1 bytes=1\n".repeat(1100);
+    // seq 1 is listen_tcp, no callback: caught while remembered...
+    breaks(
+        Rule::Depth,
+        &trace(&[SERVER_MADE, "> 1 write protocol=p1 bytes=1 within=1"]),
+    );
+    // ...and trusted once forgotten.
+    accepted(&trace(&[
+        SERVER_MADE,
+        &many,
+        "1 write protocol=p1 bytes=1 within=1",
+    ]));
+}
+
+#[test]
 fn within_lets_an_awaiting_callback_act_after_other_events() {
     accepted(&trace(&[
         SERVER_MADE,
