@@ -67,33 +67,35 @@ pub fn counting_allocator_installed() -> bool {
 /// Measures the implementation's share of the heap: the bytes allocated
 /// minus the bytes freed while its code runs (or its objects are dropped),
 /// less what the reactor itself allocates when the implementation calls it.
+///
+/// Off (no counting allocator), it holds nothing: every callback's future
+/// carries a meter, and an off one costs no reference count to make or drop.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HeapMeter {
-    on: bool,
-    held: Rc<Cell<i64>>,
+    /// The count, when on.
+    held: Option<Rc<Cell<i64>>>,
 }
 
 impl HeapMeter {
     pub(crate) fn new() -> Self {
         HeapMeter {
-            on: counting_allocator_installed(),
-            held: Rc::default(),
+            held: counting_allocator_installed().then(Rc::default),
         }
     }
 
     pub(crate) fn is_on(&self) -> bool {
-        self.on
+        self.held.is_some()
     }
 
     /// Net bytes the implementation holds, as counted so far.
     pub(crate) fn held(&self) -> i64 {
-        self.held.get()
+        self.held.as_ref().map_or(0, |h| h.get())
     }
 
     /// The live-bytes reading to start a measured stretch with.
     #[inline]
     pub(crate) fn start(&self) -> i64 {
-        if self.on {
+        if self.held.is_some() {
             live()
         } else {
             0
@@ -103,8 +105,8 @@ impl HeapMeter {
     /// Counts a stretch of the implementation's code begun with `start`.
     #[inline]
     pub(crate) fn stop(&self, started: i64) {
-        if self.on {
-            self.held.set(self.held.get() + live() - started);
+        if let Some(held) = &self.held {
+            held.set(held.get() + live() - started);
         }
     }
 
@@ -112,18 +114,15 @@ impl HeapMeter {
     /// implementation called) begun with `start`.
     #[inline]
     pub(crate) fn exclude(&self, started: i64) {
-        if self.on {
-            self.held.set(self.held.get() - (live() - started));
+        if let Some(held) = &self.held {
+            held.set(held.get() - (live() - started));
         }
     }
 
     /// Wraps one of the implementation's callback futures so that each of
     /// its polls is counted.
-    pub(crate) fn meter<F: Future + Unpin>(&self, inner: F) -> Metered<F> {
-        Metered {
-            inner,
-            meter: self.clone(),
-        }
+    pub(crate) fn meter<F: Future + Unpin>(self, inner: F) -> Metered<F> {
+        Metered { inner, meter: self }
     }
 }
 

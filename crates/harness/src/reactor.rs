@@ -343,6 +343,9 @@ pub(crate) struct State {
     /// The virtual time now, read from tokio's paused clock after each wait
     /// (time moves only then), so recording an event need not read it.
     now: Instant,
+    /// `now - start` in seconds, the records' `t`: computed when the clock
+    /// is read, not for each of the many records made at the same instant.
+    now_secs: f64,
     rng: u64,
     factories: Dense<FactoryId, FactorySt>,
     /// Factory id by the factory's address, for factories alive now.
@@ -461,6 +464,8 @@ impl MockReactor {
 
     /// A reactor checked under `profile`, its random source seeded with `seed`.
     pub fn with_profile(profile: Profile, seed: u64) -> Self {
+        let start = Instant::now();
+        let now = Instant::now();
         let state = State {
             checking: true,
             after_io: false,
@@ -478,8 +483,9 @@ impl MockReactor {
             trace: Recording::new(),
             violation: None,
             errors: Vec::new(),
-            start: Instant::now(),
-            now: Instant::now(),
+            start,
+            now,
+            now_secs: (now - start).as_secs_f64(),
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             factories: Dense::default(),
             factory_keys: BTreeMap::new(),
@@ -594,7 +600,7 @@ impl MockReactor {
     ) -> Run {
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
-            self.inner.state.borrow_mut().now = Instant::now();
+            self.inner.state.borrow_mut().set_now(Instant::now());
             // What the script's head sets holds for the set-up's actions too.
             let steps = self.apply_head(script);
             self.inner.state.borrow_mut().in_setup = true;
@@ -671,7 +677,7 @@ impl MockReactor {
                     let deadline = Instant::now() + by;
                     self.run_until(Some(deadline)).await;
                     tokio::time::advance(deadline.saturating_duration_since(Instant::now())).await;
-                    self.inner.state.borrow_mut().now = Instant::now();
+                    self.inner.state.borrow_mut().set_now(Instant::now());
                 }
                 Step::Shutdown => {
                     self.shutdown().await;
@@ -795,6 +801,11 @@ impl MockReactor {
             }
             if self.turn() {
                 continue;
+            }
+            if deadline.is_none() && self.inner.running.borrow().is_empty() {
+                // Quiet, and no deadline to move time to: `wait` would say
+                // so without waiting; the usual end of a script step.
+                return;
             }
             if !self.wait(deadline).await {
                 return;
@@ -951,7 +962,7 @@ impl MockReactor {
             // Jump the paused clock exactly; a sleep would round up to the
             // timer wheel's millisecond.
             tokio::time::advance(t.saturating_duration_since(Instant::now())).await;
-            self.inner.state.borrow_mut().now = Instant::now();
+            self.inner.state.borrow_mut().set_now(Instant::now());
             return true;
         }
         let stall_at = Instant::now() + STALL_AFTER;
@@ -968,7 +979,7 @@ impl MockReactor {
             }
         })
         .await;
-        self.inner.state.borrow_mut().now = Instant::now();
+        self.inner.state.borrow_mut().set_now(Instant::now());
         if !woke && Instant::now() >= stall_at {
             self.stall();
         }
@@ -1008,7 +1019,7 @@ impl MockReactor {
     fn poll_all(&self, cx: &mut Context<'_>) -> bool {
         // Awaiting callbacks wake when time has moved: read the clock once
         // per sweep, before their actions are recorded.
-        self.inner.state.borrow_mut().now = Instant::now();
+        self.inner.state.borrow_mut().set_now(Instant::now());
         let mut running = std::mem::take(&mut *self.inner.running.borrow_mut());
         let mut finished = Vec::new();
         let mut i = 0;
@@ -1136,10 +1147,9 @@ impl MockReactor {
     /// `connection_lost`, as Twisted's does after an exception.
     #[allow(clippy::await_holding_refcell_ref)]
     fn prepare(&self, call: &mut Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
-        let reactor = self.handle();
-        // Each future counts the implementation's heap through `m`.
-        let m = self.inner.state.borrow().heap.clone();
         let mut s = self.inner.state.borrow_mut();
+        // Each future counts the implementation's heap through `m`.
+        let m = s.heap.clone();
         let target = target_of(&s, call);
         let depth = 0;
         let (event, fut): (Event, CallFuture) = match *call {
@@ -1153,6 +1163,7 @@ impl MockReactor {
                     factory: f,
                     holder: Some(holder),
                 };
+                let reactor = self.handle();
                 let fut: CallFuture = Box::pin(async move {
                     factory.do_start(holder);
                     let result = if at_zero {
@@ -1700,7 +1711,10 @@ impl MockReactor {
         // Deliveries its actions triggered come first, then its own
         // consequences.
         let mut after = frame.after;
-        for call in next.drain(..).rev().chain(after.drain(..).rev()) {
+        while let Some(call) = next.pop() {
+            s.queue.push_front(call);
+        }
+        while let Some(call) = after.pop() {
             s.queue.push_front(call);
         }
         s.spare_calls.push(next);
@@ -1714,9 +1728,13 @@ impl MockReactor {
             Call::ConnectionLost(p, _) | Call::StopProducing(p) => s.release_protocol(p),
             _ => None,
         };
-        let factories = std::mem::take(&mut s.released_factories);
-        drop(s);
-        self.drop_released(factories);
+        if s.released_factories.is_empty() {
+            drop(s);
+        } else {
+            let factories = std::mem::take(&mut s.released_factories);
+            drop(s);
+            self.drop_released(factories);
+        }
         if let Some(protocol) = released {
             let meter = self.inner.state.borrow().heap.clone();
             let started = meter.start();

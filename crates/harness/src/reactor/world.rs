@@ -4,6 +4,12 @@
 use super::*;
 
 impl State {
+    /// Moves the reactor's view of the virtual clock to `now`.
+    pub(super) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+        self.now_secs = (now - self.start).as_secs_f64();
+    }
+
     /// Appends an event to the trace. `open`: a callback whose outcome is
     /// not known yet, so the checker waits for it.
     pub(super) fn record(
@@ -14,11 +20,21 @@ impl State {
         open: bool,
     ) -> (usize, u64) {
         let seq = self.trace.len() as u64 + 1;
-        let t = (self.now - self.start).as_secs_f64();
-        let mut step = TraceStep::new(seq, event).at_depth(depth);
-        step.within = within;
-        let mut rec = Record::new(step);
-        rec.t = Some(t);
+        let t = self.now_secs;
+        let rec = Record {
+            step: TraceStep {
+                seq,
+                depth,
+                within,
+                failed: false,
+                event,
+            },
+            t: Some(t),
+            addr: None,
+            detail: None,
+            error: None,
+            timeout: None,
+        };
         let idx = self.trace.push(rec, open);
         (idx, seq)
     }
