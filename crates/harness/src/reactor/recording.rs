@@ -6,6 +6,10 @@ use callorder_trace::{Record, Step};
 
 use super::few::Few;
 
+/// How many let-go records wait before they are dropped together: a drain
+/// drops them in place, where popping them one at a time moved each out.
+const TRIM_BATCH: usize = 64;
+
 /// The records of a run, addressed by index (seq - 1).
 ///
 /// A callback's record is written when it begins and completed when it
@@ -17,8 +21,12 @@ use super::few::Few;
 /// long run's memory follows its live objects, not its length.
 pub(super) struct Recording {
     records: VecDeque<Record>,
-    /// The index of `records[0]`: how many records were let go of.
+    /// The index of `records[0]`: how many records were dropped.
     first: usize,
+    /// The index of the first record held, as far as anyone can tell: the
+    /// ones before it (from `first` on) are let go of already, but dropped
+    /// in batches ([`TRIM_BATCH`]), not one by one as each is judged.
+    held_from: usize,
     /// Judged records to keep; `None`: all of them.
     keep: Option<usize>,
     /// Records of callbacks still running: their outcome is not known, so
@@ -33,6 +41,7 @@ impl Recording {
         Recording {
             records: VecDeque::new(),
             first: 0,
+            held_from: 0,
             keep: None,
             open: Few::default(),
             judged: 0,
@@ -58,6 +67,7 @@ impl Recording {
 
     /// Appends a record; `open`: a callback whose outcome is not known yet.
     /// Its index.
+    #[inline]
     pub(super) fn push(&mut self, record: Record, open: bool) -> usize {
         let idx = self.len();
         self.records.push_back(record);
@@ -70,7 +80,10 @@ impl Recording {
     /// The record at `idx`, if it is held. Records not judged yet always
     /// are.
     pub(super) fn get(&self, idx: usize) -> Option<&Record> {
-        self.records.get(idx.checked_sub(self.first)?)
+        if idx < self.held_from {
+            return None;
+        }
+        self.records.get(idx - self.first)
     }
 
     /// The record at `idx`, which must not be judged yet.
@@ -102,15 +115,27 @@ impl Recording {
     pub(super) fn judged_one(&mut self) {
         self.judged += 1;
         if let Some(keep) = self.keep {
-            while self.records.len() > keep && self.first < self.judged {
-                self.records.pop_front();
-                self.first += 1;
+            // Let go of the oldest records while more than `keep` are held,
+            // judged ones only.
+            let held_from = self.judged.min(self.len().saturating_sub(keep));
+            if held_from > self.held_from {
+                self.held_from = held_from;
+                if self.held_from - self.first >= TRIM_BATCH {
+                    self.trim();
+                }
             }
         }
     }
 
+    /// Drops the records let go of.
+    fn trim(&mut self) {
+        self.records.drain(..self.held_from - self.first);
+        self.first = self.held_from;
+    }
+
     /// The records held, in order.
-    pub(super) fn into_records(self) -> Vec<Record> {
+    pub(super) fn into_records(mut self) -> Vec<Record> {
+        self.trim();
         self.records.into()
     }
 }
