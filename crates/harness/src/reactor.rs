@@ -786,7 +786,7 @@ impl MockReactor {
             if self.stopped() {
                 return;
             }
-            if self.poll_running().await {
+            if !self.inner.running.borrow().is_empty() && self.poll_running().await {
                 continue;
             }
             if self.begin_next() {
@@ -844,8 +844,13 @@ impl MockReactor {
     fn turn(&self) -> bool {
         // As Twisted's loop: after a batch of I/O (and all it delivered),
         // the due timers run before the next batch is read.
-        let after_io = std::mem::take(&mut self.inner.state.borrow_mut().after_io);
-        self.sweep_lingering();
+        let (after_io, lingering) = {
+            let mut s = self.inner.state.borrow_mut();
+            (std::mem::take(&mut s.after_io), !s.lingering.is_empty())
+        };
+        if lingering {
+            self.sweep_lingering();
+        }
         if after_io && self.run_due_timers() {
             return true;
         }
@@ -853,20 +858,20 @@ impl MockReactor {
         // one. The two queues swap, so neither allocates turn after turn.
         let mut batch = {
             let mut s = self.inner.state.borrow_mut();
+            if s.io_next.is_empty() {
+                drop(s);
+                return self.run_due_timers();
+            }
             let spare = std::mem::take(&mut s.io_spare);
             std::mem::replace(&mut s.io_next, spare)
         };
-        if !batch.is_empty() {
-            while let Some(io) = batch.pop_front() {
-                self.io(io);
-            }
-            let mut s = self.inner.state.borrow_mut();
-            s.io_spare = batch;
-            s.after_io = true;
-            return true;
+        while let Some(io) = batch.pop_front() {
+            self.io(io);
         }
-        self.inner.state.borrow_mut().io_spare = batch;
-        self.run_due_timers()
+        let mut s = self.inner.state.borrow_mut();
+        s.io_spare = batch;
+        s.after_io = true;
+        true
     }
 
     /// Lets go of lingering factories whose handles are all gone. A sweep
@@ -1259,10 +1264,9 @@ impl MockReactor {
                     return None;
                 }
                 let proto = conn.protocol.clone()?;
-                let ops = self.ops.clone();
                 let (ev, fut): (Event, CallFuture) = match call {
                     Call::ConnectionMade(_) => {
-                        let transport = Transport::new(p, ops);
+                        let transport = Transport::new(p, self.ops.clone());
                         let fut = on_protocol(proto, m, move |g| g.connection_made(transport));
                         (Event::ConnectionMade { protocol: p }, fut)
                     }

@@ -5,18 +5,18 @@
 use super::*;
 
 impl Ops {
-    fn with<T>(&self, f: impl FnOnce(&mut State, &Rc<Ops>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let inner = self.inner.upgrade().expect("a handle outlived its reactor");
-        let ops = inner.ops.borrow().upgrade().expect("the reactor is alive");
         let setting_up = {
             let s = inner.state.borrow();
             s.in_setup && s.frames.is_empty()
         };
         if setting_up {
+            let ops = inner.ops.borrow().upgrade().expect("the reactor is alive");
             // The previous set-up action's consequences come first.
             MockReactor {
                 inner: inner.clone(),
-                ops: ops.clone(),
+                ops,
             }
             .settle_now();
         }
@@ -25,7 +25,7 @@ impl Ops {
         // is not the implementation's, though the implementation called it.
         let meter = s.heap.clone();
         let started = meter.start();
-        let out = f(&mut s, &ops);
+        let out = f(&mut s);
         meter.exclude(started);
         out
     }
@@ -49,7 +49,7 @@ impl State {
 
 impl ReactorOps for Ops {
     fn write(&self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let result = s.write(p, data);
             s.record_action(
                 Event::Write {
@@ -63,7 +63,7 @@ impl ReactorOps for Ops {
     }
 
     fn lose_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::LoseConnection { protocol: p }, |s| {
                 s.lose_connection(p)
             })
@@ -71,7 +71,7 @@ impl ReactorOps for Ops {
     }
 
     fn lose_write_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::LoseWriteConnection { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 if !c.write_closing {
@@ -87,7 +87,7 @@ impl ReactorOps for Ops {
     }
 
     fn abort_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::AbortConnection { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 if !c.aborted {
@@ -107,7 +107,7 @@ impl ReactorOps for Ops {
     }
 
     fn register_producer(&self, p: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let event = Event::RegisterProducer {
                 protocol: p,
                 streaming,
@@ -142,7 +142,7 @@ impl ReactorOps for Ops {
     }
 
     fn unregister_producer(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::UnregisterProducer { protocol: p }, |s| {
                 s.conns.get_mut(&p).expect("live").producer = Producer::None;
                 s.maybe_close(p);
@@ -152,7 +152,7 @@ impl ReactorOps for Ops {
     }
 
     fn pause_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::PauseReading { protocol: p }, |s| {
                 s.conns.get_mut(&p).expect("live").reading_paused = true;
                 Ok(())
@@ -161,7 +161,7 @@ impl ReactorOps for Ops {
     }
 
     fn resume_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conn_action(p, Event::ResumeReading { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 c.reading_paused = false;
@@ -174,7 +174,7 @@ impl ReactorOps for Ops {
     }
 
     fn peer(&self, p: ProtocolId) -> Address {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conns
                 .get(&p)
                 .map_or_else(|| Address::new("?"), |c| c.peer_addr.clone())
@@ -182,7 +182,7 @@ impl ReactorOps for Ops {
     }
 
     fn host(&self, p: ProtocolId) -> Address {
-        self.with(|s, _| {
+        self.with(|s| {
             s.conns
                 .get(&p)
                 .map_or_else(|| Address::new("?"), |c| c.host_addr.clone())
@@ -199,7 +199,7 @@ impl ReactorOps for Ops {
     }
 
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let result = match s.connectors.get_mut(&c) {
                 None => Err(ActionError::NotConnecting),
                 Some(cs) => match cs.phase {
@@ -237,7 +237,7 @@ impl ReactorOps for Ops {
     }
 
     fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let result = s.cancel(c);
             s.record_action(Event::StopConnecting { connector: c }, result);
             result
@@ -245,7 +245,7 @@ impl ReactorOps for Ops {
     }
 
     fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let phase = s.connectors.get(&c).map(|cs| cs.phase);
             let result = match phase {
                 Some(Phase::Starting | Phase::Connecting) => s.cancel(c),
@@ -261,7 +261,7 @@ impl ReactorOps for Ops {
     }
 
     fn destination(&self, c: ConnectorId) -> Address {
-        self.with(|s, _| {
+        self.with(|s| {
             s.connectors
                 .get(&c)
                 .map_or_else(|| Address::new("?"), |cs| cs.addr.clone())
@@ -269,7 +269,7 @@ impl ReactorOps for Ops {
     }
 
     fn stop_listening(&self, l: PortId) -> Result<(), ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let result = s.stop_listening(l);
             s.record_action(Event::StopListening { port: l }, result);
             result
@@ -282,7 +282,7 @@ impl ReactorOps for Ops {
         factory: Arc<dyn ClientFactory>,
         timeout: Option<Duration>,
     ) -> ConnectorId {
-        self.with(|s, _| {
+        self.with(|s| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Client(factory));
             s.factories.get_mut(&f).expect("named").users += 1;
@@ -315,7 +315,7 @@ impl ReactorOps for Ops {
     }
 
     fn listen_tcp(&self, addr: Address, factory: Arc<dyn Factory>) -> Result<PortId, ActionError> {
-        self.with(|s, _| {
+        self.with(|s| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Server(factory));
             let l = PortId(s.ports.len() as u64 + 1);
@@ -359,18 +359,18 @@ impl ReactorOps for Ops {
     }
 
     fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        self.with(|s, _| s.schedule(delay, TimerKind::User(f)))
+        self.with(|s| s.schedule(delay, TimerKind::User(f)))
     }
 
     fn cancel_timer(&self, timer: u64) -> bool {
-        self.with(|s, _| {
+        self.with(|s| {
             let key = s.timers.keys().copied().find(|(_, id)| *id == timer);
             key.is_some_and(|k| s.timers.remove(&k).is_some())
         })
     }
 
     fn random_u64(&self) -> u64 {
-        self.with(|s, _| {
+        self.with(|s| {
             // SplitMix64: small, fast and good enough for jitter.
             s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = s.rng;
@@ -381,7 +381,7 @@ impl ReactorOps for Ops {
     }
 
     fn now(&self) -> Duration {
-        self.with(|s, _| s.now - s.start)
+        self.with(|s| s.now - s.start)
     }
 }
 
