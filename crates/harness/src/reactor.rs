@@ -143,6 +143,20 @@ impl FactorySt {
         );
         self.obj()
     }
+
+    /// [`held`](Self::held), as a plain factory: one reference count
+    /// taken, not a second for the view (each is an atomic operation).
+    fn held_factory(&self) -> Option<Arc<dyn Factory>> {
+        debug_assert!(
+            self.obj.is_some(),
+            "a delivery to a factory the reactor let go of"
+        );
+        match &self.obj {
+            Some(FactoryObj::Client(f)) => Some(f.clone()),
+            Some(FactoryObj::Server(f)) => Some(f.clone()),
+            None => self.weak.upgrade().map(|obj| obj.factory()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1161,7 +1175,7 @@ impl MockReactor {
             Call::DoStart(f, holder) => {
                 // The reactor's own bookkeeping; the hook is the user's code.
                 let fs = s.factories.get_mut(&f).expect("known factory");
-                let factory = fs.held()?.factory();
+                let factory = fs.held_factory()?;
                 let at_zero = fs.num_ports == 0;
                 fs.num_ports += 1;
                 let ev = Event::DoStart {
@@ -1210,7 +1224,7 @@ impl MockReactor {
                     Holder::Connector(c) => s.connectors.get(&c)?.factory,
                     Holder::Port(l) => s.ports.get(&l)?.factory,
                 };
-                let factory = s.factories[&f].held()?.factory();
+                let factory = s.factories[&f].held_factory()?;
                 let addr = addr.clone();
                 (
                     Event::BuildProtocol {
@@ -1360,7 +1374,7 @@ impl MockReactor {
             }
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
-                let factory = fs.held()?.factory();
+                let factory = fs.held_factory()?;
                 let ev = Event::DoStop {
                     factory: f,
                     holder: Some(holder),

@@ -287,11 +287,12 @@ impl ReactorOps for Ops {
             let f = s.factory_id(key, FactoryObj::Client(factory));
             s.factories.get_mut(&f).expect("named").users += 1;
             let c = ConnectorId(s.connectors.len() as u64 + 1);
+            let shared = addr.shared();
             s.connectors.insert(
                 c,
                 ConnectorSt {
                     factory: f,
-                    addr: addr.clone(),
+                    addr,
                     timeout,
                     phase: Phase::Starting,
                     holds: false,
@@ -306,7 +307,7 @@ impl ReactorOps for Ops {
                     connector: c,
                 },
                 result: Ok(()),
-                addr: Some(addr.shared()),
+                addr: Some(shared),
                 timeout: timeout.map(|t| t.as_secs_f64()),
             });
             s.after(Call::DoStart(f, Holder::Connector(c)));

@@ -138,9 +138,12 @@ impl State {
                 match obj {
                     // A factory that connects is held as a client factory
                     // from then on, even if it listened first: its client
-                    // callbacks need that view of it.
+                    // callbacks need that view of it. (A live client view
+                    // at this address is this factory's already.)
                     FactoryObj::Client(_) => {
-                        fs.weak = obj.downgrade();
+                        if !matches!(fs.weak, WeakFactoryObj::Client(_)) {
+                            fs.weak = obj.downgrade();
+                        }
                         fs.obj = Some(obj);
                     }
                     FactoryObj::Server(_) => {
@@ -236,18 +239,16 @@ impl State {
         }
         match outcome {
             Outcome::Accept => {
-                let addr = cs.addr.clone();
-                if let (Some(&j), Some(&l)) =
-                    (self.attempt_joins.get(&attempt), self.listeners.get(&addr))
-                {
+                if let Some(&j) = self.attempt_joins.get(&attempt) {
+                    let Some(&l) = self.listeners.get(&cs.addr) else {
+                        // The listener went away: refused.
+                        self.fail_attempt(c, Reason::ConnectionRefused);
+                        return;
+                    };
                     // The listener accepts first, in its own read (as in the
                     // recorded traces); the client's connect completes next.
                     let client_addr = Address::new(format!("127.0.0.1:{}", 40000 + attempt));
                     self.accept(l, client_addr, Peer::Joined(j, Side::Server));
-                } else if self.attempt_joins.contains_key(&attempt) {
-                    // The listener went away: refused.
-                    self.fail_attempt(c, Reason::ConnectionRefused);
-                    return;
                 }
                 let cs = self.connectors.get_mut(&c).expect("known");
                 cs.phase = Phase::Connected(None);
