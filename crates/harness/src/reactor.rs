@@ -59,10 +59,46 @@ type CallFuture = Pin<Box<dyn Future<Output = Done>>>;
 /// A protocol object, lent to its callbacks' futures one at a time.
 type SharedProtocol = RefCell<Box<dyn Protocol>>;
 
-/// What a finished callback gives back.
-struct Done {
+/// What a finished callback gives back: usually nothing (it returned `Ok`
+/// and built nothing), else its error or the protocol it built, boxed. So
+/// a poll's result fits in two registers; a 40-byte one went through
+/// memory and was read back right after the callee wrote it, a
+/// store-forwarding stall on every callback.
+struct Done(Option<Box<Finished>>);
+
+/// The rare outcome of a callback.
+struct Finished {
     result: Result<(), CallbackError>,
     built: Option<Box<dyn Protocol>>,
+}
+
+impl Done {
+    fn of(result: CallbackResult) -> Done {
+        match result {
+            Ok(()) => Done(None),
+            Err(e) => Done(Some(Box::new(Finished {
+                result: Err(e),
+                built: None,
+            }))),
+        }
+    }
+
+    fn built(built: Option<Box<dyn Protocol>>) -> Done {
+        match built {
+            None => Done(None),
+            built => Done(Some(Box::new(Finished {
+                result: Ok(()),
+                built,
+            }))),
+        }
+    }
+
+    fn into_parts(self) -> (CallbackResult, Option<Box<dyn Protocol>>) {
+        match self.0 {
+            None => (Ok(()), None),
+            Some(finished) => (finished.result, finished.built),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -1190,10 +1226,7 @@ impl MockReactor {
                     } else {
                         Ok(())
                     };
-                    Done {
-                        result,
-                        built: None,
-                    }
+                    Done::of(result)
                 });
                 (ev, fut)
             }
@@ -1212,10 +1245,7 @@ impl MockReactor {
                     },
                     Box::pin(async move {
                         let result = m.meter(factory.started_connecting(&connector)).await;
-                        Done {
-                            result,
-                            built: None,
-                        }
+                        Done::of(result)
                     }),
                 )
             }
@@ -1234,14 +1264,8 @@ impl MockReactor {
                     },
                     Box::pin(async move {
                         match m.meter(factory.build_protocol(&addr)).await {
-                            Ok(built) => Done {
-                                result: Ok(()),
-                                built,
-                            },
-                            Err(e) => Done {
-                                result: Err(e),
-                                built: None,
-                            },
+                            Ok(built) => Done::built(built),
+                            Err(e) => Done::of(Err(e)),
                         }
                     }),
                 )
@@ -1293,10 +1317,7 @@ impl MockReactor {
                         // borrow them across its awaits.
                         let fut: CallFuture = Box::pin(async move {
                             let mut g = proto.borrow_mut();
-                            Done {
-                                result: m.meter(g.data_received(&data)).await,
-                                built: None,
-                            }
+                            Done::of(m.meter(g.data_received(&data)).await)
                         });
                         (Event::DataReceived { protocol: p, bytes }, fut)
                     }
@@ -1365,10 +1386,7 @@ impl MockReactor {
                             m.meter(factory.client_connection_lost(&connector, reason))
                                 .await
                         };
-                        Done {
-                            result,
-                            built: None,
-                        }
+                        Done::of(result)
                     }),
                 )
             }
@@ -1390,10 +1408,7 @@ impl MockReactor {
                     } else {
                         Ok(())
                     };
-                    Done {
-                        result,
-                        built: None,
-                    }
+                    Done::of(result)
                 });
                 (ev, fut)
             }
@@ -1432,11 +1447,10 @@ impl MockReactor {
     /// Twisted does at that point.
     fn complete(&self, r: Running, outcome: Result<Done, String>, frame: Frame) {
         let (mut result, built, panicked) = match outcome {
-            Ok(done) => (
-                done.result.map_err(|e| e.message().to_owned()),
-                done.built,
-                false,
-            ),
+            Ok(done) => {
+                let (result, built) = done.into_parts();
+                (result.map_err(|e| e.message().to_owned()), built, false)
+            }
             Err(msg) => (Err(msg), None, true),
         };
         // The finished future is the reactor's box; it also holds a handle
@@ -1947,10 +1961,7 @@ where
     #[allow(clippy::await_holding_refcell_ref)]
     Box::pin(async move {
         let mut g = proto.borrow_mut();
-        Done {
-            result: m.meter(call(&mut g)).await,
-            built: None,
-        }
+        Done::of(m.meter(call(&mut g)).await)
     })
 }
 
