@@ -1162,7 +1162,7 @@ impl MockReactor {
 
     /// Records a callback, starts it and polls it once.
     fn begin(&self, mut call: Call) {
-        let Some((fut, target, record, seq, frame)) = self.prepare(&mut call) else {
+        let Some((fut, target, record, seq)) = self.prepare(&mut call) else {
             return;
         };
         let mut ran = Running {
@@ -1175,8 +1175,7 @@ impl MockReactor {
         // Most callbacks finish on their first poll: poll now. One that
         // awaits is polled again by the next sweep with the loop's own
         // waker, before the loop sleeps, so the no-op waker here is never
-        // the one that has to wake it.
-        self.inner.state.borrow_mut().frames.push(frame);
+        // the one that has to wake it. (`prepare` pushed its frame.)
         let mut cx = Context::from_waker(std::task::Waker::noop());
         BUILDING.with(|b| b.set(holder_of_build(&ran.call)));
         let polled = catch_unwind(AssertUnwindSafe(|| ran.fut.as_mut().poll(&mut cx)));
@@ -1192,8 +1191,8 @@ impl MockReactor {
         }
     }
 
-    /// Decides whether `call` can still be delivered, records it and builds
-    /// its future.
+    /// Decides whether `call` can still be delivered, records it, builds
+    /// its future and pushes its frame.
     ///
     /// A protocol's future holds the `RefCell` borrow of its protocol across
     /// awaits on purpose: nothing else is delivered to a protocol while its
@@ -1201,7 +1200,7 @@ impl MockReactor {
     /// is released while unwinding, so the protocol survives to get its
     /// `connection_lost`, as Twisted's does after an exception.
     #[allow(clippy::await_holding_refcell_ref)]
-    fn prepare(&self, call: &mut Call) -> Option<(CallFuture, Target, usize, u64, Frame)> {
+    fn prepare(&self, call: &mut Call) -> Option<(CallFuture, Target, usize, u64)> {
         let mut s = self.inner.state.borrow_mut();
         // Each future counts the implementation's heap through `m`.
         let m = s.heap.clone();
@@ -1440,7 +1439,8 @@ impl MockReactor {
         }
         s.busy.insert(target);
         s.last_context = Some(frame.seq);
-        Some((fut, target, record, seq, frame))
+        s.frames.push(frame);
+        Some((fut, target, record, seq))
     }
 
     /// A callback returned (or failed): what the reactor does next, as
