@@ -423,7 +423,10 @@ pub(crate) struct State {
 
     port_order: Vec<PortId>,
     next_protocol: u64,
-    timers: BTreeMap<(Instant, u64), TimerKind>,
+    /// Timers by (deadline, id), in that order: a short list whose new
+    /// entries nearly always go at its end (deadlines and ids grow), so a
+    /// sorted deque beats a tree for the one or two timers a turn has.
+    timers: VecDeque<((Instant, u64), TimerKind)>,
     /// The emptied list of the last due timers, kept for its capacity.
     due_timers: Vec<TimerKind>,
     next_timer: u64,
@@ -554,7 +557,7 @@ impl MockReactor {
 
             port_order: Vec::new(),
             next_protocol: 1,
-            timers: BTreeMap::new(),
+            timers: VecDeque::new(),
             due_timers: Vec::new(),
             next_timer: 1,
             io_next: VecDeque::new(),
@@ -966,7 +969,7 @@ impl MockReactor {
         // the due ones are taken out first.
         let mut due = {
             let mut s = self.inner.state.borrow_mut();
-            let Some(&(first, _)) = s.timers.keys().next() else {
+            let Some(&((first, _), _)) = s.timers.front() else {
                 return false;
             };
             let now = Instant::now();
@@ -974,11 +977,9 @@ impl MockReactor {
                 return false;
             }
             let mut due = std::mem::take(&mut s.due_timers);
-            while let Some(entry) = s.timers.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                due.push(entry.remove());
+            while s.timers.front().is_some_and(|((at, _), _)| *at <= now) {
+                let (_, timer) = s.timers.pop_front().expect("a front");
+                due.push(timer);
             }
             due
         };
@@ -998,9 +999,8 @@ impl MockReactor {
             .state
             .borrow()
             .timers
-            .keys()
-            .next()
-            .map(|(at, _)| *at);
+            .front()
+            .map(|((at, _), _)| *at);
         let running = !self.inner.running.borrow().is_empty();
         let until = match (next_timer, deadline) {
             (Some(t), Some(d)) => Some(t.min(d)),

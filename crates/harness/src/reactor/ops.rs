@@ -365,8 +365,8 @@ impl ReactorOps for Ops {
 
     fn cancel_timer(&self, timer: u64) -> bool {
         self.with(|s| {
-            let key = s.timers.keys().copied().find(|(_, id)| *id == timer);
-            key.is_some_and(|k| s.timers.remove(&k).is_some())
+            let at = s.timers.iter().position(|((_, id), _)| *id == timer);
+            at.is_some_and(|i| s.timers.remove(i).is_some())
         })
     }
 

@@ -125,7 +125,9 @@ impl State {
     pub(super) fn schedule(&mut self, delay: Duration, kind: TimerKind) -> u64 {
         let id = self.next_timer;
         self.next_timer += 1;
-        self.timers.insert((self.now + delay, id), kind);
+        let key = (self.now + delay, id);
+        let at = self.timers.partition_point(|(k, _)| *k < key);
+        self.timers.insert(at, (key, kind));
         id
     }
 
