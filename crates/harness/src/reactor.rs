@@ -749,6 +749,7 @@ impl MockReactor {
         self.finish()
     }
 
+    #[inline]
     fn stopped(&self) -> bool {
         let s = self.inner.state.borrow();
         s.violation.is_some() || s.ended
