@@ -118,10 +118,12 @@ pub struct Checker {
     /// owed nothing, but may get one stop_producing (PR1).
     late_producers: IdMap<ProtocolId, u32>,
     stack: Vec<Frame>,
-    /// By depth: the last action made inside the running callback at that
-    /// depth, with that callback's seq (stale when the seq differs).
+    /// By depth: the last action made inside the last callback at that
+    /// depth that acted (running, or returned since), with that callback's
+    /// seq; seq 0 when none did.
     sources: Vec<(u64, Source)>,
-    /// The sources of returned callbacks that had one.
+    /// The sources of returned callbacks whose slot in `sources` a later
+    /// callback took, for a `within` naming one.
     returned_sources: Vec<(u64, Source)>,
     returned_sources_next: usize,
     hook: Option<Hook>,
@@ -565,28 +567,23 @@ impl Checker {
 
     /// Pops every callback at depth `d` or deeper: they returned.
     ///
-    /// Most often one callback returns that decides nothing (it is no
-    /// outcome callback) and made no action. That case needs a few loads
-    /// and one store, and is kept apart from the general loop so that it
-    /// saves no registers: the loop's register saves cost more loads and
-    /// stores than the pop itself, and the checker's speed follows its
-    /// loads and stores.
+    /// Most often one callback returns, and it decides nothing (it is no
+    /// outcome callback). That case needs a load and a store, and is kept
+    /// apart from the general loop so that it saves no registers: the
+    /// loop's register saves cost more loads and stores than the pop
+    /// itself, and the checker's speed follows its loads and stores. (What
+    /// a returned callback's actions deliver stays in `sources` until a
+    /// later callback at its depth acts; see `set_source`.)
     #[inline(never)]
     fn pop_to(&mut self, d: usize) {
-        if self.stack.len() == d + 1 {
-            let top = Parent::of(&self.stack[d]);
-            let decides = matches!(
-                top.kind,
+        if self.stack.len() == d + 1
+            && !matches!(
+                self.stack[d].kind,
                 EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
-            );
-            let acted = self
-                .sources
-                .get(top.depth as usize)
-                .is_some_and(|(seq, _)| *seq == top.seq);
-            if !decides && !acted {
-                self.stack.truncate(d);
-                return;
-            }
+            )
+        {
+            self.stack.truncate(d);
+            return;
         }
         self.pop_all_to(d);
     }
@@ -607,15 +604,6 @@ impl Checker {
                 self.on_return(&frame);
             }
             self.stack.truncate(top);
-            // Compared in place: most callbacks made no action, and copying
-            // the slot out first cost more than the comparison.
-            if let Some(&(seq, source)) = self
-                .sources
-                .get(parent.depth as usize)
-                .filter(|(seq, _)| *seq == parent.seq)
-            {
-                self.remember_source(seq, source);
-            }
         }
     }
 
@@ -765,9 +753,26 @@ impl Checker {
     fn set_source(&mut self, parent: Option<Parent>, source: Source) {
         let Some(parent) = parent else { return };
         let d = parent.depth as usize;
+        match self.sources.get_mut(d) {
+            // Another action of the same callback, running or returned.
+            Some(slot) if slot.0 == parent.seq => {
+                slot.1 = source;
+                return;
+            }
+            _ => {}
+        }
         if self.stack.get(d).is_some_and(|f| f.seq == parent.seq) {
+            // The first action of a running callback: its slot takes over
+            // from the last callback at its depth that acted, which has
+            // returned, and whose source a `within` naming it may still
+            // need. Kept here rather than when that callback returned:
+            // most callbacks return with nothing to keep.
             if self.sources.len() <= d {
                 self.sources.resize(d + 1, (0, source));
+            }
+            let (seq, old) = self.sources[d];
+            if seq != 0 {
+                self.remember_source(seq, old);
             }
             self.sources[d] = (parent.seq, source);
         } else if let Some(slot) = self

@@ -1147,6 +1147,38 @@ fn every_forbidding_rule_and_permission_is_exercised_by_these_specs() {
     }
 }
 
+/// An awaiting callback's action still delivers nested callbacks after
+/// other callbacks acted in between (and took its place as the last to act
+/// at its depth).
+#[test]
+fn an_action_of_an_awaiting_callback_delivers_after_others_acted() {
+    let awaiting = |retry: &str| {
+        trace(&[
+            CLIENT_MADE,
+            &format!(
+                "
+                0 connection_lost protocol=p1 reason=connection_lost
+                0 client_connection_lost factory=f1 connector=c1 reason=connection_lost
+                {retry}
+                # the callback (seq 8) awaits; a server's protocol acts meanwhile
+                0 listen_tcp factory=f2 port=l1
+                0 do_start factory=f2 port=l1
+                1 start_factory factory=f2
+                0 build_protocol factory=f2 port=l1 protocol=p2
+                0 connection_made protocol=p2
+                1 write protocol=p2 bytes=1
+                > 1 started_connecting factory=f1 connector=c1 within=8
+                "
+            ),
+        ])
+    };
+    // The retry made before awaiting delivers started_connecting...
+    let retried = awaiting("1 connect connector=c1");
+    accepted(&retried.replace("> 1 started", "1 started"));
+    // ...and nothing delivers it without one.
+    breaks(Rule::Nested, &awaiting(""));
+}
+
 #[test]
 fn a_connect_within_an_outcome_callback_that_awaited_is_a_retry() {
     accepted(&trace(&[
