@@ -366,13 +366,16 @@ impl Checker {
             self.check_hook(step)?;
         }
         let parent = self.enter(step)?;
-        // Once per step: each `is_callback`/`is_action` matches the kind again.
-        let category = kind.category();
-        let callback = category == Category::Callback;
-        if callback && step.depth > 0 {
+        if step.depth > 0 && kind.category() == Category::Callback {
             self.check_nested(step, parent)?;
         }
         self.dispatch(step, parent)?;
+        // The kind is read again, not kept across `dispatch`: kept, it was
+        // spilled and reloaded on every step.
+        let kind = step.event.kind();
+        // Once: each `is_callback`/`is_action` matches the kind again.
+        let category = kind.category();
+        let callback = category == Category::Callback;
         if step.failed && matches!(category, Category::Action | Category::SetUp) {
             // An action that raised delivers nothing, and ends the window of
             // the action before it.
