@@ -60,43 +60,38 @@ type CallFuture = Pin<Box<dyn Future<Output = Done>>>;
 type SharedProtocol = RefCell<Box<dyn Protocol>>;
 
 /// What a finished callback gives back: usually nothing (it returned `Ok`
-/// and built nothing), else its error or the protocol it built, boxed. So
-/// a poll's result fits in two registers; a 40-byte one went through
-/// memory and was read back right after the callee wrote it, a
-/// store-forwarding stall on every callback.
-struct Done(Option<Box<Finished>>);
-
-/// The rare outcome of a callback.
-struct Finished {
-    result: Result<(), CallbackError>,
-    built: Option<Box<dyn Protocol>>,
+/// and built nothing), else its error, boxed, or the protocol it built,
+/// already in the shared cell its connection keeps it in. So a poll's
+/// result fits in two registers (a 40-byte one went through memory and was
+/// read back right after the callee wrote it, a store-forwarding stall on
+/// every callback), and a build allocates no box for its result beside the
+/// protocol's own cell.
+enum Done {
+    Ok,
+    Failed(Box<CallbackError>),
+    Built(Rc<SharedProtocol>),
 }
 
 impl Done {
     fn of(result: CallbackResult) -> Done {
         match result {
-            Ok(()) => Done(None),
-            Err(e) => Done(Some(Box::new(Finished {
-                result: Err(e),
-                built: None,
-            }))),
+            Ok(()) => Done::Ok,
+            Err(e) => Done::Failed(Box::new(e)),
         }
     }
 
     fn built(built: Option<Box<dyn Protocol>>) -> Done {
         match built {
-            None => Done(None),
-            built => Done(Some(Box::new(Finished {
-                result: Ok(()),
-                built,
-            }))),
+            None => Done::Ok,
+            Some(p) => Done::Built(Rc::new(RefCell::new(p))),
         }
     }
 
-    fn into_parts(self) -> (CallbackResult, Option<Box<dyn Protocol>>) {
-        match self.0 {
-            None => (Ok(()), None),
-            Some(finished) => (finished.result, finished.built),
+    fn into_parts(self) -> (CallbackResult, Option<Rc<SharedProtocol>>) {
+        match self {
+            Done::Ok => (Ok(()), None),
+            Done::Failed(e) => (Err(*e), None),
+            Done::Built(p) => (Ok(()), Some(p)),
         }
     }
 }
@@ -272,8 +267,10 @@ struct ConnSt {
     holder: Holder,
     protocol: Option<Rc<RefCell<Box<dyn Protocol>>>>,
     peer: Peer,
-    peer_addr: Address,
-    host_addr: Address,
+    /// The peer's address, for an accepted connection; a client's is its
+    /// connector's destination, looked up when asked for (not cloned for
+    /// every connection: each clone is an atomic count, made and undone).
+    peer_addr: Option<Address>,
     half_closeable: bool,
     made: bool,
     lost: bool,
@@ -1592,21 +1589,12 @@ impl MockReactor {
                                 Some(&j) => Peer::Joined(j, Side::Client),
                                 None => Peer::Script(Conn::Client(attempt)),
                             };
-                            let addr = s.connectors[&c].addr.clone();
                             match (id, protocol) {
                                 (Some(p), Some(obj)) => {
                                     if let Peer::Joined(j, _) = peer {
                                         s.joins[j].client = Some(p);
                                     }
-                                    let host = s.client_host.clone();
-                                    s.new_conn(
-                                        r.seq,
-                                        p,
-                                        Holder::Connector(c),
-                                        obj,
-                                        peer,
-                                        (addr.clone(), host),
-                                    );
+                                    s.new_conn(r.seq, p, Holder::Connector(c), obj, peer, None);
                                     if s.client_conns.len() < attempt {
                                         s.client_conns.resize(attempt, None);
                                     }
@@ -1640,18 +1628,19 @@ impl MockReactor {
                         }
                     }
                     Holder::Port(l) => {
-                        let peer_addr = addr.clone();
-                        let host = s
-                            .ports
-                            .get(&l)
-                            .map(|p| p.addr.clone())
-                            .unwrap_or_else(|| Address::new("?"));
                         match (id, protocol) {
                             (Some(p), Some(obj)) => {
                                 let peer = accept_peer.unwrap_or(Peer::Script(Conn::Server(
                                     s.server_conns.len() + 1,
                                 )));
-                                s.new_conn(r.seq, p, Holder::Port(l), obj, peer, (peer_addr, host));
+                                s.new_conn(
+                                    r.seq,
+                                    p,
+                                    Holder::Port(l),
+                                    obj,
+                                    peer,
+                                    Some(addr.clone()),
+                                );
                                 s.server_conns.push(p);
                                 let n = s.server_conns.len();
                                 s.apply_pending(Conn::Server(n), p);

@@ -177,7 +177,7 @@ impl ReactorOps for Ops {
         self.with(|s| {
             s.conns
                 .get(&p)
-                .map_or_else(|| Address::new("?"), |c| c.peer_addr.clone())
+                .map_or_else(|| Address::new("?"), |c| s.peer_addr(c))
         })
     }
 
@@ -185,7 +185,7 @@ impl ReactorOps for Ops {
         self.with(|s| {
             s.conns
                 .get(&p)
-                .map_or_else(|| Address::new("?"), |c| c.host_addr.clone())
+                .map_or_else(|| Address::new("?"), |c| s.host_addr(c))
         })
     }
 

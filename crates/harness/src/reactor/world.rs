@@ -291,12 +291,11 @@ impl State {
         built_at: u64,
         p: ProtocolId,
         holder: Holder,
-        obj: Box<dyn Protocol>,
+        obj: Rc<SharedProtocol>,
         peer: Peer,
-        (peer_addr, host_addr): (Address, Address),
+        peer_addr: Option<Address>,
     ) {
-        let half_closeable = obj.half_closeable();
-        let obj = Rc::new(RefCell::new(obj));
+        let half_closeable = obj.borrow().half_closeable();
         self.weak_protocols.push((p, built_at, Rc::downgrade(&obj)));
         if self.weak_protocols.len() >= self.prune_protocols_at {
             // A freed protocol cannot come back to leak: forget it, so that
@@ -312,7 +311,6 @@ impl State {
                 protocol: Some(obj),
                 peer,
                 peer_addr,
-                host_addr,
                 half_closeable,
                 made: false,
                 lost: false,
@@ -438,6 +436,31 @@ impl State {
         }
         c.held.clear();
         c.protocol.take()
+    }
+
+    /// The address of the peer of `c`: its connector's destination, or
+    /// where the accepted connection came from.
+    pub(super) fn peer_addr(&self, c: &ConnSt) -> Address {
+        match (&c.peer_addr, c.holder) {
+            (Some(addr), _) => addr.clone(),
+            (None, Holder::Connector(k)) => self
+                .connectors
+                .get(&k)
+                .map_or_else(|| Address::new("?"), |cs| cs.addr.clone()),
+            (None, Holder::Port(_)) => Address::new("?"),
+        }
+    }
+
+    /// The local address of `c`: the client connections' one, or its
+    /// port's.
+    pub(super) fn host_addr(&self, c: &ConnSt) -> Address {
+        match c.holder {
+            Holder::Connector(_) => self.client_host.clone(),
+            Holder::Port(l) => self
+                .ports
+                .get(&l)
+                .map_or_else(|| Address::new("?"), |ps| ps.addr.clone()),
+        }
     }
 
     /// Settings the script made for `conn` before it existed.
