@@ -49,7 +49,8 @@ use crate::campaign::{self, DirectCase, Settings};
 pub use crate::campaign::{DirectFailure, DirectReport};
 use crate::greedy::{self, Simplify};
 use crate::recorder::{
-    self, advance_timers, run_callback, show_bytes, Conn, Ops, Outcome, Recorder, World,
+    self, advance_timers, run_callback, show_bytes, top_level_callbacks, Conn, Ops, Outcome,
+    Recorder, World,
 };
 
 /// The protocol under test, in every trace of a direct campaign.
@@ -302,14 +303,8 @@ impl<'rt> Driver<'rt> {
 
     /// The protocol's own callbacks that are legal now.
     fn legal(&self) -> Vec<callorder_trace::Event> {
-        self.state
-            .borrow()
-            .checker
-            .legal_next()
-            .into_iter()
-            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
-            .filter(|s| s.event.protocol() == Some(PROTOCOL))
-            .map(|s| s.event)
+        top_level_callbacks(&self.state.borrow().checker)
+            .filter(|e| e.protocol() == Some(PROTOCOL))
             .collect()
     }
 

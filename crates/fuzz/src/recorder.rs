@@ -431,6 +431,16 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
     }
 }
 
+/// The callbacks `checker` allows next at the top level (depth 0): what a
+/// reactor-free driver may deliver now.
+pub(crate) fn top_level_callbacks(checker: &Checker) -> impl Iterator<Item = Event> {
+    checker
+        .legal_next()
+        .into_iter()
+        .filter(|s| s.depth == 0 && s.event.kind().is_callback())
+        .map(|s| s.event)
+}
+
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -650,14 +660,7 @@ impl<'rt, W: World + 'static> Stage<'rt, W> {
     /// The callbacks the checker allows next at the top level: what the
     /// reactor may deliver now.
     pub(crate) fn legal(&self) -> Vec<Event> {
-        self.state
-            .borrow()
-            .checker
-            .legal_next()
-            .into_iter()
-            .filter(|s| s.depth == 0 && s.event.kind().is_callback())
-            .map(|s| s.event)
-            .collect()
+        top_level_callbacks(&self.state.borrow().checker).collect()
     }
 
     /// The reasons the checker allows for `p`'s `connection_lost` now.
