@@ -6,6 +6,9 @@ use callorder_trace::{
 
 use std::num::NonZeroU64;
 
+mod fast;
+use fast::FastPaths;
+
 use crate::coverage::Coverage;
 use crate::idmap::{CompactSet, IdMap};
 use crate::profile::Profile;
@@ -133,6 +136,7 @@ pub struct Checker {
     warnings: Vec<Warning>,
     coverage: Coverage,
     recent: Recent,
+    fast: FastPaths,
 }
 
 impl Default for Checker {
@@ -259,6 +263,7 @@ impl Checker {
             warnings: Vec::new(),
             coverage: Coverage::default(),
             recent: Recent::default(),
+            fast: FastPaths::new(),
         }
     }
 
@@ -282,8 +287,36 @@ impl Checker {
     }
 
     /// How often each rule was exercised so far.
-    pub fn coverage(&self) -> &Coverage {
-        &self.coverage
+    pub fn coverage(&self) -> Coverage {
+        let mut coverage = self.coverage.clone();
+        self.fast.add_coverage(&mut coverage);
+        coverage
+    }
+
+    /// Turns the fast paths on (the default) or off.
+    ///
+    /// The fast paths check the common top-level events of a life cycle
+    /// without the general machinery of a step; whatever they do not take,
+    /// the general path judges. They change no verdict, violation or
+    /// coverage count: turning them off only makes the checker slower. It
+    /// is there to show exactly that (the checker's tests compare both ways
+    /// on every fixture), and to rule them out when a verdict looks wrong.
+    ///
+    /// ```
+    /// use callorder_checker::{Checker, Profile};
+    /// use callorder_trace::{Event, FactoryId, PortId, Step};
+    ///
+    /// let listen = Step::new(1, Event::ListenTcp { factory: FactoryId(1), port: PortId(1) });
+    /// let mut fast = Checker::new(Profile::Strict);
+    /// let mut general = Checker::new(Profile::Strict).with_fast_paths(false);
+    /// assert_eq!(fast.step(&listen).is_ok(), general.step(&listen).is_ok());
+    /// assert_eq!(fast.coverage(), general.coverage());
+    /// ```
+    #[must_use]
+    pub fn with_fast_paths(mut self, on: bool) -> Self {
+        self.fast.enabled = on;
+        self.fast.ready = on && self.hook.is_none() && !self.ended && !self.shutdown;
+        self
     }
 
     /// Whether `end` was seen: the trace is complete.
@@ -307,6 +340,24 @@ impl Checker {
     /// [`Profile::Strict`] (at the `end` line) and warnings under
     /// [`Profile::Twisted`].
     pub fn step(&mut self, step: &Step) -> Result<(), CheckError> {
+        if self.fast_step(step) {
+            return Ok(());
+        }
+        self.general_step(step)
+    }
+
+    /// [`step`](Checker::step) for every event no fast path takes.
+    #[inline(never)]
+    fn general_step(&mut self, step: &Step) -> Result<(), CheckError> {
+        let result = self.judge(step);
+        // The only place where a hook comes to be owed or paid, or the
+        // trace ends or shuts down.
+        self.fast.ready = self.fast.enabled && self.hook.is_none() && !self.ended && !self.shutdown;
+        result
+    }
+
+    #[inline(always)]
+    fn judge(&mut self, step: &Step) -> Result<(), CheckError> {
         match self.step_inner(step) {
             Ok(()) => {
                 self.last_seq = step.seq;
@@ -1769,20 +1820,7 @@ impl Checker {
                 "build_protocol returned a protocol id already used",
             ));
         }
-        self.protocols.insert(
-            p,
-            ProtocolState {
-                owner: holder,
-                made: false,
-                losing: false,
-                read_closed: false,
-                write_closing: false,
-                write_closed: false,
-                must_lose: None,
-                producer: Producer::None,
-                born: seq,
-            },
-        );
+        self.protocols.insert(p, ProtocolState::new(holder, seq));
         Ok(())
     }
 
@@ -2295,6 +2333,7 @@ impl Checker {
             warnings: Vec::new(),
             coverage: self.coverage.clone(),
             recent: Recent::default(),
+            fast: self.fast.clone(),
         }
     }
 
@@ -2320,6 +2359,7 @@ impl Checker {
         probe.last_seq = self.last_seq;
         probe.warnings.clear();
         probe.coverage.clone_from(&self.coverage);
+        probe.fast.clone_from(&self.fast);
     }
 
     fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {

@@ -38,6 +38,11 @@ impl Coverage {
         self.counts[rule.index()] += 1;
     }
 
+    /// Counts `n` uses of `rule`.
+    pub(crate) fn add(&mut self, rule: Rule, n: u64) {
+        self.counts[rule.index()] += n;
+    }
+
     /// How often `rule` was exercised.
     pub fn count(&self, rule: Rule) -> u64 {
         self.counts[rule.index()]

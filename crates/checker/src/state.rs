@@ -78,6 +78,17 @@ impl Recent {
         last_seq.saturating_sub(Self::LEN as u64)
     }
 
+    /// Every event remembered, by slot: for tests that compare two checkers.
+    #[cfg(test)]
+    pub(crate) fn of_all(&self) -> Vec<(u64, u32, Event)> {
+        self.events
+            .iter()
+            .flat_map(|events| events.iter())
+            .filter(|s| s.seq != 0)
+            .map(|s| (s.seq, s.depth, s.event))
+            .collect()
+    }
+
     /// The event with `seq`, an earlier seq than `last_seq`'s or that one.
     pub(crate) fn find(&self, seq: u64, last_seq: u64) -> Found {
         if seq <= Self::oldest(last_seq) {
@@ -220,6 +231,23 @@ pub(crate) struct ProtocolState {
     pub must_lose: Option<NonZeroU64>,
     pub producer: Producer,
     pub born: u64,
+}
+
+impl ProtocolState {
+    /// A protocol `build_protocol` just returned for `owner`.
+    pub(crate) fn new(owner: Holder, born: u64) -> Self {
+        ProtocolState {
+            owner,
+            made: false,
+            losing: false,
+            read_closed: false,
+            write_closing: false,
+            write_closed: false,
+            must_lose: None,
+            producer: Producer::None,
+            born,
+        }
+    }
 }
 
 /// A running callback.

@@ -127,14 +127,14 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     }
 
     /// The state of a live object.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, id: K) -> Option<&V> {
         let s = self.slot(id.into());
         (s < PARKED).then(|| &self.slab[s as usize].1)
     }
 
     /// The state of a live object, mutably.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_mut(&mut self, id: K) -> Option<&mut V> {
         let s = self.slot(id.into());
         if s < PARKED {
@@ -163,6 +163,12 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     pub(crate) fn is_live_or_ended(&self, id: K) -> bool {
         let s = self.slot(id.into());
         s < PARKED || s == ENDED
+    }
+
+    /// Never seen, or forgotten: not live, ended or parked.
+    #[inline]
+    pub(crate) fn is_unknown(&self, id: K) -> bool {
+        self.slot(id.into()) == UNKNOWN
     }
 
     pub(crate) fn is_ended(&self, id: K) -> bool {

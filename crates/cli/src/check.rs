@@ -226,7 +226,7 @@ fn check_inner<R: BufRead>(
     }
 
     report.complete = checker.is_complete();
-    report.coverage = checker.coverage().clone();
+    report.coverage = checker.coverage();
     if report.verdict == Verdict::Legal && !checker.warnings().is_empty() {
         let mut names = NameMap::default();
         ring.learn_names(&mut names);
