@@ -315,7 +315,7 @@ impl Checker {
     #[must_use]
     pub fn with_fast_paths(mut self, on: bool) -> Self {
         self.fast.enabled = on;
-        self.fast.ready = on && self.hook.is_none() && !self.ended && !self.shutdown;
+        self.refresh_ready();
         self
     }
 
@@ -339,21 +339,33 @@ impl Checker {
     /// On `end`, the obligations still unmet are violations under
     /// [`Profile::Strict`] (at the `end` line) and warnings under
     /// [`Profile::Twisted`].
+    #[inline]
     pub fn step(&mut self, step: &Step) -> Result<(), CheckError> {
-        if self.fast_step(step) {
-            return Ok(());
+        // Inlined into the caller: the paths behind it answer in one
+        // register, and only a violation is unboxed.
+        match self.fast_step(step) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(*e),
         }
-        self.general_step(step)
     }
 
     /// [`step`](Checker::step) for every event no fast path takes.
     #[inline(never)]
-    fn general_step(&mut self, step: &Step) -> Result<(), CheckError> {
+    fn general_step(&mut self, step: &Step) -> Result<(), Box<CheckError>> {
         let result = self.judge(step);
-        // The only place where a hook comes to be owed or paid, or the
-        // trace ends or shuts down.
-        self.fast.ready = self.fast.enabled && self.hook.is_none() && !self.ended && !self.shutdown;
-        result
+        // The only place where a hook comes to be owed or paid, the trace
+        // ends or shuts down, or the ring of recent events is allocated.
+        self.refresh_ready();
+        result.map_err(Box::new)
+    }
+
+    /// Whether the next event may take a fast path.
+    fn refresh_ready(&mut self) {
+        self.fast.ready = self.fast.enabled
+            && self.hook.is_none()
+            && !self.ended
+            && !self.shutdown
+            && self.recent.is_allocated();
     }
 
     #[inline(always)]
@@ -2313,7 +2325,7 @@ impl Checker {
     /// ring of recent events (up to 1,024 of them), which only a violation
     /// report reads and which was most of the cost of a copy.
     fn probe(&self) -> Checker {
-        Checker {
+        let mut probe = Checker {
             profile: self.profile,
             max_live: self.max_live,
             factories: self.factories.clone(),
@@ -2334,7 +2346,9 @@ impl Checker {
             coverage: self.coverage.clone(),
             recent: Recent::default(),
             fast: self.fast.clone(),
-        }
+        };
+        probe.refresh_ready();
+        probe
     }
 
     /// Makes `probe` a copy of this checker as [`probe`](Checker::probe)
@@ -2360,6 +2374,7 @@ impl Checker {
         probe.warnings.clear();
         probe.coverage.clone_from(&self.coverage);
         probe.fast.clone_from(&self.fast);
+        probe.refresh_ready();
     }
 
     fn legal_for(&self, object: Object, step: &Step) -> Vec<Event> {

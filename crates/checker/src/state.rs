@@ -57,6 +57,22 @@ impl Recent {
         events[seq as usize % Self::LEN] = Seen { seq, depth, event };
     }
 
+    /// Whether the ring was allocated (at the first event).
+    #[inline(always)]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// [`push`](Recent::push) once the ring is allocated (a no-op before):
+    /// for the fast paths, which run only then, and so never call out to
+    /// allocate it.
+    #[inline(always)]
+    pub(crate) fn push_allocated(&mut self, seq: u64, depth: u32, event: Event) {
+        if let Some(events) = &mut self.events {
+            events[seq as usize % Self::LEN] = Seen { seq, depth, event };
+        }
+    }
+
     /// Out of line and built on the heap: a 56 KiB array built inline made
     /// every step probe that much stack.
     #[cold]

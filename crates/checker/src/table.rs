@@ -14,11 +14,11 @@ use std::marker::PhantomData;
 use crate::idmap::{CompactSet, IdMap};
 
 /// Never seen.
-const UNKNOWN: u32 = u32::MAX;
+pub(crate) const UNKNOWN: u32 = u32::MAX;
 /// Dense ids only: parked with a small tag (`PARKED + tag`), no live state.
 const PARKED: u32 = 0xF000_0000;
 /// Seen, and ended: its state is gone.
-const ENDED: u32 = u32::MAX - 1;
+pub(crate) const ENDED: u32 = u32::MAX - 1;
 /// Ids below this may use the dense index.
 const DENSE_LIMIT: u64 = 1 << 26;
 
@@ -126,6 +126,40 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         self.dense[i] = mark;
     }
 
+    /// The dense index's answer for `id` when it is the whole answer:
+    /// the slot (`UNKNOWN` for an id never seen), or `None` when only the
+    /// sparse part could say. For the checker's fast paths, which take the
+    /// ids callorder's own reactors give and leave the rest to the general
+    /// path: they never call out to the sparse part, and so save no
+    /// registers for it.
+    #[inline(always)]
+    pub(crate) fn dense_slot(&self, id: K) -> Option<u32> {
+        match self.dense.get(id.into() as usize) {
+            Some(&s) if s != UNKNOWN => Some(s),
+            _ if self.sparse.is_empty() && self.ended.is_empty() => Some(UNKNOWN),
+            _ => None,
+        }
+    }
+
+    /// [`get`](Table::get) through the dense index alone: `None` also for
+    /// a live id it does not hold.
+    #[inline(always)]
+    pub(crate) fn get_dense(&self, id: K) -> Option<&V> {
+        let s = *self.dense.get(id.into() as usize)?;
+        (s < PARKED).then(|| &self.slab[s as usize].1)
+    }
+
+    /// [`get_mut`](Table::get_mut) through the dense index alone.
+    #[inline(always)]
+    pub(crate) fn get_dense_mut(&mut self, id: K) -> Option<&mut V> {
+        let s = *self.dense.get(id.into() as usize)?;
+        if s < PARKED {
+            Some(&mut self.slab[s as usize].1)
+        } else {
+            None
+        }
+    }
+
     /// The state of a live object.
     #[inline(always)]
     pub(crate) fn get(&self, id: K) -> Option<&V> {
@@ -163,12 +197,6 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     pub(crate) fn is_live_or_ended(&self, id: K) -> bool {
         let s = self.slot(id.into());
         s < PARKED || s == ENDED
-    }
-
-    /// Never seen, or forgotten: not live, ended or parked.
-    #[inline]
-    pub(crate) fn is_unknown(&self, id: K) -> bool {
-        self.slot(id.into()) == UNKNOWN
     }
 
     pub(crate) fn is_ended(&self, id: K) -> bool {

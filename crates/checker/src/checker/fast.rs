@@ -27,10 +27,12 @@ use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
-use super::{Checker, Parent};
+use super::Checker;
 use crate::coverage::Coverage;
 use crate::rules::Rule;
 use crate::state::{ConnectorPhase, ConnectorState, Frame, Producer, ProtocolState, Source};
+use crate::table::{ENDED, UNKNOWN};
+use crate::violation::CheckError;
 
 /// A top-level event that the fast paths check, in the one state each
 /// accepts it in.
@@ -132,8 +134,9 @@ pub(crate) struct FastPaths {
     /// Turned on (the default) or off by `with_fast_paths`.
     pub enabled: bool,
     /// Whether the next event may take a fast path: enabled, and no hook is
-    /// owed, the trace did not end and the reactor did not shut down. Kept
-    /// by the general path, the only one that changes those.
+    /// owed, the trace did not end, the reactor did not shut down, and the
+    /// ring of recent events is allocated (by the first event). Kept by the
+    /// general path, the only one that changes those.
     pub ready: bool,
     /// How many events took each transition: their coverage.
     pub counts: [u64; Transition::COUNT],
@@ -143,7 +146,7 @@ impl FastPaths {
     pub(crate) fn new() -> Self {
         FastPaths {
             enabled: true,
-            ready: true,
+            ready: false,
             counts: [0; Transition::COUNT],
         }
     }
@@ -160,198 +163,137 @@ impl FastPaths {
     }
 }
 
+/// What a fast path answers: `Ok`, or whatever the general path says of an
+/// event it declined. One word: it comes back in a register.
+type Verdict = Result<(), Box<CheckError>>;
+
 impl Checker {
-    /// Checks `step` on a fast path if one takes it: true if it did (the
-    /// event is legal and the state updated), false if the general path
-    /// must judge it. Before returning false it may have popped the
-    /// callbacks that returned, which the general path would do first too.
+    /// Judges `step` on a fast path if one takes it, else on the general
+    /// path.
+    ///
+    /// Each fast path is a function of its own, called last, as is the
+    /// general path from each of them when it declines: calls in tail
+    /// position compile to jumps, so this dispatch saves no registers and
+    /// each path saves only those it needs (the time of a step follows its
+    /// loads and stores).
     #[inline(always)]
-    pub(crate) fn fast_step(&mut self, step: &Step) -> bool {
+    pub(crate) fn fast_step(&mut self, step: &Step) -> Verdict {
         if !self.fast.ready || step.failed || step.within.is_some() {
-            return false;
+            return self.general_step(step);
         }
         if step.depth != 0 {
             return self.fast_action(step);
         }
-        // A hook is judged before the call stack moves (`check_hook`), and
-        // no fast path takes one.
-        if matches!(
-            step.event,
-            Event::StartFactory { .. } | Event::StopFactory { .. }
-        ) {
-            return false;
-        }
-        // Every running callback returned: a top-level event runs inside
-        // none. The general path pops them first too, so this stays done
-        // if a fast path then declines the event.
-        if !self.stack.is_empty() {
-            self.pop_to(0);
-        }
-        let seq = step.seq;
-        let (transition, connector) = match step.event {
+        // Each arm calls its path last: a jump, with no registers saved.
+        match step.event {
             Event::ConnectTcp { factory, connector } => {
-                if !self.fast_connect_tcp(seq, factory, connector) {
-                    return false;
-                }
-                (Transition::ConnectTcp, None)
+                self.fast_connect_tcp(step, factory, connector)
             }
             Event::DoStart {
                 factory,
                 holder: Some(Holder::Connector(c)),
-            } => {
-                if !self.fast_do_start(factory, c) {
-                    return false;
-                }
-                (Transition::DoStartConnector, None)
-            }
+            } => self.fast_do_start(step, factory, c),
             Event::StartedConnecting { factory, connector } => {
-                match self.connectors.get_mut(connector) {
-                    Some(conn)
-                        if conn.factory == factory
-                            && matches!(conn.phase, ConnectorPhase::AwaitStarted) =>
-                    {
-                        conn.phase = ConnectorPhase::Connecting;
-                    }
-                    _ => return false,
-                }
-                (Transition::StartedConnecting, None)
+                self.fast_started_connecting(step, factory, connector)
             }
             Event::BuildProtocol {
                 factory,
-                holder,
+                holder: Holder::Connector(c),
                 protocol: Some(p),
-            } => match holder {
-                Holder::Connector(c) => {
-                    if !self.fast_build_for_connector(seq, factory, c, p) {
-                        return false;
-                    }
-                    (Transition::BuildForConnector, None)
-                }
-                Holder::Port(l) => {
-                    if !self.fast_build_for_port(seq, factory, l, p) {
-                        return false;
-                    }
-                    (Transition::BuildForPort, None)
-                }
-            },
-            Event::ConnectionMade { protocol } => {
-                match self.protocols.get_mut(protocol) {
-                    Some(ps) if !ps.made => ps.made = true,
-                    _ => return false,
-                }
-                (Transition::ConnectionMade, None)
-            }
+            } => self.fast_build_for_connector(step, factory, c, p),
+            Event::BuildProtocol {
+                factory,
+                holder: Holder::Port(l),
+                protocol: Some(p),
+            } => self.fast_build_for_port(step, factory, l, p),
+            Event::ConnectionMade { protocol } => self.fast_connection_made(step, protocol),
             Event::DataReceived { protocol, bytes } => {
-                match self.protocols.get(protocol) {
-                    Some(ps)
-                        if ps.made
-                            && ps.must_lose.is_none()
-                            && bytes != 0
-                            && !ps.read_closed
-                            && !ps.losing => {}
-                    _ => return false,
-                }
-                (Transition::DataReceived, None)
+                self.fast_data_received(step, protocol, bytes)
             }
             Event::ConnectionLost { protocol, reason } => {
-                if !self.fast_connection_lost(protocol, reason) {
-                    return false;
-                }
-                (Transition::ConnectionLost, None)
+                self.fast_connection_lost(step, protocol, reason)
             }
             Event::ClientConnectionLost {
                 factory,
                 connector,
                 reason,
-            } => {
-                match self.connectors.get_mut(connector) {
-                    Some(conn)
-                        if conn.factory == factory
-                            && matches!(conn.phase, ConnectorPhase::Lost { reason: r } if r == reason) =>
-                    {
-                        conn.phase = ConnectorPhase::Outcome { frame: seq };
-                    }
-                    _ => return false,
-                }
-                (Transition::ClientConnectionLost, Some(connector))
-            }
+            } => self.fast_client_connection_lost(step, factory, connector, reason),
             Event::DoStop {
                 factory,
                 holder: Some(Holder::Connector(c)),
-            } => {
-                if !self.fast_do_stop(factory, c) {
-                    return false;
-                }
-                (Transition::DoStopConnector, None)
-            }
-            _ => return false,
-        };
-        self.fast.counts[transition as usize] += 1;
-        if transition != Transition::ConnectTcp {
-            // A callback: it runs until the next event at its depth.
-            self.stack.push(Frame {
-                seq,
-                depth: 0,
-                kind: step.event.kind(),
-                failed: false,
-                connector: connector.unwrap_or(ConnectorId(0)),
-            });
+            } => self.fast_do_stop(step, factory, c),
+            _ => self.general_step(step),
         }
-        self.last_seq = seq;
-        self.recent.push(seq, 0, step.event);
-        true
     }
 
-    /// An action inside the running callback at the depth above: a
-    /// `write` or `lose_connection` on a live protocol.
+    /// Whether every running callback returned, as a top-level event shows,
+    /// without calls: nothing runs, or one callback that decides nothing
+    /// on its return. Otherwise the fast path hands the event to
+    /// [`return_all_then`](Checker::return_all_then).
     #[inline(always)]
-    fn fast_action(&mut self, step: &Step) -> bool {
-        let d = step.depth as usize;
-        if d > self.stack.len() {
-            return false;
+    fn returns_plainly(&self) -> bool {
+        match self.stack.len() {
+            0 => true,
+            1 => !matches!(
+                self.stack[0].kind,
+                EventKind::ClientConnectionFailed | EventKind::ClientConnectionLost
+            ),
+            _ => false,
         }
-        let (transition, source) = match step.event {
-            Event::Write { protocol, .. } => match self.protocols.get(protocol) {
-                Some(ps) => {
-                    let streaming = matches!(ps.producer, Producer::Streaming { .. });
-                    let source =
-                        Source::new(EventKind::Write, None, None, Some(protocol), streaming);
-                    (Transition::Write, source)
-                }
-                None => return false,
-            },
-            Event::LoseConnection { protocol } => match self.protocols.get_mut(protocol) {
-                Some(ps) => {
-                    ps.losing = true;
-                    let connector = match ps.owner {
-                        Holder::Connector(c) => Some(c),
-                        Holder::Port(_) => None,
-                    };
-                    // Only once the write side is closed does loseConnection
-                    // deliver connection_lost synchronously (H4).
-                    let source = Source::new(
-                        EventKind::LoseConnection,
-                        connector,
-                        None,
-                        Some(protocol),
-                        ps.write_closed,
-                    );
-                    (Transition::LoseConnection, source)
-                }
-                None => return false,
-            },
-            _ => return false,
-        };
-        // The callbacks deeper than this action's parent returned.
-        if self.stack.len() > d {
-            self.pop_to(d);
+    }
+
+    /// Pops every running callback (an outcome callback's return decides
+    /// what Twisted does next), then judges the top-level `step` again,
+    /// now with nothing running. The general path pops them first too
+    /// (hooks aside, which no fast path takes), so this stays done if a
+    /// fast path then declines the event.
+    #[cold]
+    #[inline(never)]
+    fn return_all_then(&mut self, step: &Step) -> Verdict {
+        self.pop_to(0);
+        self.fast_step(step)
+    }
+
+    /// The end of a top-level callback taken by a fast path: it runs until
+    /// the next event at its depth. Its frame takes the place of the one
+    /// callback that returned, if one did (no call to grow the stack).
+    #[inline(always)]
+    fn taken(&mut self, step: &Step, transition: Transition, connector: ConnectorId) -> Verdict {
+        match self.stack.first_mut() {
+            // Field by field: a frame built whole and copied was read back
+            // wider than it was written, which stalls on the store buffer.
+            Some(top) => {
+                top.seq = step.seq;
+                top.depth = 0;
+                top.kind = step.event.kind();
+                top.failed = false;
+                top.connector = connector;
+            }
+            None => {
+                let frame = Frame {
+                    seq: step.seq,
+                    depth: 0,
+                    kind: step.event.kind(),
+                    failed: false,
+                    connector,
+                };
+                return self.taken_first(step, transition, frame);
+            }
         }
-        let parent = Parent::of(&self.stack[d - 1]);
-        self.set_source(Some(parent), source);
         self.fast.counts[transition as usize] += 1;
         self.last_seq = step.seq;
-        self.recent.push(step.seq, step.depth, step.event);
-        true
+        self.recent.push_allocated(step.seq, 0, step.event);
+        Ok(())
+    }
+
+    /// [`taken`](Checker::taken) with nothing running before.
+    #[inline(never)]
+    fn taken_first(&mut self, step: &Step, transition: Transition, frame: Frame) -> Verdict {
+        self.stack.push(frame);
+        self.fast.counts[transition as usize] += 1;
+        self.last_seq = step.seq;
+        self.recent.push_allocated(step.seq, 0, step.event);
+        Ok(())
     }
 
     /// Whether this event creates an object past the live limit: the
@@ -361,16 +303,20 @@ impl Checker {
         self.live_objects() >= self.max_live
     }
 
-    #[inline(always)]
-    fn fast_connect_tcp(&mut self, seq: u64, factory: FactoryId, c: ConnectorId) -> bool {
+    #[inline(never)]
+    fn fast_connect_tcp(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
         // A connector id seen before (live, idle or parked) takes the
         // general path, which revives or refuses it.
-        if !self.connectors.is_unknown(c)
+        if self.connectors.dense_slot(c) != Some(UNKNOWN)
             || !self.idle_connectors.is_empty()
             || self.at_live_limit()
         {
-            return false;
+            return self.general_step(step);
         }
+        self.stack.clear();
         self.connectors.insert(
             c,
             ConnectorState {
@@ -379,20 +325,27 @@ impl Checker {
                 holds: false,
                 cancelled: false,
                 retry_inside: None,
-                born: seq,
+                born: step.seq,
             },
         );
-        true
+        // An action: no frame.
+        self.fast.counts[Transition::ConnectTcp as usize] += 1;
+        self.last_seq = step.seq;
+        self.recent.push_allocated(step.seq, 0, step.event);
+        Ok(())
     }
 
-    #[inline(always)]
-    fn fast_do_start(&mut self, factory: FactoryId, c: ConnectorId) -> bool {
-        // At count 0, start_factory must follow: the general path owes it.
-        match self.factories.get(factory) {
-            Some(f) if f.num_ports > 0 => {}
-            _ => return false,
+    #[inline(never)]
+    fn fast_do_start(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
         }
-        match self.connectors.get_mut(c) {
+        // At count 0, start_factory must follow: the general path owes it.
+        match self.factories.get_dense(factory) {
+            Some(f) if f.num_ports > 0 => {}
+            _ => return self.general_step(step),
+        }
+        match self.connectors.get_dense_mut(c) {
             Some(conn)
                 if conn.factory == factory
                     && matches!(conn.phase, ConnectorPhase::AwaitDoStart) =>
@@ -400,26 +353,51 @@ impl Checker {
                 conn.phase = ConnectorPhase::AwaitStarted;
                 conn.holds = true;
             }
-            _ => return false,
+            _ => return self.general_step(step),
         }
-        if let Some(f) = self.factories.get_mut(factory) {
+        if let Some(f) = self.factories.get_dense_mut(factory) {
             f.num_ports += 1;
         }
-        true
+        self.taken(step, Transition::DoStartConnector, ConnectorId(0))
     }
 
-    #[inline(always)]
+    #[inline(never)]
+    fn fast_started_connecting(
+        &mut self,
+        step: &Step,
+        factory: FactoryId,
+        c: ConnectorId,
+    ) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
+        match self.connectors.get_dense_mut(c) {
+            Some(conn)
+                if conn.factory == factory
+                    && matches!(conn.phase, ConnectorPhase::AwaitStarted) =>
+            {
+                conn.phase = ConnectorPhase::Connecting;
+            }
+            _ => return self.general_step(step),
+        }
+        self.taken(step, Transition::StartedConnecting, ConnectorId(0))
+    }
+
+    #[inline(never)]
     fn fast_build_for_connector(
         &mut self,
-        seq: u64,
+        step: &Step,
         factory: FactoryId,
         c: ConnectorId,
         p: ProtocolId,
-    ) -> bool {
-        if self.protocols.is_live_or_ended(p) || self.at_live_limit() {
-            return false;
+    ) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
         }
-        match self.connectors.get_mut(c) {
+        if self.protocols.dense_slot(p) != Some(UNKNOWN) || self.at_live_limit() {
+            return self.general_step(step);
+        }
+        match self.connectors.get_dense_mut(c) {
             Some(conn)
                 if conn.factory == factory
                     && matches!(conn.phase, ConnectorPhase::Connecting)
@@ -430,36 +408,71 @@ impl Checker {
                     build_raised: false,
                 };
             }
-            _ => return false,
+            _ => return self.general_step(step),
         }
         self.protocols
-            .insert(p, ProtocolState::new(Holder::Connector(c), seq));
-        true
+            .insert(p, ProtocolState::new(Holder::Connector(c), step.seq));
+        self.taken(step, Transition::BuildForConnector, ConnectorId(0))
     }
 
-    #[inline(always)]
+    #[inline(never)]
     fn fast_build_for_port(
         &mut self,
-        seq: u64,
+        step: &Step,
         factory: FactoryId,
         l: PortId,
         p: ProtocolId,
-    ) -> bool {
-        match self.ports.get(l) {
-            Some(port) if port.factory == factory && port.started && !port.stopping => {}
-            _ => return false,
+    ) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
         }
-        if self.protocols.is_live_or_ended(p) || self.at_live_limit() {
-            return false;
+        match self.ports.get_dense(l) {
+            Some(port) if port.factory == factory && port.started && !port.stopping => {}
+            _ => return self.general_step(step),
+        }
+        if self.protocols.dense_slot(p) != Some(UNKNOWN) || self.at_live_limit() {
+            return self.general_step(step);
         }
         self.protocols
-            .insert(p, ProtocolState::new(Holder::Port(l), seq));
-        true
+            .insert(p, ProtocolState::new(Holder::Port(l), step.seq));
+        self.taken(step, Transition::BuildForPort, ConnectorId(0))
     }
 
-    #[inline(always)]
-    fn fast_connection_lost(&mut self, p: ProtocolId, reason: Reason) -> bool {
-        let owner = match self.protocols.get(p) {
+    #[inline(never)]
+    fn fast_connection_made(&mut self, step: &Step, p: ProtocolId) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
+        match self.protocols.get_dense_mut(p) {
+            Some(ps) if !ps.made => ps.made = true,
+            _ => return self.general_step(step),
+        }
+        self.taken(step, Transition::ConnectionMade, ConnectorId(0))
+    }
+
+    #[inline(never)]
+    fn fast_data_received(&mut self, step: &Step, p: ProtocolId, bytes: u64) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
+        match self.protocols.get_dense(p) {
+            Some(ps)
+                if ps.made
+                    && ps.must_lose.is_none()
+                    && bytes != 0
+                    && !ps.read_closed
+                    && !ps.losing => {}
+            _ => return self.general_step(step),
+        }
+        self.taken(step, Transition::DataReceived, ConnectorId(0))
+    }
+
+    #[inline(never)]
+    fn fast_connection_lost(&mut self, step: &Step, p: ProtocolId, reason: Reason) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
+        let owner = match self.protocols.get_dense(p) {
             Some(ps)
                 if ps.made
                     && ps.must_lose.is_none()
@@ -468,35 +481,66 @@ impl Checker {
             {
                 ps.owner
             }
-            _ => return false,
+            _ => return self.general_step(step),
         };
         match owner {
             Holder::Connector(c) => {
                 // As the general path: only the connector's own protocol
                 // moves it on.
-                if let Some(conn) = self.connectors.get_mut(c) {
-                    if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p)
-                    {
-                        conn.phase = ConnectorPhase::Lost { reason };
-                    }
+                let Some(conn) = self.connectors.get_dense_mut(c) else {
+                    return self.general_step(step);
+                };
+                if matches!(conn.phase, ConnectorPhase::Connected { protocol: Some(q), .. } if q == p)
+                {
+                    conn.phase = ConnectorPhase::Lost { reason };
                 }
             }
             // A protocol outliving its port is counted by the general path.
-            Holder::Port(l) if self.ports.is_ended(l) => return false,
-            Holder::Port(_) => {}
+            Holder::Port(l) => match self.ports.dense_slot(l) {
+                Some(s) if s != ENDED => {}
+                _ => return self.general_step(step),
+            },
         }
         self.protocols.end(p);
-        true
+        self.taken(step, Transition::ConnectionLost, ConnectorId(0))
     }
 
-    #[inline(always)]
-    fn fast_do_stop(&mut self, factory: FactoryId, c: ConnectorId) -> bool {
-        // At count 1, stop_factory must follow: the general path owes it.
-        match self.factories.get(factory) {
-            Some(f) if f.num_ports > 1 => {}
-            _ => return false,
+    #[inline(never)]
+    fn fast_client_connection_lost(
+        &mut self,
+        step: &Step,
+        factory: FactoryId,
+        c: ConnectorId,
+        reason: Reason,
+    ) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
         }
-        match self.connectors.get_mut(c) {
+        match self.connectors.get_dense_mut(c) {
+            Some(conn)
+                if conn.factory == factory
+                    && matches!(conn.phase, ConnectorPhase::Lost { reason: r } if r == reason) =>
+            {
+                conn.phase = ConnectorPhase::Outcome { frame: step.seq };
+            }
+            _ => return self.general_step(step),
+        }
+        // An outcome callback: its return decides (`on_return`), so its
+        // frame keeps its connector.
+        self.taken(step, Transition::ClientConnectionLost, c)
+    }
+
+    #[inline(never)]
+    fn fast_do_stop(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
+        if !self.returns_plainly() {
+            return self.return_all_then(step);
+        }
+        // At count 1, stop_factory must follow: the general path owes it.
+        match self.factories.get_dense(factory) {
+            Some(f) if f.num_ports > 1 => {}
+            _ => return self.general_step(step),
+        }
+        match self.connectors.get_dense_mut(c) {
             Some(conn)
                 if conn.factory == factory
                     && matches!(
@@ -507,13 +551,77 @@ impl Checker {
                 conn.holds = false;
                 conn.phase = ConnectorPhase::Disconnected;
             }
-            _ => return false,
+            _ => return self.general_step(step),
         }
-        self.make_idle(c);
-        if let Some(f) = self.factories.get_mut(factory) {
+        if let Some(f) = self.factories.get_dense_mut(factory) {
             f.num_ports -= 1;
         }
-        true
+        self.make_idle(c);
+        self.taken(step, Transition::DoStopConnector, ConnectorId(0))
+    }
+
+    /// An action of the innermost running callback: a `write` or
+    /// `lose_connection` on a live protocol. What it delivers goes to its
+    /// callback's slot in `sources`, as `set_source` would put it.
+    #[inline(never)]
+    fn fast_action(&mut self, step: &Step) -> Verdict {
+        let d = step.depth as usize;
+        // Deeper callbacks that returned, or a first action at this depth
+        // (its slot is made), take the general path.
+        if d != self.stack.len() || self.sources.len() < d {
+            return self.general_step(step);
+        }
+        let parent_seq = self.stack[d - 1].seq;
+        let (transition, source) = match step.event {
+            Event::Write { protocol, .. } => {
+                let Some(ps) = self.protocols.get_dense(protocol) else {
+                    return self.general_step(step);
+                };
+                let streaming = matches!(ps.producer, Producer::Streaming { .. });
+                let source = Source::new(EventKind::Write, None, None, Some(protocol), streaming);
+                (Transition::Write, source)
+            }
+            Event::LoseConnection { protocol } => {
+                let Some(ps) = self.protocols.get_dense_mut(protocol) else {
+                    return self.general_step(step);
+                };
+                ps.losing = true;
+                let connector = match ps.owner {
+                    Holder::Connector(c) => Some(c),
+                    Holder::Port(_) => None,
+                };
+                // Only once the write side is closed does loseConnection
+                // deliver connection_lost synchronously (H4).
+                let source = Source::new(
+                    EventKind::LoseConnection,
+                    connector,
+                    None,
+                    Some(protocol),
+                    ps.write_closed,
+                );
+                (Transition::LoseConnection, source)
+            }
+            _ => return self.general_step(step),
+        };
+        let slot = &mut self.sources[d - 1];
+        let (last_seq, last) = *slot;
+        *slot = (parent_seq, source);
+        self.fast.counts[transition as usize] += 1;
+        self.last_seq = step.seq;
+        self.recent.push_allocated(step.seq, step.depth, step.event);
+        if last_seq != 0 && last_seq != parent_seq {
+            // The callback's first action: the slot was another's, which
+            // returned, and a `within` naming it may still need it.
+            return self.remember_source_then_ok(last_seq, last);
+        }
+        Ok(())
+    }
+
+    /// [`remember_source`](Checker::remember_source), called last.
+    #[inline(never)]
+    fn remember_source_then_ok(&mut self, seq: u64, source: Source) -> Verdict {
+        self.remember_source(seq, source);
+        Ok(())
     }
 }
 
@@ -697,44 +805,54 @@ mod tests {
             if !name.starts_with("legal/") || steps.len() > 120 {
                 continue;
             }
-            let steps = renumbered(&steps);
-            let n = steps.len();
-            let renumber = |mut v: Vec<Step>| {
-                for (i, s) in v.iter_mut().enumerate() {
-                    s.seq = i as u64 + 1;
-                }
-                v
+            // Both shapes of ids: the dense index's (callorder's reactors)
+            // and the sparse part's (name hashes from trace files).
+            for steps in [renumbered(&steps), steps] {
+                mutants_agree(&name, &steps);
+            }
+        }
+    }
+
+    /// Every mutant of `steps` (each event deleted, duplicated, swapped with
+    /// the next, moved a level deeper or shallower, raised or not), judged
+    /// both ways under both profiles.
+    fn mutants_agree(name: &str, steps: &[Step]) {
+        let n = steps.len();
+        let renumber = |mut v: Vec<Step>| {
+            for (i, s) in v.iter_mut().enumerate() {
+                s.seq = i as u64 + 1;
+            }
+            v
+        };
+        let mut mutants = Vec::new();
+        for i in 0..n {
+            let mut deleted = steps.to_vec();
+            deleted.remove(i);
+            mutants.push(renumber(deleted));
+            let mut duplicated = steps.to_vec();
+            duplicated.insert(i, steps[i]);
+            mutants.push(renumber(duplicated));
+            if i + 1 < n {
+                let mut swapped = steps.to_vec();
+                swapped.swap(i, i + 1);
+                mutants.push(renumber(swapped));
+            }
+            for depth in [steps[i].depth + 1, steps[i].depth.saturating_sub(1)] {
+                let mut moved = steps.to_vec();
+                moved[i].depth = depth;
+                mutants.push(moved);
+            }
+            let mut raised = steps.to_vec();
+            raised[i].failed = !raised[i].failed;
+            mutants.push(raised);
+        }
+        for (k, mutant) in mutants.iter().enumerate() {
+            let profile = if k % 2 == 0 {
+                Profile::Strict
+            } else {
+                Profile::Twisted
             };
-            let mut mutants = Vec::new();
-            for i in 0..n {
-                let mut deleted = steps.clone();
-                deleted.remove(i);
-                mutants.push(renumber(deleted));
-                let mut duplicated = steps.clone();
-                duplicated.insert(i, steps[i]);
-                mutants.push(renumber(duplicated));
-                if i + 1 < n {
-                    let mut swapped = steps.clone();
-                    swapped.swap(i, i + 1);
-                    mutants.push(renumber(swapped));
-                }
-                for depth in [steps[i].depth + 1, steps[i].depth.saturating_sub(1)] {
-                    let mut moved = steps.clone();
-                    moved[i].depth = depth;
-                    mutants.push(moved);
-                }
-                let mut raised = steps.clone();
-                raised[i].failed = !raised[i].failed;
-                mutants.push(raised);
-            }
-            for (k, mutant) in mutants.iter().enumerate() {
-                let profile = if k % 2 == 0 {
-                    Profile::Strict
-                } else {
-                    Profile::Twisted
-                };
-                agree(&format!("{name} mutant {k}"), mutant, profile, true);
-            }
+            agree(&format!("{name} mutant {k}"), mutant, profile, true);
         }
     }
 }
