@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use crate::idmap::{CompactSet, IdMap};
 
 /// Never seen.
-pub(crate) const UNKNOWN: u32 = u32::MAX;
+const UNKNOWN: u32 = u32::MAX;
 /// Dense ids only: parked with a small tag (`PARKED + tag`), no live state.
 const PARKED: u32 = 0xF000_0000;
 /// Seen, and ended: its state is gone.
@@ -29,7 +29,6 @@ pub(crate) enum Entry<'a, V> {
     Unknown,
 }
 
-#[derive(Debug)]
 pub(crate) struct Table<K, V> {
     /// Small ids: slot, `ENDED` or `UNKNOWN`.
     dense: Vec<u32>,
@@ -41,6 +40,28 @@ pub(crate) struct Table<K, V> {
     free: Vec<u32>,
     live: usize,
     _key: PhantomData<K>,
+}
+
+/// The dense index shows only the ids it knows (it is grown ahead, by
+/// 1,024 at a time).
+impl<K, V: std::fmt::Debug> std::fmt::Debug for Table<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known: Vec<(usize, u32)> = self
+            .dense
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, s)| s != UNKNOWN)
+            .collect();
+        f.debug_struct("Table")
+            .field("dense", &known)
+            .field("sparse", &self.sparse)
+            .field("ended", &self.ended)
+            .field("slab", &self.slab)
+            .field("free", &self.free)
+            .field("live", &self.live)
+            .finish()
+    }
 }
 
 impl<K, V: Clone> Clone for Table<K, V> {
@@ -121,7 +142,10 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     fn set_dense(&mut self, id: u64, mark: u32) {
         let i = id as usize;
         if i >= self.dense.len() {
-            self.dense.resize(i + 1, UNKNOWN);
+            // In steps of 1,024 ids (4 KiB), not one by one: ids come in
+            // order, and the next ones then find their place already made
+            // (the fast paths insert only there).
+            self.dense.resize((i + 1).next_multiple_of(1024), UNKNOWN);
         }
         self.dense[i] = mark;
     }
@@ -158,6 +182,61 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         } else {
             None
         }
+    }
+
+    /// Whether [`insert_dense`](Table::insert_dense) can make `id` live:
+    /// the dense index has a place for it and never saw it, and the slab
+    /// has a free slot or room for one more (no call to grow either).
+    #[inline(always)]
+    pub(crate) fn can_insert_dense(&self, id: K) -> bool {
+        matches!(self.dense.get(id.into() as usize), Some(&UNKNOWN))
+            && (!self.free.is_empty() || self.slab.len() < self.slab.capacity())
+    }
+
+    /// [`insert`](Table::insert) where
+    /// [`can_insert_dense`](Table::can_insert_dense) said it can: the
+    /// same slot, the same marks.
+    #[inline(always)]
+    pub(crate) fn insert_dense(&mut self, id: K, state: V) {
+        let key = id.into();
+        debug_assert!(self.can_insert_dense(id));
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = (key, state);
+                s
+            }
+            None if self.slab.len() < self.slab.capacity() => {
+                self.slab.push((key, state));
+                (self.slab.len() - 1) as u32
+            }
+            None => return self.insert(id, state),
+        };
+        self.dense[key as usize] = slot;
+        self.live += 1;
+    }
+
+    /// Whether [`end_dense`](Table::end_dense) can end `id`: live in the
+    /// dense index, and the free list has room for its slot.
+    #[inline(always)]
+    pub(crate) fn can_end_dense(&self, id: K) -> bool {
+        matches!(self.dense.get(id.into() as usize), Some(&s) if s < PARKED)
+            && self.free.len() < self.free.capacity()
+    }
+
+    /// [`end`](Table::end) where [`can_end_dense`](Table::can_end_dense)
+    /// said it can.
+    #[inline(always)]
+    pub(crate) fn end_dense(&mut self, id: K) {
+        let key = id.into() as usize;
+        debug_assert!(self.can_end_dense(id));
+        let slot = self.dense[key];
+        if self.free.len() < self.free.capacity() {
+            self.free.push(slot);
+        } else {
+            return self.end(id);
+        }
+        self.live -= 1;
+        self.dense[key] = ENDED;
     }
 
     /// The state of a live object.

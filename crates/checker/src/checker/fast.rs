@@ -31,7 +31,7 @@ use super::Checker;
 use crate::coverage::Coverage;
 use crate::rules::Rule;
 use crate::state::{ConnectorPhase, ConnectorState, Frame, Producer, ProtocolState, Source};
-use crate::table::{ENDED, UNKNOWN};
+use crate::table::ENDED;
 use crate::violation::CheckError;
 
 /// A top-level event that the fast paths check, in the one state each
@@ -82,6 +82,23 @@ impl Transition {
         Transition::Write,
         Transition::LoseConnection,
     ];
+
+    /// The event a transition takes.
+    const fn kind(self) -> EventKind {
+        match self {
+            Transition::ConnectTcp => EventKind::ConnectTcp,
+            Transition::DoStartConnector => EventKind::DoStart,
+            Transition::StartedConnecting => EventKind::StartedConnecting,
+            Transition::BuildForConnector | Transition::BuildForPort => EventKind::BuildProtocol,
+            Transition::ConnectionMade => EventKind::ConnectionMade,
+            Transition::DataReceived => EventKind::DataReceived,
+            Transition::ConnectionLost => EventKind::ConnectionLost,
+            Transition::ClientConnectionLost => EventKind::ClientConnectionLost,
+            Transition::DoStopConnector => EventKind::DoStop,
+            Transition::Write => EventKind::Write,
+            Transition::LoseConnection => EventKind::LoseConnection,
+        }
+    }
 
     /// The rules the general path checks (counts in [`Coverage`]) for this
     /// event in this state: every step is checked against T-AFTER-END and
@@ -262,10 +279,11 @@ impl Checker {
         match self.stack.first_mut() {
             // Field by field: a frame built whole and copied was read back
             // wider than it was written, which stalls on the store buffer.
+            // (Its depth stays 0: the stack is indexed by depth.)
             Some(top) => {
+                debug_assert_eq!(top.depth, 0);
                 top.seq = step.seq;
-                top.depth = 0;
-                top.kind = step.event.kind();
+                top.kind = transition.kind();
                 top.failed = false;
                 top.connector = connector;
             }
@@ -273,7 +291,7 @@ impl Checker {
                 let frame = Frame {
                     seq: step.seq,
                     depth: 0,
-                    kind: step.event.kind(),
+                    kind: transition.kind(),
                     failed: false,
                     connector,
                 };
@@ -310,14 +328,14 @@ impl Checker {
         }
         // A connector id seen before (live, idle or parked) takes the
         // general path, which revives or refuses it.
-        if self.connectors.dense_slot(c) != Some(UNKNOWN)
+        if !self.connectors.can_insert_dense(c)
             || !self.idle_connectors.is_empty()
             || self.at_live_limit()
         {
             return self.general_step(step);
         }
         self.stack.clear();
-        self.connectors.insert(
+        self.connectors.insert_dense(
             c,
             ConnectorState {
                 factory,
@@ -394,7 +412,7 @@ impl Checker {
         if !self.returns_plainly() {
             return self.return_all_then(step);
         }
-        if self.protocols.dense_slot(p) != Some(UNKNOWN) || self.at_live_limit() {
+        if !self.protocols.can_insert_dense(p) || self.at_live_limit() {
             return self.general_step(step);
         }
         match self.connectors.get_dense_mut(c) {
@@ -411,7 +429,7 @@ impl Checker {
             _ => return self.general_step(step),
         }
         self.protocols
-            .insert(p, ProtocolState::new(Holder::Connector(c), step.seq));
+            .insert_dense(p, ProtocolState::new(Holder::Connector(c), step.seq));
         self.taken(step, Transition::BuildForConnector, ConnectorId(0))
     }
 
@@ -430,11 +448,11 @@ impl Checker {
             Some(port) if port.factory == factory && port.started && !port.stopping => {}
             _ => return self.general_step(step),
         }
-        if self.protocols.dense_slot(p) != Some(UNKNOWN) || self.at_live_limit() {
+        if !self.protocols.can_insert_dense(p) || self.at_live_limit() {
             return self.general_step(step);
         }
         self.protocols
-            .insert(p, ProtocolState::new(Holder::Port(l), step.seq));
+            .insert_dense(p, ProtocolState::new(Holder::Port(l), step.seq));
         self.taken(step, Transition::BuildForPort, ConnectorId(0))
     }
 
@@ -472,6 +490,9 @@ impl Checker {
         if !self.returns_plainly() {
             return self.return_all_then(step);
         }
+        if !self.protocols.can_end_dense(p) {
+            return self.general_step(step);
+        }
         let owner = match self.protocols.get_dense(p) {
             Some(ps)
                 if ps.made
@@ -501,7 +522,7 @@ impl Checker {
                 _ => return self.general_step(step),
             },
         }
-        self.protocols.end(p);
+        self.protocols.end_dense(p);
         self.taken(step, Transition::ConnectionLost, ConnectorId(0))
     }
 
