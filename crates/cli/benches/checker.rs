@@ -23,7 +23,6 @@
 //! `--steps-only` (after `cargo bench ... --`) prints only the first
 //! figure, for quick comparisons while tuning the checker.
 
-use std::collections::HashMap;
 use std::env;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter};
@@ -34,7 +33,7 @@ use std::time::{Duration, Instant};
 use callorder_checker::{Checker, Profile};
 use callorder_cli::check::{check_path, CheckOptions};
 use callorder_cli::report::Verdict;
-use callorder_cli::workload::Workload;
+use callorder_cli::workload::{DenseIds, Workload};
 use callorder_trace::{Step, TraceReader};
 
 const GOAL_STEPS_PER_S: f64 = 100e6;
@@ -149,21 +148,16 @@ fn bench(steps_only: bool) {
     let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
 
     // (a) The checker alone: parse everything and resolve ids first, untimed.
-    let mut numbering: [HashMap<u64, u64>; 4] = Default::default();
+    let mut ids = DenseIds::default();
     let steps: Vec<Step> = open(&path)
         .map(|r| {
-            let mut step = r
+            let step = r
                 .unwrap_or_else(|e| die(&format!("{}: {e}", path.display())))
                 .step;
-            step.event = step.event.map_ids(&mut |kind, id| {
-                let ids = &mut numbering[kind as usize];
-                let next = ids.len() as u64 + 1;
-                *ids.entry(id).or_insert(next)
-            });
-            step
+            ids.number(step)
         })
         .collect();
-    drop(numbering);
+    drop(ids);
     println!(
         "workload: {} ({} events, {:.0} MiB, events>={} wave={})",
         path.display(),
