@@ -27,7 +27,7 @@ use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
-use super::Checker;
+use super::{Checker, RETURNED_FRAMES};
 use crate::coverage::Coverage;
 use crate::rules::Rule;
 use crate::state::{ConnectorPhase, ConnectorState, Frame, Producer, ProtocolState, Source};
@@ -593,6 +593,14 @@ impl Checker {
             return self.general_step(step);
         }
         let parent_seq = self.stack[d - 1].seq;
+        // The callback's first action takes the slot of another, which
+        // returned; its source is remembered for a `within` naming it, in
+        // a ring the general path fills first.
+        let last_seq = self.sources[d - 1].0;
+        let remembers = last_seq != 0 && last_seq != parent_seq;
+        if remembers && self.returned_sources.len() < RETURNED_FRAMES {
+            return self.general_step(step);
+        }
         let (transition, source) = match step.event {
             Event::Write { protocol, .. } => {
                 let Some(ps) = self.protocols.get_dense(protocol) else {
@@ -625,23 +633,17 @@ impl Checker {
             _ => return self.general_step(step),
         };
         let slot = &mut self.sources[d - 1];
-        let (last_seq, last) = *slot;
+        let last = slot.1;
         *slot = (parent_seq, source);
+        if remembers {
+            // `remember_source` on a full ring.
+            let next = self.returned_sources_next;
+            self.returned_sources[next] = (last_seq, last);
+            self.returned_sources_next = (next + 1) % RETURNED_FRAMES;
+        }
         self.fast.counts[transition as usize] += 1;
         self.last_seq = step.seq;
         self.recent.push_allocated(step.seq, step.depth, step.event);
-        if last_seq != 0 && last_seq != parent_seq {
-            // The callback's first action: the slot was another's, which
-            // returned, and a `within` naming it may still need it.
-            return self.remember_source_then_ok(last_seq, last);
-        }
-        Ok(())
-    }
-
-    /// [`remember_source`](Checker::remember_source), called last.
-    #[inline(never)]
-    fn remember_source_then_ok(&mut self, seq: u64, source: Source) -> Verdict {
-        self.remember_source(seq, source);
         Ok(())
     }
 }
@@ -818,6 +820,98 @@ mod tests {
         for (t, n) in Transition::ALL.iter().zip(taken) {
             assert!(n > 0, "no fixture took the fast path {t:?}");
         }
+    }
+
+    /// A trace longer than the fixtures: a server and a shared client
+    /// factory through `connections` life cycles, each writing inside its
+    /// callbacks, so that the ring of returned callbacks' sources fills and
+    /// wraps (the fixtures are too short for that). Ids are names, as in a
+    /// trace file.
+    fn long_trace(connections: u64) -> Vec<Step> {
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        let mut seq = 0;
+        let mut line = |depth: u32, body: &str| {
+            seq += 1;
+            writeln!(text, r#"{{"seq":{seq},"depth":{depth},{body}}}"#).expect("a string");
+        };
+        line(0, r#""event":"listen_tcp","factory":"server","port":"l""#);
+        line(0, r#""event":"do_start","factory":"server","port":"l""#);
+        line(1, r#""event":"start_factory","factory":"server""#);
+        line(
+            0,
+            r#""event":"connect_tcp","factory":"client","connector":"c0""#,
+        );
+        line(
+            0,
+            r#""event":"do_start","factory":"client","connector":"c0""#,
+        );
+        line(1, r#""event":"start_factory","factory":"client""#);
+        for i in 0..connections {
+            let (c, next) = (format!("c{i}"), format!("c{}", i + 1));
+            let client = format!(r#""factory":"client","connector":"{c}""#);
+            let (s, p) = (
+                format!(r#""protocol":"s{i}""#),
+                format!(r#""protocol":"p{i}""#),
+            );
+            let done = r#""reason":"connection_done""#;
+            line(0, &format!(r#""event":"started_connecting",{client}"#));
+            line(
+                0,
+                &format!(r#""event":"build_protocol","factory":"server","port":"l",{s}"#),
+            );
+            line(0, &format!(r#""event":"connection_made",{s}"#));
+            line(1, &format!(r#""event":"write",{s},"bytes":5"#));
+            line(0, &format!(r#""event":"build_protocol",{client},{p}"#));
+            line(0, &format!(r#""event":"connection_made",{p}"#));
+            line(0, &format!(r#""event":"data_received",{p},"bytes":5"#));
+            line(1, &format!(r#""event":"write",{p},"bytes":3"#));
+            line(1, &format!(r#""event":"lose_connection",{p}"#));
+            line(0, &format!(r#""event":"data_received",{s},"bytes":3"#));
+            line(0, &format!(r#""event":"connection_lost",{p},{done}"#));
+            line(
+                0,
+                &format!(r#""event":"client_connection_lost",{client},{done}"#),
+            );
+            line(0, &format!(r#""event":"connection_lost",{s},{done}"#));
+            if i + 1 < connections {
+                // The next connector starts before this one stops: the
+                // client factory stays started.
+                let next = format!(r#""factory":"client","connector":"{next}""#);
+                line(0, &format!(r#""event":"connect_tcp",{next}"#));
+                line(0, &format!(r#""event":"do_start",{next}"#));
+                line(0, &format!(r#""event":"do_stop",{client}"#));
+            } else {
+                line(0, &format!(r#""event":"do_stop",{client}"#));
+                line(1, r#""event":"stop_factory","factory":"client""#);
+            }
+        }
+        line(0, r#""event":"stop_listening","port":"l""#);
+        line(0, r#""event":"do_stop","factory":"server","port":"l""#);
+        line(1, r#""event":"stop_factory","factory":"server""#);
+        line(0, r#""event":"end""#);
+        TraceReader::new(text.as_bytes())
+            .map(|r| r.expect("a well-formed trace").step)
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_paths_agree_with_the_general_path_on_a_trace_that_wraps_the_rings() {
+        let named = long_trace(300);
+        let mut checker = Checker::new(Profile::Strict);
+        for step in &named {
+            if let Err(e) = checker.step(step) {
+                panic!("the long trace is legal, but: {e}");
+            }
+        }
+        assert!(checker.is_complete());
+        agree("long trace, named ids", &named, Profile::Strict, true);
+        let counts = agree("long trace", &renumbered(&named), Profile::Strict, true);
+        // Every write is its callback's first action: once the general
+        // path filled the ring, each took the fast path and wrote the ring
+        // there, wrapping it.
+        let writes = counts[Transition::Write as usize];
+        assert_eq!(writes, 2 * 300 - 1 - super::RETURNED_FRAMES as u64, "{counts:?}");
     }
 
     #[test]
