@@ -1334,17 +1334,8 @@ impl Checker {
                 "connect_tcp with a connector id already used",
             ));
         }
-        self.connectors.insert(
-            c,
-            ConnectorState {
-                factory,
-                phase: ConnectorPhase::AwaitDoStart,
-                holds: false,
-                cancelled: false,
-                retry_inside: None,
-                born: step.seq,
-            },
-        );
+        self.connectors
+            .insert(c, ConnectorState::new(factory, step.seq));
         self.set_source(
             parent,
             Source::new(EventKind::ConnectTcp, Some(c), None, None, true),

@@ -210,6 +210,20 @@ pub(crate) struct ConnectorState {
     pub born: u64,
 }
 
+impl ConnectorState {
+    /// The connector a `connect_tcp` at seq `born` just made.
+    pub(crate) fn new(factory: FactoryId, born: u64) -> Self {
+        ConnectorState {
+            factory,
+            phase: ConnectorPhase::AwaitDoStart,
+            holds: false,
+            cancelled: false,
+            retry_inside: None,
+            born,
+        }
+    }
+}
+
 /// A port's state.
 #[derive(Clone, Debug)]
 pub(crate) struct PortState {

@@ -201,6 +201,17 @@ impl Checker {
         if step.depth != 0 {
             return self.fast_action(step);
         }
+        if !self.returns_plainly() {
+            // A hook is judged before the call stack moves (`check_hook`),
+            // and no fast path takes one.
+            if matches!(
+                step.event,
+                Event::StartFactory { .. } | Event::StopFactory { .. }
+            ) {
+                return self.general_step(step);
+            }
+            return self.return_all_then(step);
+        }
         // Each arm calls its path last: a jump, with no registers saved.
         match step.event {
             Event::ConnectTcp { factory, connector } => {
@@ -245,7 +256,7 @@ impl Checker {
 
     /// Whether every running callback returned, as a top-level event shows,
     /// without calls: nothing runs, or one callback that decides nothing
-    /// on its return. Otherwise the fast path hands the event to
+    /// on its return. Otherwise the event goes to
     /// [`return_all_then`](Checker::return_all_then).
     #[inline(always)]
     fn returns_plainly(&self) -> bool {
@@ -262,8 +273,8 @@ impl Checker {
     /// Pops every running callback (an outcome callback's return decides
     /// what Twisted does next), then judges the top-level `step` again,
     /// now with nothing running. The general path pops them first too
-    /// (hooks aside, which no fast path takes), so this stays done if a
-    /// fast path then declines the event.
+    /// (for any event but a hook), so this stays done if no fast path
+    /// takes the event.
     #[cold]
     #[inline(never)]
     fn return_all_then(&mut self, step: &Step) -> Verdict {
@@ -323,9 +334,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_connect_tcp(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         // A connector id seen before (live, idle or parked) takes the
         // general path, which revives or refuses it.
         if !self.connectors.can_insert_dense(c)
@@ -335,17 +343,8 @@ impl Checker {
             return self.general_step(step);
         }
         self.stack.clear();
-        self.connectors.insert_dense(
-            c,
-            ConnectorState {
-                factory,
-                phase: ConnectorPhase::AwaitDoStart,
-                holds: false,
-                cancelled: false,
-                retry_inside: None,
-                born: step.seq,
-            },
-        );
+        self.connectors
+            .insert_dense(c, ConnectorState::new(factory, step.seq));
         // An action: no frame.
         self.fast.counts[Transition::ConnectTcp as usize] += 1;
         self.last_seq = step.seq;
@@ -355,9 +354,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_do_start(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         // At count 0, start_factory must follow: the general path owes it.
         match self.factories.get_dense(factory) {
             Some(f) if f.num_ports > 0 => {}
@@ -386,9 +382,6 @@ impl Checker {
         factory: FactoryId,
         c: ConnectorId,
     ) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         match self.connectors.get_dense_mut(c) {
             Some(conn)
                 if conn.factory == factory
@@ -409,9 +402,6 @@ impl Checker {
         c: ConnectorId,
         p: ProtocolId,
     ) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         if !self.protocols.can_insert_dense(p) || self.at_live_limit() {
             return self.general_step(step);
         }
@@ -441,9 +431,6 @@ impl Checker {
         l: PortId,
         p: ProtocolId,
     ) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         match self.ports.get_dense(l) {
             Some(port) if port.factory == factory && port.started && !port.stopping => {}
             _ => return self.general_step(step),
@@ -458,9 +445,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_connection_made(&mut self, step: &Step, p: ProtocolId) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         match self.protocols.get_dense_mut(p) {
             Some(ps) if !ps.made => ps.made = true,
             _ => return self.general_step(step),
@@ -470,9 +454,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_data_received(&mut self, step: &Step, p: ProtocolId, bytes: u64) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         match self.protocols.get_dense(p) {
             Some(ps)
                 if ps.made
@@ -487,9 +468,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_connection_lost(&mut self, step: &Step, p: ProtocolId, reason: Reason) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         if !self.protocols.can_end_dense(p) {
             return self.general_step(step);
         }
@@ -534,9 +512,6 @@ impl Checker {
         c: ConnectorId,
         reason: Reason,
     ) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         match self.connectors.get_dense_mut(c) {
             Some(conn)
                 if conn.factory == factory
@@ -553,9 +528,6 @@ impl Checker {
 
     #[inline(never)]
     fn fast_do_stop(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
-        if !self.returns_plainly() {
-            return self.return_all_then(step);
-        }
         // At count 1, stop_factory must follow: the general path owes it.
         match self.factories.get_dense(factory) {
             Some(f) if f.num_ports > 1 => {}
@@ -911,7 +883,11 @@ mod tests {
         // path filled the ring, each took the fast path and wrote the ring
         // there, wrapping it.
         let writes = counts[Transition::Write as usize];
-        assert_eq!(writes, 2 * 300 - 1 - super::RETURNED_FRAMES as u64, "{counts:?}");
+        assert_eq!(
+            writes,
+            2 * 300 - 1 - super::RETURNED_FRAMES as u64,
+            "{counts:?}"
+        );
     }
 
     #[test]
