@@ -418,22 +418,12 @@ impl<'rt> Driver<'rt> {
             // shutting down.
             let legal = self.legal();
             let (aborted, losing) = self.conn(|c| (c.aborted, c.losing));
-            let due = if aborted {
-                Reason::ConnectionAborted
-            } else if losing {
-                Reason::ConnectionDone
-            } else {
-                Reason::ConnectionLost
-            };
-            let reason = std::iter::once(due)
-                .chain(Reason::ALL)
-                .find(|r| {
-                    legal.contains(&E::ConnectionLost {
-                        protocol: PROTOCOL,
-                        reason: *r,
-                    })
+            let reason = crate::recorder::reason_at_shutdown(aborted, losing, |reason| {
+                legal.contains(&E::ConnectionLost {
+                    protocol: PROTOCOL,
+                    reason,
                 })
-                .unwrap_or(due);
+            });
             self.lose(reason);
         }
         if self.done() {

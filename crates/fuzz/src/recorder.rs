@@ -18,7 +18,7 @@ use callorder_core::{
     ActionError, Address, CallbackError, ClientFactory, ConnectorId, Factory, PortId, Protocol,
     ProtocolId, ReactorOps, Reason, WriteStatus,
 };
-use callorder_trace::{Event, Holder, Record, Step};
+use callorder_trace::{Event, Record, Step};
 
 use crate::checks::{CheckKind, Finding};
 
@@ -684,18 +684,8 @@ impl<'rt, W: World + 'static> Stage<'rt, W> {
             let c = s.conns.get(&p);
             (c.is_some_and(|c| c.aborted), c.is_some_and(|c| c.losing))
         };
-        let due = if aborted {
-            Reason::ConnectionAborted
-        } else if losing {
-            Reason::ConnectionDone
-        } else {
-            Reason::ConnectionLost
-        };
         let legal = self.lost_reasons(p);
-        std::iter::once(due)
-            .chain(Reason::ALL)
-            .find(|r| legal.contains(r))
-            .unwrap_or(due)
+        reason_at_shutdown(aborted, losing, |r| legal.contains(&r))
     }
 
     /// Ends the trace with `end`, unless the case already found something.
@@ -793,42 +783,38 @@ impl<'rt, W: World + 'static> Stage<'rt, W> {
     }
 }
 
+/// The reason a connection ends with at shutdown: aborted if its protocol
+/// aborted, done if it was closing, else lost; if `allowed` refuses that
+/// reason, the first of the others it allows.
+pub(crate) fn reason_at_shutdown(
+    aborted: bool,
+    losing: bool,
+    allowed: impl Fn(Reason) -> bool,
+) -> Reason {
+    let due = if aborted {
+        Reason::ConnectionAborted
+    } else if losing {
+        Reason::ConnectionDone
+    } else {
+        Reason::ConnectionLost
+    };
+    std::iter::once(due)
+        .chain(Reason::ALL)
+        .find(|&r| allowed(r))
+        .unwrap_or(due)
+}
+
 /// The connector, port or protocol an event is about, for the log: `c1`,
 /// `l1`, `p2`; `factory` for the factory's own.
 pub(crate) fn who(event: &Event) -> String {
-    match *event {
-        Event::Connect { connector }
-        | Event::StartedConnecting { connector, .. }
-        | Event::ClientConnectionFailed { connector, .. }
-        | Event::ClientConnectionLost { connector, .. }
-        | Event::DoStart {
-            holder: Some(Holder::Connector(connector)),
-            ..
-        }
-        | Event::DoStop {
-            holder: Some(Holder::Connector(connector)),
-            ..
-        }
-        | Event::BuildProtocol {
-            holder: Holder::Connector(connector),
-            ..
-        } => format!("c{}", connector.0),
-        Event::DoStart {
-            holder: Some(Holder::Port(port)),
-            ..
-        }
-        | Event::DoStop {
-            holder: Some(Holder::Port(port)),
-            ..
-        }
-        | Event::BuildProtocol {
-            holder: Holder::Port(port),
-            ..
-        } => format!("l{}", port.0),
-        _ => match event.protocol() {
-            Some(p) => format!("p{}", p.0),
-            None => "factory".to_owned(),
-        },
+    if let Some(c) = event.connector() {
+        format!("c{}", c.0)
+    } else if let Some(l) = event.port() {
+        format!("l{}", l.0)
+    } else if let Some(p) = event.protocol() {
+        format!("p{}", p.0)
+    } else {
+        "factory".to_owned()
     }
 }
 

@@ -286,15 +286,30 @@ impl ReactorOps for Nowhere {
     }
 }
 
+/// What the floors call the life cycle's callbacks with: handles on a
+/// reactor that does nothing, a factory that builds bare protocols, and the
+/// address it builds them for.
+fn handles() -> (
+    Reactor,
+    Connector,
+    Transport,
+    Arc<dyn ClientFactory>,
+    Address,
+) {
+    let ops: Rc<dyn ReactorOps> = Rc::new(Nowhere);
+    (
+        Reactor::new(ops.clone()),
+        Connector::new(ConnectorId(1), ops.clone()),
+        Transport::new(ProtocolId(1), ops),
+        Arc::new(BareFactory),
+        Address::new("10.0.0.1:80"),
+    )
+}
+
 /// The life cycle's callbacks, called through the traits as a reactor calls
 /// them: one boxed future each (async-trait), polled once.
 fn floor_callbacks(n: usize) -> Duration {
-    let ops: Rc<dyn ReactorOps> = Rc::new(Nowhere);
-    let reactor = Reactor::new(ops.clone());
-    let connector = Connector::new(ConnectorId(1), ops.clone());
-    let transport = Transport::new(ProtocolId(1), ops);
-    let factory: Arc<dyn ClientFactory> = Arc::new(BareFactory);
-    let addr = Address::new("10.0.0.1:80");
+    let (reactor, connector, transport, factory, addr) = handles();
     let chunks: Vec<Vec<u8>> = [100, 1000, 10, 4000]
         .iter()
         .map(|n| vec![b'x'; *n])
@@ -329,12 +344,7 @@ type Owned = std::pin::Pin<Box<dyn std::future::Future<Output = CallbackResult>>
 /// reactor does on purpose).
 #[allow(clippy::await_holding_refcell_ref)]
 fn floor_owned_callbacks(n: usize) -> Duration {
-    let ops: Rc<dyn ReactorOps> = Rc::new(Nowhere);
-    let reactor = Reactor::new(ops.clone());
-    let connector = Connector::new(ConnectorId(1), ops.clone());
-    let transport = Transport::new(ProtocolId(1), ops);
-    let factory: Arc<dyn ClientFactory> = Arc::new(BareFactory);
-    let addr = Address::new("10.0.0.1:80");
+    let (reactor, connector, transport, factory, addr) = handles();
     let chunks: Vec<Bytes> = SIZES.iter().map(|&n| vec![b'x'; n].into()).collect();
     let holder = callorder_trace::Holder::Connector(connector.id());
     let start = Instant::now();
