@@ -286,7 +286,7 @@ impl Checker {
         &self.warnings
     }
 
-    /// How often each rule was exercised so far.
+    /// How often each rule was exercised so far (a copy of the counts).
     pub fn coverage(&self) -> Coverage {
         let mut coverage = self.coverage.clone();
         self.fast.add_coverage(&mut coverage);
@@ -303,14 +303,34 @@ impl Checker {
     /// on every fixture), and to rule them out when a verdict looks wrong.
     ///
     /// ```
-    /// use callorder_checker::{Checker, Profile};
-    /// use callorder_trace::{Event, FactoryId, PortId, Step};
+    /// use callorder_checker::{Checker, Profile, Rule};
+    /// use callorder_trace::{Event, FactoryId, Holder, PortId, ProtocolId, Step};
     ///
-    /// let listen = Step::new(1, Event::ListenTcp { factory: FactoryId(1), port: PortId(1) });
+    /// let (f, l, p) = (FactoryId(1), PortId(1), ProtocolId(1));
+    /// let events = [
+    ///     (0, Event::ListenTcp { factory: f, port: l }),
+    ///     (0, Event::DoStart { factory: f, holder: Some(Holder::Port(l)) }),
+    ///     (1, Event::StartFactory { factory: f }),
+    ///     // These three take fast paths, where they are on.
+    ///     (0, Event::BuildProtocol { factory: f, holder: Holder::Port(l), protocol: Some(p) }),
+    ///     (0, Event::ConnectionMade { protocol: p }),
+    ///     (0, Event::DataReceived { protocol: p, bytes: 5 }),
+    /// ];
     /// let mut fast = Checker::new(Profile::Strict);
     /// let mut general = Checker::new(Profile::Strict).with_fast_paths(false);
-    /// assert_eq!(fast.step(&listen).is_ok(), general.step(&listen).is_ok());
+    /// for (i, (depth, event)) in events.into_iter().enumerate() {
+    ///     let step = Step::new(i as u64 + 1, event).at_depth(depth);
+    ///     fast.step(&step).unwrap();
+    ///     general.step(&step).unwrap();
+    /// }
     /// assert_eq!(fast.coverage(), general.coverage());
+    /// assert_eq!(fast.coverage().count(Rule::EmptyData), 1);
+    ///
+    /// // The same violation either way: fast paths leave those to the
+    /// // general path.
+    /// let again = Step::new(7, Event::ConnectionMade { protocol: p });
+    /// let (a, b) = (fast.step(&again).unwrap_err(), general.step(&again).unwrap_err());
+    /// assert_eq!(a.to_string(), b.to_string());
     /// ```
     #[must_use]
     pub fn with_fast_paths(mut self, on: bool) -> Self {

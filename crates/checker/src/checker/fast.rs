@@ -1,27 +1,30 @@
-//! Fast paths: the common top-level transitions of a life cycle, checked
-//! without the general machinery of a step.
+//! Fast paths: the common transitions of a life cycle, checked without the
+//! general machinery of a step.
 //!
 //! Almost every event of a real trace is a top-level callback (depth 0, no
-//! `within`, no error) that moves one object one step along its life cycle:
-//! `do_start` for a connector that owes one, `started_connecting`,
+//! `within`, no error) that moves one object one step along its life cycle
+//! (`do_start` for a connector that owes one, `started_connecting`,
 //! `build_protocol`, `connection_made`, `data_received`, `connection_lost`,
-//! `client_connection_lost`, `do_stop` that leaves the factory started, and
-//! the `connect_tcp` of a new connector. Each [`Transition`] checks exactly
-//! the state the general handler would accept for that event, and updates it
+//! `client_connection_lost`, `do_stop` that leaves the factory started, the
+//! `connect_tcp` of a new connector), or a `write` or `lose_connection` of
+//! the innermost running callback. Each [`Transition`] checks exactly the
+//! state the general handler would accept for that event, and updates it
 //! exactly as that handler would; anything else (an unusual state, a
-//! violation, a hook to come, a callback nested or raised) falls through to
-//! the general path before anything is changed, and the general path decides.
+//! violation, a hook to come, a callback nested or raised, ids outside the
+//! dense index) goes to the general path before anything is changed, and
+//! the general path decides.
 //!
 //! A step's time follows its loads and stores (see `docs/performance.md`),
 //! and the general path pays for its generality on every event: the call
 //! stack's parent kept across calls, a coverage count per rule checked, the
 //! registers saved around each handler. A transition counts its coverage
-//! once ([`Transition::RULES`] says which rules it checks) and keeps its few
-//! values in registers.
+//! once ([`Transition::rules`] says which rules that stands for), and its
+//! function calls nothing on its common path, so it saves no registers.
 //!
 //! The fast paths change no verdict, no violation and no coverage count:
-//! `Checker::with_fast_paths(false)` turns them off, and the tests compare
-//! both ways, state for state, on every fixture and on mutants of them.
+//! `Checker::with_fast_paths(false)` turns them off, and the tests below
+//! compare both ways, state for state, on every fixture, on mutants of the
+//! legal ones and on a long generated trace.
 
 use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
@@ -188,11 +191,10 @@ impl Checker {
     /// Judges `step` on a fast path if one takes it, else on the general
     /// path.
     ///
-    /// Each fast path is a function of its own, called last, as is the
-    /// general path from each of them when it declines: calls in tail
-    /// position compile to jumps, so this dispatch saves no registers and
-    /// each path saves only those it needs (the time of a step follows its
-    /// loads and stores).
+    /// This dispatch inlines into `step`'s caller. Each fast path is a
+    /// function of its own that calls nothing on its common path and, when
+    /// it declines, calls the general path last (a jump): none saves
+    /// registers it does not need.
     #[inline(always)]
     pub(crate) fn fast_step(&mut self, step: &Step) -> Verdict {
         if !self.fast.ready || step.failed || step.within.is_some() {
@@ -309,19 +311,24 @@ impl Checker {
                 return self.taken_first(step, transition, frame);
             }
         }
-        self.fast.counts[transition as usize] += 1;
-        self.last_seq = step.seq;
-        self.recent.push_allocated(step.seq, 0, step.event);
-        Ok(())
+        self.record(step, transition, 0)
     }
 
     /// [`taken`](Checker::taken) with nothing running before.
     #[inline(never)]
     fn taken_first(&mut self, step: &Step, transition: Transition, frame: Frame) -> Verdict {
         self.stack.push(frame);
+        self.record(step, transition, 0)
+    }
+
+    /// What every step the fast paths take ends with, as the general path
+    /// ends its own: its coverage, its seq, and its place among the recent
+    /// events. (`depth` is the step's, a constant on the top-level paths.)
+    #[inline(always)]
+    fn record(&mut self, step: &Step, transition: Transition, depth: u32) -> Verdict {
         self.fast.counts[transition as usize] += 1;
         self.last_seq = step.seq;
-        self.recent.push_allocated(step.seq, 0, step.event);
+        self.recent.push_allocated(step.seq, depth, step.event);
         Ok(())
     }
 
@@ -346,10 +353,7 @@ impl Checker {
         self.connectors
             .insert_dense(c, ConnectorState::new(factory, step.seq));
         // An action: no frame.
-        self.fast.counts[Transition::ConnectTcp as usize] += 1;
-        self.last_seq = step.seq;
-        self.recent.push_allocated(step.seq, 0, step.event);
-        Ok(())
+        self.record(step, Transition::ConnectTcp, 0)
     }
 
     #[inline(never)]
@@ -613,10 +617,7 @@ impl Checker {
             self.returned_sources[next] = (last_seq, last);
             self.returned_sources_next = (next + 1) % RETURNED_FRAMES;
         }
-        self.fast.counts[transition as usize] += 1;
-        self.last_seq = step.seq;
-        self.recent.push_allocated(step.seq, step.depth, step.event);
-        Ok(())
+        self.record(step, transition, step.depth)
     }
 }
 
