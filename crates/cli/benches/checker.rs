@@ -11,6 +11,9 @@
 //! - `peak_rss_mib`: the peak resident memory of a child process that only
 //!   checks the file (through the same code as `callorder check`).
 //!
+//! And for scale, after the first: `read_steps_per_s`, the same steps read
+//! (the fields the checker reads first) and not checked.
+//!
 //! The workload is [`callorder_cli::workload::Workload`], written once to
 //! `target/bench-data/`. Environment overrides: `CALLORDER_BENCH_EVENTS`
 //! (default 10,000,000), `CALLORDER_BENCH_WAVE` (100,000),
@@ -178,11 +181,24 @@ fn bench(steps_only: bool) {
         assert!(checker.is_complete());
         elapsed
     });
+    // For scale: reading every field the checker reads first, and no more.
+    let read_time = best_of(runs, || {
+        let start = Instant::now();
+        let mut sum = 0u64;
+        for step in &steps {
+            sum = sum.wrapping_add(step.seq ^ u64::from(step.depth) ^ u64::from(step.failed));
+            sum = sum.wrapping_add(step.within.unwrap_or(0) ^ step.event.kind() as u64);
+        }
+        std::hint::black_box(sum);
+        start.elapsed()
+    });
     let n = steps.len() as f64;
     drop(steps);
     let steps_per_s = n / checker_time.as_secs_f64();
+    let read_per_s = n / read_time.as_secs_f64();
     if steps_only {
         println!("checker_steps_per_s={steps_per_s:.0}");
+        println!("read_steps_per_s={read_per_s:.0}  (the steps read, not checked: for scale)");
         return;
     }
 
@@ -229,6 +245,7 @@ fn bench(steps_only: bool) {
         "checker_steps_per_s={steps_per_s:.0}  (goal >= {GOAL_STEPS_PER_S:.0}: {})",
         met(steps_per_s >= GOAL_STEPS_PER_S)
     );
+    println!("read_steps_per_s={read_per_s:.0}  (the steps read, not checked: for scale)");
     println!(
         "parse_check_events_per_s={events_per_s:.0}  (goal >= {GOAL_EVENTS_PER_S:.0}: {})",
         met(events_per_s >= GOAL_EVENTS_PER_S)
