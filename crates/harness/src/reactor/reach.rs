@@ -149,27 +149,34 @@ impl State {
 
     /// Why `conn` names no connection, with what existed.
     pub(super) fn no_conn(&self, conn: Conn) -> String {
-        let why = match conn {
+        format!(
+            "no connection {conn}{} ({})",
+            self.why_no_conn(conn),
+            self.what_exists(conn)
+        )
+    }
+
+    /// What became of the attempt or arrival of `conn`, when it came.
+    fn why_no_conn(&self, conn: Conn) -> String {
+        match conn {
             Conn::Client(n) => match self.attempts.get(n.wrapping_sub(1)) {
                 None => String::new(),
-                Some(c) => {
-                    let connecting = self
-                        .connectors
-                        .get(c)
-                        .is_some_and(|cs| cs.attempt == n && cs.phase == Phase::Connecting);
-                    if connecting {
+                Some(c) => match self.connectors.get(c) {
+                    Some(cs) if cs.attempt == n && cs.phase == Phase::Connecting => {
                         format!(": attempt {n} is still connecting")
-                    } else {
-                        format!(": attempt {n} did not connect")
                     }
-                }
+                    Some(cs) if cs.attempt == n && cs.phase == Phase::Connected(None) => format!(
+                        ": attempt {n} was accepted, and its connection is made once its \
+                         build_protocol returns"
+                    ),
+                    _ => format!(": attempt {n} did not connect"),
+                },
             },
             Conn::Server(n) if n >= 1 && n <= self.server_conns.len() => {
                 format!(": the build_protocol of arrival {n} made no protocol")
             }
             Conn::Server(_) => String::new(),
-        };
-        format!("no connection {conn}{why} ({})", self.what_exists(conn))
+        }
     }
 
     /// The connections on `conn`'s side so far, and its attempts or
@@ -342,10 +349,11 @@ impl State {
     /// faults that never fired reached nothing.
     pub(super) fn unreached_at_end(&mut self) {
         for setting in std::mem::take(&mut self.pending) {
+            let conn = setting.conn;
             let why = format!(
-                "it waited for connection {} to be made, and the run ended without it ({})",
-                setting.conn,
-                self.no_conn(setting.conn)
+                "it waited for connection {conn}, which the run never made{} ({})",
+                self.why_no_conn(conn),
+                self.what_exists(conn)
             );
             self.unreached(setting.at, &setting.event, why);
         }
