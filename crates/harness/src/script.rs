@@ -352,6 +352,50 @@ impl Script {
         })
     }
 
+    /// The script without the events `failures` name (a lenient run's
+    /// [`Run::skipped`](crate::Run::skipped)), and without the steps that
+    /// leaves empty: what a fuzzer prints after shrinking, so that the
+    /// script runs under the strict default as it ran leniently (a skipped
+    /// step changed nothing). Where the steps came from is not kept.
+    ///
+    /// ```
+    /// use callorder_harness::{Conn, MockReactor, Script};
+    /// let script = Script::new().close(Conn::Client(1)).shutdown();
+    /// let lenient = MockReactor::new().lenient().run(script.clone(), |_| {});
+    /// let pruned = script.without(&lenient.skipped);
+    /// assert_eq!(pruned, Script::new().shutdown());
+    /// MockReactor::new().run(pruned, |_| {}).assert_clean();
+    /// ```
+    #[must_use]
+    pub fn without(&self, failures: &[crate::ScriptFailure]) -> Script {
+        let gone = |step: usize, event: usize| {
+            failures.iter().any(|f| {
+                f.step == step && (f.event == event || !matches!(self.steps[step], Step::Batch(_)))
+            })
+        };
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for (i, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Batch(events) => {
+                    let kept: Vec<WorldEvent> = (events.iter().enumerate())
+                        .filter(|&(j, _)| !gone(i, j))
+                        .map(|(_, e)| e.clone())
+                        .collect();
+                    if !kept.is_empty() {
+                        steps.push(Step::Batch(kept));
+                    }
+                }
+                other if !gone(i, 0) => steps.push(other.clone()),
+                _ => {}
+            }
+        }
+        Script {
+            steps,
+            name: self.name.clone(),
+            origin: None,
+        }
+    }
+
     /// The script with the steps' places in their file, from the parser.
     pub(crate) fn with_origin(mut self, origin: Origin) -> Self {
         self.origin = Some(Arc::new(origin));
