@@ -79,8 +79,8 @@ pub struct Run {
     pub errors: Vec<ImplError>,
     /// Bytes the implementation wrote on each connection whose peer is the
     /// script (not another implementation), and the peer read, by
-    /// connection: clients first in attempt order, then servers in accept
-    /// order. At most [`MockReactor::written_limit`](crate::MockReactor::written_limit)
+    /// connection: clients first in attempt order, then servers in arrival
+    /// order (the numbering of [`Conn`]). At most [`MockReactor::written_limit`](crate::MockReactor::written_limit)
     /// bytes per connection (1 MiB unless set): the first ones; the
     /// connections whose record was cut are in [`Run::written_cut`].
     pub written: Vec<(Conn, Vec<u8>)>,
@@ -88,7 +88,7 @@ pub struct Run {
     /// limit, with how many bytes their peer read in all.
     pub written_cut: Vec<(Conn, u64)>,
     /// Every connection the run made, in the order of [`Run::written`]
-    /// (clients by attempt, then servers), with its protocol and the bytes
+    /// (clients by attempt, then servers by arrival), with its protocol and the bytes
     /// that went each way; see [`Run::bytes_written`].
     pub connections: Vec<ConnStats>,
     /// Steps of the script that failed: steps that reached nothing (an
