@@ -294,7 +294,9 @@ struct ConnSt {
     /// Bytes written and not yet read by the peer.
     buffered: usize,
     window: Option<usize>,
-    write_error: bool,
+    /// A write error the script armed (`WorldEvent::WriteError`), and
+    /// where: the next write to the socket fails.
+    write_error: Option<At>,
     producer: Producer,
     /// With the script as peer, the first bytes written, up to the run's
     /// limit: the script only needs them in order, so they are not kept
@@ -962,6 +964,9 @@ impl MockReactor {
         if s.violation.is_none() && !s.exhausted {
             s.unreached_at_end();
         }
+        // In the order of the script, those found at the end among them.
+        s.script_failures.sort_by_key(|f| (f.step, f.event));
+        s.skipped.sort_by_key(|f| (f.step, f.event));
         let mut written = Vec::new();
         let mut written_cut = Vec::new();
         let mut connections = Vec::new();

@@ -161,7 +161,8 @@ pub enum WorldEvent {
         /// The largest chunk.
         bytes: Option<usize>,
     },
-    /// Our next write to the socket fails (broken pipe).
+    /// Our next write to the socket fails (broken pipe). One that no write
+    /// meets by the end of the run reached nothing, and the run reports it.
     WriteError {
         /// Which connection.
         conn: Conn,
@@ -184,7 +185,8 @@ pub enum WorldEvent {
     /// failure of the run ([`Run::script_failures`](crate::Run::script_failures))
     /// that shows both, escaped, and the first offset where they differ.
     /// Bytes still in the write buffer (the peer's [`WorldEvent::Window`] is
-    /// full) are not received yet.
+    /// full) are not received yet. It also checks a connection that has
+    /// ended: what it received stays known.
     Expect {
         /// Which connection (its peer must be the script).
         conn: Conn,

@@ -534,3 +534,65 @@ fn a_batch_event_that_names_a_connection_its_own_resolve_makes_is_too_early() {
     );
     assert_eq!(run.script_failures[0].event, 1);
 }
+
+#[test]
+fn a_write_error_that_never_meets_a_write_reached_nothing() {
+    let run = MockReactor::new().run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .write_error(Conn::Client(1))
+            .write_error(Conn::Client(1))
+            .shutdown(),
+        |r| {
+            client(r, ADDR, echo());
+        },
+    );
+    assert_eq!(
+        failures(&run),
+        [
+            "step 2 (write_error client 1): it never fired: no write of the implementation on \
+             client 1 reached the socket after it",
+            "step 3 (write_error client 1): a write error is armed on it already: the next \
+             write fails once",
+        ]
+    );
+    // Met by a write, it breaks the connection and reached something.
+    let run = MockReactor::new().run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .write_error(Conn::Client(1))
+            .send(Conn::Client(1), b"echoed")
+            .shutdown(),
+        |r| {
+            client(r, ADDR, echo());
+        },
+    );
+    run.assert_clean();
+    assert!(events(&run).contains(&"connection_lost(connection_lost)".to_owned()));
+}
+
+#[test]
+fn an_expect_after_the_connection_ended_checks_what_it_received() {
+    let b = Behaviour {
+        write_on_made: Some(b"bye".to_vec()),
+        lose_on_made: true,
+        ..Behaviour::default()
+    };
+    let run = MockReactor::new().run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .expect(Conn::Client(1), b"bye")
+            .expect(Conn::Client(2), b"")
+            .shutdown(),
+        |r| {
+            client(r, ADDR, b);
+        },
+    );
+    assert_eq!(
+        failures(&run),
+        [
+            "step 3 (expect client 2 \"\"): no connection client 2 (connections so far: client 1 \
+          (ended); attempts: 1)"
+        ]
+    );
+}

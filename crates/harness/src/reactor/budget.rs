@@ -29,10 +29,11 @@ pub struct StepBudget {
 }
 
 impl StepBudget {
-    /// A million turns and 1 GiB written per step: far more than any test
-    /// of this workspace makes in a step (the largest, 100,000 connections
-    /// made in one batch, takes about 400,000 turns), and a trace short
-    /// enough to keep in memory when the budget runs out.
+    /// A million turns and 1 GiB written per step: more than three times
+    /// what the largest run of this workspace makes in a step (the harness
+    /// bench's 100,000 connections opened in one batch: about 300,000 turns
+    /// at their shutdown), and a trace short enough to keep in memory when
+    /// the budget runs out (a record or so per turn).
     pub const DEFAULT: StepBudget = StepBudget {
         turns: 1_000_000,
         bytes: 1 << 30,

@@ -345,8 +345,8 @@ impl State {
         }
     }
 
-    /// At the end of a run that finished: settings no connection took and
-    /// faults that never fired reached nothing.
+    /// At the end of a run that finished: settings no connection took, and
+    /// faults and write errors that never fired, reached nothing.
     pub(super) fn unreached_at_end(&mut self) {
         for setting in std::mem::take(&mut self.pending) {
             let conn = setting.conn;
@@ -356,6 +356,20 @@ impl State {
                 self.what_exists(conn)
             );
             self.unreached(setting.at, &setting.event, why);
+        }
+        let armed: Vec<(At, Conn)> = (self.client_conns.iter().enumerate())
+            .filter_map(|(i, p)| Some((Conn::Client(i + 1), (*p)?)))
+            .chain(
+                (self.server_conns.iter().enumerate())
+                    .filter_map(|(i, p)| Some((Conn::Server(i + 1), (*p)?))),
+            )
+            .filter_map(|(conn, p)| Some((self.conns.get(&p)?.write_error?, conn)))
+            .collect();
+        for (at, conn) in armed {
+            let why = format!(
+                "it never fired: no write of the implementation on {conn} reached the socket after it"
+            );
+            self.unreached(at, &WorldEvent::WriteError { conn }, why);
         }
         for fault in std::mem::take(&mut self.faults) {
             let e = WorldEvent::Fault {

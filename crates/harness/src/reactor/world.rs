@@ -314,7 +314,7 @@ impl State {
                 reading_paused: false,
                 buffered: 0,
                 window: None,
-                write_error: false,
+                write_error: None,
                 producer: Producer::None,
                 written: Vec::new(),
                 bytes_written: 0,
@@ -521,8 +521,7 @@ impl State {
         if c.lost || c.buffered == 0 {
             return;
         }
-        if c.write_error {
-            c.write_error = false;
+        if c.write_error.take().is_some() {
             self.lose(p, Reason::ConnectionLost);
             return;
         }
@@ -672,8 +671,18 @@ impl State {
             WorldEvent::ReadChunks { conn, .. } | WorldEvent::Window { conn, .. } => {
                 self.setting(conn, e, at);
             }
+            // What a connection received is known after it ended too.
+            WorldEvent::Expect { conn, ref bytes } => match self.conn_of(conn) {
+                Some(p) => {
+                    let expected = bytes.clone();
+                    self.expect(p, &e, &expected, at);
+                }
+                None => {
+                    let why = self.no_conn(conn);
+                    self.unreached(at, &e, why);
+                }
+            },
             WorldEvent::Send { conn, .. }
-            | WorldEvent::Expect { conn, .. }
             | WorldEvent::HalfClose { conn }
             | WorldEvent::Close { conn }
             | WorldEvent::Reset { conn }
@@ -693,17 +702,17 @@ impl State {
         }
         match e {
             WorldEvent::Send { bytes, .. } => self.deliver_data(p, bytes),
-            WorldEvent::Expect { ref bytes, .. } => {
-                let expected = bytes.clone();
-                self.expect(p, &e, &expected, at);
-            }
             WorldEvent::HalfClose { .. } => self.peer_closed(p, true),
             WorldEvent::Close { .. } => self.lose(p, Reason::ConnectionDone),
             WorldEvent::Reset { .. } => self.lose(p, Reason::ConnectionLost),
             WorldEvent::WriteError { .. } => {
-                if let Some(c) = self.conns.get_mut(&p) {
-                    c.write_error = true;
+                let c = self.conns.get_mut(&p).expect("a reached connection");
+                if c.write_error.is_some() {
+                    let why = "a write error is armed on it already: the next write fails once"
+                        .to_owned();
+                    return self.unreached(at, &e, why);
                 }
+                c.write_error = Some(at);
             }
             _ => unreachable!("events on a connection"),
         }
