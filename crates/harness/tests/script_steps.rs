@@ -596,3 +596,34 @@ fn an_expect_after_the_connection_ended_checks_what_it_received() {
         ]
     );
 }
+
+#[test]
+fn a_window_at_the_head_holds_for_a_connection_the_set_up_makes() {
+    // A client and a server of the same reactor: they connect during the
+    // set-up, before the first step. The window at the head is there first,
+    // so the server reads nothing of the client's greeting until it opens.
+    let greeter = Behaviour {
+        write_on_made: Some(b"hello".to_vec()),
+        ..Behaviour::default()
+    };
+    let run = MockReactor::new().run(
+        Script::new()
+            .window(Conn::Client(1), Some(0))
+            .advance(std::time::Duration::from_secs(1))
+            .window(Conn::Client(1), None)
+            .shutdown(),
+        |r| {
+            r.listen_tcp("127.0.0.1:80", ProbeFactory::new(echo()))
+                .unwrap();
+            client(r, "127.0.0.1:80", greeter);
+        },
+    );
+    run.assert_clean();
+    let server = run.protocol(Conn::Server(1)).unwrap();
+    let received: Vec<f64> = run
+        .events_of(server)
+        .filter(|r| r.step.event.kind() == EventKind::DataReceived)
+        .filter_map(|r| r.t)
+        .collect();
+    assert_eq!(received, [1.0]);
+}
