@@ -5,7 +5,10 @@
 //! A [`Script`] says what the world does (connects accepted or refused,
 //! bytes in chunks, closes, resets, time passing); the implementation decides
 //! everything else. [`MockReactor::run`] gives a [`Run`]: the trace in format
-//! v1, the first violation if any, and the implementation's errors.
+//! v1, the first violation if any, and the implementation's errors. Every
+//! step must reach what it names (a `send` to a connection that never
+//! existed or has ended fails the run, [`Run::script_failures`]), and every
+//! step must let the reactor go quiet within its [`StepBudget`].
 //!
 //! ```
 //! use std::sync::Arc;
