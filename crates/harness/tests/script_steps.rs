@@ -627,3 +627,21 @@ fn a_window_at_the_head_holds_for_a_connection_the_set_up_makes() {
         .collect();
     assert_eq!(received, [1.0]);
 }
+
+#[test]
+fn an_empty_send_delivers_nothing_and_says_so() {
+    let run = MockReactor::new().run(
+        Script::new()
+            .resolve(1, Outcome::Accept)
+            .send(Conn::Client(1), b"")
+            .shutdown(),
+        |r| {
+            client(r, ADDR, echo());
+        },
+    );
+    assert_eq!(
+        failures(&run),
+        ["step 2 (send client 1 \"\"): no bytes: an empty send delivers nothing"]
+    );
+    assert_eq!(run.events_of_kind(EventKind::DataReceived).count(), 0);
+}

@@ -701,6 +701,11 @@ impl State {
             return self.unreached(at, &e, why);
         }
         match e {
+            WorldEvent::Send { ref bytes, .. } if bytes.is_empty() => {
+                // Twisted never delivers empty data: nothing would arrive.
+                let why = "no bytes: an empty send delivers nothing".to_owned();
+                self.unreached(at, &e, why);
+            }
             WorldEvent::Send { bytes, .. } => self.deliver_data(p, bytes),
             WorldEvent::HalfClose { .. } => self.peer_closed(p, true),
             WorldEvent::Close { .. } => self.lose(p, Reason::ConnectionDone),
