@@ -342,8 +342,8 @@ impl Fuzz {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use callorder_fuzz::fuzz_client;
-    /// use callorder_reference::{Echo, ReconnectingClientFactory, RetryPolicy};
+    /// use callorder::fuzz_client;
+    /// use callorder::reference::{Echo, ReconnectingClientFactory, RetryPolicy};
     ///
     /// fuzz_client(|| {
     ///     ReconnectingClientFactory::new(|_| Box::new(Echo::new()))

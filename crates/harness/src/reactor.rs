@@ -490,7 +490,7 @@ struct Ops {
 /// one.
 ///
 /// ```
-/// use callorder_harness::{MockReactor, Script};
+/// use callorder::{MockReactor, Script};
 /// let run = MockReactor::new().run(Script::new().shutdown(), |_reactor| {});
 /// run.assert_clean();
 /// assert!(run.trace_jsonl().ends_with("\"event\":\"end\"}\n"));
@@ -596,7 +596,7 @@ impl MockReactor {
     /// [`Run::trace`] is cut, to the records just before the run ended.
     ///
     /// ```
-    /// use callorder_harness::{MockReactor, Script};
+    /// use callorder::{MockReactor, Script};
     /// let run = MockReactor::new()
     ///     .keep_last(1)
     ///     .run(Script::new().advance(std::time::Duration::from_secs(1)).shutdown(), |_| {});
@@ -636,7 +636,7 @@ impl MockReactor {
     /// [`runtime`](MockReactor::runtime), reused across runs.
     ///
     /// ```
-    /// use callorder_harness::{MockReactor, Script};
+    /// use callorder::{MockReactor, Script};
     /// let rt = MockReactor::runtime();
     /// for _ in 0..3 {
     ///     MockReactor::new().run_on(&rt, Script::new().shutdown(), |_| {}).assert_clean();
