@@ -147,11 +147,18 @@ fn every_section_of_a_project_doc_a_rule_cites_exists() {
 }
 
 /// Repository paths named in `text`: words that start with one of the
-/// repository's top directories, up to the first character that cannot be
-/// part of a path. (`docs/` is matched anywhere, other roots only at the
-/// start of a word.)
+/// repository's top directories (not inside a longer path: `xdocs/a` and
+/// `src/tests/a` are not), up to the first character that cannot be part of
+/// a path.
 fn paths_in(text: &str) -> Vec<String> {
-    const ROOTS: &[&str] = &["docs/", "crates/", "fixtures/", "tests/", ".ci/"];
+    const ROOTS: &[&str] = &[
+        "docs/",
+        "crates/",
+        "fixtures/",
+        "tests/",
+        "examples/",
+        ".ci/",
+    ];
     let mut paths = Vec::new();
     for (i, _) in text.char_indices() {
         let before = text[..i].chars().next_back();
