@@ -204,10 +204,33 @@ fn every_field_of_every_well_formed_example_is_read_as_the_doc_says() {
     }
 }
 
+/// What trace format v1 without its extensions says about an event.
+fn v1_fields(r: &Record) -> String {
+    let e = &r.step.event;
+    format!(
+        "{} {} {:?} {} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        r.step.seq,
+        r.step.depth,
+        r.step.within,
+        r.step.failed,
+        e.kind(),
+        e.factory(),
+        e.connector(),
+        e.port(),
+        e.protocol(),
+        e.reason(),
+        r.t,
+        r.addr,
+        r.detail,
+        r.timeout,
+    )
+}
+
 #[test]
-fn the_optional_extensions_of_v1_are_read_and_the_rest_of_their_line_is_unchanged() {
-    // Readers that do not know a field skip it: each extension field, taken
-    // off its line, leaves a line that reads as the same record.
+fn the_optional_extensions_of_v1_are_read_and_leave_the_rest_of_their_line_unchanged() {
+    // A reader that does not know a field skips it (today's callorder-trace
+    // knows none of these): each line with its extension fields reads as
+    // the same line without them does, as far as v1 goes.
     const EXTENSIONS: &[&str] = &["hooks", "scope", "data", "data_cut", "caller", "site"];
     let mut seen: Vec<&str> = Vec::new();
     for ex in examples(&doc()) {
@@ -226,12 +249,9 @@ fn the_optional_extensions_of_v1_are_read_and_the_rest_of_their_line_is_unchange
             bare.push('\n');
         }
         let bare_records = read(&bare).expect("the same trace without extensions");
-        assert_eq!(
-            format!("{records:?}"),
-            format!("{bare_records:?}"),
-            "docs/trace-format.md:{}",
-            ex.at
-        );
+        let with: Vec<String> = records.iter().map(v1_fields).collect();
+        let without: Vec<String> = bare_records.iter().map(v1_fields).collect();
+        assert_eq!(with, without, "docs/trace-format.md:{}", ex.at);
     }
     seen.sort_unstable();
     let mut all = EXTENSIONS.to_vec();
