@@ -272,14 +272,17 @@ fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // Build output, git's own files and local virtual environments are
-        // not the repository's content.
-        if matches!(name, "target" | ".git" | ".venv") {
-            continue;
-        }
         if p.is_dir() {
+            // Build output, git's files, virtual environments and caches
+            // (hidden directories) are made on a machine, not written for
+            // the repository; `.ci` is the one hidden directory it has.
+            let made_here = name == "target" || name == "__pycache__";
+            if made_here || (name.starts_with('.') && name != ".ci") {
+                continue;
+            }
             text_files(&p, out);
-        } else {
+        } else if name != ".git" {
+            // (A worktree's `.git` is a file naming where its repository is.)
             out.push(p);
         }
     }
