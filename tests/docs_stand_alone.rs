@@ -246,6 +246,63 @@ fn every_repository_path_the_docs_rules_and_messages_name_exists() {
     );
 }
 
+/// Paths relative to the file that names them: words starting with `../`.
+fn relative_paths_in(text: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for (i, _) in text.match_indices("../") {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || "_./-".contains(c)) {
+            continue;
+        }
+        let rest = &text[i..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || "_./-".contains(c)))
+            .unwrap_or(rest.len());
+        paths.push(rest[..end].trim_end_matches('.').to_owned());
+    }
+    paths
+}
+
+#[test]
+fn every_relative_path_a_markdown_file_names_is_in_the_repository() {
+    let root = root();
+    let mut files = Vec::new();
+    text_files(&root, &mut files);
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
+        let dir = f.parent().expect("a file is in a directory");
+        for rel in relative_paths_in(&fs::read_to_string(f).expect("markdown is text")) {
+            seen += 1;
+            let target = dir.join(&rel);
+            let inside = target
+                .canonicalize()
+                .is_ok_and(|t| t.starts_with(root.canonicalize().expect("the root")));
+            if !inside {
+                bad.push(format!(
+                    "{}: {rel}",
+                    f.strip_prefix(&root).unwrap_or(f).display()
+                ));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "outside the repository or missing: {bad:?} ({seen} seen)"
+    );
+}
+
+#[test]
+fn the_relative_path_scan_finds_relative_paths() {
+    assert_eq!(
+        relative_paths_in("see ../tools/judge.py. and (../x), not a/../b"),
+        ["../tools/judge.py", "../x"]
+    );
+}
+
 #[test]
 fn the_path_scan_finds_paths_and_only_paths() {
     assert_eq!(
