@@ -1583,6 +1583,16 @@ impl MockReactor {
                                 cs.phase = Phase::Outcome;
                             }
                             next.push(Call::ConnectionFailed(c, Reason::ConnectError));
+                            // And its socket closes in order (tcp.py
+                            // failIfNotConnected, `_closeSocket(True)`): a
+                            // joined server reads a clean close.
+                            let attempt = s.connectors.get(&c).map(|cs| cs.attempt);
+                            if let Some(&j) = attempt.and_then(|a| s.attempt_joins.get(&a)) {
+                                s.joins[j].client_gone = true;
+                                if let Some(server) = s.joins[j].server {
+                                    s.io_next.push_back(Io::PeerClosed(server));
+                                }
+                            }
                         } else {
                             let attempt = s.connectors[&c].attempt;
                             let peer = match s.attempt_joins.get(&attempt) {
@@ -1648,6 +1658,15 @@ impl MockReactor {
                                     s.joins[j].server = Some(p);
                                 }
                                 next.push(Call::ConnectionMade(p));
+                                if let Peer::Joined(j, _) = peer {
+                                    if s.joins[j].client_gone {
+                                        // The client side closed while this
+                                        // build ran (its build or
+                                        // connection_made raised): the close
+                                        // waits in the socket, read next.
+                                        s.io_next.push_back(Io::PeerClosed(p));
+                                    }
+                                }
                             }
                             _ => {
                                 // S2/S3: the socket is closed; a joined peer sees a clean close.
