@@ -95,8 +95,10 @@
 //!
 //! A campaign is deterministic: seed 0 unless [`Fuzz::seed`] says otherwise.
 //! The environment overrides both: [`SEED_ENV`] (`CALLORDER_FUZZ_SEED`, a
-//! number or `random`) and [`CASES_ENV`] (`CALLORDER_FUZZ_CASES`); CI runs
-//! [`DEFAULT_CASES`]. A long campaign:
+//! number or `random`) and [`CASES_ENV`] (`CALLORDER_FUZZ_CASES`), and each
+//! one that changes the builder's value says so on stderr
+//! (`callorder-fuzz: CALLORDER_FUZZ_CASES=3 overrides the builder's 256
+//! cases`); CI runs [`DEFAULT_CASES`]. A long campaign:
 //!
 //! ```text
 //! CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES=100000 cargo test --release -p my-crate fuzz_
