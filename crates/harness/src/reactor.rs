@@ -701,7 +701,7 @@ impl MockReactor {
     /// paused clock (`#[tokio::test(start_paused = true)]`).
     ///
     /// ```
-    /// use callorder_harness::{MockReactor, Script};
+    /// use callorder::{MockReactor, Script};
     /// # let rt = MockReactor::runtime();
     /// # rt.block_on(async {
     /// // In a #[tokio::test(start_paused = true)] async fn:
