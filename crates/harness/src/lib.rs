@@ -12,9 +12,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use async_trait::async_trait;
-//! use callorder_core::{Address, CallbackError, ClientFactory, Factory, Protocol, Transport, CallbackResult};
-//! use callorder_harness::{Conn, MockReactor, Outcome, Script};
+//! use callorder::async_trait;
+//! use callorder::{Address, CallbackError, ClientFactory, Factory, Protocol, Transport, CallbackResult};
+//! use callorder::{Conn, MockReactor, Outcome, Script};
 //!
 //! struct Hello;
 //! #[async_trait(?Send)]
@@ -57,6 +57,6 @@ pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::{MockReactor, StepBudget};
-pub use run::{ConnStats, ImplError, ImplErrorKind, Object, Run, ScriptFailure, ScriptFailureKind};
+pub use run::{ConnStats, ImplError, ImplErrorKind, Run, ScriptFailure, ScriptFailureKind};
 pub use script::{is_fault_target, Conn, Outcome, Position, Script, Step, WorldEvent};
 pub use script_file::{parse_script, print_script, ScriptError, ScriptFile};

@@ -41,7 +41,7 @@ pub enum Outcome {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_harness::{Conn, MockReactor, Outcome, Script};
+/// use callorder::{Conn, MockReactor, Outcome, Script};
 /// # use async_trait::async_trait;
 /// # use callorder_core::{Address, CallbackError, CallbackResult, ClientFactory, Factory, Protocol, Transport};
 /// # struct Quiet;
@@ -218,8 +218,8 @@ pub enum WorldEvent {
 /// bookkeeping, whose hooks `start_factory`/`stop_factory` are the user's).
 ///
 /// ```
-/// use callorder_harness::is_fault_target;
-/// use callorder_trace::EventKind;
+/// use callorder::is_fault_target;
+/// use callorder::EventKind;
 /// assert!(is_fault_target(EventKind::DataReceived));
 /// assert!(!is_fault_target(EventKind::DoStart));
 /// assert!(!is_fault_target(EventKind::Write));
@@ -266,7 +266,7 @@ pub enum Step {
 /// every due timer run.
 ///
 /// ```
-/// use callorder_harness::{Conn, Outcome, Script};
+/// use callorder::{Conn, Outcome, Script};
 /// let script = Script::new()
 ///     .resolve(1, Outcome::Accept)
 ///     .send(Conn::Client(1), b"hello")
@@ -303,7 +303,7 @@ pub(crate) struct Origin {
 /// names it.
 ///
 /// ```
-/// use callorder_harness::parse_script;
+/// use callorder::parse_script;
 /// let file = parse_script("resolve 1 accept\nbatch {\n  close client 1\n}\n", "x.script")?;
 /// assert_eq!(file.script.position(1, 0).unwrap().to_string(), "x.script:3:3");
 /// # Ok::<(), callorder_harness::ScriptError>(())
@@ -361,7 +361,7 @@ impl Script {
     /// step changed nothing). Where the steps came from is not kept.
     ///
     /// ```
-    /// use callorder_harness::{Conn, MockReactor, Script};
+    /// use callorder::{Conn, MockReactor, Script};
     /// let script = Script::new().close(Conn::Client(1)).shutdown();
     /// let lenient = MockReactor::new().lenient().run(script.clone(), |_| {});
     /// let pruned = script.without(&lenient.skipped);
@@ -450,7 +450,7 @@ impl Script {
     /// script small.
     ///
     /// ```
-    /// use callorder_harness::{Bytes, Conn, Script};
+    /// use callorder::{Bytes, Conn, Script};
     /// let payload = Bytes::from(vec![b'x'; 4096]);
     /// let script = (1..=1000).fold(Script::new(), |s, n| s.send_bytes(Conn::Client(n), payload.clone()));
     /// assert_eq!(script.steps().len(), 1000);
@@ -513,7 +513,7 @@ impl Script {
     /// [`WorldEvent::Expect`]).
     ///
     /// ```
-    /// use callorder_harness::{Conn, Outcome, Script, Step, WorldEvent};
+    /// use callorder::{Conn, Outcome, Script, Step, WorldEvent};
     /// let script = Script::new()
     ///     .resolve(1, Outcome::Accept)
     ///     .send(Conn::Client(1), b"ping\n")
@@ -557,8 +557,8 @@ impl Script {
     /// injection (see [`WorldEvent::Fault`]).
     ///
     /// ```
-    /// use callorder_harness::{Conn, Outcome, Script, Step, WorldEvent};
-    /// use callorder_trace::EventKind;
+    /// use callorder::{Conn, Outcome, Script, Step, WorldEvent};
+    /// use callorder::EventKind;
     /// // The first client's data_received fails once the bytes arrive: its
     /// // connection_lost, client_connection_lost and do_stop follow (P7).
     /// let script = Script::new()

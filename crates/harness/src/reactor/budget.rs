@@ -15,7 +15,7 @@ use super::*;
 /// teardown are steps too).
 ///
 /// ```
-/// use callorder_harness::{MockReactor, StepBudget};
+/// use callorder::{MockReactor, StepBudget};
 /// let reactor = MockReactor::new().step_budget(StepBudget { turns: 10_000, ..StepBudget::DEFAULT });
 /// # drop(reactor);
 /// assert_eq!(StepBudget::default(), StepBudget::DEFAULT);
