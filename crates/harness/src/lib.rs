@@ -56,4 +56,6 @@ pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, CO
 pub use reactor::MockReactor;
 pub use run::{ImplError, ImplErrorKind, Run};
 pub use script::{is_fault_target, Conn, Outcome, Script, Step, WorldEvent};
-pub use script_file::{parse_script, print_script, ScriptError, ScriptFile};
+pub use script_file::{
+    parse_script, print_script, read_script_header, Expectation, ScriptError, ScriptFile,
+};
