@@ -86,6 +86,10 @@ struct CheckArgs {
     /// Refuse traces with more objects alive at once.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_LIVE_OBJECTS)]
     max_live_objects: usize,
+    /// A trace without `end` (a truncated recording) is malformed, not a
+    /// legal prefix.
+    #[arg(long)]
+    require_complete: bool,
     /// Trace files (JSON Lines, trace format v1); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -168,6 +172,10 @@ fn main() -> ExitCode {
 /// `callorder check`: one report per file, in argument order, each printed
 /// as soon as it is ready; the exit code is the worst verdict's.
 fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
+    if let Err(message) = callorder_cli::check::usable_paths(&args.files) {
+        let _ = writeln!(io::stderr(), "callorder check: {message}");
+        return Ok(2);
+    }
     let options = CheckOptions {
         profile: args.profile.into(),
         limits: Limits {
@@ -182,7 +190,10 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
     let mut worst = Verdict::Legal;
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let report = check_path(path, &options);
+        let mut report = check_path(path, &options);
+        if args.require_complete {
+            callorder_cli::check::require_complete(&mut report);
+        }
         worst = worst.max(report.verdict);
         match args.format {
             Format::Json => writeln!(out, "{}", report.to_json())?,
@@ -254,6 +265,15 @@ fn run_scripts(
     out_path: Option<&std::path::Path>,
     out: &mut impl Write,
 ) -> io::Result<u8> {
+    if let Some(path) = out_path.filter(|p| scripts.len() > 1 && p.exists() && !p.is_dir()) {
+        let _ = writeln!(
+            io::stderr(),
+            "callorder run: --out {}: is a file, and {} scripts need a directory to get one NAME.jsonl each (give a directory, or one script)",
+            path.display(),
+            scripts.len()
+        );
+        return Ok(2);
+    }
     let mut worst = Verdict::Legal;
     for script in scripts {
         let run = callorder_cli::run::run_script_file(script, profile);
