@@ -56,6 +56,12 @@ enum Command {
         #[arg(required = true, value_name = "SCRIPT")]
         scripts: Vec<PathBuf>,
     },
+    /// Run suites of scripts and manifests, each case against its
+    /// expectation (no path: the default suite built in); exit 0 iff every
+    /// case passed and at least one ran.
+    Suite(SuiteArgs),
+    /// Draw a trace as a sequence diagram, in the terminal or as HTML.
+    Diagram(DiagramArgs),
     /// Judge every trace of a manifest under both profiles; exit 0 iff all
     /// pass.
     Corpus {
@@ -73,13 +79,82 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+struct SuiteArgs {
+    /// Scripts (.script), manifests (.json) and directories searched for
+    /// both; none: the default suite built into callorder.
+    #[arg(value_name = "PATH", conflicts_with = "merge")]
+    paths: Vec<PathBuf>,
+    /// Write JUnit XML here (with --merge: the merged file).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write every case's result here, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print failures for people, or as GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = SuiteFormat::Human)]
+    format: SuiteFormat,
+    /// Run only shard K of N (cases in id order, the K-th of every N, as
+    /// cargo-nextest's --partition count:K/N).
+    #[arg(long, value_name = "K/N")]
+    partition: Option<callorder_cli::partition::Partition>,
+    /// Merge the JUnit files of a suite's shards into --junit FILE instead
+    /// of running cases.
+    #[arg(long, value_name = "JUNIT", num_args = 1..)]
+    merge: Vec<PathBuf>,
+    /// Also fail when a rule of the spec was never exercised or broken.
+    #[arg(long)]
+    require_coverage: bool,
+    /// Write a diagram (HTML and text) of each failing case's trace here.
+    #[arg(long, value_name = "DIR")]
+    diagrams: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum SuiteFormat {
+    /// For people: a FAIL line per failing case, then the summary table.
+    Human,
+    /// A GitHub Actions annotation per failing case, then the summary table.
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiagramArgs {
+    /// The trace (JSON Lines, trace format v1).
+    trace: PathBuf,
+    /// Write a self-contained HTML page with the diagram as SVG here,
+    /// instead of drawing it in the terminal.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Only the events of this object (a name of the trace: p1, c1, f1, l1)
+    /// and the objects it talks to.
+    #[arg(long, value_name = "ID")]
+    object: Option<String>,
+    /// Only the events within --context of this seq.
+    #[arg(long, value_name = "SEQ")]
+    around: Option<u64>,
+    /// How many events before and after --around to keep.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    context: u64,
+    /// Draw every data_received and write, instead of collapsing runs.
+    #[arg(long)]
+    no_collapse: bool,
+    /// The profile to check the trace under, for the highlighted violation.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, clap::Args)]
 struct CheckArgs {
     /// Which order to hold the traces to.
     #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
     profile: ProfileArg,
-    /// Output format: human-readable, or one JSON object per file per line.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Output format: human-readable, one JSON object per file per line, or
+    /// GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    format: CheckFormat,
+    /// Write a diagram (HTML and text) of each illegal trace here.
+    #[arg(long, value_name = "DIR")]
+    diagrams: Option<PathBuf>,
     /// Refuse lines longer than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
@@ -121,6 +196,16 @@ enum Format {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+    /// GitHub Actions annotations (`::error file=...,line=...::RULE-ID: message`).
+    Github,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum ColorWhen {
     /// Colour when stdout is a terminal (and NO_COLOR is unset).
     Auto,
@@ -147,6 +232,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(&args, &mut out),
         Command::Rules { format } => rules(format, &mut out).map(|()| 0),
+        Command::Suite(args) => suite(args, &mut out),
+        Command::Diagram(args) => diagram(&args, &mut out),
         Command::Corpus {
             manifest,
             root,
@@ -196,16 +283,80 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
         }
         worst = worst.max(report.verdict);
         match args.format {
-            Format::Json => writeln!(out, "{}", report.to_json())?,
-            Format::Human => out.write_all(human::render(&report).as_bytes())?,
+            CheckFormat::Json => writeln!(out, "{}", report.to_json())?,
+            CheckFormat::Human => out.write_all(human::render(&report).as_bytes())?,
+            CheckFormat::Github => {
+                for line in callorder_cli::annotations::for_report(&report) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+        if let (Some(dir), Verdict::Illegal) = (&args.diagrams, report.verdict) {
+            if let Ok(trace) = std::fs::read_to_string(path) {
+                std::fs::create_dir_all(dir)?;
+                callorder_cli::diagram::write_case_diagram(dir, &report.file, &trace)?;
+            }
         }
         out.flush()?;
         verdicts.push(report.verdict);
     }
-    if args.format == Format::Human && verdicts.len() > 1 {
+    if args.format == CheckFormat::Human && verdicts.len() > 1 {
         out.write_all(human::summary(&verdicts).as_bytes())?;
     }
     Ok(worst.exit_code())
+}
+
+/// `callorder suite`: see `callorder_cli::suite::command`.
+fn suite(args: SuiteArgs, out: &mut impl Write) -> io::Result<u8> {
+    use std::io::IsTerminal;
+    let options = callorder_cli::suite::command::Options {
+        paths: args.paths,
+        junit: args.junit,
+        json: args.json,
+        github: args.format == SuiteFormat::Github,
+        partition: args.partition,
+        merge: args.merge,
+        require_coverage: args.require_coverage,
+        diagrams: args.diagrams,
+        progress: io::stderr().is_terminal(),
+    };
+    callorder_cli::suite::command::run(&options, out)
+}
+
+/// `callorder diagram`: the diagram in the terminal, or as an HTML file.
+fn diagram(args: &DiagramArgs, out: &mut impl Write) -> io::Result<u8> {
+    use callorder_cli::diagram::{svg, text, Diagram, Options};
+    if let Err(message) = callorder_cli::check::usable_paths(std::slice::from_ref(&args.trace)) {
+        let _ = writeln!(io::stderr(), "callorder diagram: {message}");
+        return Ok(2);
+    }
+    let trace = match std::fs::read(&args.trace) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            let _ = writeln!(
+                io::stderr(),
+                "callorder diagram: {}: {e}",
+                args.trace.display()
+            );
+            return Ok(2);
+        }
+    };
+    let options = Options {
+        object: args.object.clone(),
+        around: args.around,
+        context: args.context,
+        collapse: !args.no_collapse,
+        profile: args.profile.into(),
+    };
+    let drawn = Diagram::new(&args.trace.to_string_lossy(), &trace, &options);
+    match &args.html {
+        Some(path) => {
+            std::fs::write(path, svg::html(&drawn))?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        None => out.write_all(text::render(&drawn).as_bytes())?,
+    }
+    Ok(drawn.verdict.exit_code())
 }
 
 fn rules(format: Format, out: &mut impl Write) -> io::Result<()> {
