@@ -303,23 +303,7 @@ impl Suite {
                 outcome = CaseOutcome::new(result);
                 outcome.coverage = report.coverage.clone();
                 outcome.context = report.context.clone();
-                let broken = report.violation.as_ref().map(|v| v.rule);
-                let why = match (expect, report.verdict, broken) {
-                    (Expectation::Legal, Verdict::Legal, _) => None,
-                    (Expectation::Illegal(want), Verdict::Illegal, Some(got)) if want == got => {
-                        None
-                    }
-                    (_, _, Some(got)) => {
-                        let v = report.violation.as_ref().expect("a violation");
-                        Some(format!(
-                            "want {expect}, got illegal {}: seq {}: {}",
-                            got.id(),
-                            v.seq,
-                            v.message
-                        ))
-                    }
-                    (_, verdict, None) => Some(format!("want {expect}, got {verdict}")),
-                };
+                let why = judge_run(expect, &report);
                 if let Some(why) = why {
                     outcome.result.fail(why);
                     outcome.trace = Some(trace.clone());
@@ -389,6 +373,23 @@ impl Suite {
         }
         outcome.result.rules = rule_ids(&outcome.coverage, outcome.result.violation.as_ref());
         outcome
+    }
+}
+
+/// Why the checked trace of a script's run falls short of the script's
+/// expectation, or `None` when it meets it. (A script that could not run
+/// at all is judged before it gets here.)
+fn judge_run(expect: Expectation, report: &FileReport) -> Option<String> {
+    match (expect, &report.violation) {
+        (Expectation::Legal, None) if report.verdict == Verdict::Legal => None,
+        (Expectation::Illegal(want), Some(v)) if v.rule == want => None,
+        (_, Some(v)) => Some(format!(
+            "want {expect}, got illegal {}: seq {}: {}",
+            v.rule.id(),
+            v.seq,
+            v.message
+        )),
+        (_, None) => Some(format!("want {expect}, got {}", report.verdict)),
     }
 }
 
@@ -596,5 +597,59 @@ impl SuiteRun {
         }
         out.push('\n');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report of a trace whose protocol is made without being built.
+    fn illegal_report() -> FileReport {
+        let trace = "{\"seq\":1,\"event\":\"connection_made\",\"protocol\":\"p1\"}\n";
+        check_reader("t", trace.as_bytes(), &CheckOptions::default())
+    }
+
+    #[test]
+    fn a_run_meets_expect_illegal_only_with_the_rule_it_names() {
+        let report = illegal_report();
+        let rule = report.violation.as_ref().unwrap().rule;
+        assert_eq!(judge_run(Expectation::Illegal(rule), &report), None);
+        let other = Rule::TABLE.iter().copied().find(|r| *r != rule).unwrap();
+        let why = judge_run(Expectation::Illegal(other), &report).unwrap();
+        assert!(
+            why.starts_with(&format!(
+                "want illegal {}, got illegal {}: seq 1: ",
+                other.id(),
+                rule.id()
+            )),
+            "{why}"
+        );
+        let why = judge_run(Expectation::Legal, &report).unwrap();
+        assert!(why.starts_with("want legal, got illegal"), "{why}");
+    }
+
+    #[test]
+    fn a_legal_run_meets_only_expect_legal() {
+        let report = check_reader(
+            "t",
+            "{\"seq\":1,\"event\":\"end\"}\n".as_bytes(),
+            &CheckOptions::default(),
+        );
+        assert_eq!(judge_run(Expectation::Legal, &report), None);
+        assert_eq!(
+            judge_run(Expectation::Illegal(Rule::AfterLost), &report).as_deref(),
+            Some("want illegal P-AFTER-LOST, got legal")
+        );
+        assert_eq!(
+            judge_run(Expectation::Malformed, &report).as_deref(),
+            Some("want malformed, got legal")
+        );
+    }
+
+    #[test]
+    fn case_ids_are_slash_separated_without_dot_parts() {
+        assert_eq!(case_id(Path::new("a/./b/c.script")), "a/b/c.script");
+        assert_eq!(case_id(Path::new("/abs/x.json")), "/abs/x.json");
     }
 }

@@ -385,3 +385,33 @@ fn diagrams_are_written_for_failing_cases_only() {
     );
     assert_eq!(fs::read_dir(&passing).unwrap().count(), 0);
 }
+
+#[test]
+fn a_progress_bar_shows_on_a_terminal_only() {
+    // Not a terminal: nothing on stderr, only the report on stdout.
+    let output = callorder(&["suite", "fixtures/scripts"]);
+    assert_eq!(code(&output), 0);
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // A terminal, through util-linux's `script`: the bar counts the cases.
+    let Ok(script) = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} suite fixtures/scripts", env!("CARGO_BIN_EXE_callorder")),
+            "/dev/null",
+        ])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::null())
+        .output()
+    else {
+        eprintln!("skipped: no `script` to give callorder a terminal");
+        return;
+    };
+    let screen = String::from_utf8_lossy(&script.stdout);
+    assert!(screen.contains("/35 fixtures/scripts/"), "{screen}");
+    assert!(screen.contains("\x1b[2K"), "the bar is cleared at the end");
+    assert!(screen.contains("total"), "{screen}");
+}
