@@ -40,6 +40,9 @@ use crate::report::Verdict;
 pub mod svg;
 pub mod text;
 
+/// The deepest nesting drawn; deeper events are drawn at this depth.
+pub const MAX_DEPTH: u64 = 32;
+
 /// What to draw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
@@ -381,7 +384,13 @@ fn to_event(
 ) -> Option<Event> {
     let name = field(v, "event")?.to_owned();
     let seq = v.get("seq").and_then(Value::as_u64)?;
-    let depth = v.get("depth").and_then(Value::as_u64).unwrap_or(0);
+    // No real nesting is deeper; a hostile depth must not make the drawing
+    // huge.
+    let depth = v
+        .get("depth")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(MAX_DEPTH);
     let factory = field(v, "factory").map(str::to_owned);
     let connector = field(v, "connector").map(str::to_owned);
     let port = field(v, "port").map(str::to_owned);

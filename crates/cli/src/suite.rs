@@ -128,22 +128,19 @@ impl Suite {
     /// assert!(suite.cases().iter().any(|c| c.id == "fixtures/twisted/legal/peer_reset.jsonl"));
     /// ```
     pub fn default_suite() -> Result<Suite, String> {
-        let files = crate::default_suite::files()
-            .map_err(|e| format!("the default suite embedded in callorder: {e}"))?;
-        let origin = Origin::Embedded(Arc::new(files));
-        let Origin::Embedded(files) = &origin else {
-            unreachable!("just made")
-        };
-        let paths: Vec<String> = files.keys().cloned().collect();
+        let files = Arc::new(
+            crate::default_suite::files()
+                .map_err(|e| format!("the default suite embedded in callorder: {e}"))?,
+        );
         let mut cases = Vec::new();
-        for path in paths {
+        for (path, bytes) in files.iter() {
             if path.ends_with(".script") {
-                cases.push(script_case(&path));
+                cases.push(script_case(path));
             } else if path.ends_with("/manifest.json") {
-                let bytes = origin.read(&path).map_err(|e| format!("{path}: {e}"))?;
-                cases.extend(manifest_cases(&path, &bytes)?);
+                cases.extend(manifest_cases(path, bytes)?);
             }
         }
+        let origin = Origin::Embedded(files);
         Ok(Suite::new(origin, cases))
     }
 
@@ -299,7 +296,7 @@ impl Suite {
                 let mut result =
                     CaseResult::new(&case.id, &case.path, report.verdict, expect.to_string());
                 result.line = Some(expect_line(&text));
-                fill(&mut result, &report);
+                fill(&mut result, &report, false);
                 outcome = CaseOutcome::new(result);
                 outcome.coverage = report.coverage.clone();
                 outcome.context = report.context.clone();
@@ -345,7 +342,7 @@ impl Suite {
         let strict = &reports[0];
         let mut result =
             CaseResult::new(&case.id, &case.path, strict.verdict, entry.expect.as_str());
-        fill(&mut result, strict);
+        fill(&mut result, strict, true);
         let mut outcome = CaseOutcome::new(result);
         for report in &reports {
             outcome.coverage.merge(&report.coverage);
@@ -393,8 +390,9 @@ fn judge_run(expect: Expectation, report: &FileReport) -> Option<String> {
     }
 }
 
-/// Copies a check's verdict evidence into a case result.
-fn fill(result: &mut CaseResult, report: &FileReport) {
+/// Copies a check's verdict evidence into a case result; for a trace case
+/// (`about_trace`), the annotation then points at the offending line.
+fn fill(result: &mut CaseResult, report: &FileReport, about_trace: bool) {
     if let Some(v) = &report.violation {
         result.violation = Some(CaseViolation {
             rule: v.rule.id().to_owned(),
@@ -403,7 +401,7 @@ fn fill(result: &mut CaseResult, report: &FileReport) {
             line: v.line,
         });
         // A script case points at its script, not at the trace it made.
-        if result.file.ends_with(".jsonl") {
+        if about_trace {
             result.line = Some(v.line);
         }
     }
@@ -413,7 +411,7 @@ fn fill(result: &mut CaseResult, report: &FileReport) {
             column: e.column,
             message: e.message.clone(),
         });
-        if result.file.ends_with(".jsonl") {
+        if about_trace {
             (result.line, result.column) = (e.line, e.column);
         }
     }

@@ -261,3 +261,23 @@ fn check_writes_a_diagram_per_illegal_trace_and_github_annotations() {
         "html and text of the illegal one only: {written:?}"
     );
 }
+
+#[test]
+fn a_hostile_trace_draws_what_it_can_without_blowing_up() {
+    let trace = concat!(
+        "{\"seq\":1,\"event\":\"listen_tcp\",\"factory\":\"f1\",\"port\":\"l1\"}\n",
+        "{\"seq\":2,\"depth\":18446744073709551615,\"event\":\"do_start\",\"factory\":\"f1\",\"port\":\"l1\"}\n",
+        "{\"seq\":3,\"event\":\"no_such_event\"}\n",
+        "not json\n",
+    );
+    let d = Diagram::new("t", trace, &Options::default());
+    assert_eq!(d.rows.len(), 2, "drawn up to the unknown event");
+    assert_eq!(d.rows[1].depth, callorder_cli::diagram::MAX_DEPTH);
+    assert!(d
+        .notes
+        .iter()
+        .any(|n| n == "line 3 is not an event of trace format v1: drawn up to it"));
+    let drawn = text::render(&d);
+    assert!(drawn.len() < 10_000, "{} bytes", drawn.len());
+    assert!(svg::html(&d).len() < 20_000);
+}
