@@ -119,7 +119,7 @@ enum SuiteFormat {
 
 #[derive(Debug, clap::Args)]
 struct DiagramArgs {
-    /// The trace (JSON Lines, trace format v1).
+    /// The trace (JSON Lines, trace format v1); `-` reads standard input.
     trace: PathBuf,
     /// Write a self-contained HTML page with the diagram as SVG here,
     /// instead of drawing it in the terminal.
@@ -152,7 +152,8 @@ struct CheckArgs {
     /// GitHub Actions annotations.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     format: CheckFormat,
-    /// Write a diagram (HTML and text) of each illegal trace here.
+    /// Write a diagram (HTML and text) of each illegal or malformed trace
+    /// here (a malformed one is drawn up to its first bad line).
     #[arg(long, value_name = "DIR")]
     diagrams: Option<PathBuf>,
     /// Refuse lines longer than this many bytes.
@@ -291,7 +292,7 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
                 }
             }
         }
-        if let (Some(dir), Verdict::Illegal) = (&args.diagrams, report.verdict) {
+        if let (Some(dir), true) = (&args.diagrams, report.verdict != Verdict::Legal) {
             if let Ok(trace) = std::fs::read_to_string(path) {
                 std::fs::create_dir_all(dir)?;
                 callorder_cli::diagram::write_case_diagram(dir, &report.file, &trace)?;
@@ -330,7 +331,13 @@ fn diagram(args: &DiagramArgs, out: &mut impl Write) -> io::Result<u8> {
         let _ = writeln!(io::stderr(), "callorder diagram: {message}");
         return Ok(2);
     }
-    let trace = match std::fs::read(&args.trace) {
+    let read = if args.trace == std::path::Path::new("-") {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(&args.trace)
+    };
+    let trace = match read {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => {
             let _ = writeln!(

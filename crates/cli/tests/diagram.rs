@@ -232,10 +232,11 @@ fn html_is_self_contained() {
 }
 
 #[test]
-fn check_writes_a_diagram_per_illegal_trace_and_github_annotations() {
+fn check_writes_a_diagram_per_failing_trace_and_github_annotations() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("check-diagrams");
     let _ = fs::remove_dir_all(&dir);
     let legal = "fixtures/twisted/legal/client_echo_client_closes.jsonl";
+    let malformed = "fixtures/twisted/malformed/client_echo_client_closes__not_json.jsonl";
     let output = callorder(&[
         "check",
         "--format",
@@ -244,12 +245,20 @@ fn check_writes_a_diagram_per_illegal_trace_and_github_annotations() {
         dir.to_str().unwrap(),
         legal,
         ILLEGAL,
+        malformed,
     ]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "none for the legal trace: {text}");
     assert_eq!(
-        text.trim_end(),
+        lines[0],
         format!("::error file={ILLEGAL},line=22,title=callorder P-AFTER-LOST::P-AFTER-LOST: data_received after connection_lost")
+    );
+    assert!(
+        lines[1].starts_with(&format!("::error file={malformed},line=13,col=")),
+        "{}",
+        lines[1]
     );
     let written: Vec<String> = fs::read_dir(&dir)
         .unwrap()
@@ -257,8 +266,8 @@ fn check_writes_a_diagram_per_illegal_trace_and_github_annotations() {
         .collect();
     assert_eq!(
         written.len(),
-        2,
-        "html and text of the illegal one only: {written:?}"
+        4,
+        "html and text of the two failing ones: {written:?}"
     );
 }
 
@@ -280,4 +289,19 @@ fn a_hostile_trace_draws_what_it_can_without_blowing_up() {
     let drawn = text::render(&d);
     assert!(drawn.len() < 10_000, "{} bytes", drawn.len());
     assert!(svg::html(&d).len() < 20_000);
+}
+
+#[test]
+fn diagram_reads_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callorder"))
+        .args(["diagram", "-"])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), read(ILLEGAL).as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("!! 22"));
 }
