@@ -98,6 +98,15 @@ impl CaseResult {
     }
 
     /// Marks the case failed, saying why.
+    ///
+    /// ```
+    /// use callorder_cli::case::CaseResult;
+    /// use callorder_cli::report::Verdict;
+    /// let mut case = CaseResult::new("a", "a", Verdict::Legal, "illegal P-MADE");
+    /// case.fail("want illegal P-MADE, got legal");
+    /// assert!(!case.passed);
+    /// assert_eq!(case.failure.as_deref(), Some("want illegal P-MADE, got legal"));
+    /// ```
     pub fn fail(&mut self, why: impl Into<String>) {
         self.passed = false;
         self.failure = Some(why.into());

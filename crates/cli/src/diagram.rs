@@ -300,6 +300,14 @@ impl Diagram {
     }
 
     /// The label of column `i`, as drawn in its header.
+    ///
+    /// ```
+    /// use callorder_cli::diagram::{Diagram, Options};
+    /// let trace = "{\"seq\":1,\"event\":\"connection_made\",\"protocol\":\"p1\"}\n";
+    /// let d = Diagram::new("t", trace, &Options::default());
+    /// let labels: Vec<String> = (0..d.columns.len()).map(|i| d.column_label(i)).collect();
+    /// assert_eq!(labels, ["app", "reactor", "transport p1", "protocol p1"]);
+    /// ```
     pub fn column_label(&self, i: usize) -> String {
         let c = &self.columns[i];
         match c.kind {

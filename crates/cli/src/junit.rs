@@ -77,6 +77,12 @@ fn test_case(outcome: &CaseOutcome) -> TestCase {
 /// # Errors
 ///
 /// If the file cannot be written, with the path in the message.
+///
+/// ```
+/// let report = quick_junit::Report::new("callorder");
+/// let err = callorder_cli::junit::write(&report, std::path::Path::new("/nonexistent/dir/suite.xml")).unwrap_err();
+/// assert!(err.starts_with("/nonexistent/dir/suite.xml: "), "{err}");
+/// ```
 pub fn write(report: &Report, path: &Path) -> Result<(), String> {
     let xml = report
         .to_string()

@@ -205,6 +205,15 @@ impl Suite {
     }
 
     /// Only the cases of one shard.
+    ///
+    /// ```
+    /// use callorder_cli::suite::Suite;
+    /// let suite = Suite::default_suite().unwrap();
+    /// let all = suite.cases().len();
+    /// let first = suite.clone().partition("1/2".parse().unwrap()).cases().len();
+    /// let second = suite.partition("2/2".parse().unwrap()).cases().len();
+    /// assert_eq!(first + second, all);
+    /// ```
     #[must_use]
     pub fn partition(mut self, partition: Partition) -> Suite {
         self.cases = partition.select(self.cases);
@@ -212,6 +221,18 @@ impl Suite {
     }
 
     /// Runs every case, in order, telling `progress` about each as it ends.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// use callorder_cli::suite::Suite;
+    /// let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/failing_suite"));
+    /// let suite = Suite::from_paths(&[dir]).unwrap();
+    /// let mut seen = Vec::new();
+    /// let run = suite.run(|outcome| seen.push(outcome.result.id.clone()));
+    /// assert_eq!(seen.len(), 2);
+    /// assert_eq!(run.failed(), 2, "the example suite fails on purpose");
+    /// assert!(run.summary().contains("total"));
+    /// ```
     pub fn run(&self, mut progress: impl FnMut(&CaseOutcome)) -> SuiteRun {
         let mut run = SuiteRun::default();
         for case in &self.cases {
@@ -229,6 +250,15 @@ impl Suite {
     }
 
     /// Runs one case.
+    ///
+    /// ```
+    /// use callorder_cli::suite::Suite;
+    /// let suite = Suite::default_suite().unwrap();
+    /// let case = suite.cases().iter().find(|c| c.id == "fixtures/scripts/seed_success.script").unwrap();
+    /// let outcome = suite.run_case(case);
+    /// assert!(outcome.result.passed);
+    /// assert_eq!(outcome.group, "fixtures/scripts");
+    /// ```
     pub fn run_case(&self, case: &Case) -> CaseOutcome {
         let mut outcome = match &case.kind {
             Kind::Script => self.run_script(case),
@@ -541,6 +571,12 @@ impl SuiteRun {
     }
 
     /// The declared rules no case exercised or broke.
+    ///
+    /// ```
+    /// use callorder_cli::suite::SuiteRun;
+    /// // A run of nothing covers nothing.
+    /// assert_eq!(SuiteRun::default().uncovered(), SuiteRun::declared());
+    /// ```
     pub fn uncovered(&self) -> Vec<Rule> {
         Self::declared()
             .into_iter()

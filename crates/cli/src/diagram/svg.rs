@@ -48,6 +48,12 @@ pub const VIOLATION_INK: &str = "#c00000";
 
 impl Layout {
     /// The x of column `i`'s lifeline.
+    ///
+    /// ```
+    /// use callorder_cli::diagram::svg::LAYOUT;
+    /// assert_eq!(LAYOUT.center(1) - LAYOUT.center(0), LAYOUT.column);
+    /// assert_eq!(LAYOUT.row_top(1) - LAYOUT.row_top(0), LAYOUT.row);
+    /// ```
     pub const fn center(&self, i: usize) -> u32 {
         self.margin + i as u32 * self.column + self.column / 2
     }

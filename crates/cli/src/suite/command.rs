@@ -48,6 +48,18 @@ pub const USAGE: u8 = 2;
 /// # Errors
 ///
 /// Only if `out` cannot be written.
+///
+/// ```
+/// use callorder_cli::suite::command::{run, Options, PASSED, USAGE};
+/// let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/scripts/seed_success.script");
+/// let mut out = Vec::new();
+/// let options = Options { paths: vec![script.into()], ..Options::default() };
+/// assert_eq!(run(&options, &mut out).unwrap(), PASSED);
+/// assert!(String::from_utf8(out).unwrap().contains("total"));
+/// // A shard with no case in it ran nothing, and fails.
+/// let options = Options { partition: Some("2/2".parse().unwrap()), ..options };
+/// assert_eq!(run(&options, &mut Vec::new()).unwrap(), USAGE);
+/// ```
 pub fn run(options: &Options, out: &mut impl Write) -> io::Result<u8> {
     if !options.merge.is_empty() {
         return merge(options, out);
