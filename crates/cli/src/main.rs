@@ -292,7 +292,8 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
                 }
             }
         }
-        if let (Some(dir), true) = (&args.diagrams, report.verdict != Verdict::Legal) {
+        let failed = report.verdict != Verdict::Legal;
+        if let Some(dir) = args.diagrams.as_ref().filter(|_| failed) {
             if let Ok(trace) = std::fs::read_to_string(path) {
                 std::fs::create_dir_all(dir)?;
                 callorder_cli::diagram::write_case_diagram(dir, &report.file, &trace)?;
