@@ -392,11 +392,15 @@ impl Suite {
                 outcome.result.line = entry.first_bad_seq.or(Some(1));
             }
             outcome.context = report.context.clone();
-            outcome.trace = match &bytes {
-                None => fs::read_to_string(&case.path).ok(),
-                Some(Ok(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
-                Some(Err(_)) => None,
-            };
+            // A file on disk is read again only if its diagram is wanted:
+            // a failing trace may be large.
+            match &bytes {
+                None => outcome.trace_file = Some(PathBuf::from(&case.path)),
+                Some(Ok(bytes)) => {
+                    outcome.trace = Some(String::from_utf8_lossy(bytes).into_owned());
+                }
+                Some(Err(_)) => {}
+            }
         }
         outcome.result.rules = rule_ids(&outcome.coverage, outcome.result.violation.as_ref());
         outcome
@@ -503,12 +507,15 @@ fn disk_manifest(path: &Path) -> Result<Vec<Case>, String> {
     manifest_cases(&case_id(path), &bytes)
 }
 
+/// Every file under `dir`. Symbolic links to directories are not followed,
+/// so a link cycle cannot make the walk endless.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
             walk(&path, files)?;
-        } else {
+        } else if path.is_file() {
             files.push(path);
         }
     }
@@ -527,8 +534,11 @@ pub struct CaseOutcome {
     pub context: Vec<ContextLine>,
     /// The rules the case exercised.
     pub coverage: Coverage,
-    /// The trace, for a failing case that has one (for its diagram).
+    /// The trace, for a failing case that made one or read it from the
+    /// default suite (for its diagram).
     pub trace: Option<String>,
+    /// The trace's file, for a failing case about a trace on disk.
+    pub trace_file: Option<PathBuf>,
 }
 
 impl CaseOutcome {
@@ -539,6 +549,7 @@ impl CaseOutcome {
             context: Vec::new(),
             coverage: Coverage::default(),
             trace: None,
+            trace_file: None,
         }
     }
 }

@@ -429,3 +429,24 @@ fn a_progress_bar_shows_on_a_terminal_only() {
     assert!(screen.contains("\x1b[2K"), "the bar is cleared at the end");
     assert!(screen.contains("total"), "{screen}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_cycle_does_not_make_the_search_endless() {
+    let dir = scratch("link-cycle");
+    fs::copy(
+        repo().join("fixtures/scripts/seed_success.script"),
+        dir.join("seed_success.script"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    let output = callorder(&["suite", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert!(
+        stdout(&output)
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["total", "1", "1", "0"]),
+        "{}",
+        stdout(&output)
+    );
+}

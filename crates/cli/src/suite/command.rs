@@ -171,10 +171,16 @@ fn write_json(run: &SuiteRun, path: &std::path::Path) -> io::Result<()> {
 fn write_diagrams(run: &SuiteRun, dir: &std::path::Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     for outcome in run.outcomes.iter().filter(|o| !o.result.passed) {
-        let Some(trace) = &outcome.trace else {
-            continue;
+        let trace = match (&outcome.trace, &outcome.trace_file) {
+            (Some(trace), _) => trace.clone(),
+            (None, Some(file)) => match fs::read(file) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                // Gone since it was checked: nothing to draw.
+                Err(_) => continue,
+            },
+            (None, None) => continue,
         };
-        crate::diagram::write_case_diagram(dir, &outcome.result.id, trace)?;
+        crate::diagram::write_case_diagram(dir, &outcome.result.id, &trace)?;
     }
     Ok(())
 }
