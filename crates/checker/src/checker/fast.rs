@@ -30,7 +30,8 @@ use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
-use super::{Checker, RETURNED_FRAMES};
+use super::nesting::RETURNED_FRAMES;
+use super::Checker;
 use crate::coverage::Coverage;
 use crate::rules::Rule;
 use crate::state::{ConnectorPhase, ConnectorState, Frame, Producer, ProtocolState, Source};
