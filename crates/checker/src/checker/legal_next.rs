@@ -76,11 +76,9 @@ impl Checker {
         for event in self.candidates(object) {
             self.reset_probe(&mut probe);
             let trial = Step {
-                seq: step.seq,
                 depth: step.depth,
                 within: step.within,
-                failed: false,
-                event,
+                ..Step::new(step.seq, event)
             };
             if probe.step_inner(&trial).is_ok() && !out.contains(&event) {
                 out.push(event);
@@ -156,13 +154,7 @@ impl Checker {
         let mut probe = self.probe();
         for event in events {
             for &depth in &depths {
-                let trial = Step {
-                    seq,
-                    depth,
-                    within: None,
-                    failed: false,
-                    event,
-                };
+                let trial = Step::new(seq, event).at_depth(depth);
                 self.reset_probe(&mut probe);
                 if probe.step_inner(&trial).is_ok() {
                     out.push(trial);
