@@ -121,6 +121,9 @@ pub struct Checker {
     returned_sources: Vec<(u64, Source)>,
     returned_sources_next: usize,
     hook: Option<Hook>,
+    /// The last `do_start`/`do_stop` with `hooks: false` (its seq and
+    /// kind): a hook nested in it is refused with a message that says why.
+    hookless: Option<(u64, EventKind)>,
     shutdown: bool,
     ended: bool,
     last_seq: u64,
@@ -182,6 +185,7 @@ impl Checker {
             returned_sources: Vec::new(),
             returned_sources_next: 0,
             hook: None,
+            hookless: None,
             shutdown: false,
             ended: false,
             last_seq: 0,

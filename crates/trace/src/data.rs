@@ -28,7 +28,11 @@ use base64::Engine as _;
 /// assert!(kept.is_cut());
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Data {
+pub struct Data(Box<Kept>);
+
+/// Boxed, so that a record without data (nearly all) pays one word for it.
+#[derive(Clone, PartialEq, Eq)]
+struct Kept {
     bytes: Box<[u8]>,
     cut: bool,
 }
@@ -45,10 +49,10 @@ impl Data {
     /// were more.
     pub fn new(bytes: &[u8]) -> Data {
         let cut = bytes.len() > Self::MAX_BYTES;
-        Data {
+        Data(Box::new(Kept {
             bytes: bytes[..bytes.len().min(Self::MAX_BYTES)].into(),
             cut,
-        }
+        }))
     }
 
     /// The first bytes of an event's content, `cut` when the event had
@@ -62,32 +66,34 @@ impl Data {
     /// assert!(Data::from_parts(vec![0; Data::MAX_BYTES + 1], true).is_none());
     /// ```
     pub fn from_parts(bytes: Vec<u8>, cut: bool) -> Option<Data> {
-        (bytes.len() <= Self::MAX_BYTES).then(|| Data {
-            bytes: bytes.into_boxed_slice(),
-            cut,
+        (bytes.len() <= Self::MAX_BYTES).then(|| {
+            Data(Box::new(Kept {
+                bytes: bytes.into_boxed_slice(),
+                cut,
+            }))
         })
     }
 
     /// The bytes kept.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
 
     /// Whether the event's bytes were longer than those kept (`data_cut`).
     pub fn is_cut(&self) -> bool {
-        self.cut
+        self.0.cut
     }
 
     /// The bytes as the file holds them: standard base64 with padding.
     pub fn to_base64(&self) -> String {
-        STANDARD.encode(&self.bytes)
+        STANDARD.encode(self.bytes())
     }
 
     /// Whether these bytes can be those of an event of `len` bytes: all of
     /// them, or fewer when cut.
     pub fn fits(&self, len: u64) -> bool {
-        let kept = self.bytes.len() as u64;
-        if self.cut {
+        let kept = self.bytes().len() as u64;
+        if self.is_cut() {
             kept < len
         } else {
             kept == len
@@ -100,10 +106,11 @@ impl Data {
 impl fmt::Debug for Data {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 32;
-        let head = &self.bytes[..self.bytes.len().min(SHOWN)];
+        let bytes = self.bytes();
+        let head = &bytes[..bytes.len().min(SHOWN)];
         f.debug_struct("Data")
-            .field("len", &self.bytes.len())
-            .field("cut", &self.cut)
+            .field("len", &bytes.len())
+            .field("cut", &self.is_cut())
             .field("head", &String::from_utf8_lossy(head))
             .finish()
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::caller::Caller;
 use crate::id::{ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 use crate::reason::Reason;
 use crate::scope::Scope;
@@ -528,6 +529,11 @@ pub struct Step {
     /// test's recording is over and the reactor runs on; `None` for the
     /// reactor's end. Read and written on `end` only.
     pub scope: Option<Scope>,
+    /// The optional `caller` of a callback: `Some(Caller::Application)`
+    /// when the application made the call itself, not the reactor. It is
+    /// judged like any other; a report says who made it (and where: the
+    /// record's `site`). Read and written on callbacks only.
+    pub caller: Option<Caller>,
 }
 
 impl Step {
@@ -541,6 +547,7 @@ impl Step {
             event,
             hooks: None,
             scope: None,
+            caller: None,
         }
     }
 
@@ -586,6 +593,20 @@ impl Step {
     #[must_use]
     pub const fn scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
+        self
+    }
+
+    /// The same step with `caller` set (for a callback).
+    ///
+    /// ```
+    /// use callorder_trace::{Caller, Event, ProtocolId, Reason, Step};
+    /// let lost = Event::ConnectionLost { protocol: ProtocolId(1), reason: Reason::ConnectionDone };
+    /// let step = Step::new(7, lost).caller(Caller::Application);
+    /// assert_eq!(step.caller, Some(Caller::Application));
+    /// ```
+    #[must_use]
+    pub const fn caller(mut self, caller: Caller) -> Self {
+        self.caller = Some(caller);
         self
     }
 

@@ -31,12 +31,9 @@ pub struct Record {
     /// when the recorder keeps them. Read and written on those two events
     /// only; the writer refuses data that does not fit the event's `bytes`.
     pub data: Option<Data>,
-    /// Who made a callback when it was not the reactor (`caller`). Read
-    /// and written on callbacks only.
-    pub caller: Option<Caller>,
-    /// Where the `caller` made it, such as `test_x.py:42` (`site`). Read
-    /// and written on callbacks only.
-    pub site: Option<String>,
+    /// Where a callback's `caller` (`step.caller`) made it, such as
+    /// `test_x.py:42` (`site`). Read and written on callbacks only.
+    pub site: Option<Box<str>>,
 }
 
 impl Record {
@@ -51,7 +48,6 @@ impl Record {
             error,
             timeout: None,
             data: None,
-            caller: None,
             site: None,
         }
     }
@@ -86,13 +82,13 @@ impl Record {
     /// use callorder_trace::{Caller, Event, ProtocolId, Reason, Record, Step};
     /// let lost = Event::ConnectionLost { protocol: ProtocolId(1), reason: Reason::ConnectionDone };
     /// let record = Record::new(Step::new(5, lost)).called_by(Caller::Application, Some("test_x.py:42"));
-    /// assert_eq!(record.caller, Some(Caller::Application));
+    /// assert_eq!(record.step.caller, Some(Caller::Application));
     /// assert_eq!(record.site.as_deref(), Some("test_x.py:42"));
     /// ```
     #[must_use]
     pub fn called_by(mut self, caller: Caller, site: Option<&str>) -> Self {
-        self.caller = Some(caller);
-        self.site = site.map(str::to_owned);
+        self.step.caller = Some(caller);
+        self.site = site.map(Box::from);
         self
     }
 }

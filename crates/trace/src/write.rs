@@ -251,7 +251,7 @@ fn format_line(out: &mut Vec<u8>, rec: &Record, names: &impl Names) -> io::Resul
         _ => {}
     }
     if event.kind().is_callback() {
-        if let Some(caller) = rec.caller {
+        if let Some(caller) = step.caller {
             write!(out, ",\"caller\":\"{}\"", caller.as_str())?;
         }
         if let Some(site) = &rec.site {

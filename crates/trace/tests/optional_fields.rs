@@ -283,7 +283,7 @@ fn with_data_cuts_long_content_and_reads_back_cut() {
 fn caller_and_site_are_kept_on_callbacks() {
     let line = r#"{"seq":1,"event":"connection_lost","protocol":"p1","reason":"connection_done","caller":"application","site":"test_x.py:42"}"#;
     let records = ok(line);
-    assert_eq!(records[0].caller, Some(Caller::Application));
+    assert_eq!(records[0].step.caller, Some(Caller::Application));
     assert_eq!(records[0].site.as_deref(), Some("test_x.py:42"));
     assert_eq!(
         records[0].step.event,
@@ -311,7 +311,7 @@ fn any_other_caller_is_malformed() {
 fn caller_and_site_on_actions_are_ignored() {
     let line = r#"{"seq":1,"event":"write","protocol":"p1","bytes":1,"caller":"application","site":"x.py:1"}"#;
     let record = &ok(line)[0];
-    assert_eq!((record.caller, record.site.as_deref()), (None, None));
+    assert_eq!((record.step.caller, record.site.as_deref()), (None, None));
 }
 
 #[test]

@@ -251,8 +251,8 @@ fn with_extras(mut record: Record, extras: Extras) -> Record {
         _ => {}
     }
     if kind.is_callback() {
-        record.caller = extras.caller.then_some(Caller::Application);
-        record.site = extras.site;
+        record.step.caller = extras.caller.then_some(Caller::Application);
+        record.site = extras.site.map(String::into_boxed_str);
     }
     record
 }

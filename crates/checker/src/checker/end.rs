@@ -1,8 +1,13 @@
 //! Section 7 of `docs/spec.md`, The end (P-UNLOST, C-UNRESOLVED,
 //! F-UNSTOPPED, S-UNSTOPPED): the obligations still unmet at `end`,
 //! violations under the strict profile and warnings under the twisted one.
+//!
+//! An `end` with `scope: "test"` (a test's recording is over, and the
+//! reactor runs on) is judged exactly as the reactor's end: what the test
+//! left open is owed, as trial's dirty-reactor check also says. Only the
+//! messages say which end it was.
 
-use callorder_trace::Step;
+use callorder_trace::{Scope, Step};
 
 use super::connectors::phase_name;
 use super::{fail, Check, Checker};
@@ -71,15 +76,20 @@ impl Checker {
             return Ok(());
         }
         owed.sort_by_key(|(born, ..)| *born);
+        let test_end = step.scope == Some(Scope::Test);
         match self.profile {
             Profile::Strict => {
                 let (_, rule, object, _) = owed[0];
                 let all: Vec<String> = owed.iter().map(|(.., m)| m.clone()).collect();
-                Err(fail(
-                    rule,
-                    Some(object),
-                    format!("the trace ended with obligations unmet: {}", all.join("; ")),
-                ))
+                let message = if test_end {
+                    format!(
+                        "obligations unmet at the end of the test's recording (the reactor runs on, but the test is over): {}",
+                        all.join("; ")
+                    )
+                } else {
+                    format!("the trace ended with obligations unmet: {}", all.join("; "))
+                };
+                Err(fail(rule, Some(object), message))
             }
             Profile::Twisted => {
                 if owed.iter().any(|(_, r, ..)| *r == Rule::Unlost) {
@@ -89,7 +99,11 @@ impl Checker {
                     .extend(owed.into_iter().map(|(_, rule, object, message)| Warning {
                         rule,
                         seq: step.seq,
-                        message,
+                        message: if test_end {
+                            format!("{message}, at the end of the test's recording")
+                        } else {
+                            message
+                        },
                         object: Some(object),
                     }));
                 Ok(())

@@ -3,6 +3,15 @@
 //! (`numPorts`), the start each connector and port holds on its factory,
 //! and the `start_factory`/`stop_factory` hook owed right inside the
 //! `do_start`/`do_stop` that finds the count at 0 or brings it there.
+//!
+//! The count and its hooks are `Factory.doStart`'s (`protocol.py`). A
+//! `do_start`/`do_stop` with `hooks: false` is another factory's own
+//! method: Twisted's `endpoints._WrappingFactory.doStart` passes the call
+//! to the factory it wraps, and an `IProtocolFactory` (`interfaces.py`)
+//! needs no `Factory` base at all. It still comes where a connector or a
+//! port owes one, and the start is held as any other; but the count is
+//! not moved, no hook is owed, and a hook nested in it is F-START-HOOK
+//! (F-STOP-HOOK).
 
 use callorder_trace::{EventKind, FactoryId, Holder, Step};
 
@@ -74,7 +83,11 @@ impl Checker {
                     Err(fail(
                         Rule::StartHook,
                         step.event.factory().map(Object::Factory),
-                        "start_factory outside a do_start that found the start count at 0",
+                        self.stray_hook(step, EventKind::DoStart)
+                            .unwrap_or_else(|| {
+                                "start_factory outside a do_start that found the start count at 0"
+                                    .to_owned()
+                            }),
                     ))
                 }
                 EventKind::StopFactory => {
@@ -82,12 +95,37 @@ impl Checker {
                     Err(fail(
                         Rule::StopHook,
                         step.event.factory().map(Object::Factory),
-                        "stop_factory outside a do_stop that brought the start count to 0",
+                        self.stray_hook(step, EventKind::DoStop).unwrap_or_else(|| {
+                            "stop_factory outside a do_stop that brought the start count to 0"
+                                .to_owned()
+                        }),
                     ))
                 }
                 _ => Ok(()),
             },
         }
+    }
+
+    /// Why a hook nested directly in a `do_start` (`do_stop`) marked
+    /// `hooks: false` is illegal; `None` if it is not nested in one.
+    #[cold]
+    fn stray_hook(&self, step: &Step, caller: EventKind) -> Option<String> {
+        let (seq, kind) = self.hookless?;
+        let enclosing = match (step.within, step.depth as usize) {
+            (Some(w), _) => Some(w),
+            (None, 0) => None,
+            (None, d) => self.stack.get(d - 1).map(|f| f.seq),
+        };
+        (kind == caller && enclosing == Some(seq)).then(|| {
+            let (hook, method) = if caller == EventKind::DoStart {
+                ("start_factory", "doStart")
+            } else {
+                ("stop_factory", "doStop")
+            };
+            format!(
+                "{hook} inside the {caller} at seq {seq}, which says hooks: false: that factory's {method} is not Factory's own (a forwarding factory such as endpoints._WrappingFactory, or an IProtocolFactory that is no Factory), so nothing calls its {hook} there"
+            )
+        })
     }
 
     /// The start count of `factory`, at 0 if it has none yet (a do_stop of
@@ -152,6 +190,13 @@ impl Checker {
                 port.started = true;
             }
         }
+        if !step.runs_factory_hooks() {
+            self.hookless = Some((step.seq, EventKind::DoStart));
+            if step.failed {
+                self.stick(Some(holder));
+            }
+            return Ok(());
+        }
         let f = self.factory_state(factory);
         let at_zero = f.num_ports == 0;
         f.num_ports += 1;
@@ -177,6 +222,12 @@ impl Checker {
         if let Some(f) = self.factories.get_mut(factory) {
             f.num_ports = f.num_ports.saturating_sub(1);
         }
+        self.stick(holder);
+    }
+
+    /// The holder of a start that raised holds nothing, and expects
+    /// nothing more.
+    fn stick(&mut self, holder: Option<Holder>) {
         match holder {
             Some(Holder::Connector(c)) => {
                 if let Some(conn) = self.connectors.get_mut(c) {
@@ -321,6 +372,10 @@ impl Checker {
         }
         if let Holder::Connector(c) = holder {
             self.make_idle(c);
+        }
+        if !step.runs_factory_hooks() {
+            self.hookless = Some((step.seq, EventKind::DoStop));
+            return Ok(());
         }
         let f = self.factory_state(factory);
         if f.num_ports > 0 {

@@ -29,6 +29,7 @@ impl Checker {
             returned_sources: self.returned_sources.clone(),
             returned_sources_next: self.returned_sources_next,
             hook: self.hook,
+            hookless: self.hookless,
             shutdown: self.shutdown,
             ended: self.ended,
             last_seq: self.last_seq,
@@ -58,6 +59,7 @@ impl Checker {
         probe.returned_sources.clone_from(&self.returned_sources);
         probe.returned_sources_next = self.returned_sources_next;
         probe.hook = self.hook;
+        probe.hookless = self.hookless;
         probe.shutdown = self.shutdown;
         probe.ended = self.ended;
         probe.last_seq = self.last_seq;
