@@ -362,6 +362,7 @@ impl Checker {
             object: f.object,
             history,
             expected,
+            caller: step.caller,
         }
     }
 
