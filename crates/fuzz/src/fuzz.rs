@@ -342,8 +342,8 @@ impl Fuzz {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use callorder_fuzz::fuzz_client;
-    /// use callorder_reference::{Echo, ReconnectingClientFactory, RetryPolicy};
+    /// use callorder::fuzz_client;
+    /// use callorder::reference::{Echo, ReconnectingClientFactory, RetryPolicy};
     ///
     /// fuzz_client(|| {
     ///     ReconnectingClientFactory::new(|_| Box::new(Echo::new()))
@@ -873,29 +873,93 @@ impl Fuzz {
 }
 
 /// The seed and case count after the environment ([`SEED_ENV`],
-/// [`CASES_ENV`]) had its say over the builder's.
+/// [`CASES_ENV`]) had its say over the builder's. Each variable that
+/// changes what the builder set says so on stderr, so that a run with a
+/// forgotten variable in its environment does not pass for the builder's.
 pub(crate) fn effective(seed: u64, cases: u32) -> Result<(u64, u32), String> {
-    let seed = match std::env::var(SEED_ENV) {
-        Ok(v) if v.trim() == "random" => {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            t ^ u64::from(std::process::id()).rotate_left(32)
+    let env_seed = std::env::var(SEED_ENV).ok();
+    let env_cases = std::env::var(CASES_ENV).ok();
+    let chosen = overridden(
+        (seed, cases),
+        env_seed.as_deref(),
+        env_cases.as_deref(),
+        random_seed,
+    )?;
+    for note in &chosen.notes {
+        eprintln!("callorder-fuzz: {note}");
+    }
+    Ok((chosen.seed, chosen.cases))
+}
+
+/// A campaign's seed and case count, and what the environment changed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Chosen {
+    pub(crate) seed: u64,
+    pub(crate) cases: u32,
+    /// One line for each variable that overrode the builder's value.
+    pub(crate) notes: Vec<String>,
+}
+
+/// [`effective`] with the variables' values given (`None`: unset) and the
+/// source of a `random` seed.
+pub(crate) fn overridden(
+    (seed, cases): (u64, u32),
+    env_seed: Option<&str>,
+    env_cases: Option<&str>,
+    random: impl FnOnce() -> u64,
+) -> Result<Chosen, String> {
+    let mut notes = Vec::new();
+    let chosen_seed = match env_seed {
+        Some(v) if v.trim() == "random" => {
+            let chosen = random();
+            notes.push(format!(
+                "{SEED_ENV}={v} overrides the builder's seed {seed}: seed {chosen}"
+            ));
+            chosen
         }
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{SEED_ENV}={v:?}: expected a whole number or `random`"))?,
-        Err(_) => seed,
+        Some(v) => {
+            let chosen = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{SEED_ENV}={v:?}: expected a whole number or `random`"))?;
+            if chosen != seed {
+                notes.push(format!(
+                    "{SEED_ENV}={v} overrides the builder's seed {seed}"
+                ));
+            }
+            chosen
+        }
+        None => seed,
     };
-    let cases = match std::env::var(CASES_ENV) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{CASES_ENV}={v:?}: expected a whole number"))?,
-        Err(_) => cases,
+    let chosen_cases = match env_cases {
+        Some(v) => {
+            let chosen = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{CASES_ENV}={v:?}: expected a whole number"))?;
+            if chosen != cases {
+                notes.push(format!(
+                    "{CASES_ENV}={v} overrides the builder's {cases} cases"
+                ));
+            }
+            chosen
+        }
+        None => cases,
     };
-    Ok((seed, cases))
+    Ok(Chosen {
+        seed: chosen_seed,
+        cases: chosen_cases,
+        notes,
+    })
+}
+
+/// A fresh seed for `random`: the time and the process, printed with the
+/// override and on failure, so the campaign can be replayed.
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// The proptest configuration every campaign shares: where failing seeds
@@ -1162,4 +1226,62 @@ thread_local! {
     /// One paused-clock runtime per fuzzing thread: building one costs more
     /// than a short run.
     static RUNTIME: tokio::runtime::Runtime = MockReactor::runtime();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(env_seed: Option<&str>, env_cases: Option<&str>) -> Result<Chosen, String> {
+        overridden((7, 256), env_seed, env_cases, || 99)
+    }
+
+    #[test]
+    fn without_the_environment_the_builder_decides_silently() {
+        let c = chosen(None, None).unwrap();
+        assert_eq!((c.seed, c.cases), (7, 256));
+        assert!(c.notes.is_empty());
+    }
+
+    #[test]
+    fn an_overriding_variable_says_what_it_replaced() {
+        let c = chosen(Some("3"), Some("10")).unwrap();
+        assert_eq!((c.seed, c.cases), (3, 10));
+        assert_eq!(
+            c.notes,
+            [
+                "CALLORDER_FUZZ_SEED=3 overrides the builder's seed 7",
+                "CALLORDER_FUZZ_CASES=10 overrides the builder's 256 cases",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_random_seed_is_said_with_its_value() {
+        let c = chosen(Some("random"), None).unwrap();
+        assert_eq!(c.seed, 99);
+        assert_eq!(
+            c.notes,
+            ["CALLORDER_FUZZ_SEED=random overrides the builder's seed 7: seed 99"]
+        );
+    }
+
+    #[test]
+    fn a_variable_that_agrees_with_the_builder_overrides_nothing() {
+        let c = chosen(Some("7"), Some(" 256 ")).unwrap();
+        assert_eq!((c.seed, c.cases), (7, 256));
+        assert!(c.notes.is_empty(), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn a_malformed_variable_is_an_error_naming_it() {
+        assert_eq!(
+            chosen(Some("seven"), None).unwrap_err(),
+            "CALLORDER_FUZZ_SEED=\"seven\": expected a whole number or `random`"
+        );
+        assert_eq!(
+            chosen(None, Some("-1")).unwrap_err(),
+            "CALLORDER_FUZZ_CASES=\"-1\": expected a whole number"
+        );
+    }
 }

@@ -9,9 +9,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use async_trait::async_trait;
-//! use callorder_core::{Address, CallbackError, ClientFactory, Factory, Protocol, Transport, CallbackResult};
-//! use callorder_harness::{Conn, MockReactor, Outcome, Script};
+//! use callorder::async_trait;
+//! use callorder::{Address, CallbackError, ClientFactory, Factory, Protocol, Transport, CallbackResult};
+//! use callorder::{Conn, MockReactor, Outcome, Script};
 //!
 //! struct Hello;
 //! #[async_trait(?Send)]

@@ -490,7 +490,7 @@ struct Ops {
 /// one.
 ///
 /// ```
-/// use callorder_harness::{MockReactor, Script};
+/// use callorder::{MockReactor, Script};
 /// let run = MockReactor::new().run(Script::new().shutdown(), |_reactor| {});
 /// run.assert_clean();
 /// assert!(run.trace_jsonl().ends_with("\"event\":\"end\"}\n"));
@@ -596,7 +596,7 @@ impl MockReactor {
     /// [`Run::trace`] is cut, to the records just before the run ended.
     ///
     /// ```
-    /// use callorder_harness::{MockReactor, Script};
+    /// use callorder::{MockReactor, Script};
     /// let run = MockReactor::new()
     ///     .keep_last(1)
     ///     .run(Script::new().advance(std::time::Duration::from_secs(1)).shutdown(), |_| {});
@@ -617,7 +617,15 @@ impl MockReactor {
 
     /// Runs `script` on a fresh current-thread tokio runtime with a paused
     /// clock, after `setup` made the first connections and ports.
+    ///
+    /// # Panics
+    ///
+    /// When called inside a tokio runtime (a `#[tokio::test]`, say), where
+    /// no runtime can start: the message says to use
+    /// [`run_script`](MockReactor::run_script) there.
+    #[track_caller]
     pub fn run(self, script: Script, setup: impl FnOnce(&Reactor)) -> Run {
+        refuse_nested_runtime("run");
         self.run_on(&MockReactor::runtime(), script, setup)
     }
 
@@ -636,18 +644,24 @@ impl MockReactor {
     /// [`runtime`](MockReactor::runtime), reused across runs.
     ///
     /// ```
-    /// use callorder_harness::{MockReactor, Script};
+    /// use callorder::{MockReactor, Script};
     /// let rt = MockReactor::runtime();
     /// for _ in 0..3 {
     ///     MockReactor::new().run_on(&rt, Script::new().shutdown(), |_| {}).assert_clean();
     /// }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](MockReactor::run), inside a tokio runtime.
+    #[track_caller]
     pub fn run_on(
         self,
         rt: &tokio::runtime::Runtime,
         script: Script,
         setup: impl FnOnce(&Reactor),
     ) -> Run {
+        refuse_nested_runtime("run_on");
         rt.block_on(async move {
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().set_now(Instant::now());
@@ -685,7 +699,25 @@ impl MockReactor {
 
     /// Runs `script` inside the caller's tokio runtime, which must have a
     /// paused clock (`#[tokio::test(start_paused = true)]`).
+    ///
+    /// ```
+    /// use callorder::{MockReactor, Script};
+    /// # let rt = MockReactor::runtime();
+    /// # rt.block_on(async {
+    /// // In a #[tokio::test(start_paused = true)] async fn:
+    /// let reactor = MockReactor::new();
+    /// let run = reactor.run_script(Script::new().shutdown()).await;
+    /// run.assert_clean();
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// At once, when the clock is not paused (or there is no tokio
+    /// runtime): the mock reactor moves virtual time itself, and tokio
+    /// refuses that on a clock that follows the wall.
     pub async fn run_script(self, script: Script) -> Run {
+        require_paused_clock();
         let steps = self.apply_head(script);
         self.run_steps(steps).await
     }
@@ -1482,7 +1514,7 @@ impl MockReactor {
             s.injected.push(r.seq);
         }
         let failed = result.is_err();
-        if let Err(msg) = &result {
+        if let Err(msg) = &mut result {
             if !injected {
                 s.errors.push(ImplError {
                     kind: if panicked {
@@ -1494,6 +1526,10 @@ impl MockReactor {
                     event: Some(kind_of(&r.call)),
                     message: msg.clone(),
                 });
+            }
+            if panicked {
+                // The trace has no kind beside the message: it says so.
+                *msg = format!("panicked: {msg}");
             }
             let rec = s.trace.unjudged_mut(r.record);
             rec.step.failed = true;
@@ -1583,6 +1619,16 @@ impl MockReactor {
                                 cs.phase = Phase::Outcome;
                             }
                             next.push(Call::ConnectionFailed(c, Reason::ConnectError));
+                            // And its socket closes in order (tcp.py
+                            // failIfNotConnected, `_closeSocket(True)`): a
+                            // joined server reads a clean close.
+                            let attempt = s.connectors.get(&c).map(|cs| cs.attempt);
+                            if let Some(&j) = attempt.and_then(|a| s.attempt_joins.get(&a)) {
+                                s.joins[j].client_gone = true;
+                                if let Some(server) = s.joins[j].server {
+                                    s.io_next.push_back(Io::PeerClosed(server));
+                                }
+                            }
                         } else {
                             let attempt = s.connectors[&c].attempt;
                             let peer = match s.attempt_joins.get(&attempt) {
@@ -1648,6 +1694,15 @@ impl MockReactor {
                                     s.joins[j].server = Some(p);
                                 }
                                 next.push(Call::ConnectionMade(p));
+                                if let Peer::Joined(j, _) = peer {
+                                    if s.joins[j].client_gone {
+                                        // The client side closed while this
+                                        // build ran (its build or
+                                        // connection_made raised): the close
+                                        // waits in the socket, read next.
+                                        s.io_next.push_back(Io::PeerClosed(p));
+                                    }
+                                }
                             }
                             _ => {
                                 // S2/S3: the socket is closed; a joined peer sees a clean close.
@@ -2027,12 +2082,50 @@ fn target_of(s: &State, call: &Call) -> Target {
     }
 }
 
+/// What a panic said: its message alone, since the error that reports it
+/// says that it panicked ([`ImplErrorKind::Panicked`]).
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
-        format!("panicked: {s}")
+        (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {
-        format!("panicked: {s}")
+        s.clone()
     } else {
-        "panicked".to_owned()
+        "a panic with a payload that is not a string".to_owned()
+    }
+}
+
+/// `run` blocks on a runtime of its own, which tokio cannot start inside
+/// another one: say what to do instead, before tokio says only that.
+#[track_caller]
+fn refuse_nested_runtime(method: &str) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        panic!(
+            "MockReactor::{method} was called inside a tokio runtime, where no runtime can \
+             start: in async code (a #[tokio::test]) use \
+             `MockReactor::run_script(script).await` on a runtime whose clock is paused \
+             (#[tokio::test(start_paused = true)]), or call `{method}` from a plain #[test]"
+        );
+    }
+}
+
+/// A run moves tokio's clock by hand (`tokio::time::advance`), which tokio
+/// allows only on a paused clock, and panics on deep inside the run
+/// otherwise. Tokio does not say whether its clock is paused, but a paused
+/// clock stands still until someone advances it: it is read twice, with a
+/// microsecond of the wall clock between the reads (the wall is read only
+/// to wait, never for the run), and a clock that moved is not paused.
+fn require_paused_clock() {
+    let before = Instant::now();
+    let wall = std::time::Instant::now();
+    while wall.elapsed() < Duration::from_micros(1) {
+        std::hint::spin_loop();
+    }
+    if Instant::now() != before {
+        panic!(
+            "MockReactor::run_script needs a current-thread tokio runtime whose clock is \
+             paused, with time enabled: #[tokio::test(start_paused = true)], or a runtime \
+             built with .enable_time().start_paused(true) (MockReactor::runtime() is one); \
+             this one's clock follows the wall"
+        );
     }
 }

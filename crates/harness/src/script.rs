@@ -128,8 +128,8 @@ pub enum WorldEvent {
 /// bookkeeping, whose hooks `start_factory`/`stop_factory` are the user's).
 ///
 /// ```
-/// use callorder_harness::is_fault_target;
-/// use callorder_trace::EventKind;
+/// use callorder::is_fault_target;
+/// use callorder::EventKind;
 /// assert!(is_fault_target(EventKind::DataReceived));
 /// assert!(!is_fault_target(EventKind::DoStart));
 /// assert!(!is_fault_target(EventKind::Write));
@@ -176,7 +176,7 @@ pub enum Step {
 /// every due timer run.
 ///
 /// ```
-/// use callorder_harness::{Conn, Outcome, Script};
+/// use callorder::{Conn, Outcome, Script};
 /// let script = Script::new()
 ///     .resolve(1, Outcome::Accept)
 ///     .send(Conn::Client(1), b"hello")
@@ -247,7 +247,7 @@ impl Script {
     /// script small.
     ///
     /// ```
-    /// use callorder_harness::{Bytes, Conn, Script};
+    /// use callorder::{Bytes, Conn, Script};
     /// let payload = Bytes::from(vec![b'x'; 4096]);
     /// let script = (1..=1000).fold(Script::new(), |s, n| s.send_bytes(Conn::Client(n), payload.clone()));
     /// assert_eq!(script.steps().len(), 1000);
@@ -328,8 +328,8 @@ impl Script {
     /// injection (see [`WorldEvent::Fault`]).
     ///
     /// ```
-    /// use callorder_harness::{Conn, Outcome, Script, Step, WorldEvent};
-    /// use callorder_trace::EventKind;
+    /// use callorder::{Conn, Outcome, Script, Step, WorldEvent};
+    /// use callorder::EventKind;
     /// // The first client's data_received fails once the bytes arrive: its
     /// // connection_lost, client_connection_lost and do_stop follow (P7).
     /// let script = Script::new()

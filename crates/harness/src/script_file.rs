@@ -7,7 +7,7 @@
 //! makes, is in `docs/script-format.md`.
 //!
 //! ```
-//! use callorder_harness::{parse_script, print_script, Conn, Outcome, Script};
+//! use callorder::{parse_script, print_script, Conn, Outcome, Script};
 //!
 //! let text = "\
 //! implementation line_client
@@ -32,7 +32,7 @@
 //! );
 //! // The printer gives the canonical text, and it reads back the same.
 //! assert_eq!(print_script(&file), text);
-//! # Ok::<(), callorder_harness::ScriptError>(())
+//! # Ok::<(), callorder::ScriptError>(())
 //! ```
 
 use std::error::Error;
@@ -69,7 +69,7 @@ impl From<Script> for ScriptFile {
     /// and no seed.
     ///
     /// ```
-    /// use callorder_harness::{print_script, Script, ScriptFile};
+    /// use callorder::{print_script, Script, ScriptFile};
     /// let file = ScriptFile::from(Script::new().with_implementation("echo_server").shutdown());
     /// assert_eq!(print_script(&file), "implementation echo_server\n\nshutdown\n");
     /// ```
@@ -96,7 +96,7 @@ impl fmt::Display for ScriptFile {
 /// scalar values), not bytes, and a tab is one column.
 ///
 /// ```
-/// use callorder_harness::parse_script;
+/// use callorder::parse_script;
 /// let err = parse_script("resolve 1 accept\nsend clinet 1 \"x\"\n", "x.script").unwrap_err();
 /// assert_eq!((err.line, err.column), (2, 6));
 /// assert_eq!(
@@ -167,8 +167,8 @@ const READ_CHUNK: &str = "a chunk size (1 or more) or unlimited";
 ///
 /// ```
 /// use std::time::Duration;
-/// use callorder_harness::{parse_script, Conn, Script, WorldEvent};
-/// use callorder_core::Address;
+/// use callorder::{parse_script, Conn, Script, WorldEvent};
+/// use callorder::Address;
 ///
 /// let file = parse_script(
 ///     "implementation echo_server\n\
@@ -193,7 +193,7 @@ const READ_CHUNK: &str = "a chunk size (1 or more) or unlimited";
 ///
 /// let err = parse_script("batch {\n}\n", "doc.script").unwrap_err();
 /// assert_eq!(err.to_string(), "doc.script:2:1: expected at least one event in the batch, found \"}\"");
-/// # Ok::<(), callorder_harness::ScriptError>(())
+/// # Ok::<(), callorder::ScriptError>(())
 /// ```
 pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -910,7 +910,7 @@ fn quote_found(text: &str) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// use callorder_harness::{print_script, Conn, Outcome, Script, ScriptFile};
+/// use callorder::{print_script, Conn, Outcome, Script, ScriptFile};
 ///
 /// let file = ScriptFile {
 ///     script: Script::new()
