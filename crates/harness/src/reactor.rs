@@ -24,7 +24,7 @@ use callorder_core::{
     Protocol, Reactor, ReactorOps, Transport, WriteStatus,
 };
 use callorder_trace::{
-    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record,
+    ConnectorId, Data, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Record,
     Step as TraceStep,
 };
 use tokio::time::Instant;
@@ -403,6 +403,9 @@ struct Frame {
 pub(crate) struct State {
     checker: Checker,
     trace: Recording,
+    /// Whether the records of data_received and write keep their bytes
+    /// (`MockReactor::record_data`).
+    record_data: bool,
     violation: Option<callorder_checker::Violation>,
     errors: Vec<ImplError>,
     start: Instant,
@@ -579,6 +582,7 @@ impl MockReactor {
             weak_factories: Vec::new(),
             checker: Checker::new(profile),
             trace: Recording::new(),
+            record_data: false,
             violation: None,
             errors: Vec::new(),
             start,
@@ -655,6 +659,31 @@ impl MockReactor {
     #[must_use]
     pub fn keep_last(self, n: usize) -> Self {
         self.inner.state.borrow_mut().trace.keep_last(n);
+        self
+    }
+
+    /// Whether the trace's `data_received` and `write` records keep their
+    /// bytes (the format's optional `data`, base64, with `data_cut` past
+    /// 64 KiB), so that a golden trace changes when the content changes,
+    /// not only when the count does. Off by default: traces stay small.
+    ///
+    /// ```
+    /// use callorder::reference::LineClientFactory;
+    /// use callorder::{Conn, MockReactor, Outcome, Script};
+    /// use std::sync::Arc;
+    ///
+    /// let script = Script::new().resolve(1, Outcome::Accept).send(Conn::Client(1), b"hi\r\n").close(Conn::Client(1)).shutdown();
+    /// let run = MockReactor::new().record_data(true).run(script, |reactor| {
+    ///     reactor.connect_tcp("example.org:80", Arc::new(LineClientFactory::new(["hello"])), None);
+    /// });
+    /// run.assert_clean();
+    /// let received = run.trace.iter().find(|r| r.step.event.kind().as_str() == "data_received").unwrap();
+    /// assert_eq!(received.data.as_ref().unwrap().bytes(), b"hi\r\n");
+    /// assert!(run.trace_jsonl().contains(r#""data":"aGkNCg==""#));
+    /// ```
+    #[must_use]
+    pub fn record_data(self, on: bool) -> Self {
+        self.inner.state.borrow_mut().record_data = on;
         self
     }
 
@@ -1441,6 +1470,12 @@ impl MockReactor {
         let m = s.heap.clone();
         let target = target_of(&s, call);
         let depth = 0;
+        // The bytes of a data_received, for its record (`record_data`): a
+        // reference count, the bytes themselves move into the future.
+        let kept = match call {
+            Call::DataReceived(_, data) if s.record_data => Some(data.clone()),
+            _ => None,
+        };
         let (event, fut): (Event, CallFuture) = match *call {
             Call::DoStart(f, holder) => {
                 // The reactor's own bookkeeping; the hook is the user's code.
@@ -1652,6 +1687,9 @@ impl MockReactor {
         };
         let (record, seq) = s.record(event, depth, None, true);
         s.tick();
+        if let Some(data) = kept {
+            s.trace.unjudged_mut(record).data = Some(Data::new(&data));
+        }
         if let Call::Build(_, addr, _) = call {
             s.trace.unjudged_mut(record).addr = Some(addr.shared());
         }

