@@ -1,0 +1,55 @@
+"""What the gates (pytest, trial, run) share: where a trace goes, and how a
+verdict is told."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from callorder import Verdict
+
+    from ._recorder import Recording
+
+
+def trace_path(directory: str, test_name: str) -> str:
+    """The file of one test's trace: its name made safe for a file system."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_") or "trace"
+    if len(safe) > 180:
+        safe = safe[:120] + "_" + format(abs(hash(test_name)), "x")
+    return os.path.join(directory, safe + ".jsonl")
+
+
+def _offending_line(recording: "Recording", verdict: "Verdict") -> Optional[dict]:
+    v = verdict.violation
+    if v is None or not 1 <= v.line <= len(recording.events):
+        return None
+    return recording.events[v.line - 1]
+
+
+def explain(verdict: "Verdict", recording: "Recording", name: Optional[str] = None) -> str:
+    """The verdict as ``callorder check`` prints it, then who made the
+    offending call if the application did, and where the trace is."""
+    parts = []
+    if name:
+        parts.append(f"callorder: {name}: {verdict.verdict}")
+    parts.append(verdict.report.rstrip("\n"))
+    event = _offending_line(recording, verdict)
+    if event is not None and event.get("caller") == "application":
+        parts.append(
+            f"  note: the application called {event['event']} itself (at {event.get('site', '?')}),"
+            " not the reactor"
+        )
+    if recording.path:
+        parts.append(f"  trace: {recording.path}")
+    return "\n".join(parts) + "\n"
+
+
+def summary_line(recording: "Recording") -> Optional[str]:
+    """A line about factories left alive, or ``None`` when none is."""
+    leaks = recording.leaks
+    if leaks is None or not leaks.alive_after_gc:
+        return None
+    return f"factories alive: {leaks}"
+

@@ -1,0 +1,379 @@
+"""The recorder on Twisted's real reactor, over loopback: what it writes, and
+that the checker judges it as Twisted's source says it should.
+
+These are trial test cases (pytest runs them): each spins the real reactor
+until the Deferred it returns fires.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from twisted.internet import defer, endpoints, protocol, reactor
+from twisted.trial import unittest
+
+import callorder
+from callorder import twisted as recorder
+
+from twisted_apps import (
+    EchoFactory,
+    OneShot,
+    OneShotFactory,
+    event_names,
+    events,
+)
+
+
+def _checker_honours_hooks() -> bool:
+    trace = [
+        {"event": "connect_tcp", "factory": "f1", "connector": "c1"},
+        {"event": "do_start", "factory": "f1", "connector": "c1", "hooks": False},
+        {"event": "started_connecting", "factory": "f1", "connector": "c1"},
+    ]
+    return bool(callorder.check([{"seq": i + 1, **e} for i, e in enumerate(trace)]))
+
+
+#: For the tests of forwarding and duck-typed factories, whose traces are
+#: legal only once the checker honours `hooks: false` (issue 12, part 1);
+#: strict, so they fail loudly once it does and the mark is stale.
+needs_hooks = pytest.mark.xfail(
+    not _checker_honours_hooks(),
+    reason="the checker does not honour hooks: false yet (issue 12 part 1)",
+    strict=True,
+)
+
+
+class RecorderCase(unittest.TestCase):
+    """Each test records between setUp and its own finish()."""
+
+    def setUp(self) -> None:
+        self.recording = recorder.start()
+        self.addCleanup(self._end)
+
+    def _end(self) -> None:
+        if not self.recording.finished:
+            self.recording.finish(scope="test")
+
+    def listen(self, factory: protocol.Factory) -> int:
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.port = port
+        return port.getHost().port
+
+    @defer.inlineCallbacks
+    def finish(self, profile: str = "strict"):
+        """Waits for the server's connections to close, stops the port,
+        ends the recording and returns its verdict."""
+        server = self.port.factory
+        if isinstance(server, EchoFactory):
+            built = [e for e in events(self.recording, "build_protocol") if "port" in e and e["protocol"]]
+            yield server.closed_count(len(built))
+        yield self.port.stopListening()
+        self.recording.finish(scope="test")
+        return self.recording.check(profile)
+
+
+class ConnectTCPTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_an_echo_round_trip_is_recorded_in_order_and_legal(self):
+        client = OneShotFactory()
+        reactor.connectTCP("127.0.0.1", self.listen(EchoFactory()), client)
+        yield client.lost
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        names = event_names(self.recording)
+        # The client's life cycle, in Twisted's order (semantics C1, C3a).
+        client_side = [n for n, e in zip(names, self.recording.events) if e.get("factory") == "f2" or e.get("connector") == "c1"]
+        self.assertEqual(
+            client_side,
+            ["connect_tcp", "do_start", "start_factory", "started_connecting", "build_protocol", "client_connection_lost", "do_stop", "stop_factory"],
+        )
+        start = events(self.recording, "start_factory")[1]
+        self.assertEqual((start["depth"], start["within"]), (1, start["seq"] - 1))
+        write = events(self.recording, "write")[0]
+        self.assertEqual((write["depth"], write["bytes"]), (1, 5))
+        self.assertEqual(self.recording.events[-1], {**self.recording.events[-1], "event": "end", "scope": "test"})
+
+    @defer.inlineCallbacks
+    def test_a_refused_connection_fails_its_connector(self):
+        port = reactor.listenTCP(0, EchoFactory(), interface="127.0.0.1")
+        number = port.getHost().port
+        yield port.stopListening()
+        self.port = reactor.listenTCP(0, EchoFactory(), interface="127.0.0.1")
+        client = OneShotFactory()
+        reactor.connectTCP("127.0.0.1", number, client)
+        yield self.assertFailure(client.lost, Exception)
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        failed = events(self.recording, "client_connection_failed")
+        self.assertEqual([e["reason"] for e in failed], ["connection_refused"])
+
+
+class EndpointTests(RecorderCase):
+    @needs_hooks
+    @defer.inlineCallbacks
+    def test_an_endpoint_client_forwards_do_start_without_hooks(self):
+        # endpoints._WrappingFactory forwards doStart/doStop to the factory
+        # it wraps; its own startFactory never runs (issue 12, part 1).
+        number = self.listen(EchoFactory())
+        client = OneShotFactory()
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", number)
+        yield endpoint.connect(client)
+        yield client.done
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        starts = [e for e in events(self.recording, "do_start") if "connector" in e]
+        self.assertEqual([e.get("hooks") for e in starts], [False])
+        stops = [e for e in events(self.recording, "do_stop") if "connector" in e]
+        self.assertEqual([e.get("hooks") for e in stops], [False])
+        self.assertEqual(len(events(self.recording, "start_factory")), 1)  # the server's
+
+    @needs_hooks
+    @defer.inlineCallbacks
+    def test_client_and_server_from_strings(self):
+        server = endpoints.serverFromString(reactor, "tcp:0:interface=127.0.0.1")
+        self.port = yield server.listen(EchoFactory())
+        number = self.port.getHost().port
+        client = OneShotFactory()
+        yield endpoints.clientFromString(reactor, f"tcp:127.0.0.1:{number}").connect(client)
+        yield client.done
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual(len(events(self.recording, "listen_tcp")), 1)
+        self.assertEqual(len(events(self.recording, "connect_tcp")), 1)
+
+    @needs_hooks
+    @defer.inlineCallbacks
+    def test_a_hostname_endpoint_to_a_numeric_address(self):
+        number = self.listen(EchoFactory())
+        client = OneShotFactory()
+        yield endpoints.HostnameEndpoint(reactor, b"127.0.0.1", number).connect(client)
+        yield client.done
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertGreaterEqual(len(events(self.recording, "connect_tcp")), 1)
+
+
+class ReconnectingTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_a_reconnecting_factory_that_gives_up(self):
+        # Semantics RC3: stopped and started again each round.
+        closed = reactor.listenTCP(0, EchoFactory(), interface="127.0.0.1")
+        number = closed.getHost().port
+        yield closed.stopListening()
+        self.port = reactor.listenTCP(0, EchoFactory(), interface="127.0.0.1")
+        gave_up = defer.Deferred()
+
+        class GiveUp(protocol.ReconnectingClientFactory):
+            maxRetries = 2
+            initialDelay = 0.01
+            factor = 1.0
+            jitter = 0
+
+            def clientConnectionFailed(self, connector, reason):
+                protocol.ReconnectingClientFactory.clientConnectionFailed(self, connector, reason)
+                if self.retries > self.maxRetries:
+                    gave_up.callback(None)
+
+        reactor.connectTCP("127.0.0.1", number, GiveUp())
+        yield gave_up
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual(len(events(self.recording, "client_connection_failed")), 3)
+        self.assertEqual(len(events(self.recording, "connect")), 2)
+
+
+class ApplicationObjectTests(RecorderCase):
+    @needs_hooks
+    @defer.inlineCallbacks
+    def test_a_duck_typed_factory_without_a_base_class(self):
+        # The seed's factory: no base class, only the methods Twisted calls.
+        lost = defer.Deferred()
+
+        class Duck:
+            protocol = OneShot
+            greeting = b"hi"
+            done = None
+
+            def doStart(self):
+                pass
+
+            def startedConnecting(self, connector):
+                pass
+
+            def buildProtocol(self, addr):
+                p = self.protocol()
+                p.factory = self
+                return p
+
+            def clientConnectionLost(self, connector, reason):
+                lost.callback(None)
+
+            def doStop(self):
+                pass
+
+        reactor.connectTCP("127.0.0.1", self.listen(EchoFactory()), Duck())
+        yield lost
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual([e.get("hooks") for e in events(self.recording, "do_start") if "connector" in e], [False])
+
+    @defer.inlineCallbacks
+    def test_methods_assigned_on_the_instance_and_a_custom_setattr(self):
+        seen = []
+
+        class Guarded(OneShot):
+            def __setattr__(self, name, value):
+                # Refuses attributes it does not know; the recorder sets none.
+                if name not in ("transport", "connected", "factory", "received"):
+                    raise AttributeError(name)
+                object.__setattr__(self, name, value)
+
+        class Factory(OneShotFactory):
+            protocol = Guarded
+
+        client = Factory()
+        client.clientConnectionLost = lambda connector, reason: (seen.append("own"), client.lost.callback(None))
+        reactor.connectTCP("127.0.0.1", self.listen(EchoFactory()), client)
+        yield client.lost
+        verdict = yield self.finish()
+        self.assertEqual(seen, ["own"])
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual(len(events(self.recording, "client_connection_lost")), 1)
+
+    @defer.inlineCallbacks
+    def test_a_port_that_listens_again_is_a_new_port(self):
+        factory = EchoFactory()
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        yield port.stopListening()
+        port.startListening()
+        self.port = port
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual([e["port"] for e in events(self.recording, "listen_tcp")], ["l1", "l2"])
+        self.assertEqual(len(events(self.recording, "start_factory")), 2)
+
+    @defer.inlineCallbacks
+    def test_recording_keeps_no_object_alive(self):
+        # A factory per connection, dropped by the application once its
+        # connection ended: nothing of the recorder may keep it.
+        number = self.listen(EchoFactory())
+        refs = []
+        for _ in range(5):
+            client = OneShotFactory()
+            refs.append(weakref.ref(client))
+            reactor.connectTCP("127.0.0.1", number, client)
+            yield client.lost
+            del client
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        gc.collect()
+        self.assertEqual([r for r in refs if r() is not None], [])
+        # Alive: only the server's factory, which the test's port holds.
+        self.assertEqual((self.recording.leaks.factories, self.recording.leaks.alive_after_gc), (6, 1))
+
+    @defer.inlineCallbacks
+    def test_factories_the_application_keeps_are_counted(self):
+        number = self.listen(EchoFactory())
+        kept = []
+        for _ in range(3):
+            client = OneShotFactory()
+            kept.append(client)
+            reactor.connectTCP("127.0.0.1", number, client)
+            yield client.lost
+        yield self.finish()
+        leaks = self.recording.leaks
+        # The three kept, and the server's (the test's port holds it).
+        self.assertEqual((leaks.factories, leaks.alive_after_gc, leaks.connections), (4, 4, 6))
+        self.assertIn("4 of 4 factories still alive after 6 connections", str(leaks))
+
+
+class ApplicationCallTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_a_callback_the_application_calls_is_marked_and_judged(self):
+        # A protocol that tells its factory to stop when it closes: the
+        # factory's stopFactory runs outside any do_stop.
+        stopped = defer.Deferred()
+
+        class Closing(protocol.Protocol):
+            def dataReceived(self, data):
+                self.transport.write(data)
+
+            def connectionLost(self, reason):
+                self.factory.stopFactory()
+
+        class Pool(protocol.Factory):
+            protocol = Closing
+
+            def stopFactory(self):
+                if not stopped.called:
+                    stopped.callback(None)
+        client = OneShotFactory()
+        reactor.connectTCP("127.0.0.1", self.listen(Pool()), client)
+        yield stopped
+        yield client.lost
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "illegal")
+        self.assertEqual(verdict.violation.rule, "F-STOP-HOOK")
+        line = self.recording.events[verdict.violation.line - 1]
+        self.assertEqual((line["event"], line["caller"]), ("stop_factory", "application"))
+        self.assertRegex(line["site"], r"^test_recorder\.py:\d+$")
+
+    @defer.inlineCallbacks
+    def test_calls_inside_a_callback_chain_are_not_the_applications(self):
+        # makeConnection calls connectionMade, a subclass calls the base
+        # class's connectionLost: neither is a call of the application.
+        class Super(OneShot):
+            def connectionLost(self, reason):
+                OneShot.connectionLost(self, reason)
+
+        class Factory(OneShotFactory):
+            protocol = Super
+
+        client = Factory()
+        reactor.connectTCP("127.0.0.1", self.listen(EchoFactory()), client)
+        yield client.lost
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual([e for e in self.recording.events if "caller" in e], [])
+
+
+class ProducerTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_a_pull_producer_is_resumed_inside_register_producer(self):
+        done = defer.Deferred()
+
+        class Pull:
+            def __init__(self, transport):
+                self.transport, self.left = transport, 3
+
+            def resumeProducing(self):
+                if self.left:
+                    self.left -= 1
+                    self.transport.write(b"x" * 10)
+                else:
+                    self.transport.unregisterProducer()
+                    self.transport.loseConnection()
+
+            def stopProducing(self):
+                pass
+
+        class Sender(protocol.Protocol):
+            def connectionMade(self):
+                self.transport.registerProducer(Pull(self.transport), False)
+
+            def connectionLost(self, reason):
+                done.callback(None)
+
+        class SenderFactory(protocol.ClientFactory):
+            protocol = Sender
+
+        reactor.connectTCP("127.0.0.1", self.listen(EchoFactory()), SenderFactory())
+        yield done
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        register = events(self.recording, "register_producer")[0]
+        following = self.recording.events[register["seq"]]
+        self.assertEqual((following["event"], following["depth"]), ("resume_producing", register["depth"]))
