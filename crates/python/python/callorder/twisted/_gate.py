@@ -47,9 +47,10 @@ def explain(verdict: "Verdict", recording: "Recording", name: Optional[str] = No
 
 
 def summary_line(recording: "Recording") -> Optional[str]:
-    """A line about factories left alive, or ``None`` when none is."""
+    """A line about factories left alive that no test case holds, or
+    ``None`` when there is none."""
     leaks = recording.leaks
-    if leaks is None or not leaks.alive_after_gc:
+    if leaks is None or not leaks.leaked:
         return None
     return f"factories alive: {leaks}"
 

@@ -163,7 +163,7 @@ class Recording:
 class Leaks:
     """The factories a recording saw that are still alive at its end."""
 
-    def __init__(self, factories: int, alive: int, alive_after_gc: int, connections: int, held_by: Optional[str] = None) -> None:
+    def __init__(self, factories: int, alive: int, alive_after_gc: int, connections: int, held_by_test: int = 0, held_by_log: int = 0) -> None:
         #: Factories handed to ``connectTCP``/``listenTCP`` (and weakly referenceable).
         self.factories = factories
         #: Of those, alive when the recording ended.
@@ -171,10 +171,20 @@ class Leaks:
         #: Of those, alive after a full ``gc.collect()``: what the
         #: application (or Twisted) really still holds.
         self.alive_after_gc = alive_after_gc
-        #: Connections the recording saw built (``build_protocol`` events).
+        #: Connections the recording saw asked for (``connect_tcp`` and ``connect``).
         self.connections = connections
-        #: What holds the first factory left alive, when it can be told.
-        self.held_by = held_by
+        #: Of those alive, how many an attribute of a test case holds
+        #: (trial and pytest keep test cases until the run ends).
+        self.held_by_test = held_by_test
+        #: Of those alive, how many a buffered log event of Twisted's holds:
+        #: a noisy factory logs itself, and until logging begins
+        #: ``twisted.logger`` keeps every event.
+        self.held_by_log = held_by_log
+
+    @property
+    def leaked(self) -> int:
+        """Factories alive after ``gc.collect()`` that no test case holds."""
+        return self.alive_after_gc - self.held_by_test
 
     @classmethod
     def count(cls, rec: Recording) -> "Leaks":
@@ -182,29 +192,34 @@ class Leaks:
         alive = sum(1 for r in refs if r() is not None)
         if alive:
             gc.collect()
-        after = sum(1 for r in refs if r() is not None)
-        built = sum(1 for e in rec.events if e["event"] == "build_protocol" and e.get("protocol"))
-        first = next((r() for r in refs if r() is not None), None)
-        return cls(len(refs), alive, after, built, None if first is None else _holder_of(first))
+        survivors = [f for f in (r() for r in refs) if f is not None]
+        by_test = by_log = 0
+        for factory in survivors:
+            holders = gc.get_referrers(factory)
+            if any(isinstance(h, dict) and "_testMethodName" in h for h in holders):
+                by_test += 1
+            elif any(isinstance(h, dict) and "log_format" in h for h in holders):
+                by_log += 1
+            del holders
+        after = len(survivors)
+        del survivors
+        made = sum(1 for e in rec.events if e["event"] in ("connect_tcp", "connect"))
+        return cls(len(refs), alive, after, made, by_test, by_log)
 
     def __str__(self) -> str:
         text = (
             f"{self.alive_after_gc} of {self.factories} factories still alive after "
-            f"{self.connections} connections (after gc.collect(); {self.alive} before it)"
+            f"{self.connections} connections made (after gc.collect(); {self.alive} before it)"
         )
-        return text if self.held_by is None else f"{text}; {self.held_by}"
-
-
-def _holder_of(obj: Any) -> Optional[str]:
-    """Says what keeps ``obj`` alive, for the usual culprits."""
-    for ref in gc.get_referrers(obj):
-        if isinstance(ref, dict) and "log_format" in ref:
-            return (
-                "held by a buffered log event of Twisted's (a noisy factory logs itself; "
-                "until logging begins, twisted.logger keeps every event: begin logging, or "
-                "set noisy = False)"
+        if self.held_by_test:
+            text += f"; {self.held_by_test} held by the test case"
+        if self.held_by_log:
+            text += (
+                f"; {self.held_by_log} held by buffered log events of Twisted's (a noisy factory "
+                "logs itself, and until logging begins twisted.logger keeps every event: begin "
+                "logging, or set noisy = False)"
             )
-    return None
+        return text
 
 
 class _State:
@@ -869,6 +884,21 @@ def install() -> None:
     _set(abstract._ConsumerMixin, "registerProducer", _action("register_producer", _of_transport(_streaming), register))
     _set(abstract._ConsumerMixin, "unregisterProducer", _action("unregister_producer", _of_transport(_nothing), abstract._ConsumerMixin.unregisterProducer))
     _set(tcp._AbortingMixin, "abortConnection", _action("abort_connection", _of_transport(_nothing), tcp._AbortingMixin.abortConnection))
+
+    # The reactor's teardown of what is still open, the "during shutdown"
+    # trigger every reactor made after this registers: `shutdown` marks it
+    # (a whole program's reactor, or one a test builds and stops; trial's
+    # global reactor is never stopped between tests).
+    disconnect_all = base.ReactorBase.disconnectAll
+
+    def disconnectAll(self: Any) -> Any:
+        rec = _active
+        if rec is not None:
+            rec.event("shutdown", {})
+        return disconnect_all(self)
+
+    disconnectAll.__doc__ = disconnect_all.__doc__
+    _set(base.ReactorBase, "disconnectAll", disconnectAll)
     _installed = True
 
 
