@@ -377,3 +377,40 @@ class ProducerTests(RecorderCase):
         register = events(self.recording, "register_producer")[0]
         following = self.recording.events[register["seq"]]
         self.assertEqual((following["event"], following["depth"]), ("resume_producing", register["depth"]))
+
+
+class ReactorOnlyCallTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_a_port_connection_lost_called_by_the_application_is_marked(self):
+        # Only the reactor's shutdown calls Port.connectionLost; a caller
+        # elsewhere makes the do_stop it delivers the application's.
+        port = reactor.listenTCP(0, EchoFactory(), interface="127.0.0.1")
+        port.connectionLost(None)
+        self.recording.finish(scope="test")
+        verdict = self.recording.check()
+        self.assertEqual((verdict.verdict, verdict.violation.rule), ("illegal", "F-DO-STOP"))
+        stop = events(self.recording, "do_stop")[0]
+        self.assertEqual(stop["caller"], "application")
+        self.assertRegex(stop["site"], r"^test_recorder\.py:\d+$")
+        yield None
+
+
+class ScopeTests(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_objects_made_before_the_recording_are_not_in_it(self):
+        # A server and a connection from before the recording: their later
+        # callbacks belong to no trace, and the factory's hook call made by
+        # the reactor for them is not taken for the application's.
+        server = EchoFactory()
+        port = reactor.listenTCP(0, server, interface="127.0.0.1")
+        client = OneShotFactory()
+        reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+        recording = recorder.start()
+        try:
+            yield client.lost
+            yield server.closed_count(1)
+            yield port.stopListening()
+        finally:
+            recording.finish(scope="test")
+        self.assertEqual(event_names(recording), ["end"])
+        self.assertEqual(recording.check().verdict, "legal")

@@ -19,7 +19,9 @@ import pytest
 
 import callorder
 
-# test id -> (rule, classification, why)
+# test id -> (rule, classification, why). A rejection the trace shows only
+# past a `hooks: false` do_start is listed in AFTER_HOOKS: until the checker
+# honours the field, the hook rule stops the trace first.
 KNOWN = {
     "twisted.test.test_tcp.HalfCloseBuggyApplicationTests.test_readNotificationRaises": (
         "T-NESTED",
@@ -44,8 +46,19 @@ KNOWN = {
     "twisted.test.test_tcp.ListeningTests.test_exceptInConnectionLostCall": (
         "F-DO-STOP",
         "misuse by the test",
-        "as test_directConnectionLostCall: port.connectionLost(None) called by the test",
+        "as test_directConnectionLostCall: port.connectionLost(None) called by the test "
+        "(through assertRaises)",
     ),
+    "twisted.internet.test.test_tcp.TCPConnectionTestsBuilder_EPollReactorTests.test_resumeProducingWhileDisconnected": (
+        "T-NESTED",
+        "misuse by the test",
+        "the test calls server.connectionLost(Failure(...)) on the transport itself, inside the "
+        "protocol's connectionMade (test_tcp.py); only the reactor calls a transport's connectionLost, "
+        "so the protocol's connection_lost arrives nested where no action delivers it",
+    ),
+}
+AFTER_HOOKS = {
+    "twisted.internet.test.test_tcp.TCPConnectionTestsBuilder_EPollReactorTests.test_resumeProducingWhileDisconnected",
 }
 
 SUITES = {
@@ -104,7 +117,11 @@ def test_twisted_real_socket_suites(suite: str, tmp_path: Path) -> None:
             pending += 1
             continue
         found[test] = rule
-    expected = {t: rule for t, (rule, _, _) in KNOWN.items() if any(t.startswith(s) for s in SUITES[suite])}
+    expected = {
+        t: rule
+        for t, (rule, _, _) in KNOWN.items()
+        if any(t.startswith(s) for s in SUITES[suite]) and (_honours_hooks() or t not in AFTER_HOOKS)
+    }
     assert found == expected, out[-5000:]
     # Trial passed; the checker's verdicts make the exit code worse.
     assert run.returncode == (1 if expected or pending else 0), run.stderr[-2000:]

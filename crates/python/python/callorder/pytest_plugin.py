@@ -93,7 +93,6 @@ class _Gate:
         if leak is not None:
             self.leaks.append((item.nodeid, leak))
         report = outcome.get_result()
-        report.sections.append(("callorder", f"trace: {recording.path} ({verdict.verdict})"))
         if verdict.verdict != "legal":
             self.illegal += 1
             report.outcome = "failed"

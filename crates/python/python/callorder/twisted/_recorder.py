@@ -114,10 +114,11 @@ class Recording:
         self._factories[key] = (ref, name)
         return name
 
-    def event(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def event(self, kind: str, fields: dict[str, Any], top: bool = False) -> dict[str, Any]:
+        """Appends an event at the current depth (at depth 0 if ``top``)."""
         self.seq += 1
         ev: dict[str, Any] = {"seq": self.seq, "t": round(time.monotonic() - self.t0, 6)}
-        depth = _state.depth
+        depth = 0 if top else _state.depth
         if depth:
             ev["depth"] = depth
             ev["within"] = _state.within
@@ -147,7 +148,9 @@ class Recording:
         if self.finished:
             return self
         fields: dict[str, Any] = {"scope": scope} if scope else {}
-        self.event("end", fields)
+        # The recording may end inside a callback (trial ends a test where
+        # its Deferred fires); the end of the trace is not nested in it.
+        self.event("end", fields, top=True)
         self.finished = True
         if _active is self:
             _active = None
@@ -233,6 +236,10 @@ class _State:
         # now, so that the class wrapper of that method knows the call is
         # the reactor's (already recorded) and not the application's.
         self.token: Optional[tuple[int, str]] = None
+        # "file.py:LINE" when the application itself called a method that
+        # only the reactor calls (a transport's or a port's connectionLost):
+        # the first callback it delivers is then the application's.
+        self.application_site: Optional[str] = None
 
     def internal(self) -> bool:
         return bool(self.frames) and self.frames[-1].kind == _INTERNAL
@@ -342,6 +349,14 @@ def _addr(address: Any) -> Optional[str]:
 # -- delivering callbacks -------------------------------------------------------
 
 
+def _mark_application(ev: dict[str, Any]) -> None:
+    site = _state.application_site
+    if site is not None:
+        _state.application_site = None
+        ev["caller"] = "application"
+        ev["site"] = site
+
+
 def _deliver(rec: Recording, kind: str, fields: dict[str, Any], receiver: Any, method: str, args: tuple) -> Any:
     """Records callback ``kind`` and calls ``receiver.method(*args)`` as
     Twisted would, inside a callback frame."""
@@ -352,6 +367,7 @@ def _deliver(rec: Recording, kind: str, fields: dict[str, Any], receiver: Any, m
         rec.event(kind, fields)["error"] = _describe(e)
         raise
     ev = rec.event(kind, fields)
+    _mark_application(ev)
     _state.push_callback(ev, receiver)
     _state.token = (id(receiver), method)
     try:
@@ -367,9 +383,12 @@ def _deliver(rec: Recording, kind: str, fields: dict[str, Any], receiver: Any, m
 def _opaque(receiver: Any, method: str, args: tuple) -> Any:
     fn = getattr(receiver, method)
     _state.push_opaque()
+    # Still the reactor's call, if not one this recording shows.
+    _state.token = (id(receiver), method)
     try:
         return fn(*args)
     finally:
+        _state.token = None
         _state.pop()
 
 
@@ -404,6 +423,7 @@ def _hooked(rec: Recording, kind: str, hook: str, field: str, owner: Any, factor
         rec.event(kind, fields)["error"] = _describe(e)
         raise
     ev = rec.event(kind, fields)
+    _mark_application(ev)
     frame = _state.push_callback(ev, factory)
     _state.token = (id(factory), method)
     try:
@@ -487,7 +507,9 @@ def _made(rec: Recording, protocol: Any, transport: Any) -> Any:
     if built is None or built[0] != id(protocol):
         return _opaque(protocol, "makeConnection", (transport,))
     rec.just_built = None
-    transport._callorder_protocol = (rec.scope, built[1])
+    # The protocol's id too: a wrapped protocol (endpoints, policies) sees
+    # the same transport, and is not the one the reactor knows.
+    transport._callorder_protocol = (rec.scope, built[1], id(protocol))
     return _deliver(rec, "connection_made", {"protocol": built[1]}, protocol, "makeConnection", (transport,))
 
 
@@ -691,6 +713,27 @@ def _listen(fn: Callable[..., Any]) -> Callable[..., Any]:
     return start_listening
 
 
+def _reactor_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A method only the reactor calls (``Connection.connectionLost``,
+    ``Port.connectionLost``): called from elsewhere, the callback it
+    delivers is marked as the application's, with the caller's line."""
+
+    def reactor_only(self: Any, *args: Any, **kw: Any) -> Any:
+        if _active is not None:
+            caller = sys._getframe(1)
+            module = caller.f_globals.get("__name__", "")
+            if not module.startswith("twisted.internet.") or module.startswith("twisted.internet.test"):
+                _state.application_site = f"{os.path.basename(caller.f_code.co_filename)}:{caller.f_lineno}"
+        try:
+            return fn(self, *args, **kw)
+        finally:
+            _state.application_site = None
+
+    reactor_only.__wrapped__ = fn  # type: ignore[attr-defined]
+    reactor_only.__doc__ = fn.__doc__
+    return reactor_only
+
+
 # -- callbacks the application calls itself ---------------------------------------------
 
 # method -> the event it is, for calls the application makes itself
@@ -786,10 +829,10 @@ def _application_fields(rec: Recording, kind: str, obj: Any, args: tuple) -> Opt
     """The fields of a callback the application called on ``obj``, or
     ``None`` if ``obj`` is not one the recording knows."""
     if kind in ("connection_made", "data_received", "read_connection_lost", "write_connection_lost", "connection_lost"):
-        name = _protocol(rec, getattr(obj, "transport", None))
-        if name is None:
+        mark = getattr(getattr(obj, "transport", None), "_callorder_protocol", None)
+        if mark is None or mark[0] != rec.scope or mark[2] != id(obj):
             return None
-        fields: dict[str, Any] = {"protocol": name}
+        fields: dict[str, Any] = {"protocol": mark[1]}
         if kind == "data_received":
             fields["bytes"] = len(args[0]) if args else 0
         if kind == "connection_lost":
@@ -839,12 +882,12 @@ def install() -> None:
     _set(base.BaseConnector, "connectionLost", rerouted(base.BaseConnector, "connectionLost", {("self.factory", "clientConnectionLost"): "c.lost", ("self.factory", "doStop"): "c.do_stop"}))
     port_listen = rerouted(tcp.Port, "startListening", {("self.factory", "doStart"): "l.do_start"})
     _set(tcp.Port, "doRead", rerouted(tcp.Port, "doRead", {("self.factory", "buildProtocol"): "l.build", ("protocol", "makeConnection"): "made"}))
-    _set(tcp.Port, "connectionLost", rerouted(tcp.Port, "connectionLost", {("self.factory", "doStop"): "l.do_stop"}))
+    _set(tcp.Port, "connectionLost", _reactor_only(rerouted(tcp.Port, "connectionLost", {("self.factory", "doStop"): "l.do_stop"})))
     _set(tcp.BaseClient, "_connectDone", rerouted(tcp.BaseClient, "_connectDone", {("self.protocol", "makeConnection"): "made", ("self", "loseConnection"): "internal.lose"}))
     _set(tcp.Connection, "_dataReceived", rerouted(tcp.Connection, "_dataReceived", {("self.protocol", "dataReceived"): "data"}))
     _set(tcp.Connection, "readConnectionLost", rerouted(tcp.Connection, "readConnectionLost", {("p", "readConnectionLost"): "read_lost"}))
     _set(tcp.Connection, "_closeWriteConnection", rerouted(tcp.Connection, "_closeWriteConnection", {("p", "writeConnectionLost"): "write_lost"}))
-    _set(tcp.Connection, "connectionLost", rerouted(tcp.Connection, "connectionLost", {("protocol", "connectionLost"): "lost"}))
+    _set(tcp.Connection, "connectionLost", _reactor_only(rerouted(tcp.Connection, "connectionLost", {("protocol", "connectionLost"): "lost"})))
     _set(abstract.FileDescriptor, "connectionLost", rerouted(abstract.FileDescriptor, "connectionLost", {("self.producer", "stopProducing"): "stop"}))
     _set(abstract.FileDescriptor, "doWrite", rerouted(abstract.FileDescriptor, "doWrite", {("self.producer", "resumeProducing"): "resume"}))
     _set(abstract.FileDescriptor, "_maybePauseProducer", rerouted(abstract.FileDescriptor, "_maybePauseProducer", {("self.producer", "pauseProducing"): "pause"}))
