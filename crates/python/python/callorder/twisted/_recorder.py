@@ -343,7 +343,10 @@ def _describe(exc: BaseException) -> str:
 
 def _addr(address: Any) -> Optional[str]:
     host, port = getattr(address, "host", None), getattr(address, "port", None)
-    return None if host is None or port is None else f"{host}:{port}"
+    if host is None or port is None:
+        return None
+    # host:port, an IPv6 host in brackets so that the port stays apart.
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 # -- delivering callbacks -------------------------------------------------------
@@ -548,7 +551,7 @@ def _connect_tcp(rec: Recording, reactor: Any, connector: Any, args: tuple) -> A
     name = rec.new_name("c")
     fname = rec.factory_name(factory)
     connector._callorder = (rec.scope, name, fname)
-    fields: dict[str, Any] = {"factory": fname, "connector": name, "addr": f"{connector.host}:{connector.port}"}
+    fields: dict[str, Any] = {"factory": fname, "connector": name, "addr": _addr(connector)}
     if connector.timeout is not None:
         fields["timeout"] = connector.timeout
     rec.event("connect_tcp", fields)
