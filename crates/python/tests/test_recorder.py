@@ -414,3 +414,37 @@ class ScopeTests(unittest.TestCase):
             recording.finish(scope="test")
         self.assertEqual(event_names(recording), ["end"])
         self.assertEqual(recording.check().verdict, "legal")
+
+
+class AgentTests(RecorderCase):
+    @needs_hooks
+    @defer.inlineCallbacks
+    def test_a_web_agent_request_to_a_local_site(self):
+        # Agent connects through HostnameEndpoint, so through connectTCP.
+        from twisted.web import client, http, resource, server
+
+        closed = defer.Deferred()
+
+        class Channel(http.HTTPChannel):
+            def connectionLost(self, reason):
+                http.HTTPChannel.connectionLost(self, reason)
+                closed.callback(None)
+
+        class Hello(resource.Resource):
+            isLeaf = True
+
+            def render_GET(self, request):
+                return b"hello"
+
+        site = server.Site(Hello())
+        site.protocol = Channel
+        number = self.listen(site)
+        agent = client.Agent(reactor, pool=client.HTTPConnectionPool(reactor, persistent=False))
+        response = yield agent.request(b"GET", f"http://127.0.0.1:{number}/".encode())
+        body = yield client.readBody(response)
+        self.assertEqual(body, b"hello")
+        yield closed
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual(len(events(self.recording, "connect_tcp")), 1)
+        self.assertGreaterEqual(len(events(self.recording, "data_received")), 2)

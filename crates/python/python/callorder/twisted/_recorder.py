@@ -25,6 +25,7 @@ to an object made before the recording began is not in it.
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import os
 import sys
@@ -79,7 +80,7 @@ class Recording:
         # inherits a dead factory's name.
         self._factories: dict[int, tuple[Optional[weakref.ref], str]] = {}
         self._factory_refs: list[weakref.ref] = []
-        self.strong_factories = 0
+        self.unreferenceable_factories = 0
         #: (id(protocol), name) of the protocol the last build returned,
         #: until its connection_made names its transport.
         self.just_built: Optional[tuple[int, str]] = None
@@ -110,7 +111,7 @@ class Recording:
             # Not weakly referenceable (__slots__ without __weakref__): its
             # name is kept by id for this recording only.
             ref = None
-            self.strong_factories += 1
+            self.unreferenceable_factories += 1
         self._factories[key] = (ref, name)
         return name
 
@@ -775,8 +776,10 @@ def _watch_class(obj: Any, methods: dict[str, str]) -> None:
         except AttributeError:
             continue
         func = getattr(found, "__func__", found)
-        if not callable(func) or getattr(func, "_callorder_watch", False) or isinstance(
-            cls.__dict__.get(method), (staticmethod, classmethod)
+        if (
+            not callable(func)
+            or getattr(func, "_callorder_watch", False)
+            or isinstance(inspect.getattr_static(cls, method), (staticmethod, classmethod))
         ):
             continue
         wrapper = _watch(kind, method, func)
