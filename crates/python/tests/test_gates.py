@@ -148,6 +148,65 @@ def test_the_profile_option_is_checked(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*--callorder-profile: invalid choice: 'lenient'*"])
 
 
+# A test that pauses its server's transport and closes the client: the
+# paused transport is in neither of the reactor's sets, so it never learns
+# of the close (Twisted #11168, semantics P12) and trial cannot see it.
+PAUSED_TESTS = textwrap.dedent(
+    '''
+    from twisted.internet import defer, protocol, reactor
+    from twisted.trial import unittest
+
+
+    class Pausing(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.pauseProducing()
+            self.factory.made.callback(None)
+
+
+    class Closer(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.loseConnection()
+
+
+    class Lost(protocol.ClientFactory):
+        protocol = Closer
+        noisy = False
+
+        def __init__(self):
+            self.lost = defer.Deferred()
+
+        def clientConnectionLost(self, connector, reason):
+            self.lost.callback(None)
+
+
+    class PausedTests(unittest.TestCase):
+        @defer.inlineCallbacks
+        def test_paused_server_never_learns(self):
+            server = protocol.Factory.forProtocol(Pausing)
+            server.noisy = False
+            server.made = defer.Deferred()
+            port = reactor.listenTCP(0, server, interface="127.0.0.1")
+            client = Lost()
+            reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+            yield server.made
+            yield client.lost
+            yield port.stopListening()
+    '''
+)
+
+
+@pytest.mark.parametrize("profile", ["strict", "twisted"])
+def test_the_profile_decides_what_an_unmet_obligation_is(pytester: pytest.Pytester, profile: str) -> None:
+    pytester.makepyfile(test_paused=PAUSED_TESTS)
+    result = pytester.runpytest_subprocess("--callorder", "--callorder-profile", profile, "-p", "no:cacheprovider")
+    if profile == "strict":
+        result.assert_outcomes(passed=1, errors=1)
+        result.stdout.fnmatch_lines(["*: P-UNLOST: the trace ended with obligations unmet: protocol p1 *"])
+    else:
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*test_paused_server_never_learns: warning: P-UNLOST: *protocol p1*"])
+
+
 def _gate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "callorder.twisted", *args], capture_output=True, text=True, timeout=120, cwd=cwd

@@ -12,13 +12,16 @@ Options:
 A test's recording starts before its setup and ends after its teardown
 (``end`` with ``scope: "test"``: the reactor runs on). An illegal trace
 fails the test's teardown with the violation as ``callorder check`` prints
-it, and the path of the trace. Factories still alive at a test's end (after
-``gc.collect()``) are listed in the summary.
+it, and the path of the trace. The summary lists the warnings of legal
+traces (obligations left unmet, under the ``twisted`` profile) and the
+factories still alive at a test's end (after ``gc.collect()``) that the
+test case does not hold.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any, Generator, Optional
 
 import pytest
@@ -58,10 +61,16 @@ class _Gate:
         self.profile: str = config.getoption("callorder_profile")
         directory: Optional[str] = config.getoption("callorder_traces")
         if directory is None:
-            directory = str(config._tmp_path_factory.getbasetemp() / "callorder")  # type: ignore[attr-defined]
+            # pytest's temporary directory for this run (its tmpdir plugin
+            # has configured it: this plugin's configure runs last).
+            factory = getattr(config, "_tmp_path_factory", None)
+            directory = (
+                str(factory.getbasetemp() / "callorder") if factory is not None else tempfile.mkdtemp(prefix="callorder-")
+            )
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         self.leaks: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
         self.checked = 0
         self.illegal = 0
         _recorder.install()
@@ -92,6 +101,8 @@ class _Gate:
         leak = summary_line(recording)
         if leak is not None:
             self.leaks.append((item.nodeid, leak))
+        for w in verdict.warnings:
+            self.warnings.append((item.nodeid, f"warning: {w.rule}: {w.message}"))
         report = outcome.get_result()
         if verdict.verdict != "legal":
             self.illegal += 1
@@ -106,10 +117,11 @@ class _Gate:
         terminalreporter.write_line(
             f"{self.checked} traces checked ({self.profile}): {self.illegal} not legal; traces in {self.directory}"
         )
-        for nodeid, line in self.leaks:
+        for nodeid, line in self.warnings + self.leaks:
             terminalreporter.write_line(f"{nodeid}: {line}")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("callorder"):
         config.pluginmanager.register(_Gate(config), "callorder-gate")
