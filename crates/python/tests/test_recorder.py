@@ -454,3 +454,139 @@ class AgentTests(RecorderCase):
         self.assertEqual(verdict.verdict, "legal", verdict.report)
         self.assertEqual(len(events(self.recording, "connect_tcp")), 1)
         self.assertGreaterEqual(len(events(self.recording, "data_received")), 2)
+
+
+def _shape(recording, protocol):
+    """(event, depth) of one protocol's events and connector c1's, in order."""
+    return [
+        (e["event"], e.get("depth", 0))
+        for e in recording.events
+        if e.get("protocol") == protocol or e.get("connector") == "c1"
+    ]
+
+
+class HalfCloseTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_lose_connection_after_the_write_side_closed_delivers_inside_it(self):
+        # Semantics H1-H4: a half-closeable client answers the server's
+        # half-close, closes its own write side, and on writeConnectionLost
+        # calls loseConnection, inside which Twisted delivers connectionLost,
+        # clientConnectionLost and doStop (abstract.py loseConnection).
+        from zope.interface import implementer
+
+        from twisted.internet.interfaces import IHalfCloseableProtocol
+
+        class HalfServer(protocol.Protocol):
+            def connectionMade(self):
+                self.transport.write(b"hello world")
+                self.transport.loseWriteConnection()
+
+            def connectionLost(self, reason):
+                self.factory.closed += 1
+                for d in self.factory.waiting:
+                    d.callback(None)
+
+        @implementer(IHalfCloseableProtocol)
+        class HalfClient(protocol.Protocol):
+            def readConnectionLost(self):
+                self.transport.write(b"hello again")
+                self.transport.loseWriteConnection()
+
+            def writeConnectionLost(self):
+                self.transport.loseConnection()
+
+        server = EchoFactory()
+        server.protocol = HalfServer
+        client = OneShotFactory()
+        client.protocol = HalfClient
+        reactor.connectTCP("127.0.0.1", self.listen(server), client)
+        yield client.lost
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        self.assertEqual(
+            [s for s in _shape(self.recording, "p2") if s[0] not in ("connect_tcp", "do_start", "start_factory", "started_connecting")],
+            [
+                ("build_protocol", 0),
+                ("connection_made", 0),
+                ("data_received", 0),
+                ("read_connection_lost", 0),
+                ("write", 1),
+                ("lose_write_connection", 1),
+                ("write_connection_lost", 0),
+                ("lose_connection", 1),
+                ("connection_lost", 1),
+                ("client_connection_lost", 1),
+                ("do_stop", 1),
+            ],
+        )
+        self.assertEqual(events(self.recording, "stop_factory")[0]["depth"], 2)
+
+
+class StreamingProducerTests(RecorderCase):
+    @defer.inlineCallbacks
+    def test_a_full_buffer_pauses_the_producer_inside_write(self):
+        # Semantics PR2a: a write that fills the buffer pauses a streaming
+        # producer nested in that write; draining it resumes it from the loop.
+        done = defer.Deferred()
+
+        @implementer_push
+        class Push:
+            def __init__(self, transport):
+                self.transport, self.rounds = transport, 3
+
+            def pauseProducing(self):
+                pass
+
+            def resumeProducing(self):
+                self.rounds -= 1
+                if self.rounds:
+                    self.fill()
+                else:
+                    self.transport.unregisterProducer()
+                    self.transport.loseConnection()
+
+            def stopProducing(self):
+                pass
+
+            def fill(self):
+                for _ in range(2):
+                    self.transport.write(b"x" * 65536)
+
+        class Sender(protocol.Protocol):
+            def connectionMade(self):
+                producer = Push(self.transport)
+                self.transport.registerProducer(producer, True)
+                producer.fill()
+
+            def connectionLost(self, reason):
+                done.callback(None)
+
+        client = OneShotFactory()
+        client.protocol = Sender
+        reactor.connectTCP("127.0.0.1", self.listen(_Sink()), client)
+        yield done
+        verdict = yield self.finish()
+        self.assertEqual(verdict.verdict, "legal", verdict.report)
+        kinds = [(e["event"], e.get("depth", 0)) for e in self.recording.events if e.get("protocol") == "p2"]
+        self.assertIn(("pause_producing", 1), kinds)
+        self.assertIn(("resume_producing", 0), kinds)
+        pause = events(self.recording, "pause_producing")[0]
+        self.assertEqual(self.recording.events[pause["seq"] - 2]["event"], "write")
+
+
+def implementer_push(cls):
+    from zope.interface import implementer
+
+    from twisted.internet.interfaces import IPushProducer
+
+    return implementer(IPushProducer)(cls)
+
+
+class _Sink(EchoFactory):
+    """A server that reads and discards, and tells when it is closed."""
+
+    class protocol(protocol.Protocol):  # noqa: N801 (the attribute Twisted reads)
+        def connectionLost(self, reason):
+            self.factory.closed += 1
+            for d in self.factory.waiting:
+                d.callback(None)
