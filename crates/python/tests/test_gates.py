@@ -222,8 +222,10 @@ def test_trial_gate_names_the_test_and_exits_with_the_worse_code(tmp_path: Path)
     assert "callorder: test_app.AppTests.test_pool_stops_its_factory: illegal" in out, out
     assert "F-STOP-HOOK" in out
     assert run.returncode == 1
-    legal = _gate("trial", "--traces", str(tmp_path / "traces"), "test_app.AppTests.test_echo", cwd=tmp_path)
-    assert legal.returncode == 0, legal.stdout
+    # Trial's own options pass through after the gate's.
+    legal = _gate("trial", "--traces", str(tmp_path / "traces"), "--reporter=text", "test_app.AppTests.test_echo", cwd=tmp_path)
+    assert legal.returncode == 0, legal.stdout + legal.stderr
+    assert "callorder: 1 traces checked (strict), 0 not legal" in legal.stdout
     assert (tmp_path / "traces" / "test_app.AppTests.test_echo.jsonl").exists()
 
 

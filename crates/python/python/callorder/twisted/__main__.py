@@ -12,8 +12,9 @@ as ``callorder check`` does: 0 legal, 1 illegal, 2 malformed or a usage
 error. ``trial`` runs trial with one trace per test case (ended with
 ``scope: "test"`` after the test's cleanup and trial's reactor check),
 prints each violation with its test's name, and exits with trial's exit
-code or the checker's, whichever is worse. (Not with ``-j``: trial's
-workers are other processes.)
+code or the checker's, whichever is worse. Its own options come first;
+everything after them is trial's (so trial's own ``--profile`` is not
+reachable). Not with ``-j``: trial's workers are other processes.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     trial = commands.add_parser("trial", help="run trial with one trace per test case")
     trial.add_argument("--profile", choices=callorder.PROFILES, default="strict")
     trial.add_argument("--traces", metavar="DIR", default=None, help="directory for the traces (default: a temporary one)")
-    trial.add_argument("trial_args", nargs=argparse.REMAINDER, help="arguments for trial")
+    trial.add_argument("trial_args", nargs="*", metavar="TRIAL_ARGS", help="arguments for trial, its options included")
     return parser
 
 
@@ -138,8 +139,33 @@ def _trial(args: argparse.Namespace) -> int:
     return max(code, gate.report())
 
 
+def _split_trial(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``trial``'s own options (those before everything meant for trial:
+    ``--profile``, ``--traces``, ``-h``) and trial's arguments, in order."""
+    ours, rest = argv[:1], argv[1:]
+    while rest:
+        head = rest[0]
+        if head in ("--profile", "--traces") and len(rest) > 1:
+            ours += rest[:2]
+            rest = rest[2:]
+        elif head.startswith(("--profile=", "--traces=")) or head in ("-h", "--help"):
+            ours.append(head)
+            rest = rest[1:]
+        else:
+            break
+    return ours, rest
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["trial"]:
+        # Everything after this gate's own options is trial's, options
+        # included (--reporter=text, -e, ...), which argparse would refuse.
+        ours, rest = _split_trial(argv)
+        args = parser.parse_args(ours)
+        args.trial_args = rest
+        return _trial(args)
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args, parser)
