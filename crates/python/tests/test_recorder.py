@@ -8,6 +8,7 @@ until the Deferred it returns fires.
 from __future__ import annotations
 
 import gc
+import json
 import warnings
 import weakref
 
@@ -590,3 +591,35 @@ class _Sink(EchoFactory):
             self.factory.closed += 1
             for d in self.factory.waiting:
                 d.callback(None)
+
+
+class StreamedTests(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_a_streamed_recording_writes_events_as_it_goes(self):
+        # What `run` uses for a long program: events are written out at
+        # top level, where none of them can change any more.
+        path = self.mktemp() + ".jsonl"
+        recording = recorder.start(path, stream=True)
+        recording.FLUSH_AT = 8
+        most_in_memory = 0
+        try:
+            server = EchoFactory()
+            port = reactor.listenTCP(0, server, interface="127.0.0.1")
+            number = port.getHost().port
+            for n in range(3):
+                client = OneShotFactory()
+                reactor.connectTCP("127.0.0.1", number, client)
+                yield client.lost
+                yield server.closed_count(n + 1)
+                most_in_memory = max(most_in_memory, len(recording.events))
+                self.assertGreater(recording.written, 0)
+            yield port.stopListening()
+        finally:
+            recording.finish(scope="test")
+        lines = [json.loads(line) for line in open(path)]
+        self.assertEqual([e["seq"] for e in lines], list(range(1, len(lines) + 1)))
+        self.assertGreater(len(lines), most_in_memory)
+        self.assertEqual(recording.connections, 3)
+        self.assertEqual(recording.check().verdict, "legal")
+        listen = lines[0]
+        self.assertEqual((listen["event"], listen["addr"]), ("listen_tcp", f"127.0.0.1:{number}"))

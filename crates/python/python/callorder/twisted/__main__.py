@@ -59,7 +59,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not os.path.isfile(path):
         parser.error(f"run: {path}: no such file")
     name = os.path.splitext(os.path.basename(path))[0]
-    recording = _recorder.start(_gate.trace_path(args.out, name))
+    # A program may run long: its events go to the file as it runs.
+    recording = _recorder.start(_gate.trace_path(args.out, name), stream=True)
     sys.argv = program
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:

@@ -23,9 +23,7 @@ def trace_path(directory: str, test_name: str) -> str:
 
 def _offending_line(recording: "Recording", verdict: "Verdict") -> Optional[dict]:
     v = verdict.violation
-    if v is None or not 1 <= v.line <= len(recording.events):
-        return None
-    return recording.events[v.line - 1]
+    return None if v is None else recording.event_at(v.line)
 
 
 def explain(verdict: "Verdict", recording: "Recording", name: Optional[str] = None) -> str:

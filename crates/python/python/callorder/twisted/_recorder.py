@@ -64,14 +64,26 @@ class Recording:
     """
 
     _scopes = 0
+    #: In a streamed recording, events kept in memory before they are
+    #: written out (at the next event at top level: none can change then).
+    FLUSH_AT = 4096
 
-    def __init__(self, path: Optional[str] = None) -> None:
+    def __init__(self, path: Optional[str] = None, stream: bool = False) -> None:
         Recording._scopes += 1
         #: Which recording an id on a Twisted object belongs to.
         self.scope = Recording._scopes
         #: Where :meth:`finish` writes the trace (``None``: keep it in memory).
         self.path = path
+        #: The events not yet written out: all of them, unless streamed.
         self.events: list[dict[str, Any]] = []
+        #: Whether events are written to :attr:`path` as the recording
+        #: goes (a whole program's run), instead of all at :meth:`finish`.
+        self.stream = stream and path is not None
+        self._out: Optional[Any] = None
+        #: How many events were written out already.
+        self.written = 0
+        #: Connection attempts seen (``connect_tcp`` and ``connect``).
+        self.connections = 0
         self.seq = 0
         self.t0 = time.monotonic()
         self._counts = {"f": 0, "c": 0, "l": 0, "p": 0}
@@ -117,6 +129,10 @@ class Recording:
 
     def event(self, kind: str, fields: dict[str, Any], top: bool = False) -> dict[str, Any]:
         """Appends an event at the current depth (at depth 0 if ``top``)."""
+        if self.stream and not _state.frames and len(self.events) >= self.FLUSH_AT:
+            self._flush()
+        if kind == "connect_tcp" or kind == "connect":
+            self.connections += 1
         self.seq += 1
         ev: dict[str, Any] = {"seq": self.seq, "t": round(time.monotonic() - self.t0, 6)}
         depth = 0 if top else _state.depth
@@ -127,6 +143,28 @@ class Recording:
         ev.update(fields)
         self.events.append(ev)
         return ev
+
+    def _flush(self) -> None:
+        if self._out is None:
+            os.makedirs(os.path.dirname(os.path.abspath(str(self.path))), exist_ok=True)
+            self._out = open(str(self.path), "w", encoding="utf-8")
+        for line in self.lines():
+            self._out.write(line + "\n")
+        self.written += len(self.events)
+        self.events.clear()
+
+    def event_at(self, seq: int) -> Optional[dict[str, Any]]:
+        """The event numbered ``seq``, from memory or from the file."""
+        if seq > self.written:
+            index = seq - self.written - 1
+            return self.events[index] if 0 <= index < len(self.events) else None
+        if self.path is None or seq < 1:
+            return None
+        with open(self.path, encoding="utf-8") as trace:
+            for number, line in enumerate(trace, 1):
+                if number == seq:
+                    return json.loads(line)
+        return None
 
     def check(self, profile: str = "strict") -> "Verdict":
         """Judges the trace (the file if it was written, else the lines)."""
@@ -157,10 +195,10 @@ class Recording:
             _active = None
         self.leaks = Leaks.count(self)
         if self.path is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            with open(self.path, "w", encoding="utf-8") as out:
-                for line in self.lines():
-                    out.write(line + "\n")
+            self._flush()
+            if self._out is not None:
+                self._out.close()
+                self._out = None
         return self
 
 
@@ -207,8 +245,7 @@ class Leaks:
             del holders
         after = len(survivors)
         del survivors
-        made = sum(1 for e in rec.events if e["event"] in ("connect_tcp", "connect"))
-        return cls(len(refs), alive, after, made, by_test, by_log)
+        return cls(len(refs), alive, after, rec.connections, by_test, by_log)
 
     def __str__(self) -> str:
         text = (
@@ -293,13 +330,14 @@ def active() -> Optional[Recording]:
     return _active
 
 
-def start(path: Optional[str] = None) -> Recording:
-    """Begins a recording (installing the recorder if need be)."""
+def start(path: Optional[str] = None, stream: bool = False) -> Recording:
+    """Begins a recording (installing the recorder if need be); see
+    :class:`Recording` for ``path`` and ``stream``."""
     global _active
     install()
     if _active is not None and not _active.finished:
         raise RuntimeError("a recording is already in progress")
-    _active = Recording(path)
+    _active = Recording(path, stream)
     return _active
 
 
