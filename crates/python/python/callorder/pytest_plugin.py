@@ -28,7 +28,7 @@ import pytest
 
 import callorder
 
-_KEY = pytest.StashKey["Any"]()
+_KEY = pytest.StashKey[Any]()  # the test's Recording
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,7 +75,7 @@ class _Gate:
         self.illegal = 0
         _recorder.install()
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         from callorder.twisted._gate import trace_path
 
@@ -83,16 +83,16 @@ class _Gate:
         if active is not None and not active.finished:
             active.finish(scope="test")
         item.stash[_KEY] = self.recorder.start(trace_path(self.directory, item.nodeid))
-        yield
+        return (yield)
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-        outcome = yield
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
         if call.when != "teardown":
-            return
+            return report
         recording = item.stash.get(_KEY, None)
         if recording is None:
-            return
+            return report
         from callorder.twisted._gate import explain, summary_line
 
         recording.finish(scope="test")
@@ -103,11 +103,11 @@ class _Gate:
             self.leaks.append((item.nodeid, leak))
         for w in verdict.warnings:
             self.warnings.append((item.nodeid, f"warning: {w.rule}: {w.message}"))
-        report = outcome.get_result()
         if verdict.verdict != "legal":
             self.illegal += 1
             report.outcome = "failed"
             report.longrepr = explain(verdict, recording, item.nodeid)
+        return report
 
     def pytest_report_header(self) -> str:
         return f"callorder: recording Twisted callbacks, profile {self.profile}, traces in {self.directory}"
