@@ -94,11 +94,11 @@ rules! {
 
     // --- factories (F) ---
     /// `start_factory` runs inside a `do_start` at count 0, and only there.
-    StartHook = "F-START-HOOK", Forbids, "protocol.py Factory.doStart", "F1, F4",
-        "start_factory runs exactly once, directly inside the do_start that finds the start count at 0, and nowhere else";
+    StartHook = "F-START-HOOK", Forbids, "protocol.py Factory.doStart; endpoints.py _WrappingFactory.doStart and interfaces.py IProtocolFactory (hooks: false)", "F1, F4",
+        "start_factory runs exactly once, directly inside the do_start that finds the start count at 0, and nowhere else; a do_start with hooks: false (the factory's doStart is not Factory's own) moves no count and runs none";
     /// `stop_factory` runs inside a `do_stop` that reaches 0, and only there.
-    StopHook = "F-STOP-HOOK", Forbids, "protocol.py Factory.doStop", "F2, F4, G20",
-        "stop_factory runs exactly once, directly inside the do_stop that brings the start count to 0, and nowhere else";
+    StopHook = "F-STOP-HOOK", Forbids, "protocol.py Factory.doStop; endpoints.py _WrappingFactory.doStop and interfaces.py IProtocolFactory (hooks: false)", "F2, F4, G20",
+        "stop_factory runs exactly once, directly inside the do_stop that brings the start count to 0, and nowhere else; a do_stop with hooks: false (the factory's doStop is not Factory's own) moves no count and runs none";
     /// `do_start` comes from a connect or a listen.
     DoStart = "F-DO-START", Forbids, "base.py BaseConnector.connect; tcp.py Port.startListening", "F3a",
         "do_start is called by a connector's connect (when it holds no start on its factory) or a port's listen, once each";

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use callorder_trace::{ConnectorId, Event, EventKind, FactoryId, PortId, ProtocolId};
+use callorder_trace::{Caller, ConnectorId, Event, EventKind, FactoryId, PortId, ProtocolId};
 
 use crate::rules::Rule;
 
@@ -59,6 +59,21 @@ pub struct Violation {
     /// Events that would have been legal for that object at that point
     /// (`expected one of ... / actual ...`).
     pub expected: Vec<Event>,
+    /// Who made the offending call when it was not the reactor (the step's
+    /// `caller`): the application called the callback itself, and that
+    /// call broke the order. It is judged like any other.
+    ///
+    /// ```
+    /// use callorder_checker::{Checker, Rule};
+    /// use callorder_trace::{Caller, Event, ProtocolId, Reason, Step};
+    ///
+    /// let lost = Event::ConnectionLost { protocol: ProtocolId(1), reason: Reason::ConnectionDone };
+    /// let err = Checker::default().step(&Step::new(1, lost).caller(Caller::Application)).unwrap_err();
+    /// let violation = err.violation().unwrap();
+    /// assert_eq!(violation.caller, Some(Caller::Application));
+    /// assert!(violation.to_string().ends_with("(called by the application, not the reactor)"));
+    /// ```
+    pub caller: Option<Caller>,
 }
 
 impl fmt::Display for Violation {
@@ -70,7 +85,11 @@ impl fmt::Display for Violation {
             self.kind,
             self.rule.id(),
             self.message
-        )
+        )?;
+        if let Some(caller) = self.caller {
+            write!(f, " (called by the {caller}, not the reactor)")?;
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use callorder_checker::{CheckError, Checker, Object, Profile, Violation, Warning};
-use callorder_trace::{Event, Limits, ReadError, ReadErrorKind, TraceReader};
+use callorder_trace::{Caller, Event, Limits, ReadError, ReadErrorKind, Record, TraceReader};
 
 use crate::names::NameMap;
 use crate::report::{
@@ -187,15 +187,7 @@ fn check_inner<R: BufRead>(
                     Ok(()) => report.events += 1,
                     Err(CheckError::Violation(v)) => {
                         let line = reader.line_number();
-                        illegal(
-                            &mut report,
-                            &v,
-                            &record.step.event,
-                            line,
-                            &ring,
-                            options,
-                            reread,
-                        );
+                        illegal(&mut report, &v, &record, line, &ring, options, reread);
                         break;
                     }
                     Err(CheckError::TooManyLiveObjects { seq, limit }) => {
@@ -315,7 +307,7 @@ fn event_hashes(event: &Event) -> impl Iterator<Item = u64> {
 fn illegal(
     report: &mut FileReport,
     v: &Violation,
-    actual: &Event,
+    record: &Record,
     line: u64,
     ring: &Ring,
     options: &CheckOptions,
@@ -353,7 +345,9 @@ fn illegal(
             })
             .collect(),
         expected: v.expected.iter().map(|e| names.proposed_event(e)).collect(),
-        actual: names.event(actual),
+        actual: names.event(&record.step.event),
+        caller: v.caller.map(Caller::as_str),
+        site: record.site.as_deref().map(str::to_owned),
     });
     report.context = ring.context();
 }

@@ -301,6 +301,8 @@ mod tests {
             history: Vec::new(),
             expected: Vec::new(),
             actual: String::new(),
+            caller: None,
+            site: None,
         });
         report
     }

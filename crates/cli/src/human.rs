@@ -90,6 +90,18 @@ pub fn render(report: &FileReport) -> String {
             paint(RED, v.rule.id()),
             v.message
         );
+        if let Some(caller) = v.caller {
+            let site = v
+                .site
+                .as_deref()
+                .map(|s| format!(" at {s}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} the {caller} made this call itself{site}, not the reactor",
+                paint(BOLD, "caller:")
+            );
+        }
         context(&mut out, &report.context, v.line, None);
         rule(&mut out, v.rule);
         if let Some(object) = &v.object {

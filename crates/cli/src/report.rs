@@ -79,6 +79,13 @@ pub struct ViolationReport {
     pub expected: Vec<String>,
     /// The offending event as the checker saw it.
     pub actual: String,
+    /// `"application"` when the application made the offending call
+    /// itself, not the reactor (the line's `caller`); left out otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<&'static str>,
+    /// Where the application made it (the line's `site`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// One past event of the object a violation is about.

@@ -286,13 +286,15 @@ impl Oracle {
                 let holder = self.start_holder(factory, holder)?;
                 self.check_nested(step, parent, Some(holder))?;
                 entry.holder = Some(holder);
-                entry.needs_hook = views::num_ports(&self.history, factory, self.now()) == 0;
+                entry.needs_hook = step.runs_factory_hooks()
+                    && views::num_ports(&self.history, factory, self.now()) == 0;
             }
             Event::DoStop { factory, holder } => {
                 let holder = self.stop_holder(factory, holder)?;
                 self.check_nested(step, parent, Some(holder))?;
                 entry.holder = Some(holder);
-                entry.needs_hook = views::num_ports(&self.history, factory, self.now()) == 1;
+                entry.needs_hook = step.runs_factory_hooks()
+                    && views::num_ports(&self.history, factory, self.now()) == 1;
             }
             Event::StartFactory { .. } | Event::StopFactory { .. } => {
                 self.check_nested(step, parent, None)?;

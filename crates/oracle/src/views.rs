@@ -47,13 +47,17 @@ fn held_by(history: &History, index: usize, holder: Holder) -> bool {
     history.entries[index].holder == Some(holder)
 }
 
-/// The start count `numPorts` of a factory (spec §3).
+/// The start count `numPorts` of a factory (spec §3). A `do_start` or
+/// `do_stop` with `hooks: false` is not `Factory`'s own and leaves it alone.
 pub(crate) fn num_ports(history: &History, f: FactoryId, upto: usize) -> u32 {
     let mut count: u32 = 0;
     for seen in replay(history, Obj::Factory(f), upto) {
         let Seen::Event(index, step) = seen else {
             continue;
         };
+        if !step.runs_factory_hooks() {
+            continue;
+        }
         match step.event {
             Event::DoStart { .. } if !step.failed => count += 1,
             Event::StartFactory { .. } if undone_start(history, index) => {

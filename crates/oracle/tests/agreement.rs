@@ -125,6 +125,9 @@ enum Mutation {
     Shallower(usize),
     /// Set or clear `failed`.
     ToggleFailed(usize),
+    /// Mark a `do_start`/`do_stop` `hooks: false` (a forwarding factory's),
+    /// or no longer.
+    ToggleHooks(usize),
     /// Move the event at the first index to the second (compositions only).
     Move(usize, usize),
     /// Name the event at the second (earlier) index as the first's `within`
@@ -143,6 +146,7 @@ impl Mutation {
                 Mutation::Deeper(i),
                 Mutation::Shallower(i),
                 Mutation::ToggleFailed(i),
+                Mutation::ToggleHooks(i),
             ]);
             if i + 1 < n {
                 all.push(Mutation::Swap(i));
@@ -163,6 +167,12 @@ impl Mutation {
             Mutation::Deeper(i) => out[i].depth += 1,
             Mutation::Shallower(i) => out[i].depth = out[i].depth.checked_sub(1)?,
             Mutation::ToggleFailed(i) => out[i].failed = !out[i].failed,
+            Mutation::ToggleHooks(i) => match out[i].event {
+                Event::DoStart { .. } | Event::DoStop { .. } => {
+                    out[i].hooks = out[i].runs_factory_hooks().then_some(false);
+                }
+                _ => return None,
+            },
             Mutation::Move(from, to) => {
                 let step = out.remove(from);
                 out.insert(to.min(out.len()), step);
@@ -181,6 +191,7 @@ impl Mutation {
             | Mutation::Deeper(i)
             | Mutation::Shallower(i)
             | Mutation::ToggleFailed(i)
+            | Mutation::ToggleHooks(i)
             | Mutation::Move(i, _)
             | Mutation::Within(i, _) => i,
         }
@@ -197,6 +208,7 @@ impl fmt::Display for Mutation {
             Mutation::Deeper(i) => write!(f, "seq {} one deeper", i + 1),
             Mutation::Shallower(i) => write!(f, "seq {} one shallower", i + 1),
             Mutation::ToggleFailed(i) => write!(f, "toggle error on seq {}", i + 1),
+            Mutation::ToggleHooks(i) => write!(f, "toggle hooks: false on seq {}", i + 1),
             Mutation::Move(from, to) => write!(f, "move seq {} to position {}", from + 1, to + 1),
             Mutation::Within(i, target) => write!(f, "within seq {} on seq {}", target + 1, i + 1),
         }
@@ -632,6 +644,7 @@ fn compose(
             4 => Mutation::Shallower(i),
             5 => Mutation::ToggleFailed(i),
             6 => Mutation::Move(i, other),
+            7 => Mutation::ToggleHooks(i),
             _ => Mutation::Within(i, other.min(i.saturating_sub(1))),
         };
         if let Some(mutant) = mutation.apply(&steps) {
@@ -650,7 +663,7 @@ fn compose(
 }
 
 /// How many kinds of mutation compositions draw from.
-const MUTATION_KINDS: u8 = 8;
+const MUTATION_KINDS: u8 = 9;
 
 /// Compositions sampled per trace by [`the_models_agree_on_sampled_compositions`].
 const COMPOSITIONS_PER_TRACE: usize = 400;

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::caller::Caller;
 use crate::id::{ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 use crate::reason::Reason;
+use crate::scope::Scope;
 
 /// Who caused an event: the application setting things up, the reactor
 /// calling the implementation (a callback), the implementation calling the
@@ -515,6 +517,23 @@ pub struct Step {
     pub failed: bool,
     /// What happened.
     pub event: Event,
+    /// The optional `hooks` of a `do_start` or `do_stop`: `Some(false)`
+    /// when the factory's `doStart`/`doStop` is not `Factory`'s own (a
+    /// forwarding factory such as Twisted's `endpoints._WrappingFactory`,
+    /// or an `IProtocolFactory` that is no `Factory`), so that no
+    /// `start_factory`/`stop_factory` comes with it. `None` (absent) and
+    /// `Some(true)` mean `Factory`'s own. Read and written on those two
+    /// events only.
+    pub hooks: Option<bool>,
+    /// The optional `scope` of an `end`: `Some(Scope::Test)` when one
+    /// test's recording is over and the reactor runs on; `None` for the
+    /// reactor's end. Read and written on `end` only.
+    pub scope: Option<Scope>,
+    /// The optional `caller` of a callback: `Some(Caller::Application)`
+    /// when the application made the call itself, not the reactor. It is
+    /// judged like any other; a report says who made it (and where: the
+    /// record's `site`). Read and written on callbacks only.
+    pub caller: Option<Caller>,
 }
 
 impl Step {
@@ -526,6 +545,9 @@ impl Step {
             within: None,
             failed: false,
             event,
+            hooks: None,
+            scope: None,
+            caller: None,
         }
     }
 
@@ -548,5 +570,51 @@ impl Step {
     pub const fn failed(mut self) -> Self {
         self.failed = true;
         self
+    }
+
+    /// The same step with `hooks` set (for a `do_start` or `do_stop`):
+    /// `false` when the factory's `doStart`/`doStop` is not `Factory`'s own.
+    ///
+    /// ```
+    /// use callorder_trace::{ConnectorId, Event, FactoryId, Holder, Step};
+    /// let start = Event::DoStart { factory: FactoryId(1), holder: Some(Holder::Connector(ConnectorId(1))) };
+    /// let step = Step::new(2, start).hooks(false);
+    /// assert_eq!(step.hooks, Some(false));
+    /// assert!(!step.runs_factory_hooks());
+    /// assert!(Step::new(2, start).runs_factory_hooks());
+    /// ```
+    #[must_use]
+    pub const fn hooks(mut self, hooks: bool) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// The same step with `scope` set (for an `end`).
+    #[must_use]
+    pub const fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// The same step with `caller` set (for a callback).
+    ///
+    /// ```
+    /// use callorder_trace::{Caller, Event, ProtocolId, Reason, Step};
+    /// let lost = Event::ConnectionLost { protocol: ProtocolId(1), reason: Reason::ConnectionDone };
+    /// let step = Step::new(7, lost).caller(Caller::Application);
+    /// assert_eq!(step.caller, Some(Caller::Application));
+    /// ```
+    #[must_use]
+    pub const fn caller(mut self, caller: Caller) -> Self {
+        self.caller = Some(caller);
+        self
+    }
+
+    /// Whether this `do_start`/`do_stop` is `Factory`'s own, which moves
+    /// the start count and calls `startFactory`/`stopFactory` at 0: true
+    /// unless `hooks` is `false`.
+    #[inline]
+    pub const fn runs_factory_hooks(&self) -> bool {
+        !matches!(self.hooks, Some(false))
     }
 }

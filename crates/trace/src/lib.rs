@@ -23,16 +23,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod caller;
+mod data;
 mod event;
 mod id;
 mod read;
 mod reason;
 mod record;
+mod scope;
 mod write;
 
+pub use caller::{Caller, UnknownCaller};
+pub use data::Data;
 pub use event::{Category, Event, EventKind, IdKind, Step, UnknownEvent};
 pub use id::{name_hash, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 pub use read::{Limits, ReadError, ReadErrorKind, TraceReader};
 pub use reason::{Reason, UnknownReason};
 pub use record::Record;
+pub use scope::{Scope, UnknownScope};
 pub use write::{Names, NumberedNames, TraceWriter};

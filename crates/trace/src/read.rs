@@ -14,10 +14,13 @@ use serde::de::{
     self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
 };
 
+use crate::caller::Caller;
+use crate::data::{self, Data};
 use crate::event::{Event, EventKind, Step};
 use crate::id::{name_hash, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 use crate::reason::Reason;
 use crate::record::Record;
+use crate::scope::Scope;
 
 /// What a hostile file can make callorder hold (trace format v1, Limits).
 ///
@@ -374,6 +377,16 @@ impl<R: BufRead> TraceReader<R> {
             }
         };
         let event = self.event(kind, &raw)?;
+        let RareFields { data, site } = raw.rare.map(|rare| *rare).unwrap_or_default();
+        let data = self.data(event, data, raw.data_cut)?;
+        // The optional fields are kept on the events they are defined for,
+        // and ignored elsewhere, as every field an event does not use is.
+        let hooks = raw
+            .hooks
+            .filter(|_| matches!(kind, EventKind::DoStart | EventKind::DoStop));
+        let scope = raw.scope.filter(|_| kind == EventKind::End);
+        let caller = raw.caller.filter(|_| kind.is_callback());
+        let site = site.filter(|_| kind.is_callback());
         Ok(Record {
             step: Step {
                 seq,
@@ -381,13 +394,58 @@ impl<R: BufRead> TraceReader<R> {
                 within: raw.within,
                 failed: raw.error.is_some(),
                 event,
+                hooks,
+                scope,
+                caller,
             },
             t: raw.t,
             addr: raw.addr.map(Arc::from),
             detail: raw.detail,
             error: raw.error,
             timeout: raw.timeout,
+            data,
+            site,
         })
+    }
+
+    /// The `data` of a `data_received` or `write`, once it is known to hold
+    /// the event's `bytes`: all of them, or fewer with `data_cut`.
+    fn data(
+        &self,
+        event: Event,
+        data: Option<Box<[u8]>>,
+        cut: Option<bool>,
+    ) -> Result<Option<Data>, ReadError> {
+        let (Event::DataReceived { bytes, .. } | Event::Write { bytes, .. }) = event else {
+            return Ok(None);
+        };
+        let cut_given = cut.unwrap_or(false);
+        let Some(data) = data else {
+            if cut_given {
+                let message = format!(
+                    "\"data_cut\" is true on {}, but there is no \"data\"; expected both or neither",
+                    event.kind()
+                );
+                return Err(self.field_error(ReadErrorKind::Field, Key::DataCut, message));
+            }
+            return Ok(None);
+        };
+        let kept = data.len();
+        // `decode` keeps at most Data::MAX_BYTES.
+        let data = Data::from_parts(data.into_vec(), cut_given).expect("decode bounds the length");
+        if data.fits(bytes) {
+            return Ok(Some(data));
+        }
+        let message = if cut_given {
+            format!(
+                "field \"data\": holds {kept} bytes with \"data_cut\": true, but \"bytes\" is {bytes}; expected fewer than {bytes} (or no \"data_cut\")"
+            )
+        } else {
+            format!(
+                "field \"data\": holds {kept} bytes, but \"bytes\" is {bytes}; expected all {bytes} (or \"data_cut\": true for only the first ones)"
+            )
+        };
+        Err(self.field_error(ReadErrorKind::Field, Key::Data, message))
     }
 
     /// The typed event, once the fields `kind` requires are all there.
@@ -711,6 +769,12 @@ enum Key {
     Error,
     Timeout,
     Streaming,
+    Hooks,
+    Scope,
+    Data,
+    DataCut,
+    Caller,
+    Site,
 }
 
 impl Key {
@@ -732,6 +796,12 @@ impl Key {
             Key::Error => "error",
             Key::Timeout => "timeout",
             Key::Streaming => "streaming",
+            Key::Hooks => "hooks",
+            Key::Scope => "scope",
+            Key::Data => "data",
+            Key::DataCut => "data_cut",
+            Key::Caller => "caller",
+            Key::Site => "site",
         }
     }
 
@@ -753,6 +823,12 @@ impl Key {
             "error" => Key::Error,
             "timeout" => Key::Timeout,
             "streaming" => Key::Streaming,
+            "hooks" => Key::Hooks,
+            "scope" => Key::Scope,
+            "data" => Key::Data,
+            "data_cut" => Key::DataCut,
+            "caller" => Key::Caller,
+            "site" => Key::Site,
             _ => return None,
         })
     }
@@ -785,6 +861,22 @@ struct RawLine {
     error: Option<String>,
     timeout: Option<f64>,
     streaming: Option<bool>,
+    hooks: Option<bool>,
+    scope: Option<Scope>,
+    data_cut: Option<bool>,
+    caller: Option<Caller>,
+    /// `data` and `site`, which few lines have, boxed: a line is moved by
+    /// value through the parser, and past 256 bytes each move cost twice
+    /// (the reader was 4% slower with them inline).
+    rare: Option<Box<RareFields>>,
+}
+
+/// The fields of a line that carry bytes or text only some recorders write.
+#[derive(Default, Debug)]
+struct RareFields {
+    /// Decoded (and so at most `Data::MAX_BYTES`) as it is parsed.
+    data: Option<Box<[u8]>>,
+    site: Option<Box<str>>,
 }
 
 /// Parses one line. On failure, also says which known field was being read,
@@ -854,6 +946,18 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
                 Key::Error => raw.error = value::<String, _>(&mut map)?,
                 Key::Timeout => raw.timeout = value::<Num, _>(&mut map)?.map(|v| v.0),
                 Key::Streaming => raw.streaming = value::<Flag, _>(&mut map)?.map(|v| v.0),
+                Key::Hooks => raw.hooks = value::<Flag, _>(&mut map)?.map(|v| v.0),
+                Key::Scope => raw.scope = value::<ScopeName, _>(&mut map)?.map(|v| v.0),
+                Key::Data => {
+                    raw.rare.get_or_insert_default().data =
+                        value::<Base64, _>(&mut map)?.map(|v| v.0);
+                }
+                Key::DataCut => raw.data_cut = value::<Flag, _>(&mut map)?.map(|v| v.0),
+                Key::Caller => raw.caller = value::<CallerName, _>(&mut map)?.map(|v| v.0),
+                Key::Site => {
+                    raw.rare.get_or_insert_default().site =
+                        value::<String, _>(&mut map)?.map(String::into_boxed_str);
+                }
             }
         }
         Ok(raw)
@@ -1007,6 +1111,32 @@ value_type! {
     }
 }
 
+value_type! {
+    ScopeName(Scope), deserialize_str, "a scope of trace format v1 (\"test\")";
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ScopeName, E> {
+        v.parse().map(ScopeName).map_err(|_| {
+            E::custom(format_args!("unknown scope {v:?}; expected \"test\" (no scope: the reactor's end)"))
+        })
+    }
+}
+
+value_type! {
+    CallerName(Caller), deserialize_str, "a caller of trace format v1 (\"application\")";
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<CallerName, E> {
+        v.parse().map(CallerName).map_err(|_| {
+            E::custom(format_args!("unknown caller {v:?}; expected \"application\" (no caller: the reactor)"))
+        })
+    }
+}
+
+// Decoded straight from the parser's buffer, bounded before decoding.
+value_type! {
+    Base64(Box<[u8]>), deserialize_str, "standard base64 (a string)";
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Base64, E> {
+        data::decode(v).map(Base64).map_err(E::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,6 +1168,12 @@ mod tests {
             Key::Error,
             Key::Timeout,
             Key::Streaming,
+            Key::Hooks,
+            Key::Scope,
+            Key::Data,
+            Key::DataCut,
+            Key::Caller,
+            Key::Site,
         ];
         for key in keys {
             assert_eq!(Key::from_name(key.name()), Some(key));

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::data::Data;
 use crate::event::Event;
 use crate::id::{ConnectorId, FactoryId, PortId, ProtocolId};
 use crate::record::Record;
@@ -149,7 +150,11 @@ impl<W: Write, N: Names> TraceWriter<W, N> {
     /// Writes one record as one line.
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`], writing nothing, when `t`
-    /// or `timeout` is not finite (JSON has no NaN nor infinity). A record
+    /// or `timeout` is not finite (JSON has no NaN nor infinity), or when
+    /// `data` does not fit the event's `bytes` (all of them, or fewer when
+    /// cut), as the reader would refuse it. The optional fields defined
+    /// for some events only (`hooks`, `scope`, `data`, `caller`, `site`)
+    /// are written on those events, as the reader reads them. A record
     /// that has `step.failed` but no `error` gets `"error":"error"`, so that
     /// it reads back failed.
     ///
@@ -228,9 +233,30 @@ fn format_line(out: &mut Vec<u8>, rec: &Record, names: &impl Names) -> io::Resul
     match *event {
         Event::DataReceived { bytes, .. } | Event::Write { bytes, .. } => {
             write!(out, ",\"bytes\":{bytes}")?;
+            if let Some(data) = &rec.data {
+                data_field(out, data, bytes)?;
+            }
         }
         Event::RegisterProducer { streaming, .. } => write!(out, ",\"streaming\":{streaming}")?,
+        Event::DoStart { .. } | Event::DoStop { .. } => {
+            if let Some(hooks) = step.hooks {
+                write!(out, ",\"hooks\":{hooks}")?;
+            }
+        }
+        Event::End => {
+            if let Some(scope) = step.scope {
+                write!(out, ",\"scope\":\"{}\"", scope.as_str())?;
+            }
+        }
         _ => {}
+    }
+    if event.kind().is_callback() {
+        if let Some(caller) = step.caller {
+            write!(out, ",\"caller\":\"{}\"", caller.as_str())?;
+        }
+        if let Some(site) = &rec.site {
+            string(out, "site", site)?;
+        }
     }
     if let Some(timeout) = rec.timeout {
         number(out, "timeout", timeout)?;
@@ -244,6 +270,29 @@ fn format_line(out: &mut Vec<u8>, rec: &Record, names: &impl Names) -> io::Resul
         (None, false) => {}
     }
     out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
+/// Appends `,"data":"…"` (and `,"data_cut":true`) for an event of `bytes`
+/// bytes, or refuses data the reader would refuse (all of the bytes, or
+/// fewer when cut).
+fn data_field(out: &mut Vec<u8>, data: &Data, bytes: u64) -> io::Result<()> {
+    if !data.fits(bytes) {
+        let expected = if data.is_cut() { "fewer" } else { "exactly" };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "\"data\" holds {} bytes of an event of {bytes} (cut: {}); expected {expected} {bytes}",
+                data.bytes().len(),
+                data.is_cut()
+            ),
+        ));
+    }
+    // Base64 needs no JSON escapes.
+    write!(out, ",\"data\":\"{}\"", data.to_base64())?;
+    if data.is_cut() {
+        out.extend_from_slice(b",\"data_cut\":true");
+    }
     Ok(())
 }
 

@@ -6,8 +6,8 @@ mod common;
 use std::fs;
 
 use callorder_trace::{
-    ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, ReadErrorKind, Reason,
-    Record, Step, TraceReader, TraceWriter,
+    Caller, ConnectorId, Data, Event, EventKind, FactoryId, Holder, PortId, ProtocolId,
+    ReadErrorKind, Reason, Record, Scope, Step, TraceReader, TraceWriter,
 };
 use common::{fixtures, RememberedNames};
 use proptest::prelude::*;
@@ -201,6 +201,62 @@ fn text() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![any::<String>(), "[a-z:0-9.]{0,12}"])
 }
 
+/// The optional fields defined for some events only, each in play:
+/// `hooks`, `scope`, `data` (with its length and whether it is cut),
+/// `caller` and `site`.
+#[derive(Clone, Debug)]
+struct Extras {
+    hooks: Option<bool>,
+    scope: bool,
+    /// The content kept, and how many more bytes the event had (then cut).
+    data: Option<(Vec<u8>, u64)>,
+    caller: bool,
+    site: Option<String>,
+}
+
+fn extras() -> impl Strategy<Value = Extras> {
+    let data = (
+        prop::collection::vec(any::<u8>(), 0..48),
+        prop_oneof![Just(0u64), 1..u64::from(u32::MAX)],
+    );
+    (
+        prop::option::of(any::<bool>()),
+        any::<bool>(),
+        prop::option::of(data),
+        any::<bool>(),
+        text(),
+    )
+        .prop_map(|(hooks, scope, data, caller, site)| Extras {
+            hooks,
+            scope,
+            data,
+            caller,
+            site,
+        })
+}
+
+/// Puts the extras on the events they are defined for, as a recorder
+/// would: data of the event's length (or shorter, and cut).
+fn with_extras(mut record: Record, extras: Extras) -> Record {
+    let kind = record.step.event.kind();
+    match &mut record.step.event {
+        Event::DoStart { .. } | Event::DoStop { .. } => record.step.hooks = extras.hooks,
+        Event::End if extras.scope => record.step.scope = Some(Scope::Test),
+        Event::DataReceived { bytes, .. } | Event::Write { bytes, .. } => {
+            if let Some((content, more)) = extras.data {
+                *bytes = content.len() as u64 + more;
+                record.data = Data::from_parts(content, more > 0);
+            }
+        }
+        _ => {}
+    }
+    if kind.is_callback() {
+        record.step.caller = extras.caller.then_some(Caller::Application);
+        record.site = extras.site.map(String::into_boxed_str);
+    }
+    record
+}
+
 /// A trace of records with every optional field in play. `t` is made
 /// non-decreasing and non-negative, as a reader requires.
 fn records() -> impl Strategy<Value = Vec<Record>> {
@@ -209,6 +265,7 @@ fn records() -> impl Strategy<Value = Vec<Record>> {
         (any::<u32>(), prop::option::of(any::<u64>())),
         (prop::option::of(0.0..1e6f64), prop::option::of(finite())),
         (text(), text(), text()),
+        extras(),
     );
     prop::collection::vec(record, 1..40).prop_map(|items| {
         let mut t_so_far = 0.0f64;
@@ -216,7 +273,7 @@ fn records() -> impl Strategy<Value = Vec<Record>> {
             .into_iter()
             .enumerate()
             .map(
-                |(i, (event, (depth, within), (dt, timeout), (addr, detail, error)))| {
+                |(i, (event, (depth, within), (dt, timeout), (addr, detail, error), extras))| {
                     let t = dt.map(|dt| {
                         t_so_far += dt;
                         t_so_far
@@ -225,14 +282,13 @@ fn records() -> impl Strategy<Value = Vec<Record>> {
                     let mut step = Step::new(seq, event).at_depth(depth);
                     step.within = within;
                     step.failed = error.is_some();
-                    Record {
-                        step,
-                        t,
-                        addr: addr.map(Into::into),
-                        detail,
-                        error,
-                        timeout,
-                    }
+                    let mut record = Record::new(step);
+                    record.t = t;
+                    record.addr = addr.map(Into::into);
+                    record.detail = detail;
+                    record.error = error;
+                    record.timeout = timeout;
+                    with_extras(record, extras)
                 },
             )
             .collect()

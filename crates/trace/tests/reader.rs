@@ -453,6 +453,16 @@ fn every_known_field_is_type_checked_even_where_unused() {
         ("timeout", json!("30"), "expected a number"),
         ("streaming", json!(1), "expected true or false"),
         ("streaming", json!("true"), "expected true or false"),
+        ("hooks", json!("false"), "expected true or false"),
+        ("scope", json!(1), "expected a scope of trace format v1"),
+        ("data", json!(5), "expected standard base64 (a string)"),
+        ("data_cut", json!(1), "expected true or false"),
+        (
+            "caller",
+            json!(true),
+            "expected a caller of trace format v1",
+        ),
+        ("site", json!(42), "expected a string"),
     ] {
         let mut line = json!({"seq": 1, "event": "end"});
         line[field] = value;

@@ -30,7 +30,8 @@ use callorder_trace::{
     ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Reason, Step,
 };
 
-use super::{Checker, RETURNED_FRAMES};
+use super::nesting::RETURNED_FRAMES;
+use super::Checker;
 use crate::coverage::Coverage;
 use crate::rules::Rule;
 use crate::state::{ConnectorPhase, ConnectorState, Frame, Producer, ProtocolState, Source};
@@ -359,8 +360,9 @@ impl Checker {
     #[inline(never)]
     fn fast_do_start(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
         // At count 0, start_factory must follow: the general path owes it.
+        // With `hooks: false` the count does not move: the general path.
         match self.factories.get_dense(factory) {
-            Some(f) if f.num_ports > 0 => {}
+            Some(f) if f.num_ports > 0 && step.runs_factory_hooks() => {}
             _ => return self.general_step(step),
         }
         match self.connectors.get_dense_mut(c) {
@@ -533,8 +535,9 @@ impl Checker {
     #[inline(never)]
     fn fast_do_stop(&mut self, step: &Step, factory: FactoryId, c: ConnectorId) -> Verdict {
         // At count 1, stop_factory must follow: the general path owes it.
+        // With `hooks: false` the count does not move: the general path.
         match self.factories.get_dense(factory) {
-            Some(f) if f.num_ports > 1 => {}
+            Some(f) if f.num_ports > 1 && step.runs_factory_hooks() => {}
             _ => return self.general_step(step),
         }
         match self.connectors.get_dense_mut(c) {
@@ -630,7 +633,7 @@ mod tests {
     use std::io::BufReader;
     use std::path::PathBuf;
 
-    use callorder_trace::{Step, TraceReader};
+    use callorder_trace::{Event, Step, TraceReader};
 
     use super::{Checker, Transition};
     use crate::profile::Profile;
@@ -639,7 +642,7 @@ mod tests {
     fn corpus() -> Vec<(String, Vec<Step>)> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/twisted");
         let mut traces = Vec::new();
-        for dir in ["legal", "quirks", "illegal"] {
+        for dir in ["legal", "quirks", "illegal", "forwarding"] {
             let mut paths: Vec<PathBuf> = fs::read_dir(root.join(dir))
                 .expect("the bundled fixtures")
                 .map(|e| e.expect("a directory entry").path())
@@ -697,6 +700,7 @@ mod tests {
             returned_sources,
             returned_sources_next,
             hook,
+            hookless,
             shutdown,
             ended,
             last_seq,
@@ -720,7 +724,7 @@ mod tests {
                 "returned_sources",
                 format!("{returned_sources:?} {returned_sources_next}"),
             ),
-            ("hook", format!("{hook:?}")),
+            ("hook", format!("{hook:?} {hookless:?}")),
             (
                 "flags",
                 format!("shutdown {shutdown} ended {ended} last_seq {last_seq}"),
@@ -799,8 +803,10 @@ mod tests {
     /// factory through `connections` life cycles, each writing inside its
     /// callbacks, so that the ring of returned callbacks' sources fills and
     /// wraps (the fixtures are too short for that). Ids are names, as in a
-    /// trace file.
-    fn long_trace(connections: u64) -> Vec<Step> {
+    /// trace file. `forwarding`: the client factory is a forwarding one,
+    /// whose do_start and do_stop say `hooks: false` and run no hooks.
+    fn long_trace(connections: u64, forwarding: bool) -> Vec<Step> {
+        let hooks = if forwarding { r#","hooks":false"# } else { "" };
         use std::fmt::Write as _;
         let mut text = String::new();
         let mut seq = 0;
@@ -817,9 +823,11 @@ mod tests {
         );
         line(
             0,
-            r#""event":"do_start","factory":"client","connector":"c0""#,
+            &format!(r#""event":"do_start","factory":"client","connector":"c0"{hooks}"#),
         );
-        line(1, r#""event":"start_factory","factory":"client""#);
+        if !forwarding {
+            line(1, r#""event":"start_factory","factory":"client""#);
+        }
         for i in 0..connections {
             let (c, next) = (format!("c{i}"), format!("c{}", i + 1));
             let client = format!(r#""factory":"client","connector":"{c}""#);
@@ -852,11 +860,13 @@ mod tests {
                 // client factory stays started.
                 let next = format!(r#""factory":"client","connector":"{next}""#);
                 line(0, &format!(r#""event":"connect_tcp",{next}"#));
-                line(0, &format!(r#""event":"do_start",{next}"#));
-                line(0, &format!(r#""event":"do_stop",{client}"#));
+                line(0, &format!(r#""event":"do_start",{next}{hooks}"#));
+                line(0, &format!(r#""event":"do_stop",{client}{hooks}"#));
             } else {
-                line(0, &format!(r#""event":"do_stop",{client}"#));
-                line(1, r#""event":"stop_factory","factory":"client""#);
+                line(0, &format!(r#""event":"do_stop",{client}{hooks}"#));
+                if !forwarding {
+                    line(1, r#""event":"stop_factory","factory":"client""#);
+                }
             }
         }
         line(0, r#""event":"stop_listening","port":"l""#);
@@ -870,7 +880,7 @@ mod tests {
 
     #[test]
     fn the_fast_paths_agree_with_the_general_path_on_a_trace_that_wraps_the_rings() {
-        let named = long_trace(300);
+        let named = long_trace(300, false);
         let mut checker = Checker::new(Profile::Strict);
         for step in &named {
             if let Err(e) = checker.step(step) {
@@ -889,6 +899,28 @@ mod tests {
             2 * 300 - 1 - super::RETURNED_FRAMES as u64,
             "{counts:?}"
         );
+    }
+
+    /// A forwarding client factory (`hooks: false`) never takes the fast
+    /// paths of do_start and do_stop, which move the start count; the
+    /// rest of its life cycles do.
+    #[test]
+    fn the_fast_paths_agree_with_the_general_path_on_a_forwarding_factory() {
+        let named = long_trace(300, true);
+        let mut checker = Checker::new(Profile::Strict);
+        for step in &named {
+            if let Err(e) = checker.step(step) {
+                panic!("the forwarding trace is legal, but: {e}");
+            }
+        }
+        assert!(checker.is_complete());
+        for profile in [Profile::Strict, Profile::Twisted] {
+            agree("forwarding, named ids", &named, profile, true);
+            let counts = agree("forwarding", &renumbered(&named), profile, true);
+            assert_eq!(counts[Transition::DoStartConnector as usize], 0);
+            assert_eq!(counts[Transition::DoStopConnector as usize], 0);
+            assert_eq!(counts[Transition::DataReceived as usize], 2 * 300);
+        }
     }
 
     #[test]
@@ -937,6 +969,12 @@ mod tests {
             let mut raised = steps.to_vec();
             raised[i].failed = !raised[i].failed;
             mutants.push(raised);
+            if matches!(steps[i].event, Event::DoStart { .. } | Event::DoStop { .. }) {
+                // Marked as a forwarding factory's, or no longer.
+                let mut hookless = steps.to_vec();
+                hookless[i].hooks = steps[i].runs_factory_hooks().then_some(false);
+                mutants.push(hookless);
+            }
         }
         for (k, mutant) in mutants.iter().enumerate() {
             let profile = if k % 2 == 0 {

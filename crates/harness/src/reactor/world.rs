@@ -21,20 +21,12 @@ impl State {
     ) -> (usize, u64) {
         let seq = self.trace.len() as u64 + 1;
         let t = self.now_secs;
-        let rec = Record {
-            step: TraceStep {
-                seq,
-                depth,
-                within,
-                failed: false,
-                event,
-            },
-            t: Some(t),
-            addr: None,
-            detail: None,
-            error: None,
-            timeout: None,
-        };
+        let mut rec = Record::new(TraceStep {
+            depth,
+            within,
+            ..TraceStep::new(seq, event)
+        });
+        rec.t = Some(t);
         let idx = self.trace.push(rec, open);
         (idx, seq)
     }
