@@ -20,7 +20,7 @@ use callorder_cli::report::{
     ContextLine, ErrorReport, FileReport, HistoryEntry, Verdict, ViolationReport, WarningReport,
 };
 use callorder_cli::{check_path, check_reader, human, CheckOptions};
-use callorder_trace::{Event, Limits, TraceReader};
+use callorder_trace::{Caller, Limits, Record, TraceReader};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -225,7 +225,7 @@ impl StreamChecker {
             Err(CheckError::Violation(v)) => {
                 let names = &self.names;
                 self.report.verdict = Verdict::Illegal;
-                self.report.violation = Some(violation(&v, &record.step.event, number, names));
+                self.report.violation = Some(violation(&v, &record, number, names));
                 Ok(Some(self.close()))
             }
             Err(CheckError::TooManyLiveObjects { seq, limit }) => {
@@ -298,7 +298,7 @@ impl StreamChecker {
 /// events used.
 fn violation(
     v: &callorder_checker::Violation,
-    actual: &Event,
+    record: &Record,
     line: u64,
     names: &NameMap,
 ) -> ViolationReport {
@@ -319,7 +319,9 @@ fn violation(
             })
             .collect(),
         expected: v.expected.iter().map(|e| names.proposed_event(e)).collect(),
-        actual: names.event(actual),
+        actual: names.event(&record.step.event),
+        caller: v.caller.map(Caller::as_str),
+        site: record.site.as_deref().map(str::to_owned),
     }
 }
 

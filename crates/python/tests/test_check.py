@@ -121,3 +121,24 @@ def test_a_malformed_event_raises_trace_error():
 def test_rules_lists_the_rule_table():
     ids = {r.id for r in callorder.rules()}
     assert {"P-AFTER-LOST", "F-START-HOOK", "C-LOST-REASON"} <= ids
+
+
+def test_a_violation_at_a_call_the_application_made_says_who_and_where():
+    lines = LISTEN[:3] + [
+        {"seq": 4, "depth": 1, "within": 3, "event": "stop_factory", "factory": "f1", "caller": "application", "site": "app.py:12"}
+    ]
+    for verdict in (callorder.check(lines), _streamed(lines)):
+        v = verdict.violation
+        assert (v.rule, v.caller, v.site) == ("F-STOP-HOOK", "application", "app.py:12")
+        assert "the application made this call itself at app.py:12, not the reactor" in verdict.report
+    assert callorder.check(LISTEN[:3] + [{"seq": 4, "event": "data_received", "protocol": "p1", "bytes": 1}]).violation.caller is None
+
+
+def _streamed(lines):
+    checker = callorder.Checker()
+    try:
+        for event in lines:
+            checker.step(event)
+    except callorder.Violation:
+        pass
+    return checker.finish()

@@ -9,7 +9,6 @@ machine's loopback, and none of these cases needs real DNS.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -17,11 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import callorder
-
-# test id -> (rule, classification, why). A rejection the trace shows only
-# past a `hooks: false` do_start is listed in AFTER_HOOKS: until the checker
-# honours the field, the hook rule stops the trace first.
+# test id -> (rule, classification, why)
 KNOWN = {
     "twisted.test.test_tcp.HalfCloseBuggyApplicationTests.test_readNotificationRaises": (
         "T-NESTED",
@@ -57,10 +52,6 @@ KNOWN = {
         "so the protocol's connection_lost arrives nested where no action delivers it",
     ),
 }
-AFTER_HOOKS = {
-    "twisted.internet.test.test_tcp.TCPConnectionTestsBuilder_EPollReactorTests.test_resumeProducingWhileDisconnected",
-}
-
 SUITES = {
     "twisted.test.test_tcp": ["twisted.test.test_tcp"],
     "twisted.internet.test.test_tcp (epoll builders)": [
@@ -70,25 +61,6 @@ SUITES = {
         "twisted.internet.test.test_tcp.AbortConnectionTests_EPollReactorTests",
     ],
 }
-
-
-def _honours_hooks() -> bool:
-    trace = [
-        {"seq": 1, "event": "connect_tcp", "factory": "f1", "connector": "c1"},
-        {"seq": 2, "event": "do_start", "factory": "f1", "connector": "c1", "hooks": False},
-        {"seq": 3, "event": "started_connecting", "factory": "f1", "connector": "c1"},
-    ]
-    return bool(callorder.check(trace))
-
-
-def _waits_for_hooks(rule: str, trace: Path, seq: int) -> bool:
-    """A hook rule broken right after a `hooks: false` do_start/do_stop:
-    legal once the checker honours the field (issue 12, part 1)."""
-    if rule not in ("F-START-HOOK", "F-STOP-HOOK"):
-        return False
-    lines = trace.read_text().splitlines()
-    before = json.loads(lines[seq - 2]) if seq >= 2 else {}
-    return before.get("hooks") is False
 
 
 @pytest.mark.parametrize("suite", sorted(SUITES))
@@ -106,22 +78,13 @@ def test_twisted_real_socket_suites(suite: str, tmp_path: Path) -> None:
     checked = re.search(r"^callorder: (\d+) traces checked", out, re.M)
     assert checked and int(checked.group(1)) > 30, out[-3000:]
     found = {}
-    pending = 0
     for test, verdict in re.findall(r"^callorder: (\S+): (illegal|malformed)$", out, re.M):
         assert verdict == "illegal", test
         file = traces / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', test)}.jsonl"
         rule_line = re.search(rf"^{re.escape(str(file))}:(\d+): ([A-Z0-9-]+):", out, re.M)
         assert rule_line, (test, out[-3000:])
-        seq, rule = int(rule_line.group(1)), rule_line.group(2)
-        if not _honours_hooks() and _waits_for_hooks(rule, file, seq):
-            pending += 1
-            continue
-        found[test] = rule
-    expected = {
-        t: rule
-        for t, (rule, _, _) in KNOWN.items()
-        if any(t.startswith(s) for s in SUITES[suite]) and (_honours_hooks() or t not in AFTER_HOOKS)
-    }
+        found[test] = rule_line.group(2)
+    expected = {t: rule for t, (rule, _, _) in KNOWN.items() if any(t.startswith(s) for s in SUITES[suite])}
     assert found == expected, out[-5000:]
     # Trial passed; the checker's verdicts make the exit code worse.
-    assert run.returncode == (1 if expected or pending else 0), run.stderr[-2000:]
+    assert run.returncode == (1 if expected else 0), run.stderr[-2000:]

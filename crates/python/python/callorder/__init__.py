@@ -87,6 +87,11 @@ class Violation(Exception):
         self.event: str = data.get("event", "")
         #: The object the rule is about (``"protocol p1"``), if any.
         self.object: Optional[str] = data.get("object")
+        #: ``"application"`` when the application made the offending call
+        #: itself (the event's ``caller``), else ``None``: the reactor did.
+        self.caller: Optional[str] = data.get("caller")
+        #: Where the application made it (``"file.py:LINE"``), when known.
+        self.site: Optional[str] = data.get("site")
         #: That object's most recent events, oldest first.
         self.history: list[HistoryEntry] = [
             HistoryEntry(h["seq"], h["event"]) for h in data.get("history", ())

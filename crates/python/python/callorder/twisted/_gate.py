@@ -21,24 +21,13 @@ def trace_path(directory: str, test_name: str) -> str:
     return os.path.join(directory, safe + ".jsonl")
 
 
-def _offending_line(recording: "Recording", verdict: "Verdict") -> Optional[dict]:
-    v = verdict.violation
-    return None if v is None else recording.event_at(v.line)
-
-
 def explain(verdict: "Verdict", recording: "Recording", name: Optional[str] = None) -> str:
-    """The verdict as ``callorder check`` prints it, then who made the
-    offending call if the application did, and where the trace is."""
+    """The verdict as ``callorder check`` prints it (which says so when the
+    application made the offending call itself), and where the trace is."""
     parts = []
     if name:
         parts.append(f"callorder: {name}: {verdict.verdict}")
     parts.append(verdict.report.rstrip("\n"))
-    event = _offending_line(recording, verdict)
-    if event is not None and event.get("caller") == "application":
-        parts.append(
-            f"  note: the application called {event['event']} itself (at {event.get('site', '?')}),"
-            " not the reactor"
-        )
     if recording.path:
         parts.append(f"  trace: {recording.path}")
     return "\n".join(parts) + "\n"

@@ -177,19 +177,6 @@ class Recording:
         self.written += len(self.events)
         self.events.clear()
 
-    def event_at(self, seq: int) -> Optional[dict[str, Any]]:
-        """The event numbered ``seq``, from memory or from the file."""
-        if seq > self.written:
-            index = seq - self.written - 1
-            return self.events[index] if 0 <= index < len(self.events) else None
-        if self.path is None or seq < 1:
-            return None
-        with open(self.path, encoding="utf-8") as trace:
-            for number, line in enumerate(trace, 1):
-                if number == seq:
-                    return json.loads(line)
-        return None
-
     def check(self, profile: str = "strict") -> "Verdict":
         """Judges the trace (the file if it was written, else the lines)."""
         import callorder
