@@ -217,14 +217,26 @@ class Recording:
 class Leaks:
     """The factories a recording saw that are still alive at its end."""
 
-    def __init__(self, factories: int, alive: int, alive_after_gc: int, connections: int, held_by_test: int = 0, held_by_log: int = 0) -> None:
+    def __init__(
+        self,
+        factories: int,
+        alive: int,
+        alive_after_gc: int,
+        connections: int,
+        held_by_test: int = 0,
+        held_by_log: int = 0,
+        collected: bool = False,
+    ) -> None:
         #: Factories handed to ``connectTCP``/``listenTCP`` (and weakly referenceable).
         self.factories = factories
         #: Of those, alive when the recording ended.
         self.alive = alive
-        #: Of those, alive after a full ``gc.collect()``: what the
-        #: application (or Twisted) really still holds.
+        #: Of those, alive after a full ``gc.collect()`` (run only when some
+        #: are held by nothing known: a test case or Twisted's log buffer):
+        #: what the application (or Twisted) really still holds.
         self.alive_after_gc = alive_after_gc
+        #: Whether that collection ran.
+        self.collected = collected
         #: Connections the recording saw asked for (``connect_tcp`` and ``connect``).
         self.connections = connections
         #: Of those alive, how many an attribute of a test case holds
@@ -246,7 +258,8 @@ class Leaks:
         survivors = [f for f in (r() for r in refs) if f is not None]
         alive = len(survivors)
         by_test, by_log = _holders(survivors)
-        if len(by_test) + len(by_log) < alive:
+        collected = len(by_test | by_log) < alive
+        if collected:
             # Some are held by nothing known: perhaps only by garbage
             # cycles, which a collection frees. (A full collection is
             # costly, so only then.)
@@ -256,13 +269,12 @@ class Leaks:
             by_test, by_log = _holders(survivors)
         after = len(survivors)
         del survivors
-        return cls(len(refs), alive, after, rec.connections, len(by_test), len(by_log - by_test))
+        return cls(len(refs), alive, after, rec.connections, len(by_test), len(by_log - by_test), collected)
 
     def __str__(self) -> str:
-        text = (
-            f"{self.alive_after_gc} of {self.factories} factories still alive after "
-            f"{self.connections} connections made (after gc.collect(); {self.alive} before it)"
-        )
+        text = f"{self.alive_after_gc} of {self.factories} factories still alive after {self.connections} connections made"
+        if self.collected:
+            text += f" (after gc.collect(); {self.alive} before it)"
         if self.held_by_test:
             text += f"; {self.held_by_test} held by the test case"
         if self.held_by_log:
