@@ -7,6 +7,9 @@
 //! count for the targets whose CI count is [`REFERENCE`] (a million), the
 //! others scaled in proportion; [`SEED_ENV`] picks other inputs.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use proptest::strategy::Strategy;
@@ -218,6 +221,63 @@ where
             Err(TestError::Abort(why)) => panic!("fuzz {name}: proptest gave up: {why}"),
         }
         round += 1;
+    }
+}
+
+/// What a pass's inputs reached (the kinds of error, the inputs accepted),
+/// counted across its shards: printed after the pass, and asserted, so that
+/// a pass whose inputs stopped reaching a check fails instead of passing
+/// while it tests less.
+///
+/// ```
+/// use callorder_parser_fuzz::pass::Tally;
+/// let tally = Tally::default();
+/// tally.count("accepted");
+/// tally.count("accepted");
+/// tally.count("blank line");
+/// assert_eq!(tally.get("accepted"), 2);
+/// assert_eq!(tally.to_string(), "accepted 2, blank line 1");
+/// ```
+#[derive(Debug, Default)]
+pub struct Tally(Mutex<BTreeMap<String, u64>>);
+
+impl Tally {
+    /// Counts one input that reached `what`.
+    pub fn count(&self, what: impl Into<String>) {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry(what.into()).or_default() += 1;
+    }
+
+    /// How many inputs reached `what`.
+    pub fn get(&self, what: &str) -> u64 {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.get(what).copied().unwrap_or(0)
+    }
+
+    /// Every count, by what was reached.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (what, n)) in self.counts().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{what} {n}")?;
+        }
+        Ok(())
     }
 }
 

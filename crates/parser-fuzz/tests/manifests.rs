@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use callorder_cli::corpus::parse_manifest;
 use callorder_parser_fuzz::json::{self, Fields};
+use callorder_parser_fuzz::pass::Tally;
 use callorder_parser_fuzz::{bytes, lines, pass};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -116,11 +117,13 @@ fn edits() -> impl Strategy<Value = Edits> {
         })
 }
 
-/// Reads `text` and checks what holds for any input.
-fn check(text: &[u8]) -> Result<(), TestCaseError> {
+/// Reads `text` and checks what holds for any input; counts what it
+/// reached in `tally` (an error by its first words).
+fn check(text: &[u8], tally: &Tally) -> Result<(), TestCaseError> {
     let text = String::from_utf8_lossy(text);
     match parse_manifest(&text) {
         Ok(entries) => {
+            tally.count("a manifest");
             // An entry needs at least `{"file":"","expect":"legal"}`.
             prop_assert!(
                 entries.len() * 28 <= text.len(),
@@ -129,6 +132,8 @@ fn check(text: &[u8]) -> Result<(), TestCaseError> {
             );
         }
         Err(e) => {
+            let what: Vec<&str> = e.message.split(' ').take(2).collect();
+            tally.count(what.join(" "));
             let line = text.split('\n').nth(e.line - 1).ok_or_else(|| {
                 TestCaseError::fail(format!("{e}: no line {} in the text", e.line))
             })?;
@@ -148,10 +153,13 @@ fn check(text: &[u8]) -> Result<(), TestCaseError> {
 fn no_edit_of_the_corpus_manifest_panics_the_reader() {
     let settings = pass::Settings::from_env(WHOLE_INPUTS);
     entries();
+    let tally = Tally::default();
     let report = pass::run("whole manifests", &settings, edits, |edits| {
-        check(&edits.apply(entries().to_vec()))
+        check(&edits.apply(entries().to_vec()), &tally)
     });
     assert_eq!(report.inputs, settings.inputs);
+    eprintln!("whole manifests reached: {tally}");
+    assert_reached(&tally, report.inputs);
 }
 
 #[test]
@@ -165,6 +173,7 @@ fn no_small_manifest_panics_the_reader() {
                 .prop_map(|(picks, edits)| (picks, Some(edits), Vec::new())),
         ]
     };
+    let tally = Tally::default();
     let report = pass::run(
         "small manifests",
         &settings,
@@ -181,8 +190,24 @@ fn no_small_manifest_panics_the_reader() {
                     edits.apply(picked)
                 }
             };
-            check(&text)
+            check(&text, &tally)
         },
     );
     assert_eq!(report.inputs, settings.inputs);
+    eprintln!("small manifests reached: {tally}");
+    assert_reached(&tally, report.inputs);
+}
+
+/// Manifests are read often, and the edits reach serde's checks of an
+/// entry: fields missing, unknown values, wrong types, fields given twice.
+fn assert_reached(tally: &Tally, inputs: u64) {
+    assert!(tally.get("a manifest") * 10 > inputs, "{tally}");
+    for what in [
+        "missing field",
+        "unknown variant",
+        "invalid type:",
+        "duplicate field",
+    ] {
+        assert!(tally.get(what) > 0, "no {what:?}: {tally}");
+    }
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use callorder_harness::{parse_script, print_script, ScriptFile, Step, WorldEvent};
+use callorder_parser_fuzz::pass::Tally;
 use callorder_parser_fuzz::{bytes, lines, pass, words};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -165,10 +166,13 @@ fn input() -> impl Strategy<Value = Input> {
     ]
 }
 
-/// Parses `text` and checks what holds for any input.
-fn check(text: &str) -> Result<(), TestCaseError> {
+/// Parses `text` and checks what holds for any input; counts what it
+/// reached in `tally` (an error by the first words of what it expected).
+fn check(text: &str, tally: &Tally) -> Result<(), TestCaseError> {
     match parse_script(text, "fuzz.script") {
         Err(e) => {
+            let what: Vec<&str> = e.expected.split(' ').take(3).collect();
+            tally.count(format!("expected {}", what.join(" ")));
             // The format ignores a byte-order mark and counts no column for it.
             let body = text.strip_prefix('\u{feff}').unwrap_or(text);
             let line = body
@@ -197,6 +201,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             );
         }
         Ok(file) => {
+            tally.count("a script");
             let steps = file.script.steps();
             let sent: usize = steps
                 .iter()
@@ -229,8 +234,19 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 fn no_text_panics_the_parser_and_every_error_has_its_place() {
     let settings = pass::Settings::from_env(INPUTS);
     fixtures();
+    let tally = Tally::default();
     let report = pass::run("script files", &settings, input, |input| {
-        check(&input.text())
+        check(&input.text(), &tally)
     });
     assert_eq!(report.inputs, settings.inputs);
+    eprintln!("script files reached: {tally}");
+    // Scripts are read often enough for the round trip to count, and the
+    // errors are many kinds, not the first check again and again.
+    assert!(tally.get("a script") * 10 > report.inputs, "{tally}");
+    let kinds = tally
+        .counts()
+        .keys()
+        .filter(|k| k.starts_with("expected"))
+        .count();
+    assert!(kinds >= 25, "{kinds} kinds of error: {tally}");
 }

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use callorder_parser_fuzz::json::{self, Fields};
+use callorder_parser_fuzz::pass::Tally;
 use callorder_parser_fuzz::{bytes, lines, pass};
 use callorder_trace::{
     name_hash, ConnectorId, Event, EventKind, FactoryId, Limits, Names, PortId, ProtocolId,
@@ -203,8 +204,9 @@ fn input() -> impl Strategy<Value = (Input, Option<usize>)> {
     )
 }
 
-/// Reads `text` to the end and checks what holds for any input.
-fn check(text: &[u8], max_line_bytes: Option<usize>) -> Result<(), TestCaseError> {
+/// Reads `text` to the end and checks what holds for any input; counts
+/// what it reached in `tally`.
+fn check(text: &[u8], max_line_bytes: Option<usize>, tally: &Tally) -> Result<(), TestCaseError> {
     let limits = Limits {
         max_line_bytes: max_line_bytes.unwrap_or(Limits::DEFAULT_MAX_LINE_BYTES),
         ..Limits::default()
@@ -223,6 +225,10 @@ fn check(text: &[u8], max_line_bytes: Option<usize>) -> Result<(), TestCaseError
                 prop_assert_eq!(record.step.seq, records);
             }
             Err(e) => {
+                tally.count(format!("{:?}", e.kind));
+                if records > 0 {
+                    tally.count("records, then an error");
+                }
                 prop_assert!(reader.next().is_none(), "a second item after {}", e);
                 if e.kind == ReadErrorKind::Empty {
                     // The one error with no line: there is none.
@@ -251,6 +257,7 @@ fn check(text: &[u8], max_line_bytes: Option<usize>) -> Result<(), TestCaseError
         }
     }
     prop_assert!(records > 0, "an input with no records and no error");
+    tally.count("read to the end");
     Ok(())
 }
 
@@ -258,10 +265,34 @@ fn check(text: &[u8], max_line_bytes: Option<usize>) -> Result<(), TestCaseError
 fn no_input_panics_the_reader_and_every_error_has_its_place() {
     let settings = pass::Settings::from_env(LINE_INPUTS);
     corpus();
+    let tally = Tally::default();
     let report = pass::run("trace lines", &settings, input, |(input, limit)| {
-        check(&input.text(), limit)
+        check(&input.text(), limit, &tally)
     });
     assert_eq!(report.inputs, settings.inputs);
+    eprintln!("trace lines reached: {tally}");
+    // Every check of the reader is reached, and the inputs that get past
+    // all of them are not rare.
+    for kind in [
+        ReadErrorKind::Empty,
+        ReadErrorKind::Encoding,
+        ReadErrorKind::Json,
+        ReadErrorKind::Field,
+        ReadErrorKind::Sequence,
+        ReadErrorKind::LineTooLong,
+        ReadErrorKind::BlankLine,
+        ReadErrorKind::Truncated,
+    ] {
+        assert!(
+            tally.get(&format!("{kind:?}")) > 0,
+            "no {kind:?} error: {tally}"
+        );
+    }
+    assert!(tally.get("read to the end") * 100 > report.inputs, "{tally}");
+    assert!(
+        tally.get("records, then an error") * 20 > report.inputs,
+        "{tally}"
+    );
 }
 
 // ------------------------------------------------------------ round trip
