@@ -288,7 +288,10 @@ fn no_input_panics_the_reader_and_every_error_has_its_place() {
             "no {kind:?} error: {tally}"
         );
     }
-    assert!(tally.get("read to the end") * 100 > report.inputs, "{tally}");
+    assert!(
+        tally.get("read to the end") * 100 > report.inputs,
+        "{tally}"
+    );
     assert!(
         tally.get("records, then an error") * 20 > report.inputs,
         "{tally}"
