@@ -7,6 +7,12 @@ default: test
 test:
     cargo test --workspace
 
+# The downstream example: a crate outside the workspace with `callorder` as
+# its only callorder dependency (as .ci/run tests it).
+downstream:
+    cargo fmt --check --manifest-path examples/downstream/Cargo.toml
+    CARGO_TARGET_DIR=target/downstream cargo test --locked --offline --manifest-path examples/downstream/Cargo.toml
+
 # Formatting check and clippy with warnings as errors.
 lint:
     cargo fmt --all --check

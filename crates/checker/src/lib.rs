@@ -10,7 +10,7 @@
 //! all drive it.
 //!
 //! Every rule has a stable id in [`Rule::TABLE`], citing the Twisted function
-//! that makes it true and the `twisted/semantics.md` ids it comes from.
+//! that makes it true and the `docs/semantics.md` ids it comes from.
 //!
 //! ```
 //! use callorder_checker::{Checker, Profile, Rule};

@@ -2,7 +2,7 @@
 //!
 //! Every id is stable: tools, CI logs and suppressions refer to them, so an id
 //! is never reused for another meaning. Each rule cites the Twisted function
-//! that makes it true and the id of `twisted/semantics.md` (F, C, S, P, H, PR,
+//! that makes it true and the id of `docs/semantics.md` (F, C, S, P, H, PR,
 //! G, N) that records the experiment.
 
 use std::fmt;
@@ -28,7 +28,7 @@ macro_rules! rules {
         /// A rule of the legal order, with a stable id: tools, CI logs and
         /// suppressions refer to it, so an id is never reused for another
         /// meaning. Each rule cites the Twisted function that makes it true
-        /// and the id of `twisted/semantics.md` that records the experiment.
+        /// and the id of `docs/semantics.md` that records the experiment.
         /// The whole table is [`Rule::TABLE`].
         #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
         #[repr(u8)]
@@ -55,7 +55,7 @@ macro_rules! rules {
                 match self { $(Rule::$variant => $cites,)* }
             }
 
-            /// The ids of `twisted/semantics.md` the rule comes from.
+            /// The ids of `docs/semantics.md` the rule comes from.
             pub const fn semantics(self) -> &'static str {
                 match self { $(Rule::$variant => $semantics,)* }
             }
@@ -69,21 +69,21 @@ macro_rules! rules {
 }
 
 rules! {
-    // --- the trace as a whole (trace-format.md) ---
+    // --- the trace as a whole (docs/trace-format.md) ---
     /// Nothing follows `end`.
-    AfterEnd = "T-AFTER-END", Forbids, "trace-format.md: End of the run", "format",
+    AfterEnd = "T-AFTER-END", Forbids, "docs/trace-format.md: End of the run", "format",
         "no event may follow `end`";
     /// `depth` and `within` must name a running callback.
-    Depth = "T-DEPTH", Forbids, "trace-format.md: Nesting", "format",
+    Depth = "T-DEPTH", Forbids, "docs/trace-format.md: Nesting", "format",
         "an event at depth d >= 1 runs inside a callback at depth d-1 that is still running (`within`, when given, names it)";
     /// A nested callback needs an action or a hook that delivers it.
-    Nested = "T-NESTED", Forbids, "trace-format.md: Nesting; base.py BaseConnector.connect, abstract.py FileDescriptor.loseConnection/write, _ConsumerMixin.registerProducer", "G (reentrancy points), H4",
+    Nested = "T-NESTED", Forbids, "docs/trace-format.md: Nesting; base.py BaseConnector.connect, abstract.py FileDescriptor.loseConnection/write, _ConsumerMixin.registerProducer", "G (reentrancy points), H4",
         "a callback runs inside another callback only when an action made there delivers it synchronously, or as the start_factory/stop_factory hook";
     /// Ids are introduced before use.
-    UnknownId = "T-UNKNOWN-ID", Forbids, "trace-format.md: Malformed or illegal", "format",
+    UnknownId = "T-UNKNOWN-ID", Forbids, "docs/trace-format.md: Malformed or illegal", "format",
         "a connector, port or protocol is used only after the event that introduces it (connect_tcp, listen_tcp, build_protocol)";
     /// New objects have new ids.
-    DuplicateId = "T-DUPLICATE-ID", Forbids, "trace-format.md: Events (the connector is new)", "format",
+    DuplicateId = "T-DUPLICATE-ID", Forbids, "docs/trace-format.md: Events (the connector is new)", "format",
         "connect_tcp, listen_tcp and build_protocol introduce ids that were never used for an object of that kind";
     /// A connector or port always talks to its own factory.
     FactoryMismatch = "T-FACTORY", Forbids, "base.py BaseConnector.__init__, tcp.py Port.__init__", "C3, S2",

@@ -1,8 +1,8 @@
 //! `callorder corpus`: judge every trace of a manifest under both profiles.
 //!
 //! A manifest (`fixtures/twisted/manifest.json`) is a JSON array of entries
-//! `{file, expect, expect_twisted?, mutation, first_bad_seq, ...}`. Each entry
-//! is read the way `judge_corpus.py` reads it:
+//! `{file, expect, expect_twisted?, mutation, first_bad_seq, ...}`
+//! (`fixtures/twisted/README.md`). Each entry passes when it is judged so:
 //!
 //! | `expect` | under `strict` | under `twisted` |
 //! |---|---|---|

@@ -241,7 +241,7 @@ pub fn summary(verdicts: &[Verdict]) -> String {
 }
 
 /// The rule table: for each rule its id, kind and text, then what it cites
-/// in Twisted and in `twisted/semantics.md`.
+/// in Twisted and in `docs/semantics.md`.
 pub fn rules_table() -> String {
     let mut out = String::new();
     let width = Rule::TABLE.iter().map(|r| r.id().len()).max().unwrap_or(0);

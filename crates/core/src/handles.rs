@@ -25,7 +25,7 @@ impl Address {
     /// The address `host:port`.
     ///
     /// ```
-    /// use callorder_core::Address;
+    /// use callorder::Address;
     /// assert_eq!(Address::new("127.0.0.1:8000").to_string(), "127.0.0.1:8000");
     /// ```
     pub fn new(addr: impl AsRef<str>) -> Self {

@@ -21,8 +21,8 @@
 //! legal trace format v1 (section Nesting).
 //!
 //! ```
-//! use async_trait::async_trait;
-//! use callorder_core::{CallbackResult, Protocol, Transport};
+//! use callorder::async_trait;
+//! use callorder::{CallbackResult, Protocol, Transport};
 //!
 //! /// Echoes every byte back.
 //! #[derive(Default)]
@@ -64,6 +64,70 @@ pub use handles::{
 ///
 /// Every method has a default that does nothing, except
 /// [`data_received`](Protocol::data_received).
+///
+/// # Implementing it: `#[async_trait(?Send)]`
+///
+/// The callbacks are `async` and run on the reactor's one thread, so their
+/// futures need not be `Send` (a protocol may hold an `Rc` across an
+/// `await`). Put `#[async_trait(?Send)]` on the impl, with the attribute the
+/// facade re-exports (`callorder::async_trait`):
+///
+/// ```
+/// use callorder::{async_trait, CallbackResult, Protocol};
+///
+/// /// Counts the bytes it receives.
+/// struct Counter(usize);
+///
+/// #[async_trait(?Send)]
+/// impl Protocol for Counter {
+///     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+///         self.0 += data.len();
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Plain `#[async_trait]` makes every future `Send`, which the trait does
+/// not declare:
+///
+/// ```compile_fail,E0053
+/// # use callorder::{async_trait, CallbackResult, Protocol};
+/// # struct Counter(usize);
+/// #[async_trait]
+/// impl Protocol for Counter {
+///     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+///         self.0 += data.len();
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0053]: method `data_received` has an incompatible type for trait
+///   | #[async_trait]
+///   | ^^^^^^^^^^^^^^ expected trait `Future<Output = Result<(), CallbackError>>`,
+///   |                found trait `Future<Output = Result<(), CallbackError>> + Send`
+/// ```
+///
+/// With no attribute, the `async fn` of the impl is not the boxed future the
+/// trait declares:
+///
+/// ```compile_fail,E0195
+/// # use callorder::{CallbackResult, Protocol};
+/// # struct Counter(usize);
+/// impl Protocol for Counter {
+///     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+///         self.0 += data.len();
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0195]: lifetime parameters or bounds on method `data_received` do not match the trait declaration
+///   |     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+///   |                           ^ lifetimes do not match method in trait
+/// ```
 #[async_trait(?Send)]
 pub trait Protocol: 'static {
     /// The connection is made; `transport` is how the protocol writes and
@@ -125,6 +189,72 @@ pub trait Protocol: 'static {
 /// by the connectors and ports that use it (the reactor counts the starts,
 /// as Twisted's `Factory.doStart`/`doStop` do, and calls the hooks when the
 /// count goes 0 to 1 and 1 to 0).
+///
+/// # Implementing it: `#[async_trait(?Send)]`
+///
+/// As for [`Protocol`], the impl carries `#[async_trait(?Send)]`
+/// (`callorder::async_trait`):
+///
+/// ```
+/// use callorder::{async_trait, Address, CallbackError, CallbackResult, Factory, Protocol};
+///
+/// struct Quiet;
+///
+/// #[async_trait(?Send)]
+/// impl Protocol for Quiet {
+///     async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+///         Ok(())
+///     }
+/// }
+///
+/// struct QuietFactory;
+///
+/// #[async_trait(?Send)]
+/// impl Factory for QuietFactory {
+///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///         Ok(Some(Box::new(Quiet)))
+///     }
+/// }
+/// ```
+///
+/// Plain `#[async_trait]` fails with E0053 (the impl's future is `Send`, the
+/// trait's is not):
+///
+/// ```compile_fail,E0053
+/// # use callorder::{async_trait, Address, CallbackError, Factory, Protocol};
+/// # struct QuietFactory;
+/// #[async_trait]
+/// impl Factory for QuietFactory {
+///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///         Ok(None)
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0053]: method `build_protocol` has an incompatible type for trait
+///   | #[async_trait]
+///   | ^^^^^^^^^^^^^^ expected trait `Future<Output = Result<Option<Box<(dyn Protocol + 'static)>>, CallbackError>>`,
+///   |                found trait `Future<Output = Result<Option<Box<(dyn Protocol + 'static)>>, CallbackError>> + Send`
+/// ```
+///
+/// No attribute fails with E0195:
+///
+/// ```compile_fail,E0195
+/// # use callorder::{Address, CallbackError, Factory, Protocol};
+/// # struct QuietFactory;
+/// impl Factory for QuietFactory {
+///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///         Ok(None)
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0195]: lifetime parameters or bounds on method `build_protocol` do not match the trait declaration
+///   |     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///   |                            ^ lifetimes do not match method in trait
+/// ```
 #[async_trait(?Send)]
 pub trait Factory: 'static {
     /// Twisted's `doStart`: called for every start, with who started it,
@@ -164,6 +294,79 @@ pub trait Factory: 'static {
 }
 
 /// A factory for outgoing connections: it also hears how each attempt went.
+///
+/// # Implementing it: `#[async_trait(?Send)]`
+///
+/// Both impls, [`Factory`] and `ClientFactory`, carry
+/// `#[async_trait(?Send)]` (`callorder::async_trait`), even an empty one:
+///
+/// ```
+/// use callorder::{async_trait, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol, Reason};
+///
+/// struct Dialer;
+///
+/// #[async_trait(?Send)]
+/// impl Factory for Dialer {
+///     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+///         Ok(None)
+///     }
+/// }
+///
+/// #[async_trait(?Send)]
+/// impl ClientFactory for Dialer {
+///     async fn client_connection_failed(&self, connector: &Connector, _: Reason) -> CallbackResult {
+///         connector.connect()?; // retry at once, without stopping the factory
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Plain `#[async_trait]` fails with E0053 on every callback the impl
+/// defines:
+///
+/// ```compile_fail,E0053
+/// # use callorder::{async_trait, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol};
+/// # struct Dialer;
+/// # #[async_trait(?Send)]
+/// # impl Factory for Dialer {
+/// #     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> { Ok(None) }
+/// # }
+/// #[async_trait]
+/// impl ClientFactory for Dialer {
+///     async fn started_connecting(&self, _: &Connector) -> CallbackResult {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0053]: method `started_connecting` has an incompatible type for trait
+///   | #[async_trait]
+///   | ^^^^^^^^^^^^^^ expected trait `Future<Output = Result<(), CallbackError>>`,
+///   |                found trait `Future<Output = Result<(), CallbackError>> + Send`
+/// ```
+///
+/// No attribute fails with E0195:
+///
+/// ```compile_fail,E0195
+/// # use callorder::{async_trait, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol};
+/// # struct Dialer;
+/// # #[async_trait(?Send)]
+/// # impl Factory for Dialer {
+/// #     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> { Ok(None) }
+/// # }
+/// impl ClientFactory for Dialer {
+///     async fn started_connecting(&self, _: &Connector) -> CallbackResult {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error[E0195]: lifetime parameters or bounds on method `started_connecting` do not match the trait declaration
+///   |     async fn started_connecting(&self, _: &Connector) -> CallbackResult {
+///   |                                ^ lifetimes do not match method in trait
+/// ```
 #[async_trait(?Send)]
 pub trait ClientFactory: Factory {
     /// An attempt began (once per `connect`).

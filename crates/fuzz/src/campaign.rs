@@ -76,9 +76,9 @@ pub struct DirectReport {
 /// A case of a reactor-free campaign, as its failure report shows it.
 ///
 /// ```
-/// use callorder_fuzz::direct::Choice;
-/// use callorder_fuzz::direct_client::ClientCase;
-/// use callorder_fuzz::DirectCase;
+/// use callorder::direct::Choice;
+/// use callorder::direct_client::ClientCase;
+/// use callorder::DirectCase;
 ///
 /// assert_eq!(<Vec<Choice>>::SUBJECT, "protocol");
 /// assert_eq!(ClientCase::SUBJECT, "client factory");

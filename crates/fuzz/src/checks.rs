@@ -41,6 +41,10 @@ pub enum CheckKind {
     /// checked by a [`CheckedFactory`](callorder_harness::CheckedFactory);
     /// see [`fuzz_wrapper_server`](crate::fuzz_wrapper_server)).
     InnerBoundary,
+    /// A step of the script reached nothing (in a strict run: a replayed
+    /// script, [`Fuzz::replay`](crate::Fuzz::replay)), or an `expect` of the
+    /// script did not match.
+    Script,
     /// A user invariant, by its name, failed.
     Invariant(String),
 }
@@ -59,6 +63,7 @@ impl fmt::Display for CheckKind {
             CheckKind::Determinism => f.write_str("determinism"),
             CheckKind::ReconnectPolicy => f.write_str("reconnect policy"),
             CheckKind::InnerBoundary => f.write_str("inner boundary of the wrapper"),
+            CheckKind::Script => f.write_str("every step of the script reaches what it names"),
             CheckKind::Invariant(name) => write!(f, "invariant {name:?}"),
         }
     }
@@ -82,14 +87,16 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The checker's violation, the implementation's errors and panics, and
-/// leaks of a run, in that order.
+/// The checker's violation, the implementation's errors and panics, leaks
+/// and failed steps of the script of a run, in that order.
 ///
 /// ```
-/// use callorder_fuzz::checks::basic_findings;
-/// use callorder_harness::{MockReactor, Script};
+/// use callorder::checks::{basic_findings, CheckKind};
+/// use callorder::{Conn, MockReactor, Script};
 /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
 /// assert!(basic_findings(&run).is_empty());
+/// let run = MockReactor::new().run(Script::new().close(Conn::Client(1)).shutdown(), |_| {});
+/// assert_eq!(basic_findings(&run)[0].check, CheckKind::Script);
 /// ```
 pub fn basic_findings(run: &Run) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -119,6 +126,13 @@ pub fn basic_findings(run: &Run) -> Vec<Finding> {
             seq: None,
         });
     }
+    for f in &run.script_failures {
+        out.push(Finding {
+            check: CheckKind::Script,
+            message: f.to_string(),
+            seq: None,
+        });
+    }
     out
 }
 
@@ -130,9 +144,9 @@ pub fn basic_findings(run: &Run) -> Vec<Finding> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_fuzz::checks::inner_boundary_findings;
-/// use callorder_harness::{CheckedFactory, MockReactor, Script};
-/// use callorder_reference::{EchoFactory, WrappingFactory};
+/// use callorder::checks::inner_boundary_findings;
+/// use callorder::{CheckedFactory, MockReactor, Script};
+/// use callorder::reference::{EchoFactory, WrappingFactory};
 ///
 /// let (checked, inner) = CheckedFactory::new(EchoFactory::new());
 /// MockReactor::new().run(Script::new().accept(1, "10.0.0.1:5000").shutdown(), |r| {
@@ -172,8 +186,8 @@ pub fn inner_boundary_findings(inner: &[InnerRun]) -> Vec<Finding> {
 /// protocol.
 ///
 /// ```
-/// use callorder_fuzz::checks::writes_after_close;
-/// use callorder_trace::{Event, ProtocolId, Record, Step};
+/// use callorder::checks::writes_after_close;
+/// use callorder::trace::{Event, ProtocolId, Record, Step};
 /// let p = ProtocolId(1);
 /// let trace: Vec<Record> = [
 ///     Event::AbortConnection { protocol: p },
@@ -226,8 +240,8 @@ pub fn writes_after_close(trace: &[Record]) -> Vec<Finding> {
 /// passing in between.
 ///
 /// ```
-/// use callorder_fuzz::checks::retry_storms;
-/// use callorder_trace::{ConnectorId, Event, Record, Step};
+/// use callorder::checks::retry_storms;
+/// use callorder::trace::{ConnectorId, Event, Record, Step};
 /// let c = ConnectorId(1);
 /// let trace: Vec<Record> = (1..=12)
 ///     .map(|seq| {
@@ -303,7 +317,7 @@ pub fn closes(trace: &[Record]) -> BTreeMap<ProtocolId, (Vec<&'static str>, Opti
 /// 1) and both lines (`None`: that trace ended).
 ///
 /// ```
-/// use callorder_fuzz::checks::first_difference;
+/// use callorder::checks::first_difference;
 /// assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
 /// assert_eq!(first_difference("a\nb\n", "a\nc\n"), Some((2, Some("b"), Some("c"))));
 /// ```
@@ -377,8 +391,8 @@ impl ReconnectPolicy {
 ///
 /// ```
 /// use std::time::Duration;
-/// use callorder_fuzz::checks::{reconnect_policy_findings, ReconnectPolicy};
-/// use callorder_trace::{ConnectorId, Event, FactoryId, Reason, Record, Step};
+/// use callorder::checks::{reconnect_policy_findings, ReconnectPolicy};
+/// use callorder::trace::{ConnectorId, Event, FactoryId, Reason, Record, Step};
 ///
 /// let (f, c) = (FactoryId(1), ConnectorId(1));
 /// let at = |seq: u64, t: f64, event: Event| {

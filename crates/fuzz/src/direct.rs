@@ -23,10 +23,10 @@
 //! in each callback.
 //!
 //! ```
-//! use callorder_reference::Echo;
+//! use callorder::reference::Echo;
 //!
 //! // Inside #[test]: panics with the minimal callback sequence on failure.
-//! let report = callorder_fuzz::fuzz_protocol(|| Box::new(Echo::new())).cases(32).check();
+//! let report = callorder::fuzz_protocol(|| Box::new(Echo::new())).cases(32).check();
 //! assert_eq!(report.cases, 32);
 //! ```
 
@@ -94,8 +94,8 @@ pub enum Choice {
 /// ```
 /// use proptest::strategy::{Strategy, ValueTree};
 /// use proptest::test_runner::TestRunner;
-/// use callorder_fuzz::direct::choices;
-/// use callorder_fuzz::strategy::payload;
+/// use callorder::direct::choices;
+/// use callorder::strategy::payload;
 ///
 /// let tree = choices(payload(), 8).new_tree(&mut TestRunner::deterministic()).unwrap();
 /// assert!(tree.current().len() <= 8);

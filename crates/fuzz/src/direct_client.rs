@@ -41,10 +41,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use callorder_reference::LineClientFactory;
+//! use callorder::reference::LineClientFactory;
 //!
 //! // Inside #[test]: panics with the minimal callback sequence on failure.
-//! let report = callorder_fuzz::fuzz_client_factory(|| Arc::new(LineClientFactory::new(["hello"])))
+//! let report = callorder::fuzz_client_factory(|| Arc::new(LineClientFactory::new(["hello"])))
 //!     .cases(16)
 //!     .check();
 //! assert_eq!(report.cases, 16);
@@ -117,8 +117,8 @@ pub struct ClientCase {
 /// ```
 /// use proptest::strategy::{Strategy, ValueTree};
 /// use proptest::test_runner::TestRunner;
-/// use callorder_fuzz::direct_client::client_cases;
-/// use callorder_fuzz::strategy::payload;
+/// use callorder::direct_client::client_cases;
+/// use callorder::strategy::payload;
 ///
 /// let tree = client_cases(payload(), 2, 8).new_tree(&mut TestRunner::deterministic()).unwrap();
 /// assert!(tree.current().choices.len() <= 8);

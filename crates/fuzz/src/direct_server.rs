@@ -36,10 +36,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use callorder_reference::EchoFactory;
+//! use callorder::reference::EchoFactory;
 //!
 //! // Inside #[test]: panics with the minimal callback sequence on failure.
-//! let report = callorder_fuzz::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
+//! let report = callorder::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
 //!     .cases(16)
 //!     .check();
 //! assert_eq!(report.cases, 16);
@@ -106,8 +106,8 @@ pub struct ServerCase {
 /// ```
 /// use proptest::strategy::{Strategy, ValueTree};
 /// use proptest::test_runner::TestRunner;
-/// use callorder_fuzz::direct_server::server_cases;
-/// use callorder_fuzz::strategy::payload;
+/// use callorder::direct_server::server_cases;
+/// use callorder::strategy::payload;
 ///
 /// let tree = server_cases(payload(), 2, 8).new_tree(&mut TestRunner::deterministic()).unwrap();
 /// assert!(tree.current().choices.len() <= 8);

@@ -10,11 +10,11 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use callorder_reference::EchoFactory;
+//! use callorder::reference::EchoFactory;
 //!
 //! // Inside #[test]: panics with the minimal script, the trace and the seed
 //! // if any case fails.
-//! callorder_fuzz::fuzz_server(|| Arc::new(EchoFactory::new()))
+//! callorder::fuzz_server(|| Arc::new(EchoFactory::new()))
 //!     .name("echo_server")
 //!     .cases(16)
 //!     .regressions(None)
@@ -108,6 +108,17 @@
 //! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
 //! the next run: commit that file. To keep a found script as a fixture,
 //! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
+//!
+//! # Steps that reach nothing
+//!
+//! A case is made before its run, and which attempts connect is the
+//! implementation's choice, so a generated step can name an attempt or a
+//! connection that never exists. Cases run in the mock reactor's lenient
+//! mode ([`MockReactor::lenient`](callorder_harness::MockReactor::lenient)),
+//! which skips such steps, and the last pass of shrinking removes them from
+//! the minimal script: the script printed in a [`Failure`] runs the same
+//! under the strict default of a test, where a step that reaches nothing
+//! fails the run. [`Fuzz::replay`] runs strictly.
 #![forbid(unsafe_code)]
 
 #[macro_use]
@@ -146,9 +157,9 @@ pub use fuzz::{
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_reference::LineClientFactory;
+/// use callorder::reference::LineClientFactory;
 ///
-/// let report = callorder_fuzz::fuzz_client(|| Arc::new(LineClientFactory::new(["hello"]).close_after(1)))
+/// let report = callorder::fuzz_client(|| Arc::new(LineClientFactory::new(["hello"]).close_after(1)))
 ///     .cases(16)
 ///     .regressions(None)
 ///     .check();
@@ -165,9 +176,9 @@ pub fn fuzz_client<F: ClientFactory>(make: impl Fn() -> Arc<F> + 'static) -> Fuz
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_reference::EchoFactory;
+/// use callorder::reference::EchoFactory;
 ///
-/// callorder_fuzz::fuzz_server(|| Arc::new(EchoFactory::new())).cases(16).regressions(None).check();
+/// callorder::fuzz_server(|| Arc::new(EchoFactory::new())).cases(16).regressions(None).check();
 /// ```
 #[track_caller]
 pub fn fuzz_server<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
@@ -192,9 +203,9 @@ pub fn fuzz_server<F: Factory>(make: impl Fn() -> Arc<F> + 'static) -> Fuzz {
 /// message), and the failing case is shrunk as any other.
 ///
 /// ```
-/// use callorder_reference::{EchoFactory, WrappingFactory};
+/// use callorder::reference::{EchoFactory, WrappingFactory};
 ///
-/// let report = callorder_fuzz::fuzz_wrapper_server(|inner| WrappingFactory::new(inner), || EchoFactory::new())
+/// let report = callorder::fuzz_wrapper_server(|inner| WrappingFactory::new(inner), || EchoFactory::new())
 ///     .name("wrapped_echo")
 ///     .cases(16)
 ///     .regressions(None)
@@ -216,9 +227,9 @@ pub fn fuzz_wrapper_server<I: Factory, W: Factory>(
 /// [`fuzz_wrapper_server`].
 ///
 /// ```
-/// use callorder_reference::{LineClientFactory, WrappingFactory};
+/// use callorder::reference::{LineClientFactory, WrappingFactory};
 ///
-/// callorder_fuzz::fuzz_wrapper_client(
+/// callorder::fuzz_wrapper_client(
 ///     WrappingFactory::new,
 ///     || LineClientFactory::new(["hello"]).close_after(1),
 /// )
@@ -240,9 +251,9 @@ pub fn fuzz_wrapper_client<I: ClientFactory, W: ClientFactory>(
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_reference::{EchoFactory, LineClientFactory};
+/// use callorder::reference::{EchoFactory, LineClientFactory};
 ///
-/// callorder_fuzz::fuzz_with(|reactor, _| {
+/// callorder::fuzz_with(|reactor, _| {
 ///     reactor.listen_tcp("127.0.0.1:7", Arc::new(EchoFactory::new())).unwrap();
 ///     reactor.connect_tcp("127.0.0.1:9", Arc::new(LineClientFactory::new(["hi"])), None);
 /// })
@@ -261,9 +272,9 @@ pub fn fuzz_with(setup: impl Fn(&Reactor, &SetUp) + 'static) -> Fuzz {
 /// [`direct`]).
 ///
 /// ```
-/// use callorder_reference::Echo;
+/// use callorder::reference::Echo;
 ///
-/// callorder_fuzz::fuzz_protocol(|| Box::new(Echo::new())).cases(16).check();
+/// callorder::fuzz_protocol(|| Box::new(Echo::new())).cases(16).check();
 /// ```
 #[track_caller]
 pub fn fuzz_protocol(make: impl Fn() -> Box<dyn Protocol> + 'static) -> DirectFuzz {
@@ -278,9 +289,9 @@ pub fn fuzz_protocol(make: impl Fn() -> Box<dyn Protocol> + 'static) -> DirectFu
 /// see [`direct_client`]).
 ///
 /// ```
-/// use callorder_reference::{Echo, ReconnectingClientFactory};
+/// use callorder::reference::{Echo, ReconnectingClientFactory};
 ///
-/// let report = callorder_fuzz::fuzz_client_factory(|| {
+/// let report = callorder::fuzz_client_factory(|| {
 ///     ReconnectingClientFactory::new(|_| Box::new(Echo::new())).shared()
 /// })
 /// .cases(16)
@@ -307,9 +318,9 @@ pub fn fuzz_client_factory<F: ClientFactory>(
 ///
 /// ```
 /// use std::sync::Arc;
-/// use callorder_reference::EchoFactory;
+/// use callorder::reference::EchoFactory;
 ///
-/// let report = callorder_fuzz::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
+/// let report = callorder::fuzz_server_factory(|| Arc::new(EchoFactory::new()))
 ///     .max_ports(2)
 ///     .cases(16)
 ///     .check();

@@ -14,13 +14,13 @@
 //! ```
 //! use proptest::strategy::{Strategy, ValueTree};
 //! use proptest::test_runner::TestRunner;
-//! use callorder_fuzz::strategy::{case, ScriptConfig};
+//! use callorder::strategy::{case, ScriptConfig};
 //!
 //! let mut runner = TestRunner::deterministic();
 //! let tree = case(&ScriptConfig::default()).new_tree(&mut runner).unwrap();
 //! let script = tree.current().script();
 //! // Every script ends with the application shutting the reactor down.
-//! assert_eq!(script.steps().last(), Some(&callorder_harness::Step::Shutdown));
+//! assert_eq!(script.steps().last(), Some(&callorder::Step::Shutdown));
 //! ```
 
 use std::time::Duration;
@@ -51,7 +51,7 @@ impl Chunking {
     /// for no bytes.
     ///
     /// ```
-    /// use callorder_fuzz::strategy::Chunking;
+    /// use callorder::strategy::Chunking;
     /// assert_eq!(Chunking::Size(2).split(b"abcde"), [&b"ab"[..], b"cd", b"e"]);
     /// assert_eq!(Chunking::Cuts(vec![4, 1, 1, 99]).split(b"abcde"), [&b"a"[..], b"bcd", b"e"]);
     /// assert_eq!(Chunking::Whole.split(b"abc"), [&b"abc"[..]]);
@@ -168,7 +168,7 @@ impl Case {
     /// incoming bytes, at other chunk boundaries.
     ///
     /// ```
-    /// use callorder_fuzz::strategy::{Case, Chunking, WorldAction};
+    /// use callorder::strategy::{Case, Chunking, WorldAction};
     /// let case = Case {
     ///     seed: 0,
     ///     connectors: 1,
@@ -208,7 +208,7 @@ impl Case {
     /// before it shrinks the elements themselves.
     ///
     /// ```
-    /// use callorder_fuzz::strategy::{Case, WorldAction};
+    /// use callorder::strategy::{Case, WorldAction};
     /// let case = Case { seed: 3, connectors: 1, actions: vec![WorldAction::Accept, WorldAction::StopListening] };
     /// let simpler = case.simplifications();
     /// assert_eq!(simpler[0].actions, [WorldAction::StopListening]);
@@ -291,8 +291,8 @@ impl Case {
 /// script always ends with `shutdown` (a `Shutdown` action ends it early).
 ///
 /// ```
-/// use callorder_fuzz::strategy::{lower, Chunking, WorldAction};
-/// use callorder_harness::{print_script, Outcome, ScriptFile};
+/// use callorder::strategy::{lower, Chunking, WorldAction};
+/// use callorder::{print_script, Outcome, ScriptFile};
 ///
 /// let script = lower(&[
 ///     WorldAction::Resolve(Outcome::Refuse),
@@ -461,7 +461,7 @@ impl ScriptConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use callorder_fuzz::strategy::ScriptConfig;
+    /// use callorder::strategy::ScriptConfig;
     /// let c = ScriptConfig::default().around(Duration::from_secs(7));
     /// assert!(c.delays.contains(&Duration::from_millis(6_999)));
     /// assert!(c.delays.windows(2).all(|w| w[0] < w[1]));
@@ -647,7 +647,7 @@ pub fn case(config: &ScriptConfig) -> BoxedStrategy<Case> {
 ///
 /// ```
 /// use proptest::prelude::*;
-/// use callorder_fuzz::strategy::{script, ScriptConfig};
+/// use callorder::strategy::{script, ScriptConfig};
 ///
 /// proptest!(ProptestConfig::with_cases(8), |(s in script(&ScriptConfig::default()))| {
 ///     prop_assert!(!s.steps().is_empty());

@@ -16,9 +16,10 @@
 //!   kept and a copy of each payload per connection;
 //! - `checker_overhead`: how much slower the checked run is;
 //! - `twisted_fakes_lifecycles_per_s`: the same life cycle driven by
-//!   Twisted's own fakes, from `shared/bench/twisted_fakes_bench.py
-//!   --no-recorded` when Python with Twisted 26.10 is installed beside the
-//!   project (see README), else `skipped`;
+//!   Twisted's own fakes (`MemoryReactor`, `StringTransport`), run by
+//!   `benches/twisted_fakes.py` with the Python of
+//!   `CALLORDER_BENCH_PYTHON` when it has Twisted 26.10 (see README), else
+//!   `skipped` with the reason;
 //! - `concurrent_100k_peak_rss_mib`: the peak memory of a child process
 //!   holding 100,000 connections open at once in one reactor;
 //! - `floor_lifecycles_per_s`: what no reactor with these traits and this
@@ -539,7 +540,10 @@ fn concurrent_child(n: usize) {
     #[async_trait(?Send)]
     impl ClientFactory for HoldFactory {}
     let counter = open.clone();
-    let run = MockReactor::new().run(s.shutdown(), move |r| {
+    // About three turns per connection in one step: CALLORDER_BENCH_CONCURRENT
+    // may ask for more than the default step budget allows.
+    let reactor = MockReactor::new().step_budget(callorder_harness::StepBudget::UNLIMITED);
+    let run = reactor.run(s.shutdown(), move |r| {
         let f = Arc::new(HoldFactory(counter));
         for _ in 0..n {
             r.connect_tcp("10.0.0.1:80", f.clone(), None);
@@ -557,17 +561,9 @@ fn concurrent_child(n: usize) {
 }
 
 fn twisted_fakes() -> String {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/twisted_fakes_bench.py");
-    if !script.exists() {
-        return "skipped (shared/bench/twisted_fakes_bench.py not found)".into();
-    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/twisted_fakes.py");
     let python = std::env::var("CALLORDER_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(&python)
-        .arg(&script)
-        .arg("--no-recorded")
-        .output()
-    {
+    match Command::new(&python).arg(&script).output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
             .rev()

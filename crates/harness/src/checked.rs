@@ -112,10 +112,10 @@ impl InnerCheck {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use async_trait::async_trait;
-    /// use callorder_core::{Address, CallbackError, CallbackResult, Factory, Protocol};
-    /// use callorder_harness::{CheckedFactory, Conn, MockReactor, Script};
-    /// use callorder_trace::EventKind;
+    /// use callorder::async_trait;
+    /// use callorder::{Address, CallbackError, CallbackResult, Factory, Protocol};
+    /// use callorder::{CheckedFactory, Conn, MockReactor, Script};
+    /// use callorder::EventKind;
     ///
     /// struct Quiet;
     /// #[async_trait(?Send)]
@@ -187,9 +187,9 @@ impl InnerCheck {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use async_trait::async_trait;
-/// use callorder_core::{Address, CallbackError, Factory, Protocol, CallbackResult};
-/// use callorder_harness::{CheckedFactory, Conn, MockReactor, Script};
+/// use callorder::async_trait;
+/// use callorder::{Address, CallbackError, Factory, Protocol, CallbackResult};
+/// use callorder::{CheckedFactory, Conn, MockReactor, Script};
 ///
 /// struct Quiet;
 /// #[async_trait(?Send)]

@@ -15,13 +15,15 @@
 //!   registry. [`Run::heap_growth`](crate::Run::heap_growth) gives the growth
 //!   per cycle between the script's first and last
 //!   [`checkpoint`](crate::Script::checkpoint). The test binary installs the
-//!   allocator in one line:
+//!   allocator in one line, at the top level of the test file:
 //!
 //! ```
-//! #[global_allocator]
-//! static ALLOC: &callorder_harness::CountingAlloc = &callorder_harness::COUNTING_ALLOCATOR;
-//! # fn main() { assert!(callorder_harness::counting_allocator_installed()); }
+//! callorder::install_counting_allocator!();
+//! # fn main() { assert!(callorder::counting_allocator_installed()); }
 //! ```
+//!
+//! (The macro is the facade's; it expands to
+//! `#[global_allocator] static CALLORDER_COUNTING_ALLOCATOR: &callorder::CountingAlloc = &callorder::COUNTING_ALLOCATOR;`.)
 //!
 //! Without it the heap check is off, and says so: [`HeapGrowth::Off`]. The
 //! counters are global, so allocations by other threads blur the figure: run

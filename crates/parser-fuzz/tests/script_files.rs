@@ -46,6 +46,7 @@ const VOCABULARY: &[&str] = &[
     "from",
     "stop_listening",
     "fault",
+    "expect",
     "batch",
     "advance",
     "checkpoint",

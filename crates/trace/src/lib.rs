@@ -3,7 +3,7 @@
 //! A trace is the ordered record of what happened between a reactor and the
 //! Factory/Protocol objects it drives. This crate defines its parts (object
 //! ids, [`Event`]s, [`Reason`]s), and reads and writes the JSON Lines format
-//! described in `trace-format.md`:
+//! described in `docs/trace-format.md`:
 //!
 //! - [`TraceReader`] streams [`Record`]s from any `BufRead`, with errors that
 //!   name the line, the column and what was expected, and with limits that a
