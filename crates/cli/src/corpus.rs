@@ -174,9 +174,10 @@ impl fmt::Display for ManifestError {
 
 impl std::error::Error for ManifestError {}
 
-/// Reads a manifest's text: a JSON array of [`Entry`] objects. Never
-/// panics; memory follows the text (JSON nested deeper than 128 levels is
-/// refused, not recursed into).
+/// Reads a manifest's text (a `&str`, or bytes that must be UTF-8): a JSON
+/// array of [`Entry`] objects. Never panics; memory follows the text (JSON
+/// nested deeper than 128 levels is refused, not recursed into). Both
+/// `callorder corpus` and the suite read manifests with it.
 ///
 /// # Errors
 ///
@@ -190,8 +191,8 @@ impl std::error::Error for ManifestError {}
 /// assert_eq!((err.line, err.column), (2, 38));
 /// assert!(err.to_string().starts_with("2:38: unknown variant `maybe`"), "{err}");
 /// ```
-pub fn parse_manifest(text: &str) -> Result<Vec<Entry>, ManifestError> {
-    serde_json::from_str(text).map_err(|e| {
+pub fn parse_manifest(text: impl AsRef<[u8]>) -> Result<Vec<Entry>, ManifestError> {
+    serde_json::from_slice(text.as_ref()).map_err(|e| {
         // serde_json says where at the end of its message; it is kept apart.
         let full = e.to_string();
         let at = format!(" at line {} column {}", e.line(), e.column());

@@ -120,8 +120,7 @@ fn edits() -> impl Strategy<Value = Edits> {
 /// Reads `text` and checks what holds for any input; counts what it
 /// reached in `tally` (an error by its first words).
 fn check(text: &[u8], tally: &Tally) -> Result<(), TestCaseError> {
-    let text = String::from_utf8_lossy(text);
-    match parse_manifest(&text) {
+    match parse_manifest(text) {
         Ok(entries) => {
             tally.count("a manifest");
             // An entry needs at least `{"file":"","expect":"legal"}`.
@@ -134,7 +133,7 @@ fn check(text: &[u8], tally: &Tally) -> Result<(), TestCaseError> {
         Err(e) => {
             let what: Vec<&str> = e.message.split(' ').take(2).collect();
             tally.count(what.join(" "));
-            let line = text.split('\n').nth(e.line - 1).ok_or_else(|| {
+            let line = text.split(|&b| b == b'\n').nth(e.line - 1).ok_or_else(|| {
                 TestCaseError::fail(format!("{e}: no line {} in the text", e.line))
             })?;
             prop_assert!(
