@@ -57,6 +57,13 @@ fuzz cases="100000":
     CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test direct_client passes
     CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES={{cases}} cargo test --release -p callorder-fuzz --test direct_server passes
 
+# A long fuzz pass of the parsers (trace lines, script files, manifests;
+# docs/parser-fuzzing.md): `inputs` for the trace-line and script passes,
+# the others in proportion (CI runs 1,000,000), in release, random seed
+# (printed; replay with seed=<n>).
+fuzz-parsers inputs="20000000" seed="random":
+    CALLORDER_PARSER_INPUTS={{inputs}} CALLORDER_PARSER_SEED={{seed}} cargo test --release -p callorder-parser-fuzz -- --nocapture
+
 # The fuzzer's benchmarks: cases and time to find each mutant, and cases/s.
 bench-fuzz:
     cargo bench -p callorder-fuzz --bench mutants

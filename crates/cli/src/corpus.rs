@@ -133,10 +133,76 @@ fn opt(value: Option<u64>) -> String {
 }
 
 /// Reads a manifest.
+///
+/// # Errors
+///
+/// The file cannot be read, or is not a manifest: `PATH:LINE:COLUMN: not a
+/// manifest: WHAT` (see [`parse_manifest`]).
 pub fn load_manifest(path: &Path) -> Result<Vec<Entry>, String> {
     let text = fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the manifest: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a manifest: {e}", path.display()))
+    parse_manifest(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a manifest: {}",
+            path.display(),
+            e.line,
+            e.column,
+            e.message
+        )
+    })
+}
+
+/// Why a manifest's text is not a manifest: where, and what was expected.
+///
+/// Lines and columns count from 1; a column counts bytes, and points at
+/// the last byte read: the end of the value that does not fit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    /// The line of the first byte that does not fit.
+    pub line: usize,
+    /// Its column.
+    pub column: usize,
+    /// What was expected there, and what was found.
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// Reads a manifest's text (a `&str`, or bytes that must be UTF-8): a JSON
+/// array of [`Entry`] objects. Never panics; memory follows the text (JSON
+/// nested deeper than 128 levels is refused, not recursed into). Both
+/// `callorder corpus` and the suite read manifests with it.
+///
+/// # Errors
+///
+/// A [`ManifestError`] at the first byte that does not fit.
+///
+/// ```
+/// use callorder_cli::corpus::parse_manifest;
+/// let entries = parse_manifest(r#"[{"file": "a.jsonl", "expect": "legal"}]"#).unwrap();
+/// assert_eq!(entries[0].file, "a.jsonl");
+/// let err = parse_manifest("[\n {\"file\": \"a.jsonl\", \"expect\": \"maybe\"}]").unwrap_err();
+/// assert_eq!((err.line, err.column), (2, 38));
+/// assert!(err.to_string().starts_with("2:38: unknown variant `maybe`"), "{err}");
+/// ```
+pub fn parse_manifest(text: impl AsRef<[u8]>) -> Result<Vec<Entry>, ManifestError> {
+    serde_json::from_slice(text.as_ref()).map_err(|e| {
+        // serde_json says where at the end of its message; it is kept apart.
+        let full = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        ManifestError {
+            line: e.line().max(1),
+            // Column 0 is before the line's first byte (an empty text).
+            column: e.column().max(1),
+            message: full.strip_suffix(&at).unwrap_or(&full).to_owned(),
+        }
+    })
 }
 
 /// One entry that fell short.
@@ -329,6 +395,22 @@ mod tests {
         assert_eq!(
             mutant.judge(Profile::Strict, &legal).unwrap_err(),
             "want illegal, got legal"
+        );
+    }
+
+    #[test]
+    fn a_bad_manifest_is_reported_with_its_path_line_and_column() {
+        let path =
+            std::env::temp_dir().join(format!("callorder-manifest-{}.json", std::process::id()));
+        fs::write(&path, "[\n  {\"file\": 3}\n]\n").unwrap();
+        let err = load_manifest(&path).unwrap_err();
+        fs::remove_file(&path).unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{}:2:12: not a manifest: invalid type: integer `3`, expected a string",
+                path.display()
+            )
         );
     }
 

@@ -1934,7 +1934,8 @@ impl MockReactor {
                                 if let Peer::Joined(j, _) = peer {
                                     if s.joins[j].client_gone {
                                         // The client side closed while this
-                                        // build ran (its build or
+                                        // build ran (its build failed or
+                                        // returned none, or its
                                         // connection_made raised): the close
                                         // waits in the socket, read next.
                                         s.io_next.push_back(Io::PeerClosed(p));

@@ -29,6 +29,8 @@ const ADDRESS: &str = "127.0.0.1:8000";
 enum Build {
     /// Returns a protocol.
     Protocol,
+    /// Returns none.
+    Nothing,
     /// Returns an error.
     Fail,
     /// Panics.
@@ -83,6 +85,7 @@ impl Factory for Side {
     ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         match self.build {
             Build::Protocol => {}
+            Build::Nothing => return Ok(None),
             Build::Fail => return Err("build_protocol failed".into()),
             Build::Panic => panic!("build_protocol panicked"),
             Build::After(delay) => tokio::time::sleep(delay).await,
@@ -208,6 +211,20 @@ fn p8_a_server_built_after_its_client_failed_in_connection_made_sees_a_clean_clo
         Side::new(Build::After(Duration::from_millis(5)), Made::Nothing),
         Side::new(Build::Protocol, Made::Fail),
     );
+    assert_server_closed_cleanly_before_shutdown(&run);
+}
+
+// Found with the C11 fix (fixed): a client whose build returns none while
+// the server's build still awaits closes its dummy transport (C10), and the
+// server, made afterwards, never heard of it. Twisted: the server reads the
+// clean close.
+#[test]
+fn c10_a_server_built_after_its_client_built_none_sees_a_clean_close() {
+    let run = joined(
+        Side::new(Build::After(Duration::from_millis(5)), Made::Nothing),
+        Side::new(Build::Nothing, Made::Nothing),
+    );
+    run.assert_clean();
     assert_server_closed_cleanly_before_shutdown(&run);
 }
 

@@ -30,7 +30,7 @@ use crate::scope::Scope;
 /// assert_eq!(limits.max_live_objects, 1_000_000);
 /// let long = format!("{{\"seq\":1,\"event\":\"end\",\"detail\":\"{}\"}}\n", "x".repeat(100));
 /// let err = TraceReader::with_limits(long.as_bytes(), limits).next().unwrap().unwrap_err();
-/// assert_eq!(err.to_string(), "1: line is longer than the 64-byte limit");
+/// assert_eq!(err.to_string(), "1:65: line is longer than the 64-byte limit");
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -106,10 +106,11 @@ pub enum ReadErrorKind {
 pub struct ReadError {
     /// The file's name, when the reader was given one ([`TraceReader::with_name`]).
     pub file: Option<String>,
-    /// The 1-based number of the first bad line; `None` for an empty file
-    /// or an I/O error.
+    /// The 1-based number of the first bad line; `None` only for an empty
+    /// file (it has no line) or an I/O error.
     pub line: Option<u64>,
-    /// The 1-based byte column within the line, where it is meaningful.
+    /// The 1-based byte column within the line: every error on a line has
+    /// one (for a line too long, the first byte over the limit).
     pub column: Option<u64>,
     /// What kind of problem this is.
     pub kind: ReadErrorKind,
@@ -306,7 +307,9 @@ impl<R: BufRead> TraceReader<R> {
                 "line is longer than the {}-byte limit",
                 self.limits.max_line_bytes
             );
-            return Err(self.error(ReadErrorKind::LineTooLong, None, message));
+            // At the first byte over the limit.
+            let column = self.limits.max_line_bytes.saturating_add(1);
+            return Err(self.error(ReadErrorKind::LineTooLong, Some(column), message));
         }
 
         let bytes = &self.line[..self.line.len() - usize::from(has_newline)];
@@ -335,7 +338,7 @@ impl<R: BufRead> TraceReader<R> {
             None => {
                 let message =
                     "blank line; expected a JSON object (only the file's last line may end empty)";
-                return Err(self.error(ReadErrorKind::BlankLine, None, message.to_owned()));
+                return Err(self.error(ReadErrorKind::BlankLine, Some(1), message.to_owned()));
             }
             Some(at) if text.as_bytes()[at] != b'{' => {
                 let found = text[at..].chars().next().unwrap_or(' ');

@@ -78,7 +78,7 @@ fn a_single_ten_megabyte_line_is_refused_in_bounded_memory() {
     );
     assert_eq!(
         e.to_string(),
-        "big.jsonl:1: line is longer than the 1048576-byte limit"
+        "big.jsonl:1:1048577: line is longer than the 1048576-byte limit"
     );
     assert!(reader.next().is_none());
     assert!(reader.current_line().len() <= Limits::default().max_line_bytes + 1);

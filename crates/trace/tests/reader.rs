@@ -739,8 +739,8 @@ fn errors_display_file_line_and_column() {
     let e = err(text);
     assert_eq!(e.to_string(), "2:8: expected seq 2, found 3");
     let e = err("\n");
-    assert_eq!(e.column, None);
-    assert!(e.to_string().starts_with("1: blank line"), "{e}");
+    assert_eq!(e.column, Some(1));
+    assert!(e.to_string().starts_with("1:1: blank line"), "{e}");
     let boxed: Box<dyn std::error::Error> = Box::new(e);
     assert!(boxed.to_string().contains("blank line"));
 }
