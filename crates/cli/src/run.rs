@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use callorder_checker::Profile;
-use callorder_harness::{parse_script, MockReactor, Run};
+use callorder_harness::{parse_script, MockReactor, Run, ScriptFailureKind};
 use callorder_reference::bundled;
 
 use crate::report::Verdict;
@@ -13,7 +13,9 @@ use crate::report::Verdict;
 /// The outcome of running one script.
 #[derive(Debug)]
 pub struct ScriptRun {
-    /// Legal (0), illegal (1) or malformed (2), as `callorder check`.
+    /// Legal (0), illegal (1) or malformed (2), as `callorder check`: a
+    /// step of the script that reached nothing makes it malformed, an
+    /// `expect` that did not match makes it illegal.
     pub verdict: Verdict,
     /// The trace as JSON Lines, when the script ran.
     pub trace: Option<String>,
@@ -71,8 +73,11 @@ pub fn run_script_file(path: &Path, profile: Profile) -> ScriptRun {
             callorder_scenarios::set_up(&implementation, r)
         };
     });
+    let unreached = (run.script_failures.iter()).any(|f| f.kind == ScriptFailureKind::Unreached);
     ScriptRun {
-        verdict: if run.violation.is_some() {
+        verdict: if unreached {
+            Verdict::Malformed
+        } else if run.violation.is_some() || !run.script_failures.is_empty() {
             Verdict::Illegal
         } else {
             Verdict::Legal
@@ -92,6 +97,8 @@ fn notes(name: &str, run: &Run) -> Vec<String> {
             v.message
         ));
     }
+    // A failure of a parsed step names its file, line and column itself.
+    notes.extend(run.script_failures.iter().map(ToString::to_string));
     notes.extend(
         run.errors
             .iter()

@@ -117,3 +117,69 @@ fn a_malformed_script_exits_2_with_file_line_and_column() {
     assert!(stderr.contains("no bundled implementation"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_step_that_reaches_nothing_exits_2_and_a_failed_expect_exits_1() {
+    let dir = std::env::temp_dir().join(format!("callorder-unreached-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    // The issue's script: well formed, but its steps name things that never
+    // exist.
+    let dead = dir.join("dead.script");
+    std::fs::write(
+        &dead,
+        "implementation line_client\n\
+         resolve 1 accept\n\
+         send client 7 \"x\\n\"\n\
+         resolve 9 accept\n\
+         close server 3\n\
+         shutdown\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = callorder(&["run", dead.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    let name = dead.display();
+    assert!(
+        stderr.contains(&format!(
+            "{name}:3:1: send client 7 \"x\\n\": no connection client 7 (connections so far: \
+             client 1; attempts: 1)"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{name}:4:1: resolve 9 accept: no attempt 9")));
+    assert!(stderr.contains(&format!(
+        "{name}:5:1: close server 3: no connection server 3"
+    )));
+    // The trace is still printed.
+    assert!(stdout.ends_with("\"event\":\"end\"}\n"), "{stdout}");
+
+    let wrong = dir.join("wrong.script");
+    std::fs::write(
+        &wrong,
+        "implementation echo_server\n\
+         accept 1 from 10.0.0.1:5000\n\
+         send server 1 \"ping\"\n\
+         expect server 1 \"pong\"\n\
+         shutdown\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = callorder(&["run", wrong.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr
+            .contains("wrong.script:4:1: expect server 1 \"pong\": the peer received other bytes"),
+        "{stderr}"
+    );
+    let right = dir.join("right.script");
+    std::fs::write(
+        &right,
+        "implementation echo_server\n\
+         accept 1 from 10.0.0.1:5000\n\
+         send server 1 \"ping\"\n\
+         expect server 1 \"ping\"\n\
+         shutdown\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = callorder(&["run", right.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -41,6 +41,10 @@ pub enum CheckKind {
     /// checked by a [`CheckedFactory`](callorder_harness::CheckedFactory);
     /// see [`fuzz_wrapper_server`](crate::fuzz_wrapper_server)).
     InnerBoundary,
+    /// A step of the script reached nothing (in a strict run: a replayed
+    /// script, [`Fuzz::replay`](crate::Fuzz::replay)), or an `expect` of the
+    /// script did not match.
+    Script,
     /// A user invariant, by its name, failed.
     Invariant(String),
 }
@@ -59,6 +63,7 @@ impl fmt::Display for CheckKind {
             CheckKind::Determinism => f.write_str("determinism"),
             CheckKind::ReconnectPolicy => f.write_str("reconnect policy"),
             CheckKind::InnerBoundary => f.write_str("inner boundary of the wrapper"),
+            CheckKind::Script => f.write_str("every step of the script reaches what it names"),
             CheckKind::Invariant(name) => write!(f, "invariant {name:?}"),
         }
     }
@@ -82,14 +87,16 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The checker's violation, the implementation's errors and panics, and
-/// leaks of a run, in that order.
+/// The checker's violation, the implementation's errors and panics, leaks
+/// and failed steps of the script of a run, in that order.
 ///
 /// ```
-/// use callorder::checks::basic_findings;
-/// use callorder::{MockReactor, Script};
+/// use callorder::checks::{basic_findings, CheckKind};
+/// use callorder::{Conn, MockReactor, Script};
 /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
 /// assert!(basic_findings(&run).is_empty());
+/// let run = MockReactor::new().run(Script::new().close(Conn::Client(1)).shutdown(), |_| {});
+/// assert_eq!(basic_findings(&run)[0].check, CheckKind::Script);
 /// ```
 pub fn basic_findings(run: &Run) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -116,6 +123,13 @@ pub fn basic_findings(run: &Run) -> Vec<Finding> {
         out.push(Finding {
             check: CheckKind::Leak,
             message: l.to_string(),
+            seq: None,
+        });
+    }
+    for f in &run.script_failures {
+        out.push(Finding {
+            check: CheckKind::Script,
+            message: f.to_string(),
             seq: None,
         });
     }

@@ -43,6 +43,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The comment that records a case's set-up in a printed script.
 const SETUP_TAG: &str = "# callorder-fuzz: connectors";
 
+/// How a run treats a step of its script that reaches nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Steps {
+    /// Skipped and counted: generated scripts cannot know which attempts
+    /// the implementation makes and the world accepts.
+    Lenient,
+    /// A failure of the script, as in a test: for scripts a person gives.
+    Strict,
+}
+
 /// A user invariant over the trace and the bytes written per connection.
 type Invariant = Rc<dyn Fn(&[Record], &[(Conn, Vec<u8>)]) -> Result<(), String>>;
 
@@ -454,7 +464,7 @@ impl Fuzz {
         let outcome = runner.run(&strategy, |case| {
             runs.set(runs.get() + 1);
             let script = self.with_heap_checkpoints(case.script());
-            match self.check_script(&script, case.seed, case.connectors, seed) {
+            match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
                 Ok(()) => Ok(()),
                 Err(f) => {
                     if found_after.get().is_none() {
@@ -473,9 +483,10 @@ impl Fuzz {
             }),
             Err(TestError::Fail(reason, case)) => {
                 let script = self.with_heap_checkpoints(case.script());
-                match self.check_script(&script, case.seed, case.connectors, seed) {
+                match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
                     Err(failure) => {
-                        let mut failure = self.minimize(case, failure, seed);
+                        let (case, failure) = self.minimize(case, failure, seed);
+                        let mut failure = self.without_skipped(&case, failure, seed);
                         failure.found_after = found_after;
                         Err(failure)
                     }
@@ -498,12 +509,18 @@ impl Fuzz {
     /// Greedy simplification after proptest's shrinking: takes any
     /// [`Case::simplifications`] that still fails the same check, until
     /// none does.
-    fn minimize(&self, mut case: Case, mut failure: Box<Failure>, seed: u64) -> Box<Failure> {
+    fn minimize(
+        &self,
+        mut case: Case,
+        mut failure: Box<Failure>,
+        seed: u64,
+    ) -> (Case, Box<Failure>) {
         // Bounded: each accepted step makes the case strictly simpler.
         for _ in 0..1000 {
             let simpler = case.simplifications().into_iter().find_map(|candidate| {
                 let script = self.with_heap_checkpoints(candidate.script());
-                match self.check_script(&script, candidate.seed, candidate.connectors, seed) {
+                let connectors = candidate.connectors;
+                match self.check_script(&script, candidate.seed, connectors, seed, Steps::Lenient) {
                     Err(f) if f.finding.check == failure.finding.check => Some((candidate, f)),
                     _ => None,
                 }
@@ -513,12 +530,44 @@ impl Fuzz {
                 None => break,
             }
         }
+        (case, failure)
+    }
+
+    /// The last pass of shrinking: the steps of the minimal script that
+    /// reached nothing in its lenient run are removed, so that the script
+    /// printed for a person runs under the strict default as it ran here
+    /// (a skipped step changes nothing, so the run and its finding stay).
+    /// Kept only if the same check still fails.
+    fn without_skipped(&self, case: &Case, mut failure: Box<Failure>, seed: u64) -> Box<Failure> {
+        let mut script = failure.script.script.clone();
+        // A removed step can leave another one with nothing: a few rounds.
+        for _ in 0..4 {
+            let Ok((run, _)) =
+                self.execute(script.clone(), case.seed, case.connectors, Steps::Lenient)
+            else {
+                break;
+            };
+            if run.skipped.is_empty() {
+                break;
+            }
+            let pruned = script.without(&run.skipped);
+            match self.check_script(&pruned, case.seed, case.connectors, seed, Steps::Lenient) {
+                Err(f) if f.finding.check == failure.finding.check => {
+                    script = pruned;
+                    failure = f;
+                }
+                _ => break,
+            }
+        }
         failure
     }
 
     /// Runs the checks on one script (as printed in a [`Failure`], with its
     /// `seed` line and set-up comment): to replay a failure, or to keep a
-    /// found script as a regression test.
+    /// found script as a regression test. The script runs strictly, as in a
+    /// test: a step that reaches nothing is a failure of the
+    /// [`CheckKind::Script`] check, reported before any other (a printed
+    /// minimal script has none: the shrinker removes them).
     ///
     /// # Errors
     ///
@@ -533,7 +582,13 @@ impl Fuzz {
             .find_map(|l| l.trim().strip_prefix(SETUP_TAG))
             .and_then(|rest| rest.trim().parse().ok())
             .unwrap_or(1);
-        self.check_script(&file.script, file.seed.unwrap_or(0), connectors, 0)
+        self.check_script(
+            &file.script,
+            file.seed.unwrap_or(0),
+            connectors,
+            0,
+            Steps::Strict,
+        )
     }
 
     fn notes(&self) -> Vec<String> {
@@ -584,6 +639,7 @@ impl Fuzz {
         script: Script,
         seed: u64,
         connectors: usize,
+        steps: Steps,
     ) -> Result<(Run, Vec<InnerRun>), String> {
         if let Some(checks) = &self.inner {
             checks.borrow_mut().clear();
@@ -595,8 +651,12 @@ impl Fuzz {
         let setup = self.setup.clone();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             RUNTIME.with(|rt| {
-                MockReactor::with_profile(self.profile, seed)
-                    .run_on(rt, script, |reactor| setup(reactor, &set_up))
+                let reactor = MockReactor::with_profile(self.profile, seed);
+                let reactor = match steps {
+                    Steps::Lenient => reactor.lenient(),
+                    Steps::Strict => reactor,
+                };
+                reactor.run_on(rt, script, |reactor| setup(reactor, &set_up))
             })
         }))
         .map_err(|panic| {
@@ -667,6 +727,7 @@ impl Fuzz {
         seed: u64,
         connectors: usize,
         campaign_seed: u64,
+        steps: Steps,
     ) -> Result<(), Box<Failure>> {
         let fail =
             |finding: Finding, script: &Script, run: Option<&Run>, detail: Option<String>| {
@@ -680,7 +741,7 @@ impl Fuzz {
                     campaign_seed,
                 ))
             };
-        let (run, inner) = match self.execute(script.clone(), seed, connectors) {
+        let (run, inner) = match self.execute(script.clone(), seed, connectors, steps) {
             Ok(done) => done,
             Err(message) => {
                 let finding = Finding {
@@ -691,11 +752,21 @@ impl Fuzz {
                 return Err(fail(finding, script, None, None));
             }
         };
+        // A given script that reaches nothing somewhere tests less than it
+        // says: that comes first.
+        if let (Steps::Strict, Some(f)) = (steps, run.script_failures.first()) {
+            let finding = Finding {
+                check: CheckKind::Script,
+                message: f.to_string(),
+                seq: None,
+            };
+            return Err(fail(finding, script, Some(&run), None));
+        }
         if let Some(finding) = self.findings(&run, &inner).into_iter().next() {
             return Err(fail(finding, script, Some(&run), None));
         }
         if self.determinism {
-            let again = self.execute(script.clone(), seed, connectors);
+            let again = self.execute(script.clone(), seed, connectors, steps);
             // Comparing the records is cheap; the text is only made to show
             // a difference (the inner traces of wrappers follow the trace).
             let same = matches!(&again, Ok((r, i)) if r.trace == run.trace
@@ -743,7 +814,7 @@ impl Fuzz {
                 if variant == *script {
                     continue;
                 }
-                let (other, other_inner) = match self.execute(variant, seed, connectors) {
+                let (other, other_inner) = match self.execute(variant, seed, connectors, steps) {
                     Ok(done) => done,
                     Err(message) => {
                         let finding = Finding {
@@ -1230,7 +1301,13 @@ thread_local! {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use callorder_harness::{Outcome, WorldEvent};
+    use callorder_reference::LineClientFactory;
+
     use super::*;
+    use crate::strategy::WorldAction;
 
     fn chosen(env_seed: Option<&str>, env_cases: Option<&str>) -> Result<Chosen, String> {
         overridden((7, 256), env_seed, env_cases, || 99)
@@ -1283,5 +1360,68 @@ mod tests {
             chosen(None, Some("-1")).unwrap_err(),
             "CALLORDER_FUZZ_CASES=\"-1\": expected a whole number"
         );
+    }
+
+    /// A campaign whose every case fails one invariant: any case is a
+    /// failing case, to shrink.
+    fn always_failing() -> Fuzz {
+        crate::fuzz_client(|| Arc::new(LineClientFactory::new(["hi"])))
+            .regressions(None)
+            .invariant("never", |_, _| Err("fails".to_owned()))
+    }
+
+    #[test]
+    fn the_last_pass_of_shrinking_removes_the_steps_a_lenient_run_skipped() {
+        let fuzz = always_failing();
+        // One connector, which does not retry: attempt 2 never comes, so
+        // its resolve is skipped. As an action it cannot be removed without
+        // renumbering the attempts after it; as a step it can.
+        let case = Case {
+            seed: 0,
+            connectors: 1,
+            actions: vec![
+                WorldAction::Resolve(Outcome::Accept),
+                WorldAction::Resolve(Outcome::Refuse),
+                WorldAction::Shutdown,
+            ],
+        };
+        let failure = fuzz
+            .check_script(&case.script(), 0, 1, 0, Steps::Lenient)
+            .unwrap_err();
+        assert_eq!(failure.script.script.steps().len(), 3);
+        let failure = fuzz.without_skipped(&case, failure, 0);
+        assert_eq!(
+            failure.script.script,
+            Script::new().resolve(1, Outcome::Accept).shutdown()
+        );
+        assert_eq!(failure.finding.check, CheckKind::Invariant("never".into()));
+        // Replayed as a test runs it, strictly, it fails as it did.
+        let again = fuzz.replay(&failure.script_text).unwrap_err();
+        assert_eq!(again.finding.check, failure.finding.check);
+    }
+
+    #[test]
+    fn a_replayed_script_with_a_step_that_reaches_nothing_fails_that_check_first() {
+        let text = "# callorder-fuzz: connectors 1\nresolve 1 accept\nresolve 2 refuse\nshutdown\n";
+        let failure = always_failing().replay(text).unwrap_err();
+        assert_eq!(failure.finding.check, CheckKind::Script);
+        assert!(
+            failure
+                .finding
+                .message
+                .starts_with("replayed.script:3:1: resolve 2 refuse: no attempt 2"),
+            "{}",
+            failure.finding.message
+        );
+        // In a campaign, generated steps that miss are skipped instead.
+        let script = Script::new().batch(vec![WorldEvent::Resolve {
+            attempt: 2,
+            outcome: Outcome::Refuse,
+        }]);
+        let (run, _) = always_failing()
+            .execute(script, 0, 1, Steps::Lenient)
+            .unwrap();
+        assert_eq!(run.skipped.len(), 1);
+        assert!(run.script_failures.is_empty());
     }
 }

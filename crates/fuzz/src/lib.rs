@@ -108,6 +108,17 @@
 //! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
 //! the next run: commit that file. To keep a found script as a fixture,
 //! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
+//!
+//! # Steps that reach nothing
+//!
+//! A case is made before its run, and which attempts connect is the
+//! implementation's choice, so a generated step can name an attempt or a
+//! connection that never exists. Cases run in the mock reactor's lenient
+//! mode ([`MockReactor::lenient`](callorder_harness::MockReactor::lenient)),
+//! which skips such steps, and the last pass of shrinking removes them from
+//! the minimal script: the script printed in a [`Failure`] runs the same
+//! under the strict default of a test, where a step that reaches nothing
+//! fails the run. [`Fuzz::replay`] runs strictly.
 #![forbid(unsafe_code)]
 
 #[macro_use]

@@ -117,3 +117,22 @@ fn a_shrunk_inner_boundary_failure_replays_to_the_same_check() {
     );
     assert_eq!(again.finding.message, failure.finding.message);
 }
+
+#[test]
+fn every_shrunk_script_replays_strictly_to_the_same_check() {
+    // Replays run as tests do: a step that reaches nothing would be a
+    // failure of the script itself, reported first. The shrinker removed
+    // the steps its lenient runs skipped, so none is left.
+    // The heap mutant needs the counting allocator: heap_mutants.rs.
+    for mutant in gallery::all().into_iter().filter(|m| !m.heap) {
+        let failure = mutant.catch(0);
+        let again = (mutant.fuzz)()
+            .replay(&failure.script_text)
+            .expect_err("the minimal script fails again");
+        assert_eq!(
+            again.finding.check, failure.finding.check,
+            "{}: {again}",
+            mutant.name
+        );
+    }
+}

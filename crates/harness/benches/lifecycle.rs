@@ -540,7 +540,10 @@ fn concurrent_child(n: usize) {
     #[async_trait(?Send)]
     impl ClientFactory for HoldFactory {}
     let counter = open.clone();
-    let run = MockReactor::new().run(s.shutdown(), move |r| {
+    // About three turns per connection in one step: CALLORDER_BENCH_CONCURRENT
+    // may ask for more than the default step budget allows.
+    let reactor = MockReactor::new().step_budget(callorder_harness::StepBudget::UNLIMITED);
+    let run = reactor.run(s.shutdown(), move |r| {
         let f = Arc::new(HoldFactory(counter));
         for _ in 0..n {
             r.connect_tcp("10.0.0.1:80", f.clone(), None);

@@ -5,7 +5,10 @@
 //! A [`Script`] says what the world does (connects accepted or refused,
 //! bytes in chunks, closes, resets, time passing); the implementation decides
 //! everything else. [`MockReactor::run`] gives a [`Run`]: the trace in format
-//! v1, the first violation if any, and the implementation's errors.
+//! v1, the first violation if any, and the implementation's errors. Every
+//! step must reach what it names (a `send` to a connection that never
+//! existed or has ended fails the run, [`Run::script_failures`]), and every
+//! step must let the reactor go quiet within its [`StepBudget`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -53,7 +56,7 @@ mod script_file;
 pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
-pub use reactor::MockReactor;
-pub use run::{ImplError, ImplErrorKind, Run};
-pub use script::{is_fault_target, Conn, Outcome, Script, Step, WorldEvent};
+pub use reactor::{MockReactor, StepBudget};
+pub use run::{ConnStats, ImplError, ImplErrorKind, Object, Run, ScriptFailure, ScriptFailureKind};
+pub use script::{is_fault_target, Conn, Outcome, Position, Script, Step, WorldEvent};
 pub use script_file::{parse_script, print_script, ScriptError, ScriptFile};

@@ -30,22 +30,33 @@ use callorder_trace::{
 use tokio::time::Instant;
 
 use crate::leak::{HeapMeter, Leak};
+use crate::run::{ConnStats, ScriptFailure};
 use crate::run::{ImplError, ImplErrorKind, Run};
-use crate::script::{Conn, Outcome, Script, Step, WorldEvent};
+use crate::script::{Conn, Origin, Outcome, Script, Step, WorldEvent};
 
+mod budget;
 mod dense;
 mod few;
 mod ops;
+mod reach;
 mod recording;
 mod world;
 
+use budget::Spent;
+pub use budget::StepBudget;
 use dense::Dense;
 use few::Few;
+use reach::{ArmedFault, At, Pending};
 use recording::Recording;
 
 /// The write buffer's high-water mark: a write that leaves more than this
 /// buffered pauses a streaming producer (Twisted's `bufferSize`).
 const HIGH_WATER: usize = 64 * 1024;
+
+/// How many bytes of what the implementation wrote to a script peer a run
+/// keeps per connection, unless [`MockReactor::written_limit`] says
+/// otherwise.
+const WRITTEN_LIMIT: usize = 1 << 20;
 
 /// The error an injected fault puts on its event.
 const INJECTED: &str = "injected fault";
@@ -283,12 +294,20 @@ struct ConnSt {
     /// Bytes written and not yet read by the peer.
     buffered: usize,
     window: Option<usize>,
-    write_error: bool,
+    /// A write error the script armed (`WorldEvent::WriteError`), and
+    /// where: the next write to the socket fails.
+    write_error: Option<At>,
     producer: Producer,
-    /// With the script as peer, every byte written, the last `buffered` of
-    /// them not read yet: the script only needs them in order, so they are
-    /// not kept twice.
+    /// With the script as peer, the first bytes written, up to the run's
+    /// limit: the script only needs them in order, so they are not kept
+    /// twice. The last `buffered` of `bytes_written` are not read yet.
     written: Vec<u8>,
+    /// Every byte the implementation wrote on the connection, counted.
+    bytes_written: u64,
+    /// Every byte delivered to it in `data_received`, counted.
+    bytes_received: u64,
+    /// Of `bytes_written`, those the script's `expect`s have looked at.
+    expected_upto: u64,
     /// With a joined peer, the bytes it has not read yet, in order.
     outbox: VecDeque<Bytes>,
     /// Bytes that arrived while reading was paused.
@@ -339,7 +358,7 @@ enum Target {
 /// Ready I/O, delivered in one batch per turn.
 #[derive(Debug)]
 enum Io {
-    World(WorldEvent),
+    World(WorldEvent, At),
     /// A joined attempt is answered by its listener.
     JoinedConnect(usize),
     /// Bytes written by the joined peer arrive.
@@ -412,7 +431,9 @@ pub(crate) struct State {
     /// attempts are numbered densely, and a script names connections by
     /// them at every step.
     client_conns: Vec<Option<ProtocolId>>,
-    server_conns: Vec<ProtocolId>,
+    /// The connection each peer that arrived on a port made, by arrival
+    /// number - 1 (`None`: its build made no protocol).
+    server_conns: Vec<Option<ProtocolId>>,
     listeners: BTreeMap<Address, PortId>,
     joins: Vec<Join>,
     /// Attempt number -> join, for attempts to an address listened on here.
@@ -452,13 +473,29 @@ pub(crate) struct State {
     /// The local address of client connections.
     client_host: Address,
     /// Armed faults (`WorldEvent::Fault`), in the order they were armed.
-    faults: Vec<(EventKind, Option<Conn>)>,
+    faults: Vec<ArmedFault>,
     /// The seqs of the callbacks a fault made fail.
     injected: Vec<u64>,
     /// The test's set-up is running: factories seen now are the test's.
     in_setup: bool,
-    /// Read-chunk settings for connections not made yet.
-    pending_read_chunks: BTreeMap<Conn, Option<usize>>,
+    /// Settings (read chunks, windows) for connections not made yet, in
+    /// the order the script made them.
+    pending: Vec<Pending>,
+    /// Steps that reach nothing are skipped and counted, not failures.
+    lenient: bool,
+    /// Failed steps of the script.
+    script_failures: Vec<ScriptFailure>,
+    /// Skipped steps of a lenient run.
+    skipped: Vec<ScriptFailure>,
+    /// Where the script's steps are in their file, if it was parsed.
+    origin: Option<Arc<Origin>>,
+    /// The step budget, and what the current step has spent of it.
+    budget: StepBudget,
+    spent: Spent,
+    /// The budget ran out: the run stopped.
+    exhausted: bool,
+    /// At most this many written bytes are kept per script peer.
+    written_limit: Option<usize>,
     /// Weak handles to every protocol built, with its build_protocol seq.
     /// Those already freed are pruned now and then (see `new_conn`).
     weak_protocols: Vec<(ProtocolId, u64, Weak<SharedProtocol>)>,
@@ -525,7 +562,18 @@ impl MockReactor {
             faults: Vec::new(),
             injected: Vec::new(),
             in_setup: false,
-            pending_read_chunks: BTreeMap::new(),
+            pending: Vec::new(),
+            lenient: false,
+            script_failures: Vec::new(),
+            skipped: Vec::new(),
+            origin: None,
+            budget: StepBudget::DEFAULT,
+            spent: Spent {
+                step: "the set-up".to_owned(),
+                ..Spent::default()
+            },
+            exhausted: false,
+            written_limit: Some(WRITTEN_LIMIT),
             weak_protocols: Vec::new(),
             prune_protocols_at: 64,
             weak_factories: Vec::new(),
@@ -610,6 +658,94 @@ impl MockReactor {
         self
     }
 
+    /// A lenient reactor: a step of the script that reaches nothing (an
+    /// attempt, connection or port that does not exist or has ended when it
+    /// is due, a setting or fault still waiting at the end) is skipped and
+    /// listed in [`Run::skipped`], instead of failing the run. For scripts
+    /// made before the run, such as a fuzzer's, whose steps cannot know
+    /// which attempts the implementation will make and the world accept; a
+    /// script written for a test should reach everything it names, as the
+    /// strict default requires.
+    ///
+    /// ```
+    /// use callorder::{Conn, MockReactor, Script};
+    /// let script = Script::new().close(Conn::Client(1)).shutdown();
+    /// let strict = MockReactor::new().run(script.clone(), |_| {});
+    /// assert_eq!(strict.script_failures.len(), 1);
+    /// assert!(!strict.is_clean());
+    /// let lenient = MockReactor::new().lenient().run(script, |_| {});
+    /// assert_eq!(lenient.skipped.len(), 1);
+    /// lenient.assert_clean();
+    /// ```
+    #[must_use]
+    pub fn lenient(self) -> Self {
+        self.inner.state.borrow_mut().lenient = true;
+        self
+    }
+
+    /// Sets the budget of work each step of the script may make before the
+    /// run is stopped as one that never goes quiet (default
+    /// [`StepBudget::DEFAULT`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use callorder::{ImplErrorKind, MockReactor, Script, StepBudget};
+    /// # use async_trait::async_trait;
+    /// # use callorder_core::{Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol, Reason};
+    /// # struct Nothing;
+    /// # #[async_trait(?Send)]
+    /// # impl Protocol for Nothing {
+    /// #     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+    /// # }
+    /// /// Retries at once, forever, to a port of the same reactor that
+    /// /// closes every connection: the run never goes quiet.
+    /// struct Eager;
+    /// # #[async_trait(?Send)]
+    /// # impl Factory for Eager {
+    /// #     async fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+    /// #         Ok(None)
+    /// #     }
+    /// # }
+    /// #[async_trait(?Send)]
+    /// impl ClientFactory for Eager {
+    ///     async fn client_connection_lost(&self, c: &Connector, _: Reason) -> CallbackResult {
+    ///         c.connect()?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let run = MockReactor::new()
+    ///     .step_budget(StepBudget { turns: 5_000, ..StepBudget::DEFAULT })
+    ///     .run(Script::new().shutdown(), |r| {
+    ///         r.listen_tcp("127.0.0.1:80", Arc::new(Eager)).unwrap();
+    ///         r.connect_tcp("127.0.0.1:80", Arc::new(Eager), None);
+    ///     });
+    /// assert_eq!(run.errors.len(), 1);
+    /// assert_eq!(run.errors[0].kind, ImplErrorKind::Busy);
+    /// assert!(run.errors[0].message.starts_with("the run never went quiet: the set-up took more than 5000 turns"));
+    /// ```
+    #[must_use]
+    pub fn step_budget(self, budget: StepBudget) -> Self {
+        self.inner.state.borrow_mut().budget = budget;
+        self
+    }
+
+    /// Keeps at most `limit` bytes of what the implementation writes to each
+    /// script peer in [`Run::written`] (`None`: all of them; default 1
+    /// MiB), so that a producer writing without end keeps the run's memory
+    /// bounded. The bytes are still counted ([`Run::bytes_written`]), and a
+    /// cut record is listed in [`Run::written_cut`].
+    ///
+    /// ```
+    /// use callorder::MockReactor;
+    /// let keep_everything = MockReactor::new().written_limit(None);
+    /// # drop(keep_everything);
+    /// ```
+    #[must_use]
+    pub fn written_limit(self, limit: Option<usize>) -> Self {
+        self.inner.state.borrow_mut().written_limit = limit;
+        self
+    }
+
     /// The reactor as implementations see it, for setting up a run.
     pub fn handle(&self) -> Reactor {
         Reactor::new(self.ops.clone())
@@ -666,35 +802,42 @@ impl MockReactor {
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().set_now(Instant::now());
             // What the script's head sets holds for the set-up's actions too.
-            let steps = self.apply_head(script);
+            let (head, steps) = self.apply_head(script);
             self.inner.state.borrow_mut().in_setup = true;
             setup(&self.handle());
             self.inner.state.borrow_mut().in_setup = false;
-            self.run_steps(steps).await
+            self.run_steps(head, steps).await
         })
     }
 
     /// Applies the batches at the head of the script that only set things
-    /// up (read-chunk settings, faults), and returns the rest.
-    fn apply_head(&self, script: Script) -> Vec<Step> {
-        let mut steps = script.into_steps();
+    /// up (read-chunk and window settings, faults), and returns how many
+    /// there were and the rest.
+    fn apply_head(&self, script: Script) -> (usize, Vec<Step>) {
+        let (mut steps, origin) = script.into_parts();
         let head = steps
             .iter()
             .take_while(|step| {
                 matches!(step, Step::Batch(events) if events.iter().all(|e| {
-                    matches!(e, WorldEvent::ReadChunks { .. } | WorldEvent::Fault { .. })
+                    matches!(
+                        e,
+                        WorldEvent::ReadChunks { .. }
+                            | WorldEvent::Window { .. }
+                            | WorldEvent::Fault { .. }
+                    )
                 }))
             })
             .count();
         let mut s = self.inner.state.borrow_mut();
-        for step in steps.drain(..head) {
-            if let Step::Batch(events) = step {
-                for e in events {
-                    s.world(e);
+        s.origin = origin;
+        for (step, events) in steps.drain(..head).enumerate() {
+            if let Step::Batch(events) = events {
+                for (event, e) in events.into_iter().enumerate() {
+                    s.world(e, At { step, event });
                 }
             }
         }
-        steps
+        (head, steps)
     }
 
     /// Runs `script` inside the caller's tokio runtime, which must have a
@@ -718,12 +861,12 @@ impl MockReactor {
     /// refuses that on a clock that follows the wall.
     pub async fn run_script(self, script: Script) -> Run {
         require_paused_clock();
-        let steps = self.apply_head(script);
-        self.run_steps(steps).await
+        let (head, steps) = self.apply_head(script);
+        self.run_steps(head, steps).await
     }
 
-    /// Runs the steps of a script whose head was applied.
-    async fn run_steps(self, steps: Vec<Step>) -> Run {
+    /// Runs the steps of a script whose first `head` steps were applied.
+    async fn run_steps(self, head: usize, steps: Vec<Step>) -> Run {
         {
             // Room for the trace the script is likely to make (a few records
             // per world event), so the trace does not move as it grows;
@@ -741,16 +884,41 @@ impl MockReactor {
             s.trace.reserve(wanted.saturating_sub(len));
         }
         self.run_until(None).await;
-        for step in steps {
+        let mut ended_at = None;
+        for (index, step) in steps.into_iter().enumerate() {
+            let index = head + index;
             if self.stopped() {
+                let mut s = self.inner.state.borrow_mut();
+                // A run stopped by a violation or its budget has that to
+                // say; one that shut down was given steps after its end.
+                if s.ended && s.violation.is_none() {
+                    let at = At {
+                        step: index,
+                        event: 0,
+                    };
+                    let message = match ended_at {
+                        Some(n) => format!("the run has ended: it shut down at step {}", n + 1),
+                        None => "the run has ended".to_owned(),
+                    };
+                    let statement = reach::step_statement(&step);
+                    s.step_failed(
+                        at,
+                        statement,
+                        crate::run::ScriptFailureKind::Unreached,
+                        message,
+                    );
+                    continue;
+                }
                 break;
             }
+            let name = self.inner.state.borrow().step_name(index, &step);
+            self.inner.state.borrow_mut().begin_step(name);
             match step {
                 Step::Batch(events) => {
                     {
                         let mut s = self.inner.state.borrow_mut();
-                        for e in events {
-                            s.io_next.push_back(Io::World(e));
+                        for (event, e) in events.into_iter().enumerate() {
+                            s.io_next.push_back(Io::World(e, At { step: index, event }));
                         }
                     }
                     self.run_until(None).await;
@@ -762,6 +930,7 @@ impl MockReactor {
                     self.inner.state.borrow_mut().set_now(Instant::now());
                 }
                 Step::Shutdown => {
+                    ended_at = Some(index);
                     self.shutdown().await;
                 }
                 Step::Checkpoint => {
@@ -781,7 +950,7 @@ impl MockReactor {
     #[inline]
     fn stopped(&self) -> bool {
         let s = self.inner.state.borrow();
-        s.violation.is_some() || s.ended
+        s.violation.is_some() || s.ended || s.exhausted
     }
 
     fn finish(self) -> Run {
@@ -824,7 +993,15 @@ impl MockReactor {
                 });
             }
         }
+        if s.violation.is_none() && !s.exhausted {
+            s.unreached_at_end();
+        }
+        // In the order of the script, those found at the end among them.
+        s.script_failures.sort_by_key(|f| (f.step, f.event));
+        s.skipped.sort_by_key(|f| (f.step, f.event));
         let mut written = Vec::new();
+        let mut written_cut = Vec::new();
+        let mut connections = Vec::new();
         let State {
             client_conns,
             server_conns,
@@ -833,12 +1010,24 @@ impl MockReactor {
         } = &mut *s;
         let clients = (client_conns.iter().enumerate())
             .filter_map(|(i, p)| Some((Conn::Client(i + 1), p.as_ref()?)));
-        let servers = (server_conns.iter().enumerate()).map(|(i, p)| (Conn::Server(i + 1), p));
+        let servers = (server_conns.iter().enumerate())
+            .filter_map(|(i, p)| Some((Conn::Server(i + 1), p.as_ref()?)));
         for (conn, p) in clients.chain(servers) {
             if let Some(c) = conns.get_mut(p) {
+                connections.push(ConnStats {
+                    conn,
+                    protocol: *p,
+                    bytes_written: c.bytes_written,
+                    bytes_received: c.bytes_received,
+                });
                 if let Peer::Script(_) = c.peer {
+                    let read = c.bytes_written - c.buffered as u64;
                     let mut bytes = std::mem::take(&mut c.written);
-                    bytes.truncate(bytes.len() - c.buffered);
+                    if read > bytes.len() as u64 {
+                        written_cut.push((conn, read));
+                    } else {
+                        bytes.truncate(read as usize);
+                    }
                     written.push((conn, bytes));
                 }
             }
@@ -855,6 +1044,10 @@ impl MockReactor {
             warnings,
             errors: std::mem::take(&mut s.errors),
             written,
+            written_cut,
+            connections,
+            script_failures: std::mem::take(&mut s.script_failures),
+            skipped: std::mem::take(&mut s.skipped),
             leaks,
             heap_checkpoints,
         }
@@ -911,7 +1104,7 @@ impl MockReactor {
             if running && self.poll_all(&mut cx) {
                 continue;
             }
-            if !self.begin_next() {
+            if self.stopped() || !self.begin_next() {
                 break;
             }
         }
@@ -954,6 +1147,7 @@ impl MockReactor {
         let mut s = self.inner.state.borrow_mut();
         s.io_spare = batch;
         s.after_io = true;
+        s.tick();
         true
     }
 
@@ -1025,6 +1219,7 @@ impl MockReactor {
         };
         let any = !due.is_empty();
         for timer in due.drain(..) {
+            self.inner.state.borrow_mut().timer_ran();
             self.fire(timer);
         }
         self.inner.state.borrow_mut().due_timers = due;
@@ -1352,6 +1547,9 @@ impl MockReactor {
                         // only what `complete` needs.
                         let data = std::mem::take(data);
                         let bytes = data.len() as u64;
+                        if let Some(c) = s.conns.get_mut(&p) {
+                            c.bytes_received += bytes;
+                        }
                         // The bytes live in the future, so the callback can
                         // borrow them across its awaits.
                         let fut: CallFuture = Box::pin(async move {
@@ -1453,6 +1651,7 @@ impl MockReactor {
             }
         };
         let (record, seq) = s.record(event, depth, None, true);
+        s.tick();
         if let Call::Build(_, addr, _) = call {
             s.trace.unjudged_mut(record).addr = Some(addr.shared());
         }
@@ -1687,7 +1886,7 @@ impl MockReactor {
                                     peer,
                                     Some(addr.clone()),
                                 );
-                                s.server_conns.push(p);
+                                s.server_conns.push(Some(p));
                                 let n = s.server_conns.len();
                                 s.apply_pending(Conn::Server(n), p);
                                 if let Peer::Joined(j, _) = peer {
@@ -1706,6 +1905,8 @@ impl MockReactor {
                             }
                             _ => {
                                 // S2/S3: the socket is closed; a joined peer sees a clean close.
+                                // The arrival is numbered all the same.
+                                s.server_conns.push(None);
                                 if let Some(Peer::Joined(j, _)) = accept_peer {
                                     s.joins[j].server_gone = true;
                                     if let Some(client) = s.joins[j].client {
@@ -1835,8 +2036,13 @@ impl MockReactor {
     fn io(&self, io: Io) {
         let mut s = self.inner.state.borrow_mut();
         match io {
-            Io::World(e) => s.world(e),
-            Io::JoinedConnect(attempt) => s.resolve(attempt, Outcome::Accept),
+            Io::World(e, at) => s.world(e, at),
+            Io::JoinedConnect(attempt) => {
+                // Unless the attempt was cancelled or timed out meanwhile.
+                if let Ok(c) = s.reach_attempt(attempt) {
+                    s.resolve(c, attempt, Outcome::Accept);
+                }
+            }
             Io::Data(p, bytes) => s.deliver_data(p, bytes),
             Io::PeerClosed(p) => s.peer_closed(p, true),
             Io::PeerReset(p) => s.peer_closed(p, false),

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use callorder_checker::{Violation, Warning};
-use callorder_trace::{EventKind, Record, TraceWriter};
+use callorder_trace::{ConnectorId, EventKind, FactoryId, PortId, ProtocolId, Record, TraceWriter};
 
 use crate::leak::{HeapGrowth, Leak};
+use crate::script::{Conn, Position};
 
 /// How the implementation misbehaved, short of breaking the order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,11 @@ pub enum ImplErrorKind {
     Action,
     /// A callback never finished: the run gave up waiting for it.
     Stalled,
+    /// The run never went quiet: one step of the script used up its budget
+    /// ([`MockReactor::step_budget`](crate::MockReactor::step_budget)), and
+    /// the run stopped there. The message names the step and what kept the
+    /// reactor busy.
+    Busy,
 }
 
 /// An error of the implementation under test, with where it happened.
@@ -43,6 +49,9 @@ impl fmt::Display for ImplError {
             ImplErrorKind::Panicked => "panicked",
             ImplErrorKind::Action => "was a bug",
             ImplErrorKind::Stalled => "never finished (stall)",
+            ImplErrorKind::Busy => {
+                return write!(f, "after seq {}: {}", self.seq, self.message);
+            }
         };
         match self.event {
             Some(event) => write!(f, "seq {}: {event} {what}: {}", self.seq, self.message),
@@ -69,9 +78,30 @@ pub struct Run {
     /// actions that were bugs. The run went on after each.
     pub errors: Vec<ImplError>,
     /// Bytes the implementation wrote on each connection whose peer is the
-    /// script (not another implementation), by connection: clients first in
-    /// attempt order, then servers in accept order.
-    pub written: Vec<(crate::Conn, Vec<u8>)>,
+    /// script (not another implementation), and the peer read, by
+    /// connection: clients first in attempt order, then servers in arrival
+    /// order (the numbering of [`Conn`]). At most [`MockReactor::written_limit`](crate::MockReactor::written_limit)
+    /// bytes per connection (1 MiB unless set): the first ones; the
+    /// connections whose record was cut are in [`Run::written_cut`].
+    pub written: Vec<(Conn, Vec<u8>)>,
+    /// The connections whose record in [`Run::written`] was cut at the
+    /// limit, with how many bytes their peer read in all.
+    pub written_cut: Vec<(Conn, u64)>,
+    /// Every connection the run made, in the order of [`Run::written`]
+    /// (clients by attempt, then servers by arrival), with its protocol and the bytes
+    /// that went each way; see [`Run::bytes_written`].
+    pub connections: Vec<ConnStats>,
+    /// Steps of the script that failed: steps that reached nothing (an
+    /// attempt, connection or port that did not exist or had ended when the
+    /// step was due; a setting or a fault still waiting for its target at
+    /// the end of the run; a step after the run ended), and `expect`s that
+    /// did not match. They make the run unclean. With
+    /// [`MockReactor::lenient`](crate::MockReactor::lenient) the steps that
+    /// reached nothing are in [`Run::skipped`] instead.
+    pub script_failures: Vec<ScriptFailure>,
+    /// In a lenient run, the steps that reached nothing and were skipped
+    /// (always empty otherwise). They do not make the run unclean.
+    pub skipped: Vec<ScriptFailure>,
     /// Objects that outlived their end (see [`crate::leak`]).
     pub leaks: Vec<Leak>,
     /// The heap the implementation held at each checkpoint of the script
@@ -84,10 +114,14 @@ pub struct Run {
 }
 
 impl Run {
-    /// Whether the order was legal, the implementation raised nothing and
-    /// nothing leaked.
+    /// Whether the order was legal, the implementation raised nothing,
+    /// nothing leaked and every step of the script reached what it named
+    /// (and every `expect` matched).
     pub fn is_clean(&self) -> bool {
-        self.violation.is_none() && self.errors.is_empty() && self.leaks.is_empty()
+        self.violation.is_none()
+            && self.errors.is_empty()
+            && self.leaks.is_empty()
+            && self.script_failures.is_empty()
     }
 
     /// The heap-growth leak check: bytes the implementation kept per cycle
@@ -119,8 +153,8 @@ impl Run {
         String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
     }
 
-    /// Panics with the trace if the run had a violation or an error: for
-    /// tests.
+    /// Panics with the trace if the run had a violation, an error, a leak or
+    /// a failed step of the script: for tests.
     #[track_caller]
     pub fn assert_clean(&self) {
         if self.is_clean() {
@@ -133,9 +167,188 @@ impl Run {
         for e in &self.errors {
             msg.push_str(&format!("error: {e}\n"));
         }
+        for f in &self.script_failures {
+            msg.push_str(&format!("script: {f}\n"));
+        }
         for l in &self.leaks {
             msg.push_str(&format!("leak: {l}\n"));
         }
         panic!("{msg}trace so far:\n{}", self.trace_jsonl());
+    }
+}
+
+impl Run {
+    /// The records of events of `kind`, in trace order.
+    ///
+    /// ```
+    /// use callorder::{EventKind, MockReactor, Script};
+    /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
+    /// assert_eq!(run.events_of_kind(EventKind::Shutdown).count(), 1);
+    /// assert_eq!(run.events_of_kind(EventKind::DataReceived).count(), 0);
+    /// ```
+    pub fn events_of_kind(&self, kind: EventKind) -> impl Iterator<Item = &Record> + '_ {
+        self.trace
+            .iter()
+            .filter(move |r| r.step.event.kind() == kind)
+    }
+
+    /// The records of events that concern `object` (a factory, connector,
+    /// port or protocol id, or an [`Object`]), in trace order: for a
+    /// protocol, its `build_protocol`, its callbacks and its actions; for a
+    /// connector or a port, its events and its `do_start`/`do_stop`; for a
+    /// factory, every event that names it.
+    ///
+    /// ```
+    /// use callorder::{MockReactor, Script};
+    /// use callorder::{EventKind, ProtocolId};
+    /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
+    /// assert_eq!(run.events_of(ProtocolId(1)).count(), 0);
+    /// ```
+    pub fn events_of(&self, object: impl Into<Object>) -> impl Iterator<Item = &Record> + '_ {
+        let object = object.into();
+        self.trace.iter().filter(move |r| {
+            let e = &r.step.event;
+            match object {
+                Object::Factory(f) => e.factory() == Some(f),
+                Object::Connector(c) => e.connector() == Some(c),
+                Object::Port(l) => e.port() == Some(l),
+                Object::Protocol(p) => e.protocol() == Some(p),
+            }
+        })
+    }
+
+    /// The records of the events of the protocol of `conn`; none if the run
+    /// made no such connection.
+    pub fn events_of_conn(&self, conn: Conn) -> impl Iterator<Item = &Record> + '_ {
+        let protocol = self.protocol(conn);
+        self.trace
+            .iter()
+            .filter(move |r| protocol.is_some() && r.step.event.protocol() == protocol)
+    }
+
+    /// The protocol of `conn`, if the run made that connection.
+    pub fn protocol(&self, conn: Conn) -> Option<ProtocolId> {
+        self.stats(conn).map(|s| s.protocol)
+    }
+
+    /// How many bytes the implementation wrote on `conn` (all of them,
+    /// whoever the peer and whether it read them); `None` if the run made no
+    /// such connection.
+    ///
+    /// ```
+    /// use callorder::{Conn, MockReactor, Script};
+    /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
+    /// assert_eq!(run.bytes_written(Conn::Client(1)), None);
+    /// ```
+    pub fn bytes_written(&self, conn: Conn) -> Option<u64> {
+        self.stats(conn).map(|s| s.bytes_written)
+    }
+
+    /// How many bytes the implementation received on `conn` (in its
+    /// `data_received` calls); `None` if the run made no such connection.
+    pub fn bytes_received(&self, conn: Conn) -> Option<u64> {
+        self.stats(conn).map(|s| s.bytes_received)
+    }
+
+    fn stats(&self, conn: Conn) -> Option<&ConnStats> {
+        self.connections.iter().find(|s| s.conn == conn)
+    }
+}
+
+/// One connection of a run: who it is and the bytes that went each way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnStats {
+    /// How the script names it.
+    pub conn: Conn,
+    /// Its protocol, as the trace names it.
+    pub protocol: ProtocolId,
+    /// The bytes the implementation wrote on it.
+    pub bytes_written: u64,
+    /// The bytes the implementation received on it (`data_received`).
+    pub bytes_received: u64,
+}
+
+/// An object of the trace, for [`Run::events_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// A factory.
+    Factory(FactoryId),
+    /// A connector.
+    Connector(ConnectorId),
+    /// A port.
+    Port(PortId),
+    /// A protocol.
+    Protocol(ProtocolId),
+}
+
+impl From<FactoryId> for Object {
+    fn from(id: FactoryId) -> Self {
+        Object::Factory(id)
+    }
+}
+
+impl From<ConnectorId> for Object {
+    fn from(id: ConnectorId) -> Self {
+        Object::Connector(id)
+    }
+}
+
+impl From<PortId> for Object {
+    fn from(id: PortId) -> Self {
+        Object::Port(id)
+    }
+}
+
+impl From<ProtocolId> for Object {
+    fn from(id: ProtocolId) -> Self {
+        Object::Protocol(id)
+    }
+}
+
+/// How a step of the script failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptFailureKind {
+    /// The step reached nothing: what it named did not exist or had ended
+    /// when it was due, it was still waiting for its target at the end of
+    /// the run, or it came after the run ended.
+    Unreached,
+    /// An `expect` found other bytes than it expected.
+    Mismatch,
+}
+
+/// A step of the script that failed: which, where it came from, and why.
+///
+/// Its `Display` is `FILE:LINE:COL: STEP: MESSAGE` for a step of a parsed
+/// script file, and `step N (STEP): MESSAGE` for one made in code (`N`
+/// counting from 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptFailure {
+    /// The index of the step in [`Script::steps`](crate::Script::steps), from 0.
+    pub step: usize,
+    /// The index of the event in its batch, from 0 (0 for a step that is not
+    /// a batch).
+    pub event: usize,
+    /// Where the step is in its file, when it came from one.
+    pub position: Option<Position>,
+    /// The step as a script file writes it (long bytes cut short).
+    pub statement: String,
+    /// How it failed.
+    pub kind: ScriptFailureKind,
+    /// Why, with what existed at that moment.
+    pub message: String,
+}
+
+impl fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.position {
+            Some(at) => write!(f, "{at}: {}: {}", self.statement, self.message),
+            None => write!(
+                f,
+                "step {} ({}): {}",
+                self.step + 1,
+                self.statement,
+                self.message
+            ),
+        }
     }
 }

@@ -44,7 +44,7 @@ use callorder_core::Address;
 use callorder_trace::EventKind;
 
 use crate::script::{
-    is_fault_target, is_protocol_callback, Conn, Outcome, Script, Step, WorldEvent,
+    is_fault_target, is_protocol_callback, Conn, Origin, Outcome, Script, Step, WorldEvent,
 };
 
 /// A script as a file holds it: the steps, and the header naming what the
@@ -134,11 +134,11 @@ impl Error for ScriptError {}
 // ------------------------------------------------------------------ reading
 
 /// The statements allowed outside a batch, for error messages.
-const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
-     reset, window, read_chunks, write_error, accept, stop_listening, fault, batch, advance, \
-     checkpoint or shutdown)";
+const STATEMENT: &str = "a statement (implementation, seed, resolve, send, expect, half_close, \
+     close, reset, window, read_chunks, write_error, accept, stop_listening, fault, batch, \
+     advance, checkpoint or shutdown)";
 /// The statements allowed inside a batch, for error messages.
-const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
+const EVENT_OR_CLOSE: &str = "an event (resolve, send, expect, half_close, close, reset, window, \
      read_chunks, write_error, accept, stop_listening, fault) or \"}\"";
 const FAULT_CALLBACK: &str = "a callback of the implementation (start_factory, stop_factory, \
      started_connecting, build_protocol, client_connection_failed, client_connection_lost, \
@@ -199,6 +199,7 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = Reader {
         script: Script::new(),
+        at: Vec::new(),
         implementation: None,
         seed: None,
         first_step: None,
@@ -222,6 +223,7 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
     }
     let Reader {
         mut script,
+        at,
         implementation,
         seed,
         ..
@@ -229,6 +231,10 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
     if let Some((name, _)) = &implementation {
         script = script.with_implementation(name.clone());
     }
+    let script = script.with_origin(Origin {
+        file: file.into(),
+        at,
+    });
     Ok(ScriptFile {
         script,
         implementation: implementation.map(|(name, _)| name),
@@ -239,19 +245,26 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
 /// What has been read so far.
 struct Reader {
     script: Script,
+    /// Where each step's events are.
+    at: Vec<Vec<Place>>,
     /// The name and the line it was given on.
     implementation: Option<(String, usize)>,
     /// The seed and the line it was given on.
     seed: Option<(u64, usize)>,
     /// The line of the first step, once there is one.
     first_step: Option<usize>,
-    /// The open batch: the line of its `batch {`, and its events so far.
-    batch: Option<(usize, Vec<WorldEvent>)>,
+    /// The open batch: the line of its `batch {`, and its events so far
+    /// with where each is.
+    batch: Option<(usize, Vec<(WorldEvent, Place)>)>,
 }
 
+/// A line and a column, from 1.
+type Place = (usize, usize);
+
 impl Reader {
-    fn push(&mut self, step: Step) {
+    fn push(&mut self, step: Step, at: Vec<Place>) {
         self.script = std::mem::take(&mut self.script).step(step);
+        self.at.push(at);
     }
 
     /// Reads one line.
@@ -262,6 +275,7 @@ impl Reader {
         if self.batch.is_some() {
             return self.in_batch(line, &token);
         }
+        let at = (line.number, token.column);
         let keyword = match &token.kind {
             Kind::Word(w) => w.as_str(),
             Kind::Close => {
@@ -285,15 +299,15 @@ impl Reader {
             "advance" => {
                 let by = line.duration()?;
                 line.end()?;
-                self.push(Step::Advance(by));
+                self.push(Step::Advance(by), vec![at]);
             }
             "shutdown" => {
                 line.end()?;
-                self.push(Step::Shutdown);
+                self.push(Step::Shutdown, vec![at]);
             }
             "checkpoint" => {
                 line.end()?;
-                self.push(Step::Checkpoint);
+                self.push(Step::Checkpoint, vec![at]);
             }
             _ => {
                 let Some(event) = line.event(keyword)? else {
@@ -305,8 +319,10 @@ impl Reader {
                     (WorldEvent::Send { conn, bytes }, Some(size)) => {
                         self.script =
                             std::mem::take(&mut self.script).send_chunked(conn, &bytes, size);
+                        // Every chunk is a step of this line.
+                        self.at.resize(self.script.steps().len(), vec![at]);
                     }
-                    (event, _) => self.push(Step::Batch(vec![event])),
+                    (event, _) => self.push(Step::Batch(vec![event]), vec![at]),
                 }
             }
         }
@@ -365,7 +381,8 @@ impl Reader {
                         Some(token),
                     ));
                 }
-                self.push(Step::Batch(events));
+                let (events, at) = events.into_iter().unzip();
+                self.push(Step::Batch(events), at);
                 Ok(())
             }
             Kind::Word(w) if w == "batch" => Err(line.error(
@@ -380,7 +397,7 @@ impl Reader {
                 line.chunks(true)?;
                 line.end()?;
                 if let Some((_, events)) = &mut self.batch {
-                    events.push(event);
+                    events.push((event, (line.number, token.column)));
                 }
                 Ok(())
             }
@@ -756,6 +773,14 @@ impl<'a> Line<'a> {
                     bytes: bytes.into(),
                 }
             }
+            "expect" => {
+                let conn = self.conn()?;
+                let bytes = self.bytes()?;
+                WorldEvent::Expect {
+                    conn,
+                    bytes: bytes.into(),
+                }
+            }
             "half_close" => WorldEvent::HalfClose { conn: self.conn()? },
             "close" => WorldEvent::Close { conn: self.conn()? },
             "reset" => WorldEvent::Reset { conn: self.conn()? },
@@ -985,7 +1010,8 @@ fn print_conn(conn: Conn) -> String {
     }
 }
 
-fn print_event(event: &WorldEvent) -> String {
+/// One event as a script file writes it.
+pub(crate) fn print_event(event: &WorldEvent) -> String {
     match event {
         WorldEvent::Resolve { attempt, outcome } => {
             let outcome = match outcome {
@@ -998,6 +1024,9 @@ fn print_event(event: &WorldEvent) -> String {
         }
         WorldEvent::Send { conn, bytes } => {
             format!("send {} {}", print_conn(*conn), print_bytes(bytes))
+        }
+        WorldEvent::Expect { conn, bytes } => {
+            format!("expect {} {}", print_conn(*conn), print_bytes(bytes))
         }
         WorldEvent::HalfClose { conn } => format!("half_close {}", print_conn(*conn)),
         WorldEvent::Close { conn } => format!("close {}", print_conn(*conn)),
@@ -1024,7 +1053,7 @@ fn print_event(event: &WorldEvent) -> String {
 
 /// Bytes as a quoted string, or as `hex:` when more than a quarter of them
 /// would need `\xNN`.
-fn print_bytes(bytes: &[u8]) -> String {
+pub(crate) fn print_bytes(bytes: &[u8]) -> String {
     let opaque = bytes
         .iter()
         .filter(|&&b| !(b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t')))
@@ -1044,7 +1073,7 @@ fn print_bytes(bytes: &[u8]) -> String {
     out
 }
 
-fn push_escaped_byte(out: &mut String, b: u8) {
+pub(crate) fn push_escaped_byte(out: &mut String, b: u8) {
     match b {
         b'"' => out.push_str("\\\""),
         b'\\' => out.push_str("\\\\"),

@@ -82,9 +82,9 @@ fn c11_a_fault_in_build_protocol_fails_the_connection_attempt() {
 #[test]
 fn p11_a_fault_in_start_factory_at_the_head_of_the_script_reaches_the_set_up() {
     let r = run(
+        // No attempt follows, so the script resolves none.
         Script::new()
             .fault(EventKind::StartFactory, None)
-            .resolve(1, Outcome::Accept)
             .shutdown(),
         |r| {
             client(r, ADDR, Behaviour::default());
@@ -163,7 +163,7 @@ fn a_fault_is_spent_by_the_first_callback_it_hits() {
 }
 
 #[test]
-fn a_fault_that_never_meets_its_callback_changes_nothing() {
+fn a_fault_that_never_meets_its_callback_fails_the_script_and_changes_nothing_else() {
     let script = |fault: bool| {
         let s = Script::new().resolve(1, Outcome::Refuse);
         let s = if fault {
@@ -178,9 +178,19 @@ fn a_fault_that_never_meets_its_callback_changes_nothing() {
     };
     let with = run(script(true), setup);
     let without = run(script(false), setup);
-    with.assert_clean();
+    without.assert_clean();
     assert!(with.injected.is_empty());
     assert_eq!(events(&with), events(&without));
+    // The refused attempt made no connection: the fault tested nothing.
+    let failures: Vec<String> = with.script_failures.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        failures,
+        [
+            "step 2 (fault connection_lost client 1): it never fired: no connection_lost to the \
+          protocol of client 1 came after it was armed"
+        ]
+    );
+    assert!(!with.is_clean());
 }
 
 #[test]

@@ -183,6 +183,55 @@ fn a_batch_of_one_is_the_bare_event() {
 }
 
 #[test]
+fn expect_reads_like_send() {
+    assert_eq!(
+        parse("expect client 1 \"pong\\n\"\nexpect server 2 hex:00ff\n").script,
+        Script::new()
+            .expect(Conn::Client(1), b"pong\n")
+            .expect(Conn::Server(2), &[0, 0xff])
+    );
+    assert_eq!(
+        error("expect client 1\n"),
+        "1:16: expected bytes (a quoted string or hex:HEXDIGITS), found end of line"
+    );
+}
+
+#[test]
+fn every_step_keeps_the_place_it_was_read_from() {
+    let file = parse(
+        "implementation x\n\
+         \n\
+         resolve 1 accept\n\
+         \x20 send client 1 \"abcd\" chunks 2   # two steps, one line\n\
+         batch {\n\
+         \x20 close client 1\n\
+         \t  reset client 2\n\
+         }\n\
+         advance 1s\n",
+    );
+    let at = |step, event| {
+        let p = file.script.position(step, event).expect("a position");
+        assert_eq!(&*p.file, "t.script");
+        (p.line, p.column)
+    };
+    assert_eq!(at(0, 0), (3, 1));
+    assert_eq!(at(1, 0), (4, 3));
+    assert_eq!(at(2, 0), (4, 3));
+    assert_eq!(at(3, 0), (6, 3));
+    assert_eq!(at(3, 1), (7, 4));
+    assert_eq!(at(4, 0), (9, 1));
+    assert_eq!(file.script.position(5, 0), None);
+    assert_eq!(
+        file.script.position(3, 0).unwrap().to_string(),
+        "t.script:6:3"
+    );
+    // A step made in code has no place, and places are not compared.
+    let built = Script::new().resolve(1, Outcome::Accept);
+    assert_eq!(built.position(0, 0), None);
+    assert_eq!(parse("resolve 1 accept\n").script, built);
+}
+
+#[test]
 fn chunks_expand_like_send_chunked() {
     let cases: [(&str, Script); 4] = [
         (
@@ -347,10 +396,10 @@ fn error_display_and_trait() {
     assert!(boxed.source().is_none());
 }
 
-const STATEMENT: &str = "a statement (implementation, seed, resolve, send, half_close, close, \
+const STATEMENT: &str = "a statement (implementation, seed, resolve, send, expect, half_close, close, \
      reset, window, read_chunks, write_error, accept, stop_listening, fault, batch, advance, checkpoint or \
      shutdown)";
-const EVENT_OR_CLOSE: &str = "an event (resolve, send, half_close, close, reset, window, \
+const EVENT_OR_CLOSE: &str = "an event (resolve, send, expect, half_close, close, reset, window, \
      read_chunks, write_error, accept, stop_listening, fault) or \"}\"";
 
 #[test]
@@ -779,6 +828,10 @@ fn arb_event() -> impl Strategy<Value = WorldEvent> {
         (port(), arb_outcome())
             .prop_map(|(attempt, outcome)| WorldEvent::Resolve { attempt, outcome }),
         (arb_conn(), arb_bytes()).prop_map(|(conn, bytes)| WorldEvent::Send {
+            conn,
+            bytes: bytes.into()
+        }),
+        (arb_conn(), arb_bytes()).prop_map(|(conn, bytes)| WorldEvent::Expect {
             conn,
             bytes: bytes.into()
         }),

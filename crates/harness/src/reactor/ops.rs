@@ -94,8 +94,12 @@ impl ReactorOps for Ops {
                     // Reading and writing stop now; connection_lost comes
                     // from a zero-delay timer (P4).
                     c.aborted = true;
+                    // What the peer had not read is thrown away: never
+                    // written, as far as it can tell.
+                    c.bytes_written -= c.buffered as u64;
                     if let Peer::Script(_) = c.peer {
-                        c.written.truncate(c.written.len() - c.buffered);
+                        let kept = c.written.len().min(c.bytes_written as usize);
+                        c.written.truncate(kept);
                     }
                     c.buffered = 0;
                     c.outbox.clear();

@@ -228,17 +228,9 @@ impl State {
         }
     }
 
-    /// The world answers an attempt.
-    pub(super) fn resolve(&mut self, attempt: usize, outcome: Outcome) {
-        let Some(&c) = self.attempts.get(attempt.wrapping_sub(1)) else {
-            return;
-        };
-        let Some(cs) = self.connectors.get(&c) else {
-            return;
-        };
-        if cs.attempt != attempt || cs.phase != Phase::Connecting {
-            return;
-        }
+    /// The world answers an attempt that is waiting for it.
+    pub(super) fn resolve(&mut self, c: ConnectorId, attempt: usize, outcome: Outcome) {
+        let cs = self.connectors.get(&c).expect("a reached attempt");
         match outcome {
             Outcome::Accept => {
                 if let Some(&j) = self.attempt_joins.get(&attempt) {
@@ -322,9 +314,12 @@ impl State {
                 reading_paused: false,
                 buffered: 0,
                 window: None,
-                write_error: false,
+                write_error: None,
                 producer: Producer::None,
                 written: Vec::new(),
+                bytes_written: 0,
+                bytes_received: 0,
+                expected_upto: 0,
                 outbox: VecDeque::new(),
                 held: Vec::new(),
                 read_chunk: None,
@@ -463,15 +458,6 @@ impl State {
         }
     }
 
-    /// Settings the script made for `conn` before it existed.
-    pub(super) fn apply_pending(&mut self, conn: Conn, p: ProtocolId) {
-        if let Some(bytes) = self.pending_read_chunks.remove(&conn) {
-            if let Some(c) = self.conns.get_mut(&p) {
-                c.read_chunk = bytes;
-            }
-        }
-    }
-
     /// The other side of a joined connection, once it exists.
     pub(super) fn joined_peer(&self, p: ProtocolId) -> Option<ProtocolId> {
         match self.conns.get(&p)?.peer {
@@ -535,8 +521,7 @@ impl State {
         if c.lost || c.buffered == 0 {
             return;
         }
-        if c.write_error {
-            c.write_error = false;
+        if c.write_error.take().is_some() {
             self.lose(p, Reason::ConnectionLost);
             return;
         }
@@ -644,9 +629,9 @@ impl State {
             Target::Protocol(p) => Some(p),
             Target::Factory(_) => None,
         };
-        let hit = self.faults.iter().position(|&(callback, conn)| {
-            callback == kind
-                && conn.is_none_or(|c| protocol.is_some() && self.conn_of(c) == protocol)
+        let hit = self.faults.iter().position(|fault| {
+            fault.callback == kind
+                && (fault.conn).is_none_or(|c| protocol.is_some() && self.conn_of(c) == protocol)
         });
         match hit {
             Some(i) => {
@@ -657,75 +642,91 @@ impl State {
         }
     }
 
-    /// What the world does.
-    pub(super) fn world(&mut self, e: WorldEvent) {
+    /// What the world does. An event that reaches nothing is a failure of
+    /// the script (see `reach`).
+    pub(super) fn world(&mut self, e: WorldEvent, at: At) {
         match e {
-            WorldEvent::Fault { callback, conn } => self.faults.push((callback, conn)),
-            WorldEvent::Resolve { attempt, outcome } => self.resolve(attempt, outcome),
-            WorldEvent::Accept { port, peer } => {
-                if let Some(&l) = self.port_order.get(port.wrapping_sub(1)) {
-                    self.accept(l, peer, Peer::Script(Conn::Server(0)));
+            WorldEvent::Fault { callback, conn } => match conn {
+                Some(conn) if self.ended(conn) => {
+                    let why = self.reach_conn(conn).err().unwrap_or_default();
+                    self.unreached(at, &e, why);
                 }
-            }
-            WorldEvent::StopListening { port } => {
-                if let Some(&l) = self.port_order.get(port.wrapping_sub(1)) {
+                _ => self.faults.push(ArmedFault { callback, conn, at }),
+            },
+            WorldEvent::Resolve { attempt, outcome } => match self.reach_attempt(attempt) {
+                Ok(c) => self.resolve(c, attempt, outcome),
+                Err(why) => self.unreached(at, &e, why),
+            },
+            WorldEvent::Accept { port, ref peer } => match self.reach_port(port, true) {
+                Ok(l) => self.accept(l, peer.clone(), Peer::Script(Conn::Server(0))),
+                Err(why) => self.unreached(at, &e, why),
+            },
+            WorldEvent::StopListening { port } => match self.reach_port(port, false) {
+                Ok(l) => {
                     let result = self.stop_listening(l);
                     self.record_action(Event::StopListening { port: l }, result);
                 }
+                Err(why) => self.unreached(at, &e, why),
+            },
+            WorldEvent::ReadChunks { conn, .. } | WorldEvent::Window { conn, .. } => {
+                self.setting(conn, e, at);
             }
-            WorldEvent::Send { conn, bytes } => {
-                if let Some(p) = self.conn_of(conn) {
-                    self.deliver_data(p, bytes);
-                }
-            }
-            WorldEvent::HalfClose { conn } => {
-                if let Some(p) = self.conn_of(conn) {
-                    self.peer_closed(p, true);
-                }
-            }
-            WorldEvent::Close { conn } => {
-                if let Some(p) = self.conn_of(conn) {
-                    self.lose(p, Reason::ConnectionDone);
-                }
-            }
-            WorldEvent::Reset { conn } => {
-                if let Some(p) = self.conn_of(conn) {
-                    self.lose(p, Reason::ConnectionLost);
-                }
-            }
-            WorldEvent::Window { conn, bytes } => {
-                if let Some(p) = self.conn_of(conn) {
-                    if let Some(c) = self.conns.get_mut(&p) {
-                        c.window = bytes;
-                    }
-                    self.drained(p);
-                }
-            }
-            WorldEvent::ReadChunks { conn, bytes } => match self.conn_of(conn) {
+            // What a connection received is known after it ended too.
+            WorldEvent::Expect { conn, ref bytes } => match self.conn_of(conn) {
                 Some(p) => {
-                    if let Some(c) = self.conns.get_mut(&p) {
-                        c.read_chunk = bytes;
-                    }
+                    let expected = bytes.clone();
+                    self.expect(p, &e, &expected, at);
                 }
-                // For a connection not made yet: it holds from its start.
                 None => {
-                    self.pending_read_chunks.insert(conn, bytes);
+                    let why = self.no_conn(conn);
+                    self.unreached(at, &e, why);
                 }
             },
-            WorldEvent::WriteError { conn } => {
-                if let Some(p) = self.conn_of(conn) {
-                    if let Some(c) = self.conns.get_mut(&p) {
-                        c.write_error = true;
-                    }
-                }
-            }
+            WorldEvent::Send { conn, .. }
+            | WorldEvent::HalfClose { conn }
+            | WorldEvent::Close { conn }
+            | WorldEvent::Reset { conn }
+            | WorldEvent::WriteError { conn } => match self.reach_conn(conn) {
+                Ok(p) => self.on_conn(p, e, at),
+                Err(why) => self.unreached(at, &e, why),
+            },
         }
     }
 
-    fn conn_of(&self, conn: Conn) -> Option<ProtocolId> {
+    /// A peer's event on a live connection.
+    fn on_conn(&mut self, p: ProtocolId, e: WorldEvent, at: At) {
+        let read_closed = self.conns.get(&p).is_some_and(|c| c.read_closed);
+        if read_closed && matches!(e, WorldEvent::Send { .. } | WorldEvent::HalfClose { .. }) {
+            let why = "its peer closed its writing side already (half_close)".to_owned();
+            return self.unreached(at, &e, why);
+        }
+        match e {
+            WorldEvent::Send { ref bytes, .. } if bytes.is_empty() => {
+                // Twisted never delivers empty data: nothing would arrive.
+                let why = "no bytes: an empty send delivers nothing".to_owned();
+                self.unreached(at, &e, why);
+            }
+            WorldEvent::Send { bytes, .. } => self.deliver_data(p, bytes),
+            WorldEvent::HalfClose { .. } => self.peer_closed(p, true),
+            WorldEvent::Close { .. } => self.lose(p, Reason::ConnectionDone),
+            WorldEvent::Reset { .. } => self.lose(p, Reason::ConnectionLost),
+            WorldEvent::WriteError { .. } => {
+                let c = self.conns.get_mut(&p).expect("a reached connection");
+                if c.write_error.is_some() {
+                    let why = "a write error is armed on it already: the next write fails once"
+                        .to_owned();
+                    return self.unreached(at, &e, why);
+                }
+                c.write_error = Some(at);
+            }
+            _ => unreachable!("events on a connection"),
+        }
+    }
+
+    pub(super) fn conn_of(&self, conn: Conn) -> Option<ProtocolId> {
         match conn {
             Conn::Client(n) => self.client_conns.get(n.wrapping_sub(1)).copied().flatten(),
-            Conn::Server(n) => self.server_conns.get(n.wrapping_sub(1)).copied(),
+            Conn::Server(n) => self.server_conns.get(n.wrapping_sub(1)).copied().flatten(),
         }
     }
 
@@ -748,6 +749,7 @@ impl State {
 
     /// A protocol wrote: the bytes go to the peer, the buffer fills.
     pub(super) fn write(&mut self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
+        let limit = self.written_limit;
         let Some(c) = self.conns.get_mut(&p) else {
             return Err(ActionError::ConnectionGone);
         };
@@ -765,13 +767,20 @@ impl State {
         }
         let was_empty = c.buffered == 0;
         c.buffered += data.len();
+        c.bytes_written += data.len() as u64;
         let full = c.buffered > HIGH_WATER;
         // The bytes wait in the buffer until the peer reads them (drained);
         // an abort throws away what is still there.
         match c.peer {
-            Peer::Script(_) => c.written.extend_from_slice(data),
+            Peer::Script(_) => {
+                // The record of a script peer is bounded: a producer that
+                // writes without end must not grow the run without end.
+                let room = limit.map_or(data.len(), |limit| limit.saturating_sub(c.written.len()));
+                c.written.extend_from_slice(&data[..room.min(data.len())]);
+            }
             Peer::Joined(..) => c.outbox.push_back(Bytes::copy_from_slice(data)),
         }
+        self.moved(data.len());
         let c = self.conns.get_mut(&p).expect("checked");
         if full {
             if let Producer::Streaming { paused: false } = c.producer {
