@@ -48,6 +48,7 @@
 
 mod checked;
 pub mod leak;
+pub mod live;
 mod reactor;
 mod run;
 mod script;

@@ -43,6 +43,7 @@ use callorder_trace::{
 use tokio::time::Instant;
 
 use crate::leak::{HeapMeter, Leak};
+use crate::live::{Backend, Stopper, WireEvent, WireId};
 use crate::run::{ConnStats, ScriptFailure};
 use crate::run::{ImplError, ImplErrorKind, Run};
 use crate::script::{Conn, Origin, Outcome, Script, Step, WorldEvent};
@@ -54,6 +55,7 @@ mod dense;
 mod few;
 mod finish;
 mod io;
+mod live;
 mod objects;
 mod ops;
 mod reach;
@@ -186,6 +188,10 @@ impl MockReactor {
             last_context: None,
             shutting_down: false,
             ended: false,
+            backend: None,
+            wires: BTreeMap::new(),
+            wire_hosts: BTreeMap::new(),
+            give_up: None,
         };
         let inner = Rc::new(Inner {
             state: RefCell::new(state),

@@ -150,11 +150,15 @@ impl MockReactor {
                                     s.io_next.push_back(Io::PeerClosed(server));
                                 }
                             }
+                            if let Some(Peer::Wire(w)) = accept_peer {
+                                s.on_backend(|b| b.close(w));
+                            }
                         } else {
                             let attempt = s.connectors[&c].attempt;
-                            let peer = match s.attempt_joins.get(&attempt) {
-                                Some(&j) => Peer::Joined(j, Side::Client),
-                                None => Peer::Script(Conn::Client(attempt)),
+                            let peer = match (accept_peer, s.attempt_joins.get(&attempt)) {
+                                (Some(wire @ Peer::Wire(_)), _) => wire,
+                                (_, Some(&j)) => Peer::Joined(j, Side::Client),
+                                (_, None) => Peer::Script(Conn::Client(attempt)),
                             };
                             match (id, protocol) {
                                 (Some(p), Some(obj)) => {
@@ -184,6 +188,9 @@ impl MockReactor {
                                     // C10: a dummy protocol, closed at once; the
                                     // factory hears of it in a later turn.
                                     s.io_next.push_back(Io::DummyClosed(c));
+                                    if let Peer::Wire(w) = peer {
+                                        s.on_backend(|b| b.close(w));
+                                    }
                                     if let Peer::Joined(j, _) = peer {
                                         s.joins[j].client_gone = true;
                                         if let Some(server) = s.joins[j].server {
@@ -229,6 +236,9 @@ impl MockReactor {
                                 // S2/S3: the socket is closed; a joined peer sees a clean close.
                                 // The arrival is numbered all the same.
                                 s.server_conns.push(None);
+                                if let Some(Peer::Wire(w)) = accept_peer {
+                                    s.on_backend(|b| b.close(w));
+                                }
                                 if let Some(Peer::Joined(j, _)) = accept_peer {
                                     s.joins[j].server_gone = true;
                                     if let Some(client) = s.joins[j].client {

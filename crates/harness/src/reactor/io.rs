@@ -23,6 +23,8 @@ pub(super) enum Io {
     WriteClosed(ProtocolId),
     /// The buffer drained: resume producers.
     Drained(ProtocolId),
+    /// What a live run's backend reported.
+    Wire(WireEvent),
 }
 
 pub(super) enum TimerKind {
@@ -66,16 +68,21 @@ impl MockReactor {
                 if let Some(c) = s.conns.get_mut(&p) {
                     if !c.lost && c.write_closing && !c.write_closed {
                         c.write_closed = true;
+                        let peer = c.peer;
                         if c.half_closeable {
                             s.queue.push_back(Call::WriteConnectionLost(p));
                         }
                         if let Some(other) = s.joined_peer(p) {
                             s.io_next.push_back(Io::PeerClosed(other));
                         }
+                        if let Peer::Wire(w) = peer {
+                            s.on_backend(|b| b.shutdown_write(w));
+                        }
                     }
                 }
             }
             Io::Drained(p) => s.drained(p),
+            Io::Wire(e) => s.wire_event(e),
         }
     }
 

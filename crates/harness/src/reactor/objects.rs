@@ -157,6 +157,8 @@ pub(crate) enum Peer {
     Script(Conn),
     /// Another implementation in this reactor: the join's other side.
     Joined(usize, Side),
+    /// A real socket of a live run's backend.
+    Wire(WireId),
 }
 
 /// A client and a server of this reactor joined in memory.

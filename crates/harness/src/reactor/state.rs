@@ -115,6 +115,15 @@ pub(crate) struct State {
     /// Weak handles to factories the implementation made during the run.
     pub(super) weak_factories: Vec<(FactoryId, u64, std::sync::Weak<dyn Factory>)>,
     pub(super) ended: bool,
+    /// The source of events of a live run (real sockets), if this is one.
+    pub(super) backend: Option<Rc<dyn Backend>>,
+    /// A live run's connections, by the backend's id.
+    pub(super) wires: BTreeMap<WireId, ProtocolId>,
+    /// A live run's local addresses, by connection.
+    pub(super) wire_hosts: BTreeMap<WireId, Address>,
+    /// When a live run gives up waiting: a callback still running then is
+    /// a stall.
+    pub(super) give_up: Option<Instant>,
 }
 
 pub(super) struct Inner {

@@ -69,6 +69,7 @@ impl State {
             self.lose(p, Reason::ConnectionLost);
         }
         for l in ports {
+            self.on_backend(|b| b.stop_listening(l));
             let ps = self.ports.get_mut(&l).expect("listed");
             ps.stopping = true;
             ps.tearing_down = true;

@@ -23,7 +23,7 @@ impl MockReactor {
             if self.begin_next() {
                 continue;
             }
-            if !self.inner.running.borrow().is_empty() && self.all_blocked() {
+            if !self.inner.running.borrow().is_empty() && self.all_blocked() && !self.wire_ready() {
                 // Deliveries wait for running callbacks: let time pass.
                 if !self.wait(deadline).await {
                     return;
@@ -66,6 +66,13 @@ impl MockReactor {
         self.inner.settling.set(false);
     }
 
+    /// A live run's backend reported I/O that waits for a turn: it is
+    /// served while callbacks await, as a real reactor serves sockets.
+    fn wire_ready(&self) -> bool {
+        let s = self.inner.state.borrow();
+        s.backend.is_some() && !s.io_next.is_empty()
+    }
+
     pub(super) fn all_blocked(&self) -> bool {
         let s = self.inner.state.borrow();
         s.queue.iter().all(|c| s.busy.contains(&target_of(&s, c)))
@@ -85,6 +92,7 @@ impl MockReactor {
         if after_io && self.run_due_timers() {
             return true;
         }
+        self.pull_wire_events();
         // The batch is what is ready now; I/O it causes waits for the next
         // one. The two queues swap, so neither allocates turn after turn.
         let mut batch = {
@@ -210,12 +218,21 @@ impl MockReactor {
             self.inner.state.borrow_mut().set_now(Instant::now());
             return true;
         }
-        let stall_at = Instant::now() + STALL_AFTER;
+        let (stall_at, backend) = {
+            let s = self.inner.state.borrow();
+            let stall_at = s.give_up.unwrap_or_else(|| Instant::now() + STALL_AFTER);
+            (stall_at, s.backend.clone())
+        };
         let until = until.map_or(stall_at, |u| u.min(stall_at));
         let sleep = tokio::time::sleep_until(until);
         tokio::pin!(sleep);
         let woke = std::future::poll_fn(|cx| {
             if self.poll_all(cx) {
+                return Poll::Ready(true);
+            }
+            // Live, the world goes on while a callback awaits.
+            if let Some(Poll::Ready(e)) = backend.as_ref().map(|b| b.poll_event(cx)) {
+                self.inner.state.borrow_mut().io_next.push_back(Io::Wire(e));
                 return Poll::Ready(true);
             }
             match sleep.as_mut().poll(cx) {
