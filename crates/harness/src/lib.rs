@@ -53,6 +53,7 @@ mod reactor;
 mod run;
 mod script;
 mod script_file;
+pub mod stream;
 
 pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};

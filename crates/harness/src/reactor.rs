@@ -17,7 +17,10 @@
 //! written (`State::feed` in `world`). The source of events is the
 //! script: `io` holds the world's ready I/O and the timers, `world`
 //! what each world event does, `reach` whether each step reaches what it
-//! names, and `budget` bounds a step's work.
+//! names, and `budget` bounds a step's work. In a live run (`live`, the
+//! seam `crate::live` describes) a backend's sockets are the source
+//! instead, on the runtime's clock. `tasks` holds the futures the reactor
+//! itself polls (the stream adapter's), at the top level, in both.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -61,6 +64,7 @@ mod ops;
 mod reach;
 mod recording;
 mod state;
+mod tasks;
 mod teardown;
 mod turns;
 mod world;
@@ -76,6 +80,8 @@ use objects::*;
 use reach::{ArmedFault, At, Pending};
 use recording::Recording;
 use state::*;
+pub(crate) use tasks::spawn_task;
+use tasks::{Current, Task, Wakes};
 
 /// The write buffer's high-water mark: a write that leaves more than this
 /// buffered pauses a streaming producer (Twisted's `bufferSize`).
@@ -198,6 +204,9 @@ impl MockReactor {
             settling: std::cell::Cell::new(false),
             running: RefCell::new(Vec::new()),
             ops: RefCell::new(Weak::new()),
+            tasks: RefCell::new(Vec::new()),
+            next_task: std::cell::Cell::new(1),
+            wakes: Arc::default(),
         });
         let ops = Rc::new(Ops {
             inner: Rc::downgrade(&inner),
@@ -376,6 +385,7 @@ impl MockReactor {
     ) -> Run {
         refuse_nested_runtime("run_on");
         rt.block_on(async move {
+            let _current = Current::enter(&self.inner);
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().set_now(Instant::now());
             // What the script's head sets holds for the set-up's actions too.
@@ -444,6 +454,7 @@ impl MockReactor {
 
     /// Runs the steps of a script whose first `head` steps were applied.
     async fn run_steps(self, head: usize, steps: Vec<Step>) -> Run {
+        let _current = Current::enter(&self.inner);
         {
             // Room for the trace the script is likely to make (a few records
             // per world event), so the trace does not move as it grows;

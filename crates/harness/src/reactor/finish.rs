@@ -8,6 +8,9 @@ impl MockReactor {
         // Let go of everything the run holds of the implementation, then see
         // what is still alive.
         let stuck_futures = std::mem::take(&mut *self.inner.running.borrow_mut());
+        // Tasks still waiting at the end (their connections are gone).
+        let tasks = std::mem::take(&mut *self.inner.tasks.borrow_mut());
+        drop(tasks);
         let (timers, factories, protocols) = {
             let mut s = self.inner.state.borrow_mut();
             s.queue.clear();

@@ -177,6 +177,7 @@ impl MockReactor {
         stopper: Stopper,
         give_up_after: Duration,
     ) -> Run {
+        let _current = Current::enter(&self.inner);
         let give_up = Instant::now() + give_up_after;
         {
             let mut s = self.inner.state.borrow_mut();
@@ -194,7 +195,7 @@ impl MockReactor {
                 .borrow_mut()
                 .begin_step("a turn of the live run".to_owned());
             self.run_until(None).await;
-            let idle = world.is_none() && self.inner.state.borrow().idle();
+            let idle = world.is_none() && !self.tasks_alive() && self.inner.state.borrow().idle();
             if self.stopped() || stopper.is_stopped() || idle {
                 break;
             }
@@ -243,6 +244,10 @@ impl MockReactor {
         let sleep = tokio::time::sleep_until(until);
         tokio::pin!(sleep);
         std::future::poll_fn(|cx| {
+            self.inner.wakes.run_loop_waits(cx.waker());
+            if self.inner.wakes.any_woken() {
+                return Poll::Ready(());
+            }
             if !self.inner.running.borrow().is_empty() && self.poll_all(cx) {
                 return Poll::Ready(());
             }

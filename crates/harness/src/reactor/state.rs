@@ -132,6 +132,10 @@ pub(super) struct Inner {
     pub(super) settling: std::cell::Cell<bool>,
     pub(super) running: RefCell<Vec<Running>>,
     pub(super) ops: RefCell<Weak<Ops>>,
+    /// Reactor-owned tasks (see `tasks`), by id.
+    pub(super) tasks: RefCell<Vec<Task>>,
+    pub(super) next_task: std::cell::Cell<u64>,
+    pub(super) wakes: Arc<Wakes>,
 }
 
 /// The handles' link to the reactor; weak, so handles kept by factories do

@@ -20,6 +20,9 @@ impl MockReactor {
             if !self.inner.running.borrow().is_empty() && self.poll_running().await {
                 continue;
             }
+            if self.poll_tasks() {
+                continue;
+            }
             if self.begin_next() {
                 continue;
             }
@@ -199,7 +202,9 @@ impl MockReactor {
             .timers
             .front()
             .map(|((at, _), _)| *at);
-        let running = !self.inner.running.borrow().is_empty();
+        // A task that waits (for a timer, say) lets time pass as a callback
+        // that awaits does, when a deadline says time may pass.
+        let running = !self.inner.running.borrow().is_empty() || self.tasks_alive();
         let until = match (next_timer, deadline) {
             (Some(t), Some(d)) => Some(t.min(d)),
             (t, d) => t.or(d),
@@ -227,6 +232,10 @@ impl MockReactor {
         let sleep = tokio::time::sleep_until(until);
         tokio::pin!(sleep);
         let woke = std::future::poll_fn(|cx| {
+            self.inner.wakes.run_loop_waits(cx.waker());
+            if self.inner.wakes.any_woken() {
+                return Poll::Ready(true);
+            }
             if self.poll_all(cx) {
                 return Poll::Ready(true);
             }
@@ -246,7 +255,8 @@ impl MockReactor {
             self.stall();
         }
         if let Some(d) = deadline {
-            if Instant::now() >= d && self.inner.running.borrow().is_empty() {
+            let busy = !self.inner.running.borrow().is_empty() || self.inner.wakes.any_woken();
+            if Instant::now() >= d && !busy {
                 return false;
             }
         }
