@@ -27,7 +27,11 @@ fmt:
 ci:
     bash .ci/run
 
-# The main job: judge the recorded Twisted corpus against its manifest.
+# The main job: the default suite (fixture scripts and the recorded corpus).
+suite:
+    cargo run --release -p callorder-cli -- suite
+
+# Judge the recorded Twisted corpus against its manifest.
 corpus:
     cargo run --release -p callorder-cli -- corpus fixtures/twisted/manifest.json
 

@@ -97,6 +97,77 @@ pub fn check_path(path: &Path, options: &CheckOptions) -> FileReport {
     )
 }
 
+/// Whether every path names something `check` can read as a trace: `-`, or
+/// an existing file that is not a directory. A missing path or a directory
+/// is a mistake on the command line, not a malformed trace.
+///
+/// # Errors
+///
+/// The first path that is missing or a directory, named in the message.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use callorder_cli::check::usable_paths;
+/// assert!(usable_paths(&[PathBuf::from("-")]).is_ok());
+/// let err = usable_paths(&[PathBuf::from("/nonexistent/t.jsonl")]).unwrap_err();
+/// assert_eq!(err, "/nonexistent/t.jsonl: no such file");
+/// let err = usable_paths(&[std::env::temp_dir()]).unwrap_err();
+/// assert!(err.ends_with("is a directory (give the trace files in it, such as DIR/*.jsonl)"), "{err}");
+/// ```
+pub fn usable_paths(paths: &[impl AsRef<Path>]) -> Result<(), String> {
+    for path in paths.iter().map(AsRef::as_ref) {
+        if path == Path::new("-") {
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(format!("{}: no such file", path.display()));
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(format!(
+                    "{}: is a directory (give the trace files in it, such as DIR/*.jsonl)",
+                    path.display()
+                ));
+            }
+            // Anything else (no permission, say) is reported per file.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Holds a legal report to a complete trace (`check --require-complete`):
+/// a legal prefix (no `end`, as a truncated recording has) becomes
+/// malformed, with an error of kind `incomplete` at the line where `end`
+/// was due. Other reports are left as they are.
+///
+/// ```
+/// use callorder_cli::check::{check_reader, require_complete, CheckOptions};
+/// use callorder_cli::report::Verdict;
+/// let prefix = "{\"seq\":1,\"event\":\"listen_tcp\",\"factory\":\"f1\",\"port\":\"l1\"}\n";
+/// let mut report = check_reader("t.jsonl", prefix.as_bytes(), &CheckOptions::default());
+/// assert_eq!(report.verdict, Verdict::Legal);
+/// require_complete(&mut report);
+/// assert_eq!(report.verdict, Verdict::Malformed);
+/// let error = report.error.unwrap();
+/// assert_eq!((error.line, error.kind), (Some(2), "incomplete"));
+/// ```
+pub fn require_complete(report: &mut FileReport) {
+    if report.verdict != Verdict::Legal || report.complete {
+        return;
+    }
+    report.verdict = Verdict::Malformed;
+    report.error = Some(ErrorReport {
+        line: Some(report.events + 1),
+        column: None,
+        message: format!(
+            "no `end` after {} events: the trace stops short (a truncated recording?), and --require-complete wants a complete one",
+            report.events
+        ),
+        kind: "incomplete",
+    });
+}
+
 /// Checks a trace read from `input`, naming it `name` in the report.
 ///
 /// ```

@@ -11,6 +11,12 @@
 //! - [`corpus`]: judge a manifest of traces under both profiles;
 //! - [`names`]: map hashed ids back to the names a trace used;
 //! - [`run`]: run fixture scripts against the bundled implementations;
+//! - [`suite`]: run suites of scripts and manifests, each case against its
+//!   expectation ([`case`]: the result of one, as JSON); [`default_suite`]:
+//!   the suite embedded in the binary; [`partition`]: shards; [`junit`]:
+//!   JUnit XML, and merging the shards'; [`annotations`]: GitHub Actions
+//!   annotations;
+//! - [`diagram`]: a trace as a sequence diagram, for a terminal or as HTML;
 //! - [`workload`]: the benchmark's large legal trace.
 //!
 //! ```
@@ -22,12 +28,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod annotations;
+pub mod case;
 pub mod check;
 pub mod corpus;
+pub mod default_suite;
+pub mod diagram;
 pub mod human;
+pub mod junit;
 pub mod names;
+pub mod partition;
 pub mod report;
 pub mod run;
+pub mod suite;
 pub mod workload;
 
 pub use check::{check_path, check_reader, CheckOptions};

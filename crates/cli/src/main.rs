@@ -56,6 +56,12 @@ enum Command {
         #[arg(required = true, value_name = "SCRIPT")]
         scripts: Vec<PathBuf>,
     },
+    /// Run suites of scripts and manifests, each case against its
+    /// expectation (no path: the default suite built in); exit 0 iff every
+    /// case passed and at least one ran.
+    Suite(SuiteArgs),
+    /// Draw a trace as a sequence diagram, in the terminal or as HTML.
+    Diagram(DiagramArgs),
     /// Judge every trace of a manifest under both profiles; exit 0 iff all
     /// pass.
     Corpus {
@@ -73,19 +79,93 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+struct SuiteArgs {
+    /// Scripts (.script), manifests (.json) and directories searched for
+    /// both; none: the default suite built into callorder.
+    #[arg(value_name = "PATH", conflicts_with = "merge")]
+    paths: Vec<PathBuf>,
+    /// Write JUnit XML here (with --merge: the merged file).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write every case's result here, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print failures for people, or as GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = SuiteFormat::Human)]
+    format: SuiteFormat,
+    /// Run only shard K of N (cases in id order, the K-th of every N, as
+    /// cargo-nextest's --partition count:K/N).
+    #[arg(long, value_name = "K/N")]
+    partition: Option<callorder_cli::partition::Partition>,
+    /// Merge the JUnit files of a suite's shards into --junit FILE instead
+    /// of running cases.
+    #[arg(long, value_name = "JUNIT", num_args = 1..)]
+    merge: Vec<PathBuf>,
+    /// Also fail when a rule of the spec was never exercised or broken.
+    #[arg(long)]
+    require_coverage: bool,
+    /// Write a diagram (HTML and text) of each failing case's trace here.
+    #[arg(long, value_name = "DIR")]
+    diagrams: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum SuiteFormat {
+    /// For people: a FAIL line per failing case, then the summary table.
+    Human,
+    /// A GitHub Actions annotation per failing case, then the summary table.
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiagramArgs {
+    /// The trace (JSON Lines, trace format v1); `-` reads standard input.
+    trace: PathBuf,
+    /// Write a self-contained HTML page with the diagram as SVG here,
+    /// instead of drawing it in the terminal.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Only the events of this object (a name of the trace: p1, c1, f1, l1)
+    /// and the objects it talks to.
+    #[arg(long, value_name = "ID")]
+    object: Option<String>,
+    /// Only the events within --context of this seq.
+    #[arg(long, value_name = "SEQ")]
+    around: Option<u64>,
+    /// How many events before and after --around to keep.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    context: u64,
+    /// Draw every data_received and write, instead of collapsing runs.
+    #[arg(long)]
+    no_collapse: bool,
+    /// The profile to check the trace under, for the highlighted violation.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, clap::Args)]
 struct CheckArgs {
     /// Which order to hold the traces to.
     #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
     profile: ProfileArg,
-    /// Output format: human-readable, or one JSON object per file per line.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Output format: human-readable, one JSON object per file per line, or
+    /// GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    format: CheckFormat,
+    /// Write a diagram (HTML and text) of each illegal or malformed trace
+    /// here (a malformed one is drawn up to its first bad line).
+    #[arg(long, value_name = "DIR")]
+    diagrams: Option<PathBuf>,
     /// Refuse lines longer than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
     /// Refuse traces with more objects alive at once.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_LIVE_OBJECTS)]
     max_live_objects: usize,
+    /// A trace without `end` (a truncated recording) is malformed, not a
+    /// legal prefix.
+    #[arg(long)]
+    require_complete: bool,
     /// Trace files (JSON Lines, trace format v1); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -117,6 +197,16 @@ enum Format {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+    /// GitHub Actions annotations (`::error file=...,line=...::RULE-ID: message`).
+    Github,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum ColorWhen {
     /// Colour when stdout is a terminal (and NO_COLOR is unset).
     Auto,
@@ -143,6 +233,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(&args, &mut out),
         Command::Rules { format } => rules(format, &mut out).map(|()| 0),
+        Command::Suite(args) => suite(args, &mut out),
+        Command::Diagram(args) => diagram(&args, &mut out),
         Command::Corpus {
             manifest,
             root,
@@ -168,6 +260,10 @@ fn main() -> ExitCode {
 /// `callorder check`: one report per file, in argument order, each printed
 /// as soon as it is ready; the exit code is the worst verdict's.
 fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
+    if let Err(message) = callorder_cli::check::usable_paths(&args.files) {
+        let _ = writeln!(io::stderr(), "callorder check: {message}");
+        return Ok(2);
+    }
     let options = CheckOptions {
         profile: args.profile.into(),
         limits: Limits {
@@ -182,19 +278,93 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
     let mut worst = Verdict::Legal;
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let report = check_path(path, &options);
+        let mut report = check_path(path, &options);
+        if args.require_complete {
+            callorder_cli::check::require_complete(&mut report);
+        }
         worst = worst.max(report.verdict);
         match args.format {
-            Format::Json => writeln!(out, "{}", report.to_json())?,
-            Format::Human => out.write_all(human::render(&report).as_bytes())?,
+            CheckFormat::Json => writeln!(out, "{}", report.to_json())?,
+            CheckFormat::Human => out.write_all(human::render(&report).as_bytes())?,
+            CheckFormat::Github => {
+                for line in callorder_cli::annotations::for_report(&report) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+        let failed = report.verdict != Verdict::Legal;
+        if let Some(dir) = args.diagrams.as_ref().filter(|_| failed) {
+            if let Ok(trace) = std::fs::read_to_string(path) {
+                std::fs::create_dir_all(dir)?;
+                callorder_cli::diagram::write_case_diagram(dir, &report.file, &trace)?;
+            }
         }
         out.flush()?;
         verdicts.push(report.verdict);
     }
-    if args.format == Format::Human && verdicts.len() > 1 {
+    if args.format == CheckFormat::Human && verdicts.len() > 1 {
         out.write_all(human::summary(&verdicts).as_bytes())?;
     }
     Ok(worst.exit_code())
+}
+
+/// `callorder suite`: see `callorder_cli::suite::command`.
+fn suite(args: SuiteArgs, out: &mut impl Write) -> io::Result<u8> {
+    use std::io::IsTerminal;
+    let options = callorder_cli::suite::command::Options {
+        paths: args.paths,
+        junit: args.junit,
+        json: args.json,
+        github: args.format == SuiteFormat::Github,
+        partition: args.partition,
+        merge: args.merge,
+        require_coverage: args.require_coverage,
+        diagrams: args.diagrams,
+        progress: io::stderr().is_terminal(),
+    };
+    callorder_cli::suite::command::run(&options, out)
+}
+
+/// `callorder diagram`: the diagram in the terminal, or as an HTML file.
+fn diagram(args: &DiagramArgs, out: &mut impl Write) -> io::Result<u8> {
+    use callorder_cli::diagram::{svg, text, Diagram, Options};
+    if let Err(message) = callorder_cli::check::usable_paths(std::slice::from_ref(&args.trace)) {
+        let _ = writeln!(io::stderr(), "callorder diagram: {message}");
+        return Ok(2);
+    }
+    let read = if args.trace == std::path::Path::new("-") {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(&args.trace)
+    };
+    let trace = match read {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            let _ = writeln!(
+                io::stderr(),
+                "callorder diagram: {}: {e}",
+                args.trace.display()
+            );
+            return Ok(2);
+        }
+    };
+    let options = Options {
+        object: args.object.clone(),
+        around: args.around,
+        context: args.context,
+        collapse: !args.no_collapse,
+        profile: args.profile.into(),
+    };
+    let drawn = Diagram::new(&args.trace.to_string_lossy(), &trace, &options);
+    match &args.html {
+        Some(path) => {
+            std::fs::write(path, svg::html(&drawn))?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        None => out.write_all(text::render(&drawn).as_bytes())?,
+    }
+    Ok(drawn.verdict.exit_code())
 }
 
 fn rules(format: Format, out: &mut impl Write) -> io::Result<()> {
@@ -254,6 +424,15 @@ fn run_scripts(
     out_path: Option<&std::path::Path>,
     out: &mut impl Write,
 ) -> io::Result<u8> {
+    if let Some(path) = out_path.filter(|p| scripts.len() > 1 && p.exists() && !p.is_dir()) {
+        let _ = writeln!(
+            io::stderr(),
+            "callorder run: --out {}: is a file, and {} scripts need a directory to get one NAME.jsonl each (give a directory, or one script)",
+            path.display(),
+            scripts.len()
+        );
+        return Ok(2);
+    }
     let mut worst = Verdict::Legal;
     for script in scripts {
         let run = callorder_cli::run::run_script_file(script, profile);

@@ -120,7 +120,8 @@ pub struct ErrorReport {
     pub message: String,
     /// A stable name for the kind of problem: `empty`, `encoding`, `json`,
     /// `field`, `sequence`, `line_too_long`, `blank_line`, `truncated`,
-    /// `io`, or `too_many_live_objects`.
+    /// `io`, `too_many_live_objects`, or `incomplete` (`check
+    /// --require-complete` on a trace without `end`).
     pub kind: &'static str,
 }
 

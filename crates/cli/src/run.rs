@@ -35,17 +35,35 @@ pub struct ScriptRun {
 /// assert!(run.trace.unwrap().ends_with("\"event\":\"end\"}\n"));
 /// ```
 pub fn run_script_file(path: &Path, profile: Profile) -> ScriptRun {
-    let malformed = |note: String| ScriptRun {
+    let name = path.display().to_string();
+    match fs::read_to_string(path) {
+        Ok(text) => run_script_text(&name, &text, profile),
+        Err(e) => malformed(format!("{name}: {e}")),
+    }
+}
+
+fn malformed(note: String) -> ScriptRun {
+    ScriptRun {
         verdict: Verdict::Malformed,
         trace: None,
         notes: vec![note],
-    };
-    let name = path.display().to_string();
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => return malformed(format!("{name}: {e}")),
-    };
-    let file = match parse_script(&text, &name) {
+    }
+}
+
+/// Parses and runs the script `text`, named `name` in notes, under
+/// `profile`.
+///
+/// ```
+/// use callorder_checker::Profile;
+/// use callorder_cli::report::Verdict;
+/// use callorder_cli::run::run_script_text;
+/// let run = run_script_text("a.script", "implementation echo_server\nshutdown\n", Profile::Strict);
+/// assert_eq!(run.verdict, Verdict::Legal);
+/// let run = run_script_text("b.script", "implementation nope\n", Profile::Strict);
+/// assert_eq!(run.verdict, Verdict::Malformed);
+/// ```
+pub fn run_script_text(name: &str, text: &str, profile: Profile) -> ScriptRun {
+    let file = match parse_script(text, name) {
         Ok(file) => file,
         Err(e) => return malformed(e.to_string()),
     };
@@ -83,7 +101,7 @@ pub fn run_script_file(path: &Path, profile: Profile) -> ScriptRun {
             Verdict::Legal
         },
         trace: Some(run.trace_jsonl()),
-        notes: notes(&name, &run),
+        notes: notes(name, &run),
     }
 }
 

@@ -200,20 +200,6 @@ fn an_empty_file_has_no_error_line() {
 }
 
 #[test]
-fn a_missing_file_is_malformed_with_no_line() {
-    let output = callorder(&[
-        "check",
-        "--format",
-        "json",
-        "/nonexistent/callorder/trace.jsonl",
-    ]);
-    assert_eq!(code(&output), 2);
-    let line = &json_lines(&output)[0];
-    assert_eq!(line["verdict"], "malformed");
-    assert!(line["error"]["line"].is_null(), "{line}");
-}
-
-#[test]
 fn a_ten_megabyte_line_is_refused() {
     let dir = scratch("long-line");
     let padding = "x".repeat(10 << 20);

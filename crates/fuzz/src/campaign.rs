@@ -69,8 +69,11 @@ impl Settings {
 pub struct DirectReport {
     /// The cases that passed.
     pub cases: u32,
-    /// The campaign's seed.
+    /// The campaign's seed (with a seed range, its start).
     pub seed: u64,
+    /// With `CALLORDER_FUZZ_SEED=START..END`, the seeds run, one case
+    /// each.
+    pub seed_range: Option<std::ops::Range<u64>>,
 }
 
 /// A case of a reactor-free campaign, as its failure report shows it.
@@ -184,8 +187,30 @@ pub(crate) fn run<C: DirectCase + Simplify>(
     strategy: &impl Strategy<Value = C>,
     drive: impl Fn(&tokio::runtime::Runtime, &C) -> Outcome,
 ) -> Result<DirectReport, Box<DirectFailure<C>>> {
+    let range = crate::seeds::range_from_env().unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+    if let Some(range) = range {
+        for seed in range.clone() {
+            run_seed(settings, strategy, &drive, seed, 1)?;
+        }
+        return Ok(DirectReport {
+            cases: u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
+            seed: range.start,
+            seed_range: Some(range),
+        });
+    }
     let (seed, cases) =
         effective(settings.seed, settings.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+    run_seed(settings, strategy, &drive, seed, cases)
+}
+
+/// The campaign of `cases` cases from `seed`.
+fn run_seed<C: DirectCase + Simplify>(
+    settings: &Settings,
+    strategy: &impl Strategy<Value = C>,
+    drive: &impl Fn(&tokio::runtime::Runtime, &C) -> Outcome,
+    seed: u64,
+    cases: u32,
+) -> Result<DirectReport, Box<DirectFailure<C>>> {
     let config = Config {
         cases,
         ..campaign_config(settings.persistence, settings.source_file)
@@ -197,7 +222,11 @@ pub(crate) fn run<C: DirectCase + Simplify>(
         Some(f) => Err(TestCaseError::fail(f.to_string())),
     });
     match outcome {
-        Ok(()) => Ok(DirectReport { cases, seed }),
+        Ok(()) => Ok(DirectReport {
+            cases,
+            seed,
+            seed_range: None,
+        }),
         Err(TestError::Fail(_, case)) => {
             let (case, outcome) = greedy::minimize(case, |c| drive(&rt, c));
             Err(Box::new(DirectFailure::new(outcome, case, seed)))

@@ -447,9 +447,27 @@ impl Fuzz {
     /// The [`Failure`] of the minimal failing case proptest shrank to.
     pub fn run(self) -> Result<Report, Box<Failure>> {
         // A malformed variable is a mistake of whoever set it: say so loudly.
+        let range =
+            crate::seeds::range_from_env().unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        if let Some(range) = range {
+            for seed in range.clone() {
+                self.run_seed(seed, 1)?;
+            }
+            return Ok(Report {
+                cases: u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
+                seed: range.start,
+                seed_range: Some(range),
+                notes: self.notes(),
+            });
+        }
         let (seed, cases) = self
             .effective()
             .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+        self.run_seed(seed, cases)
+    }
+
+    /// The campaign of `cases` cases from `seed`.
+    fn run_seed(&self, seed: u64, cases: u32) -> Result<Report, Box<Failure>> {
         let mut runner = runner_for(
             seed,
             Config {
@@ -479,6 +497,7 @@ impl Fuzz {
             Ok(()) => Ok(Report {
                 cases,
                 seed,
+                seed_range: None,
                 notes: self.notes(),
             }),
             Err(TestError::Fail(reason, case)) => {
@@ -988,6 +1007,8 @@ pub(crate) fn overridden(
             ));
             chosen
         }
+        // A seed range (crate::seeds) is run seed by seed by the caller.
+        Some(v) if v.contains("..") => seed,
         Some(v) => {
             let chosen = v
                 .trim()
@@ -1218,8 +1239,11 @@ fn indent(text: &str) -> String {
 pub struct Report {
     /// The cases that passed.
     pub cases: u32,
-    /// The campaign's seed.
+    /// The campaign's seed (with a seed range, its start).
     pub seed: u64,
+    /// With `CALLORDER_FUZZ_SEED=START..END`, the seeds run, one case
+    /// each (the crate's documentation says how a campaign is sharded).
+    pub seed_range: Option<std::ops::Range<u64>>,
     /// Checks that were off, and why.
     pub notes: Vec<String>,
 }

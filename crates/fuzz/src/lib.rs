@@ -104,6 +104,18 @@
 //! CALLORDER_FUZZ_SEED=random CALLORDER_FUZZ_CASES=100000 cargo test --release -p my-crate fuzz_
 //! ```
 //!
+//! Sharded over CI machines, a campaign splits by seed range:
+//! `CALLORDER_FUZZ_SEED=START..END` runs one case per seed from `START` to
+//! `END - 1` (case `s` is the first case of the campaign seeded `s`, so
+//! `CALLORDER_FUZZ_SEED=s` replays it), and [`CASES_ENV`] does not apply.
+//! Shards whose ranges tile `0..N` run exactly the cases of `0..N`, each
+//! once; [`Report::seed_range`] says which ran. Machine `k` of 4, with
+//! `N = 4000`:
+//!
+//! ```text
+//! CALLORDER_FUZZ_SEED=$(( (k-1)*1000 ))..$(( k*1000 )) cargo test --release -p my-crate fuzz_
+//! ```
+//!
 //! Failing cases are saved by proptest next to the test's source (a
 //! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
 //! the next run: commit that file. To keep a found script as a fixture,
@@ -132,6 +144,7 @@ pub mod direct_server;
 mod fuzz;
 mod greedy;
 mod recorder;
+mod seeds;
 pub mod strategy;
 
 use std::panic::Location;

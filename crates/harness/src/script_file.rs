@@ -39,6 +39,7 @@ use std::error::Error;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
+use callorder_checker::Rule;
 use callorder_core::Address;
 
 use callorder_trace::EventKind;
@@ -62,6 +63,41 @@ pub struct ScriptFile {
     pub implementation: Option<String>,
     /// The run's seed (`seed N`).
     pub seed: Option<u64>,
+    /// What the script's run must give (`expect legal`, `expect illegal
+    /// RULE-ID`, `expect malformed`), for `callorder suite`.
+    pub expect: Option<Expectation>,
+}
+
+/// What a script's run must give, as its `expect` header line says:
+/// `callorder suite` fails the script's case otherwise.
+///
+/// ```
+/// use callorder::{parse_script, Expectation, Rule};
+/// let file = parse_script("expect illegal P-AFTER-LOST\nshutdown\n", "x.script")?;
+/// assert_eq!(file.expect, Some(Expectation::Illegal(Rule::AfterLost)));
+/// assert_eq!(Expectation::Illegal(Rule::AfterLost).to_string(), "illegal P-AFTER-LOST");
+/// # Ok::<(), callorder::ScriptError>(())
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// The run breaks no rule.
+    Legal,
+    /// The run's first violation breaks this rule.
+    Illegal(Rule),
+    /// The script cannot run: it does not parse, names no bundled
+    /// implementation, or a step of it is an error of the script.
+    Malformed,
+}
+
+impl fmt::Display for Expectation {
+    /// The words after `expect`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expectation::Legal => f.write_str("legal"),
+            Expectation::Illegal(rule) => write!(f, "illegal {}", rule.id()),
+            Expectation::Malformed => f.write_str("malformed"),
+        }
+    }
 }
 
 impl From<Script> for ScriptFile {
@@ -78,6 +114,7 @@ impl From<Script> for ScriptFile {
             implementation: script.implementation().map(str::to_owned),
             script,
             seed: None,
+            expect: None,
         }
     }
 }
@@ -202,6 +239,7 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
         at: Vec::new(),
         implementation: None,
         seed: None,
+        expect: None,
         first_step: None,
         batch: None,
     };
@@ -226,6 +264,7 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
         at,
         implementation,
         seed,
+        expect,
         ..
     } = reader;
     if let Some((name, _)) = &implementation {
@@ -239,6 +278,56 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
         script,
         implementation: implementation.map(|(name, _)| name),
         seed: seed.map(|(seed, _)| seed),
+        expect: expect.map(|(expect, _)| expect),
+    })
+}
+
+/// Reads only the header of a script file (`implementation`, `seed`,
+/// `expect`), stopping at the first step: the expectation of a script
+/// whose steps do not parse (`expect malformed`) is still known.
+///
+/// # Errors
+///
+/// The first error in the header lines, as [`parse_script`] reports it.
+///
+/// ```
+/// use callorder::{parse_script, read_script_header, Expectation};
+/// let text = "expect malformed\nimplementation echo_server\nsend clinet 1 \"x\"\n";
+/// assert!(parse_script(text, "bad.script").is_err());
+/// let header = read_script_header(text, "bad.script")?;
+/// assert_eq!(header.expect, Some(Expectation::Malformed));
+/// assert_eq!(header.implementation.as_deref(), Some("echo_server"));
+/// # Ok::<(), callorder::ScriptError>(())
+/// ```
+pub fn read_script_header(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = Reader {
+        script: Script::new(),
+        at: Vec::new(),
+        implementation: None,
+        seed: None,
+        expect: None,
+        first_step: None,
+        batch: None,
+    };
+    for (index, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let mut line = Line::new(file, index + 1, raw);
+        let Some(token) = line.next()? else { continue };
+        let keyword = match &token.kind {
+            Kind::Word(w) => w.clone(),
+            _ => break,
+        };
+        if !Reader::is_header(&keyword, &mut line)? {
+            break;
+        }
+        reader.header(&mut line, &token, &keyword)?;
+    }
+    Ok(ScriptFile {
+        implementation: reader.implementation.map(|(name, _)| name),
+        seed: reader.seed.map(|(seed, _)| seed),
+        expect: reader.expect.map(|(expect, _)| expect),
+        script: Script::new(),
     })
 }
 
@@ -251,6 +340,8 @@ struct Reader {
     implementation: Option<(String, usize)>,
     /// The seed and the line it was given on.
     seed: Option<(u64, usize)>,
+    /// The expectation and the line it was given on.
+    expect: Option<(Expectation, usize)>,
     /// The line of the first step, once there is one.
     first_step: Option<usize>,
     /// The open batch: the line of its `batch {`, and its events so far
@@ -287,8 +378,10 @@ impl Reader {
             }
             _ => return Err(line.error(token.column, STATEMENT, Some(&token))),
         };
+        if Self::is_header(keyword, line)? {
+            return self.header(line, &token, keyword);
+        }
         match keyword {
-            "implementation" | "seed" => return self.header(line, &token, keyword),
             "batch" => {
                 self.first_step.get_or_insert(line.number);
                 line.expect_open()?;
@@ -330,7 +423,20 @@ impl Reader {
         Ok(())
     }
 
-    /// Reads `implementation NAME` or `seed N`.
+    /// Whether a line that starts with `keyword` is a header line. `expect`
+    /// starts one only when a verdict follows it (`expect legal`, ...).
+    fn is_header(keyword: &str, line: &mut Line<'_>) -> Result<bool, ScriptError> {
+        Ok(match keyword {
+            "implementation" | "seed" => true,
+            "expect" => matches!(
+                line.peek()?.map(|t| t.kind),
+                Some(Kind::Word(w)) if matches!(w.as_str(), "legal" | "illegal" | "malformed")
+            ),
+            _ => false,
+        })
+    }
+
+    /// Reads `implementation NAME`, `seed N` or `expect VERDICT`.
     fn header(
         &mut self,
         line: &mut Line<'_>,
@@ -344,10 +450,10 @@ impl Reader {
                 Some(token),
             ));
         }
-        let given = if keyword == "seed" {
-            self.seed.as_ref().map(|(_, at)| *at)
-        } else {
-            self.implementation.as_ref().map(|(_, at)| *at)
+        let given = match keyword {
+            "seed" => self.seed.as_ref().map(|(_, at)| *at),
+            "expect" => self.expect.as_ref().map(|(_, at)| *at),
+            _ => self.implementation.as_ref().map(|(_, at)| *at),
         };
         if let Some(at) = given {
             return Err(line.error(
@@ -360,6 +466,22 @@ impl Reader {
             let seed = line.number::<u64>("a seed (a whole number)", 0)?;
             line.end()?;
             self.seed = Some((seed, line.number));
+        } else if keyword == "expect" {
+            let (verdict, _) = line.word("legal, illegal RULE-ID or malformed")?;
+            let expect = match verdict.as_str() {
+                "legal" => Expectation::Legal,
+                "malformed" => Expectation::Malformed,
+                _ => {
+                    const RULE: &str =
+                        "a rule id (such as P-AFTER-LOST; `callorder rules` lists them)";
+                    let (id, t) = line.word(RULE)?;
+                    Expectation::Illegal(
+                        Rule::from_id(&id).ok_or_else(|| line.error_at(Some(&t), RULE))?,
+                    )
+                }
+            };
+            line.end()?;
+            self.expect = Some((expect, line.number));
         } else {
             let name = line.text("an implementation name (a word or a quoted string)")?;
             line.end()?;
@@ -946,6 +1068,7 @@ fn quote_found(text: &str) -> String {
 ///         .shutdown(),
 ///     implementation: None,
 ///     seed: Some(3),
+///     expect: None,
 /// };
 /// assert_eq!(
 ///     print_script(&file),
@@ -972,6 +1095,9 @@ pub fn print_script(file: &ScriptFile) -> String {
     }
     if let Some(seed) = file.seed {
         let _ = writeln!(out, "seed {seed}");
+    }
+    if let Some(expect) = file.expect {
+        let _ = writeln!(out, "expect {expect}");
     }
     if !out.is_empty() && !file.script.steps().is_empty() {
         out.push('\n');

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use callorder_checker::Rule;
 use callorder_core::Address;
 use callorder_harness::{
-    parse_script, print_script, Conn, Outcome, Script, ScriptError, ScriptFile, Step, WorldEvent,
+    parse_script, print_script, read_script_header, Conn, Expectation, Outcome, Script,
+    ScriptError, ScriptFile, Step, WorldEvent,
 };
 use callorder_trace::EventKind;
 use proptest::prelude::*;
@@ -305,6 +307,7 @@ fn addresses_and_names_quoted_when_they_must_be() {
             .accept(4, "héllo:1\u{7}"),
         implementation: Some("a b".into()),
         seed: None,
+        expect: None,
     };
     let text = print_script(&file);
     assert_eq!(
@@ -907,8 +910,9 @@ fn arb_file() -> impl Strategy<Value = ScriptFile> {
         proptest::collection::vec(arb_step(), 0..12),
         proptest::option::of(arb_text()),
         proptest::option::of(any::<u64>()),
+        proptest::option::of(arb_expectation()),
     )
-        .prop_map(|(steps, implementation, seed)| {
+        .prop_map(|(steps, implementation, seed, expect)| {
             let mut script = steps.into_iter().fold(Script::new(), Script::step);
             if let Some(name) = &implementation {
                 script = script.with_implementation(name.clone());
@@ -917,8 +921,17 @@ fn arb_file() -> impl Strategy<Value = ScriptFile> {
                 script,
                 implementation,
                 seed,
+                expect,
             }
         })
+}
+
+fn arb_expectation() -> impl Strategy<Value = Expectation> {
+    prop_oneof![
+        Just(Expectation::Legal),
+        Just(Expectation::Malformed),
+        proptest::sample::select(Rule::TABLE).prop_map(Expectation::Illegal),
+    ]
 }
 
 proptest! {
@@ -954,4 +967,61 @@ proptest! {
             prop_assert!(e.column <= line.trim_end_matches('\r').chars().count() + 1, "{e}");
         }
     }
+}
+
+#[test]
+fn expect_header_names_a_verdict_and_for_illegal_a_rule() {
+    for (line, want) in [
+        ("expect legal", Expectation::Legal),
+        ("expect malformed", Expectation::Malformed),
+        (
+            "expect illegal P-AFTER-LOST",
+            Expectation::Illegal(Rule::AfterLost),
+        ),
+    ] {
+        let text = format!("implementation echo_server\n{line}\n\nshutdown\n");
+        let file = parse(&text);
+        assert_eq!(file.expect, Some(want), "{line}");
+        // Printed after implementation and seed, and read back the same.
+        assert_eq!(print_script(&file), text);
+    }
+    assert_eq!(parse("shutdown\n").expect, None);
+}
+
+#[test]
+fn expect_header_errors_say_what_was_expected() {
+    let err = |text: &str| parse_script(text, "e.script").unwrap_err().to_string();
+    assert_eq!(
+        err("expect illegal P-NOPE\n"),
+        "e.script:1:16: expected a rule id (such as P-AFTER-LOST; `callorder rules` lists them), found \"P-NOPE\""
+    );
+    assert_eq!(
+        err("expect illegal\n"),
+        "e.script:1:15: expected a rule id (such as P-AFTER-LOST; `callorder rules` lists them), found end of line"
+    );
+    assert_eq!(
+        err("expect legal\nexpect malformed\n"),
+        "e.script:2:1: expected at most one expect line (the first is on line 1), found \"expect\""
+    );
+    assert_eq!(
+        err("shutdown\nexpect legal\n"),
+        "e.script:2:1: expected a step (the header comes before the first step, on line 1), found \"expect\""
+    );
+    assert_eq!(
+        err("expect legal now\n"),
+        "e.script:1:14: expected end of line, found \"now\""
+    );
+}
+
+#[test]
+fn the_header_is_read_even_when_a_step_is_malformed() {
+    let text = "# a broken script\nexpect malformed\nseed 4\n\nsend clinet 1 \"x\"\n";
+    assert!(parse_script(text, "b.script").is_err());
+    let header = read_script_header(text, "b.script").unwrap();
+    assert_eq!(
+        (header.expect, header.seed),
+        (Some(Expectation::Malformed), Some(4))
+    );
+    // A bad header line is still an error of the header.
+    assert!(read_script_header("expect illegal X\n", "b.script").is_err());
 }
