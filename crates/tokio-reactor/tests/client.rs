@@ -363,3 +363,29 @@ async fn a_run_that_never_goes_idle_is_given_up_and_shut_down() {
     let (bytes, end) = peer.await.expect("the peer");
     assert!(bytes.is_empty() && end.is_ok());
 }
+
+#[tokio::test]
+async fn bytes_that_arrive_with_the_peer_s_close_are_delivered_before_the_loss() {
+    let (listener, addr) = listener().await;
+    let peer = tokio::spawn(async move {
+        let mut stream = accept(&listener).await;
+        let mut hello = [0u8; 5];
+        stream.read_exact(&mut hello).await.expect("the greeting");
+        // The bytes and the FIN leave together: one read may see both.
+        send(&mut stream, b"bye").await;
+    });
+    let factory = ProbeFactory::new(Plan {
+        greet: b"hello".to_vec(),
+        ..Plan::default()
+    });
+    let log = factory.log.clone();
+    let run = TokioReactor::new()
+        .run(|reactor| {
+            reactor.connect_tcp(addr.as_str(), factory.clone(), None);
+        })
+        .await;
+    run.assert_clean();
+    peer.await.expect("the peer");
+    assert_eq!(log.borrow().received, b"bye");
+    assert_eq!(log.borrow().lost, [Reason::ConnectionDone]);
+}

@@ -87,22 +87,41 @@ impl State {
                     self.deliver_data(p, bytes);
                 }
             }
-            WireEvent::Eof { wire } => {
-                if let Some(&p) = self.wires.get(&wire) {
-                    self.peer_closed(p, true);
-                }
-            }
-            WireEvent::Reset { wire } => {
-                if let Some(&p) = self.wires.get(&wire) {
-                    self.peer_closed(p, false);
-                }
-            }
+            WireEvent::Eof { wire } => self.wire_end(wire, true),
+            WireEvent::Reset { wire } => self.wire_end(wire, false),
             WireEvent::Drained { wire, bytes } => {
                 if let Some(&p) = self.wires.get(&wire) {
                     self.wire_drained(p, bytes);
                 }
             }
         }
+    }
+
+    /// The peer closed (`clean`) or reset the connection.
+    fn wire_end(&mut self, wire: WireId, clean: bool) {
+        let Some(&p) = self.wires.get(&wire) else {
+            return;
+        };
+        if self.data_queued(p) {
+            // Bytes read before the end are delivered first, as Twisted's
+            // next doRead is the one that sees the end: the end waits for
+            // the next turn.
+            let end = if clean {
+                WireEvent::Eof { wire }
+            } else {
+                WireEvent::Reset { wire }
+            };
+            self.io_next.push_back(Io::Wire(end));
+            return;
+        }
+        self.peer_closed(p, clean);
+    }
+
+    /// Whether a `data_received` for `p` waits to be delivered.
+    fn data_queued(&self, p: ProtocolId) -> bool {
+        self.queue
+            .iter()
+            .any(|c| matches!(c, Call::DataReceived(q, _) if *q == p))
     }
 
     /// The kernel took `n` of the bytes buffered for `p`.
