@@ -26,8 +26,19 @@ pub struct CaseReport {
     pub violation: Option<callorder_checker::Violation>,
     /// Why the case failed, `None` when it passed.
     pub failure: Option<String>,
-    /// The run's trace, in format v1.
-    pub trace: String,
+    /// The run's trace.
+    pub records: Vec<callorder_trace::Record>,
+}
+
+impl CaseReport {
+    /// The run's trace as JSON Lines, format v1.
+    pub fn trace_jsonl(&self) -> String {
+        let mut w = callorder_trace::TraceWriter::new(Vec::new());
+        for r in &self.records {
+            w.write(r).expect("in-memory write of finite records");
+        }
+        String::from_utf8(w.into_inner()).expect("the writer writes UTF-8")
+    }
 }
 
 /// The suite's result on one reactor.
@@ -145,7 +156,7 @@ fn run_case(world: &mut dyn World, case: &Case) -> (CaseReport, Coverage) {
         rules,
         violation: run.violation.clone(),
         failure,
-        trace: run.trace_jsonl(),
+        records: run.trace,
     };
     (report, coverage)
 }
