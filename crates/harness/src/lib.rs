@@ -59,7 +59,7 @@ pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};
 pub use leak::{counting_allocator_installed, CountingAlloc, HeapGrowth, Leak, COUNTING_ALLOCATOR};
 pub use reactor::{MockReactor, StepBudget};
-pub use run::{ConnStats, ImplError, ImplErrorKind, Object, Run, ScriptFailure, ScriptFailureKind};
+pub use run::{ConnStats, ImplError, ImplErrorKind, Run, ScriptFailure, ScriptFailureKind};
 pub use script::{is_fault_target, Conn, Outcome, Position, Script, Step, WorldEvent};
 pub use script_file::{
     parse_script, print_script, read_script_header, Expectation, ScriptError, ScriptFile,

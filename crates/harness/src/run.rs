@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use callorder_checker::{Violation, Warning};
-use callorder_trace::{ConnectorId, EventKind, FactoryId, PortId, ProtocolId, Record, TraceWriter};
+use callorder_checker::{Object, Violation, Warning};
+use callorder_trace::{EventKind, ProtocolId, Record, TraceWriter};
 
 use crate::leak::{HeapGrowth, Leak};
 use crate::script::{Conn, Position};
@@ -198,20 +198,18 @@ impl Run {
             .filter(move |r| r.step.event.kind() == kind)
     }
 
-    /// The records of events that concern `object` (a factory, connector,
-    /// port or protocol id, or an [`Object`]), in trace order: for a
-    /// protocol, its `build_protocol`, its callbacks and its actions; for a
-    /// connector or a port, its events and its `do_start`/`do_stop`; for a
-    /// factory, every event that names it.
+    /// The records of events that concern `object` (the checker's
+    /// [`Object`]: a factory, connector, port or protocol), in trace order:
+    /// for a protocol, its `build_protocol`, its callbacks and its actions;
+    /// for a connector or a port, its events and its `do_start`/`do_stop`;
+    /// for a factory, every event that names it.
     ///
     /// ```
-    /// use callorder::{MockReactor, Script};
-    /// use callorder::{EventKind, ProtocolId};
+    /// use callorder::{EventKind, FactoryId, MockReactor, Object, Script};
     /// let run = MockReactor::new().run(Script::new().shutdown(), |_| {});
-    /// assert_eq!(run.events_of(ProtocolId(1)).count(), 0);
+    /// assert_eq!(run.events_of(Object::Factory(FactoryId(1))).count(), 0);
     /// ```
-    pub fn events_of(&self, object: impl Into<Object>) -> impl Iterator<Item = &Record> + '_ {
-        let object = object.into();
+    pub fn events_of(&self, object: Object) -> impl Iterator<Item = &Record> + '_ {
         self.trace.iter().filter(move |r| {
             let e = &r.step.event;
             match object {
@@ -272,43 +270,6 @@ pub struct ConnStats {
     pub bytes_written: u64,
     /// The bytes the implementation received on it (`data_received`).
     pub bytes_received: u64,
-}
-
-/// An object of the trace, for [`Run::events_of`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Object {
-    /// A factory.
-    Factory(FactoryId),
-    /// A connector.
-    Connector(ConnectorId),
-    /// A port.
-    Port(PortId),
-    /// A protocol.
-    Protocol(ProtocolId),
-}
-
-impl From<FactoryId> for Object {
-    fn from(id: FactoryId) -> Self {
-        Object::Factory(id)
-    }
-}
-
-impl From<ConnectorId> for Object {
-    fn from(id: ConnectorId) -> Self {
-        Object::Connector(id)
-    }
-}
-
-impl From<PortId> for Object {
-    fn from(id: PortId) -> Self {
-        Object::Port(id)
-    }
-}
-
-impl From<ProtocolId> for Object {
-    fn from(id: ProtocolId) -> Self {
-        Object::Protocol(id)
-    }
 }
 
 /// How a step of the script failed.

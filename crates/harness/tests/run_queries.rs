@@ -3,7 +3,8 @@
 
 mod support;
 
-use callorder_harness::{Conn, MockReactor, Object, Outcome, Script};
+use callorder_checker::Object;
+use callorder_harness::{Conn, MockReactor, Outcome, Script};
 use callorder_trace::{ConnectorId, Event, EventKind, ProtocolId};
 use support::{client, Behaviour, OnData, ProbeFactory};
 
@@ -35,7 +36,9 @@ fn events_of_a_kind_of_an_object_and_bytes_per_connection() {
     let server_p = run.protocol(Conn::Server(1)).unwrap();
     assert_ne!(client_p, server_p);
     let kinds = |p: ProtocolId| -> Vec<EventKind> {
-        run.events_of(p).map(|r| r.step.event.kind()).collect()
+        run.events_of(Object::Protocol(p))
+            .map(|r| r.step.event.kind())
+            .collect()
     };
     assert_eq!(
         kinds(server_p),
@@ -62,7 +65,7 @@ fn events_of_a_kind_of_an_object_and_bytes_per_connection() {
     assert_eq!(connector.first(), Some(&EventKind::ConnectTcp));
     assert_eq!(connector.last(), Some(&EventKind::DoStop));
     assert!(run
-        .events_of(ConnectorId(1))
+        .events_of(Object::Connector(ConnectorId(1)))
         .all(|r| r.step.event.connector() == Some(ConnectorId(1))));
 
     assert_eq!(run.bytes_received(Conn::Client(1)), Some(3));

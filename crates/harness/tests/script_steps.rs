@@ -191,7 +191,7 @@ fn a_window_and_read_chunks_wait_for_their_connection_and_hold_from_its_start() 
     );
     let p2 = run.protocol(Conn::Client(2)).unwrap();
     let chunks: Vec<u64> = run
-        .events_of(p2)
+        .events_of(callorder_checker::Object::Protocol(p2))
         .filter_map(|r| match r.step.event {
             callorder_trace::Event::DataReceived { bytes, .. } => Some(bytes),
             _ => None,
@@ -621,7 +621,7 @@ fn a_window_at_the_head_holds_for_a_connection_the_set_up_makes() {
     run.assert_clean();
     let server = run.protocol(Conn::Server(1)).unwrap();
     let received: Vec<f64> = run
-        .events_of(server)
+        .events_of(callorder_checker::Object::Protocol(server))
         .filter(|r| r.step.event.kind() == EventKind::DataReceived)
         .filter_map(|r| r.t)
         .collect();
