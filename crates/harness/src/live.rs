@@ -10,7 +10,7 @@
 //! write buffer's count with its high-water mark, and the leak checks.
 //!
 //! What differs between reactors is only where events come from. Under the
-//! [`MockReactor`](crate::MockReactor) a script says what the world does,
+//! [`MockReactor`] a script says what the world does,
 //! on tokio's paused clock. A [`Backend`] says it instead for a
 //! [`LiveReactor`]: the core asks it to dial, listen, write, close, and it
 //! reports back, as [`WireEvent`]s, what the sockets did. Time is the
