@@ -3,7 +3,7 @@
 //! about.
 //!
 //! ```text
-//! ::error file=fixtures/twisted/illegal/abort_then_raise_in_data_received__data_received_after_connection_lost.jsonl,line=22,title=callorder P-AFTER-LOST::P-AFTER-LOST: data_received after connection_lost
+//! ::error file=fixtures/twisted/illegal/client_echo_client_closes__data_received_after_connection_lost.jsonl,line=22,title=callorder P-AFTER-LOST::P-AFTER-LOST: data_received after connection_lost
 //! ```
 //!
 //! Values are escaped as the runner wants: `%`, CR and LF everywhere, and

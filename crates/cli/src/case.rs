@@ -6,10 +6,10 @@
 //! One JSON object per case, one per line:
 //!
 //! ```json
-//! {"id":"fixtures/twisted/illegal/abort_then_raise_in_data_received__data_received_after_connection_lost.jsonl","verdict":"illegal","expected":"illegal",
+//! {"id":"fixtures/twisted/illegal/client_echo_client_closes__data_received_after_connection_lost.jsonl","verdict":"illegal","expected":"illegal",
 //!  "passed":true,"rules":["P-AFTER-LOST","P-MADE"],
 //!  "violation":{"rule":"P-AFTER-LOST","message":"data_received after connection_lost","seq":22,"line":22},
-//!  "error":null,"failure":null,"file":"fixtures/twisted/illegal/abort_then_raise_in_data_received__data_received_after_connection_lost.jsonl","line":22,"column":null}
+//!  "error":null,"failure":null,"file":"fixtures/twisted/illegal/client_echo_client_closes__data_received_after_connection_lost.jsonl","line":22,"column":null}
 //! ```
 //!
 //! - `id`: the case's stable id, derived from its path (see

@@ -31,6 +31,7 @@
 pub mod annotations;
 pub mod case;
 pub mod check;
+pub mod conformance;
 pub mod corpus;
 pub mod default_suite;
 pub mod diagram;

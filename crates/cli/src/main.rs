@@ -62,6 +62,17 @@ enum Command {
     Suite(SuiteArgs),
     /// Draw a trace as a sequence diagram, in the terminal or as HTML.
     Diagram(DiagramArgs),
+    /// Run the reactor conformance suite on a reactor; exit 0 iff every
+    /// case passed, 1 on a failure, 2 when no case ran.
+    Conformance {
+        /// The reactor under test.
+        #[arg(long, value_enum)]
+        reactor: ReactorArg,
+        /// Output format: for people, or one case-result object per line
+        /// (the shape of `callorder suite --json`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Judge every trace of a manifest under both profiles; exit 0 iff all
     /// pass.
     Corpus {
@@ -189,6 +200,14 @@ impl From<ProfileArg> for Profile {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ReactorArg {
+    /// The mock reactor, from scripts.
+    Mock,
+    /// The tokio reactor, over real loopback sockets.
+    Tokio,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// For people.
     Human,
@@ -235,6 +254,7 @@ fn main() -> ExitCode {
         Command::Rules { format } => rules(format, &mut out).map(|()| 0),
         Command::Suite(args) => suite(args, &mut out),
         Command::Diagram(args) => diagram(&args, &mut out),
+        Command::Conformance { reactor, format } => conformance(reactor, format, &mut out),
         Command::Corpus {
             manifest,
             root,
@@ -323,6 +343,26 @@ fn suite(args: SuiteArgs, out: &mut impl Write) -> io::Result<u8> {
         progress: io::stderr().is_terminal(),
     };
     callorder_cli::suite::command::run(&options, out)
+}
+
+/// `callorder conformance`: the suite on one reactor, for people or as case
+/// results.
+fn conformance(reactor: ReactorArg, format: Format, out: &mut impl Write) -> io::Result<u8> {
+    use callorder_cli::conformance::{case_result, exit_code};
+    let suite = match reactor {
+        ReactorArg::Mock => callorder_conformance::run(&mut callorder_conformance::MockWorld),
+        ReactorArg::Tokio => callorder_conformance::run(&mut callorder_conformance::TokioWorld),
+    };
+    match format {
+        Format::Human => write!(out, "{suite}")?,
+        Format::Json => {
+            for case in &suite.cases {
+                let line = serde_json::to_string(&case_result(case)).map_err(io::Error::other)?;
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    Ok(exit_code(&suite))
 }
 
 /// `callorder diagram`: the diagram in the terminal, or as an HTML file.

@@ -183,6 +183,44 @@ pub fn fuzz_client<F: ClientFactory>(make: impl Fn() -> Arc<F> + 'static) -> Fuz
     Fuzz::client(make, Location::caller().file())
 }
 
+/// Fuzzes ordinary tokio client code: `f` takes a connected stream
+/// (`AsyncRead + AsyncWrite + Unpin`, see
+/// [`callorder_harness::stream`]), and each case runs it as
+/// [`fuzz_client`] runs a client factory, through refusals, chunkings,
+/// resets, half-closes, slow readers and time passing, with the same
+/// checks. A panic of `f` is an error of the implementation; what `f`
+/// returns is its own business (a read that fails after a reset is
+/// expected), so it is not checked.
+///
+/// ```
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// callorder::fuzz_stream_client(|mut stream| async move {
+///     stream.write_all(b"hello\r\n").await?;
+///     let mut reply = Vec::new();
+///     stream.read_to_end(&mut reply).await?;
+///     Ok(())
+/// })
+/// .cases(16)
+/// .regressions(None)
+/// .check();
+/// ```
+#[track_caller]
+pub fn fuzz_stream_client<F, Fut>(f: F) -> Fuzz
+where
+    F: Fn(callorder_harness::stream::Stream) -> Fut + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + 'static,
+{
+    let f = std::rc::Rc::new(f);
+    Fuzz::client(
+        move || {
+            let f = f.clone();
+            callorder_harness::stream::stream_client(move |stream| f(stream))
+        },
+        Location::caller().file(),
+    )
+}
+
 /// Fuzzes a server factory: each case listens on [`ADDRESS`] with a fresh
 /// factory from `make` (port 1 of the script), and the script plays the
 /// peers that connect.

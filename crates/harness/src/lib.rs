@@ -48,10 +48,12 @@
 
 mod checked;
 pub mod leak;
+pub mod live;
 mod reactor;
 mod run;
 mod script;
 mod script_file;
+pub mod stream;
 
 pub use bytes::Bytes;
 pub use checked::{CheckedFactory, InnerCheck, InnerRun};

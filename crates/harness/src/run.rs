@@ -53,6 +53,12 @@ impl fmt::Display for ImplError {
                 return write!(f, "after seq {}: {}", self.seq, self.message);
             }
         };
+        // Errors of no event that are not a timer's say what they are of:
+        // a live run given up, a reactor task (the stream adapter's).
+        let named = self.kind == ImplErrorKind::Stalled || self.message.starts_with("a task ");
+        if self.event.is_none() && named {
+            return write!(f, "after seq {}: {}", self.seq, self.message);
+        }
         match self.event {
             Some(event) => write!(f, "seq {}: {event} {what}: {}", self.seq, self.message),
             None => write!(

@@ -72,12 +72,11 @@ pub struct ScriptFile {
 /// `callorder suite` fails the script's case otherwise.
 ///
 /// ```
-/// use callorder::Rule;
-/// use callorder::{parse_script, Expectation};
+/// use callorder::{parse_script, Expectation, Rule};
 /// let file = parse_script("expect illegal P-AFTER-LOST\nshutdown\n", "x.script")?;
 /// assert_eq!(file.expect, Some(Expectation::Illegal(Rule::AfterLost)));
 /// assert_eq!(Expectation::Illegal(Rule::AfterLost).to_string(), "illegal P-AFTER-LOST");
-/// # Ok::<(), callorder_harness::ScriptError>(())
+/// # Ok::<(), callorder::ScriptError>(())
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Expectation {
@@ -298,7 +297,7 @@ pub fn parse_script(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
 /// let header = read_script_header(text, "bad.script")?;
 /// assert_eq!(header.expect, Some(Expectation::Malformed));
 /// assert_eq!(header.implementation.as_deref(), Some("echo_server"));
-/// # Ok::<(), callorder_harness::ScriptError>(())
+/// # Ok::<(), callorder::ScriptError>(())
 /// ```
 pub fn read_script_header(text: &str, file: &str) -> Result<ScriptFile, ScriptError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);

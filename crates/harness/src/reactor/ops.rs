@@ -61,7 +61,7 @@ impl ReactorOps for Ops {
             if s.record_data {
                 // Judged already, maybe: the checker does not read data.
                 if let Some(record) = s.trace.last_mut() {
-                    record.data = Some(Data::new(data));
+                    record.data = Some(callorder_trace::Data::new(data));
                 }
             }
             result
@@ -164,7 +164,11 @@ impl ReactorOps for Ops {
     fn pause_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
         self.with(|s| {
             s.conn_action(p, Event::PauseReading { protocol: p }, |s| {
-                s.conns.get_mut(&p).expect("live").reading_paused = true;
+                let c = s.conns.get_mut(&p).expect("live");
+                c.reading_paused = true;
+                if let Peer::Wire(w) = c.peer {
+                    s.on_backend(|b| b.pause_reading(w));
+                }
                 Ok(())
             })
         })
@@ -175,6 +179,11 @@ impl ReactorOps for Ops {
             s.conn_action(p, Event::ResumeReading { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 c.reading_paused = false;
+                if let Peer::Wire(w) = c.peer {
+                    if let Some(backend) = &s.backend {
+                        backend.resume_reading(w);
+                    }
+                }
                 for bytes in std::mem::take(&mut c.held) {
                     s.io_next.push_back(Io::Data(p, bytes));
                 }
@@ -331,10 +340,14 @@ impl ReactorOps for Ops {
             let f = s.factory_id(key, FactoryObj::Server(factory));
             let l = PortId(s.ports.len() as u64 + 1);
             let in_use = s.listeners.contains_key(&addr);
-            let result = if in_use {
-                Err(ActionError::AddressInUse)
-            } else {
-                Ok(())
+            // Live, the port is bound now, and known by the address bound.
+            let (result, addr) = match s.backend.clone() {
+                Some(backend) => match backend.listen(l, &addr) {
+                    Ok(bound) => (Ok(()), bound),
+                    Err(e) => (Err(e), addr),
+                },
+                None if in_use => (Err(ActionError::AddressInUse), addr),
+                None => (Ok(()), addr),
             };
             s.emit(Emission {
                 event: Event::ListenTcp {
@@ -410,7 +423,9 @@ impl State {
             }
             Phase::Connecting => {
                 cs.phase = Phase::Outcome;
+                let attempt = cs.attempt as u64;
                 self.after(Call::ConnectionFailed(c, Reason::UserCancelled));
+                self.on_backend(|b| b.cancel(attempt));
                 Ok(())
             }
             _ => Err(ActionError::NotConnecting),

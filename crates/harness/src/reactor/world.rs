@@ -212,6 +212,11 @@ impl State {
         if let Some(t) = timeout {
             self.schedule(t, TimerKind::ConnectTimeout(c, attempt));
         }
+        if let Some(backend) = &self.backend {
+            // Live: the world is real, even for an address listened on here.
+            backend.dial(attempt as u64, &addr);
+            return;
+        }
         if self.listeners.contains_key(&addr) {
             let j = self.joins.len();
             self.joins.push(Join::default());
@@ -252,7 +257,10 @@ impl State {
     pub(super) fn fail_attempt(&mut self, c: ConnectorId, reason: Reason) {
         if let Some(cs) = self.connectors.get_mut(&c) {
             cs.phase = Phase::Outcome;
+            let attempt = cs.attempt as u64;
             self.queue.push_back(Call::ConnectionFailed(c, reason));
+            // A live attempt that timed out or is torn down goes no further.
+            self.on_backend(|b| b.cancel(attempt));
         }
     }
 
@@ -280,6 +288,9 @@ impl State {
         peer_addr: Option<Address>,
     ) {
         let half_closeable = obj.borrow().half_closeable();
+        if let Peer::Wire(w) = peer {
+            self.wires.insert(w, p);
+        }
         self.weak_protocols.push((p, built_at, Rc::downgrade(&obj)));
         if self.weak_protocols.len() >= self.prune_protocols_at {
             // A freed protocol cannot come back to leak: forget it, so that
@@ -324,6 +335,13 @@ impl State {
     /// wrote before can arrive now.
     pub(super) fn made(&mut self, p: ProtocolId) {
         let Some(c) = self.conns.get(&p) else { return };
+        if let Peer::Wire(w) = c.peer {
+            // As Twisted's transport starts reading once the protocol is made.
+            if !c.lost {
+                self.on_backend(|b| b.start_reading(w));
+            }
+            return;
+        }
         if let Peer::Joined(j, side) = c.peer {
             let pending = match side {
                 Side::Client => std::mem::take(&mut self.joins[j].to_client),
@@ -352,6 +370,7 @@ impl State {
         }
         next.push(Call::ConnectionLost(p, Reason::Other));
         self.notify_peer(p, true);
+        self.close_wire(p, Reason::Other);
     }
 
     /// The connection ends with `reason`: the producer is stopped, then
@@ -378,6 +397,7 @@ impl State {
         });
         let clean = reason == Reason::ConnectionDone;
         self.notify_peer(p, clean);
+        self.close_wire(p, reason);
         [stop, Some(Call::ConnectionLost(p, reason))]
     }
 
@@ -441,6 +461,11 @@ impl State {
     /// The local address of `c`: the client connections' one, or its
     /// port's.
     pub(super) fn host_addr(&self, c: &ConnSt) -> Address {
+        if let Peer::Wire(w) = c.peer {
+            if let Some(local) = self.wire_hosts.get(&w) {
+                return local.clone();
+            }
+        }
         match c.holder {
             Holder::Connector(_) => self.client_host.clone(),
             Holder::Port(l) => self
@@ -455,7 +480,7 @@ impl State {
         match self.conns.get(&p)?.peer {
             Peer::Joined(j, Side::Client) => self.joins[j].server,
             Peer::Joined(j, Side::Server) => self.joins[j].client,
-            Peer::Script(_) => None,
+            Peer::Script(_) | Peer::Wire(_) => None,
         }
     }
 
@@ -548,7 +573,7 @@ impl State {
 
     /// What follows a drain: the write side closes, producers resume, the
     /// connection closes, once nothing is left buffered.
-    fn after_drain(&mut self, p: ProtocolId) {
+    pub(super) fn after_drain(&mut self, p: ProtocolId) {
         let c = self.conns.get_mut(&p).expect("live");
         if c.buffered > 0 {
             return; // Waits for the peer's window to open.
@@ -733,6 +758,7 @@ impl State {
         ps.stopping = true;
         let (started, addr) = (ps.started, ps.addr.clone());
         self.listeners.remove(&addr);
+        self.on_backend(|b| b.stop_listening(l));
         if started {
             self.schedule(Duration::ZERO, TimerKind::PortStopped(l));
         }
@@ -771,16 +797,23 @@ impl State {
                 c.written.extend_from_slice(&data[..room.min(data.len())]);
             }
             Peer::Joined(..) => c.outbox.push_back(Bytes::copy_from_slice(data)),
+            Peer::Wire(w) => {
+                // The backend says when the kernel took them (`Drained`).
+                if let Some(backend) = &self.backend {
+                    backend.write(w, Bytes::copy_from_slice(data));
+                }
+            }
         }
         self.moved(data.len());
         let c = self.conns.get_mut(&p).expect("checked");
+        let wire = matches!(c.peer, Peer::Wire(_));
         if full {
             if let Producer::Streaming { paused: false } = c.producer {
                 c.producer = Producer::Streaming { paused: true };
                 self.after(Call::PauseProducing(p));
             }
         }
-        if was_empty {
+        if was_empty && !wire {
             self.io_next.push_back(Io::Drained(p));
         }
         Ok(WriteStatus { buffer_full: full })
