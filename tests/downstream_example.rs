@@ -88,3 +88,30 @@ fn the_examples_tests_are_ten_lines_or_fewer() {
         .join("examples/downstream/tests/snapshots/snapshot__the_trace_of_one_conversation.snap")
         .exists());
 }
+
+/// The example's lock must still resolve as it is: a dependency the facade
+/// gained since the lock was written would make `.ci/run`'s `--locked`
+/// build refuse it, minutes later. `cargo metadata` resolves without
+/// building, in well under a second.
+#[test]
+fn the_example_lock_is_up_to_date() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--locked",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(root().join("examples/downstream/Cargo.toml"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "examples/downstream/Cargo.lock is out of date (run `cargo update --offline -w \
+         --manifest-path examples/downstream/Cargo.toml`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
