@@ -27,6 +27,16 @@ impl Runs {
         self.end = id + 1;
     }
 
+    /// Adds the next `n` ids from `end` on, all with one mark.
+    pub(crate) fn push_range(&mut self, first: u64, n: u64, mark: u32) {
+        debug_assert_eq!(first, self.end, "ids are added in order");
+        if n == 0 {
+            return;
+        }
+        self.push(first, mark);
+        self.end = first + n;
+    }
+
     /// The mark of an id below `end`.
     pub(crate) fn mark(&self, id: u64) -> u32 {
         debug_assert!(id < self.end, "id {id} is below the watermark {}", self.end);
@@ -81,5 +91,8 @@ mod tests {
         );
         assert_eq!(runs.last_mark_or(0), 3);
         assert_eq!(Runs::default().last_mark_or(5), 5);
+        runs.push_range(7, 3, 3);
+        runs.push_range(10, 2, 8);
+        assert_eq!((runs.len(), runs.mark(9), runs.mark(11)), (5, 3, 8));
     }
 }
