@@ -259,6 +259,37 @@ fn too_many_live_objects_is_refused_naming_the_limit_and_line() {
 }
 
 #[test]
+fn files_checked_on_several_workers_are_reported_in_argument_order() {
+    // Every legal and illegal fixture, in an order that is not the
+    // directory's, and more of them than a batch.
+    let mut files: Vec<String> = ["legal", "illegal"]
+        .iter()
+        .flat_map(|dir| {
+            fs::read_dir(fixture(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        })
+        .filter(|p| p.ends_with(".jsonl"))
+        .collect();
+    files.sort();
+    files.reverse();
+    assert!(files.len() > 64, "{} files", files.len());
+    let run = |jobs: &str| {
+        let mut args = vec!["check", "--format", "json", "--jobs", jobs];
+        args.extend(files.iter().map(String::as_str));
+        callorder(&args)
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(code(&one), code(&two));
+    assert_eq!(stdout(&one), stdout(&two));
+    let named: Vec<String> = json_lines(&one)
+        .iter()
+        .map(|j| j["file"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(named, files);
+}
+
+#[test]
 fn the_depth_and_distinct_id_limits_are_flags() {
     // LEGAL nests start_factory at depth 1, and makes a port, a connector
     // and protocols.
