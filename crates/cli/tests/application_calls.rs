@@ -26,8 +26,12 @@ const TRACE: &str = concat!(
 );
 
 fn check(format: &str, trace: &str) -> Output {
+    // A file per call: the tests run at once, and two of them check
+    // different traces in the same format.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("application_calls_{format}.jsonl"));
+        .join(format!("application_calls_{format}_{call}.jsonl"));
     std::fs::write(&path, trace).unwrap();
     Command::new(env!("CARGO_BIN_EXE_callorder"))
         .args(["check", "--format", format, "--color", "never"])
