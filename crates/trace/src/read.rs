@@ -22,6 +22,8 @@ use crate::reason::Reason;
 use crate::record::Record;
 use crate::scope::Scope;
 
+mod scan;
+
 /// What a hostile file can make callorder hold (trace format v1, Limits).
 ///
 /// ```
@@ -392,8 +394,13 @@ impl<R: BufRead> TraceReader<R> {
             Some(_) => {}
         }
 
-        let raw = parse_line(text, self.numbered)
-            .map_err(|(e, key)| self.json_error(&e, key, has_newline))?;
+        // The common shape of a line is scanned; any other is parsed by
+        // serde_json, which also words every error.
+        let raw = match scan::scan_line(text, self.numbered) {
+            Some(raw) => raw,
+            None => parse_line(text, self.numbered)
+                .map_err(|(e, key)| self.json_error(&e, key, has_newline))?,
+        };
         self.record(raw).map(Some)
     }
 
