@@ -59,6 +59,37 @@ pub(super) fn scan_line(text: &str, numbered: bool) -> Option<RawLine> {
     (s.at == s.bytes.len()).then_some(raw)
 }
 
+/// The powers of ten a double holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal like `0.000563` or `12.5` (digits, a point, digits; no sign
+/// or exponent) whose digits make an integer below 2^53 and whose
+/// fraction has at most 22 of them: the integer divided by an exact power
+/// of ten. That one division of exact operands is what serde_json computes
+/// for it (its significand, then its power of ten), and it is correctly
+/// rounded, so the bits are the same; any other number is left to
+/// serde_json.
+fn short_decimal(token: &str) -> Option<f64> {
+    let (whole, fraction) = token.split_once('.')?;
+    let plain = |digits: &str| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if !plain(whole) || !plain(fraction) || (whole.len() > 1 && whole.starts_with('0')) {
+        return None;
+    }
+    let scale = *EXACT_POWERS_OF_TEN.get(fraction.len())?;
+    let mut significand: u64 = 0;
+    for d in whole.bytes().chain(fraction.bytes()) {
+        significand = significand.checked_mul(10)? + u64::from(d - b'0');
+    }
+    if significand >= 1 << 53 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+    Some(significand as f64 / scale)
+}
+
 struct Scanner<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -152,7 +183,7 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        serde_json::from_str::<f64>(token).ok()
+        short_decimal(token).or_else(|| serde_json::from_str::<f64>(token).ok())
     }
 
     fn flag(&mut self) -> Option<Option<bool>> {
@@ -317,6 +348,41 @@ mod tests {
             "{scanned} of {}",
             lines.len()
         );
+    }
+
+    #[test]
+    fn short_decimals_read_to_serde_jsons_bits() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let places = (x % 12) as usize;
+            let value = (x >> 20) % 10_000_000_000;
+            let token = format!(
+                "{}.{:0places$}",
+                value / 1000,
+                value % 10u64.pow(places as u32)
+            );
+            let ours = super::short_decimal(&token);
+            let theirs = serde_json::from_str::<f64>(&token).ok();
+            if let Some(ours) = ours {
+                assert_eq!(Some(ours.to_bits()), theirs.map(f64::to_bits), "{token}");
+            }
+        }
+        assert_eq!(super::short_decimal("0.000563"), Some(0.000563));
+        for token in [
+            "1",
+            "1.",
+            ".5",
+            "01.5",
+            "1.5e3",
+            "-1.5",
+            "1.5.5",
+            "9007199254740993.0",
+        ] {
+            assert_eq!(super::short_decimal(token), None, "{token}");
+        }
     }
 
     #[test]
