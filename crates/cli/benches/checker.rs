@@ -25,6 +25,20 @@
 //! `checker --generate FILE` writes the workload to FILE;
 //! `--steps-only` (after `cargo bench ... --`) prints only the first
 //! figure, for quick comparisons while tuning the checker.
+//!
+//! `--big-traces` (after `cargo bench ... --`) checks three large traces
+//! instead, each written to `CALLORDER_BENCH_DIR` (default: the system's
+//! temporary directory), checked by a child process as `callorder check`
+//! does, and deleted, one at a time (about 1 GB of disk at most):
+//!
+//! - `big_workload`: the workload above (10M events, about 1 GB);
+//! - `big_sequential`: the same life cycles one at a time (waves of 1),
+//!   10M events whose ids never repeat;
+//! - `live_1m`: one wave of 400,000 connections, 1.2M objects alive at
+//!   once: refused at the default live-object limit, then checked with the
+//!   limit raised, in memory proportional to the live objects.
+//!
+//! For each, the peak RSS of the child and its events/s.
 
 use std::env;
 use std::fs::{self, File};
@@ -37,7 +51,7 @@ use callorder_checker::{Checker, Profile};
 use callorder_cli::check::{check_path, CheckOptions};
 use callorder_cli::report::Verdict;
 use callorder_cli::workload::{DenseIds, Workload};
-use callorder_trace::{Step, TraceReader};
+use callorder_trace::{Limits, Step, TraceReader};
 
 const GOAL_STEPS_PER_S: f64 = 100e6;
 const GOAL_EVENTS_PER_S: f64 = 2e6;
@@ -51,7 +65,11 @@ fn main() {
             .and_then(|i| args.get(i + 1))
     };
     if let Some(path) = value_of("--rss-child") {
-        rss_child(Path::new(path));
+        let max_live = value_of("--max-live-objects").map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| die(&format!("--max-live-objects {v}: not a number")))
+        });
+        rss_child(Path::new(path), max_live);
         return;
     }
     if let Some(path) = value_of("--generate") {
@@ -63,6 +81,10 @@ fn main() {
     // binary without it, and a minutes-long benchmark has no place there.
     if !args.iter().any(|a| a == "--bench") {
         println!("checker bench: run with `cargo bench -p callorder-cli --bench checker`");
+        return;
+    }
+    if args.iter().any(|a| a == "--big-traces") {
+        big_traces();
         return;
     }
     bench(args.iter().any(|a| a == "--steps-only"));
@@ -217,29 +239,12 @@ fn bench(steps_only: bool) {
     let events_per_s = n / parse_time.as_secs_f64();
 
     // (c) Peak memory of a process that only checks the file.
-    let exe =
-        env::current_exe().unwrap_or_else(|e| die(&format!("cannot find the bench binary: {e}")));
-    let output = Command::new(exe)
-        .arg("--rss-child")
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| die(&format!("cannot run the child: {e}")));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        die(&format!(
-            "the child failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+    let child = run_child(&path, None);
+    if let Some(report) = child.field("report") {
+        die(&format!("the workload is not legal: {report}"));
     }
-    let field = |name: &str| -> f64 {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| die(&format!("the child printed no {name}: {stdout}")))
-    };
-    let rss_mib = field("vmhwm_kib") / 1024.0;
-    let cli_events_per_s = n / field("check_seconds");
+    let rss_mib = child.number("vmhwm_kib") / 1024.0;
+    let cli_events_per_s = n / child.number("check_seconds");
 
     println!(
         "checker_steps_per_s={steps_per_s:.0}  (goal >= {GOAL_STEPS_PER_S:.0}: {})",
@@ -259,12 +264,17 @@ fn bench(steps_only: bool) {
 
 /// The child of figure (c): check the file as `callorder check --format
 /// json` would, then report the peak RSS and the time taken.
-fn rss_child(path: &Path) {
+fn rss_child(path: &Path, max_live: Option<usize>) {
+    let mut options = CheckOptions::new(Profile::Strict);
+    if let Some(max_live) = max_live {
+        options.limits.max_live_objects = max_live;
+    }
     let start = Instant::now();
-    let report = check_path(path, &CheckOptions::new(Profile::Strict));
+    let report = check_path(path, &options);
     let seconds = start.elapsed().as_secs_f64();
     if report.verdict != Verdict::Legal {
-        die(&format!("the workload is not legal: {}", report.to_json()));
+        // The parent decides whether a refusal was expected.
+        println!("report={}", report.to_json());
     }
     // VmHWM: the resident set's high-water mark, in kB, kept by Linux.
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -275,4 +285,115 @@ fn rss_child(path: &Path) {
         .unwrap_or_else(|| die("no VmHWM in /proc/self/status (not Linux?)"));
     println!("vmhwm_kib={hwm}");
     println!("check_seconds={seconds}");
+    println!("events={}", report.events);
+}
+
+/// What the child of [`rss_child`] printed.
+struct ChildRun {
+    stdout: String,
+}
+
+impl ChildRun {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(str::trim)
+    }
+
+    fn number(&self, name: &str) -> f64 {
+        self.field(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| die(&format!("the child printed no {name}: {}", self.stdout)))
+    }
+}
+
+/// Checks `path` in a child process of this binary (`--rss-child`).
+fn run_child(path: &Path, max_live: Option<usize>) -> ChildRun {
+    let exe =
+        env::current_exe().unwrap_or_else(|e| die(&format!("cannot find the bench binary: {e}")));
+    let mut command = Command::new(exe);
+    command.arg("--rss-child").arg(path);
+    if let Some(max_live) = max_live {
+        command.arg("--max-live-objects").arg(max_live.to_string());
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| die(&format!("cannot run the child: {e}")));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        die(&format!(
+            "the child failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    ChildRun { stdout }
+}
+
+/// `--big-traces`: each trace written, checked by a child, and deleted.
+fn big_traces() {
+    let dir = env::var_os("CALLORDER_BENCH_DIR").map_or_else(env::temp_dir, PathBuf::from);
+    let events = env_u64("CALLORDER_BENCH_EVENTS", Workload::default().events);
+    let cases = [
+        ("big_workload", Workload::default().wave),
+        ("big_sequential", 1),
+    ];
+    for (name, wave) in cases {
+        let path = dir.join(format!("callorder-{name}.jsonl"));
+        write_workload(&Workload { events, wave }, &path);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let run = run_child(&path, None);
+        let _ = fs::remove_file(&path);
+        if let Some(report) = run.field("report") {
+            die(&format!("{name}: not legal: {report}"));
+        }
+        let rss_mib = run.number("vmhwm_kib") / 1024.0;
+        let events_per_s = run.number("events") / run.number("check_seconds");
+        println!(
+            "{name}_peak_rss_mib={rss_mib:.1}  (goal < {GOAL_RSS_MIB:.0}: {}; {:.0} MiB, {} events, waves of {wave})",
+            met(rss_mib < GOAL_RSS_MIB),
+            size as f64 / f64::from(1 << 20),
+            run.number("events"),
+        );
+        println!("{name}_events_per_s={events_per_s:.0}");
+    }
+
+    // 1.2M objects alive at once: 400,000 connectors and both ends of
+    // each connection.
+    let wave = 400_000;
+    let live = 3 * wave as usize;
+    let path = dir.join("callorder-live_1m.jsonl");
+    // Past the 3 events of the set-up: one wave.
+    write_workload(&Workload { events: 4, wave }, &path);
+    let refused = run_child(&path, None);
+    match refused.field("report") {
+        Some(report) if report.contains("too_many_live_objects") => {
+            let line = report
+                .split("\"line\":")
+                .nth(1)
+                .and_then(|rest| rest.split([',', '}']).next())
+                .unwrap_or("?");
+            println!(
+                "live_1m_default_limit=refused at line {line} (limit {}), peak_rss_mib={:.1}",
+                Limits::DEFAULT_MAX_LIVE_OBJECTS,
+                refused.number("vmhwm_kib") / 1024.0
+            );
+        }
+        other => die(&format!(
+            "live_1m: expected a refusal at the limit, got {other:?}"
+        )),
+    }
+    let raised = run_child(&path, Some(live + 1_000));
+    let _ = fs::remove_file(&path);
+    if let Some(report) = raised.field("report") {
+        die(&format!(
+            "live_1m: not legal with the limit raised: {report}"
+        ));
+    }
+    let rss_kib = raised.number("vmhwm_kib");
+    println!(
+        "live_1m_raised_limit_peak_rss_mib={:.1}  ({live} objects alive at once: {:.0} bytes each, all told)",
+        rss_kib / 1024.0,
+        rss_kib * 1024.0 / live as f64
+    );
 }

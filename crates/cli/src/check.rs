@@ -244,8 +244,10 @@ fn check_inner<R: BufRead>(
     reread: Option<&Path>,
 ) -> FileReport {
     let mut report = FileReport::new(name, options.profile);
-    let mut reader = TraceReader::with_limits(input, options.limits);
-    let mut checker = Checker::new(options.profile).with_max_live(options.limits.max_live_objects);
+    // Numbered ids (p1, p2, ...), which Twisted's recorder and callorder's
+    // reactors give, let the checker keep ended ones as ranges.
+    let mut reader = TraceReader::with_limits(input, options.limits).numbered_ids();
+    let mut checker = Checker::new(options.profile).with_limits(&options.limits);
     // The offending line itself plus the context before it.
     let mut ring = Ring::new(options.context_lines + 1);
 
@@ -274,6 +276,33 @@ fn check_inner<R: BufRead>(
                         report.context = ring.context();
                         break;
                     }
+                    Err(CheckError::TooDeep { seq, limit }) => {
+                        report.verdict = Verdict::Malformed;
+                        report.error = Some(ErrorReport {
+                            line: Some(reader.line_number()),
+                            column: None,
+                            message: format!(
+                                "a callback at depth {} (seq {seq}): over the nesting-depth limit of {limit}",
+                                u64::from(limit) + 1
+                            ),
+                            kind: "too_deep",
+                        });
+                        report.context = ring.context();
+                        break;
+                    }
+                    Err(CheckError::TooManyIds { seq, limit }) => {
+                        report.verdict = Verdict::Malformed;
+                        report.error = Some(ErrorReport {
+                            line: Some(reader.line_number()),
+                            column: None,
+                            message: format!(
+                                "more than {limit} distinct ids of connectors, ports and protocols at seq {seq}: over the distinct-id limit of {limit}"
+                            ),
+                            kind: "too_many_ids",
+                        });
+                        report.context = ring.context();
+                        break;
+                    }
                 }
             }
             Some(Err(e)) => {
@@ -291,7 +320,7 @@ fn check_inner<R: BufRead>(
     report.complete = checker.is_complete();
     report.coverage = checker.coverage();
     if report.verdict == Verdict::Legal && !checker.warnings().is_empty() {
-        let mut names = NameMap::default();
+        let mut names = NameMap::numbered();
         ring.learn_names(&mut names);
         let warnings = checker.warnings();
         if let Some(path) = reread {
@@ -384,7 +413,7 @@ fn illegal(
     options: &CheckOptions,
     reread: Option<&Path>,
 ) {
-    let mut names = NameMap::default();
+    let mut names = NameMap::numbered();
     ring.learn_names(&mut names);
     let mut texts = BTreeMap::new();
     if let Some(path) = reread {
@@ -465,7 +494,7 @@ fn reread_file(
         }
         if !wanted.is_empty() {
             for name in NameMap::ids_of(text) {
-                if wanted.remove(&callorder_trace::name_hash(&name)) {
+                if wanted.remove(&names.key(&name)) {
                     names.learn(&name);
                 }
             }
@@ -558,6 +587,74 @@ mod tests {
         let error = report.error.unwrap();
         assert_eq!((error.line, error.kind), (Some(1), "too_many_live_objects"));
         assert!(error.message.contains("limit of 0"), "{}", error.message);
+    }
+
+    #[test]
+    fn too_many_ids_is_malformed_at_its_line() {
+        let options = CheckOptions {
+            limits: Limits {
+                max_distinct_ids: 0,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check_reader("t", LEGAL.as_bytes(), &options);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(1), "too_many_ids"));
+        assert!(
+            error.message.contains("distinct-id limit of 0"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn too_deep_is_malformed_at_its_line() {
+        let options = CheckOptions {
+            limits: Limits {
+                max_depth: 0,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check_reader("t", LEGAL.as_bytes(), &options);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(3), "too_deep"));
+        assert_eq!(
+            error.message,
+            "a callback at depth 1 (seq 3): over the nesting-depth limit of 0"
+        );
+    }
+
+    #[test]
+    fn numbered_and_other_names_both_show_as_the_trace_gave_them() {
+        // "p1" is read as the number 1, "alpha" as its hash: a report
+        // names each as the trace did.
+        let text = r#"{"seq":1,"event":"listen_tcp","factory":"f1","port":"l1"}
+{"seq":2,"event":"do_start","factory":"f1","port":"l1"}
+{"seq":3,"depth":1,"event":"start_factory","factory":"f1"}
+{"seq":4,"event":"build_protocol","factory":"f1","port":"l1","protocol":"p1"}
+{"seq":5,"event":"build_protocol","factory":"f1","port":"l1","protocol":"alpha"}
+{"seq":6,"event":"connection_made","protocol":"p1"}
+{"seq":7,"event":"connection_made","protocol":"alpha"}
+{"seq":8,"event":"connection_lost","protocol":"alpha","reason":"connection_done"}
+{"seq":9,"event":"connection_lost","protocol":"p1","reason":"connection_done"}
+"#;
+        for (bad, name) in [("alpha", "protocol alpha"), ("p1", "protocol p1")] {
+            let late = format!(
+                "{{\"seq\":10,\"event\":\"data_received\",\"protocol\":\"{bad}\",\"bytes\":3}}\n"
+            );
+            let report = check(&format!("{text}{late}"), Profile::Strict);
+            let violation = report.violation.unwrap();
+            assert_eq!(violation.rule.id(), "P-AFTER-LOST");
+            assert_eq!(violation.object.as_deref(), Some(name));
+            assert_eq!(
+                violation.actual,
+                format!("data_received(protocol={bad}, bytes=3)")
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use callorder_checker::{Coverage, Profile, Rule, RuleKind};
 use serde::Deserialize;
 
+use rayon::prelude::*;
+
 use crate::check::{check_path, CheckOptions};
 use crate::report::{FileReport, Verdict};
 
@@ -309,14 +311,28 @@ pub fn run(manifest: &Path, root: Option<&Path>) -> Result<CorpusRun, String> {
     Ok(judge_all(&entries, &root))
 }
 
+/// How many entries are checked at once, at most.
+const JUDGE_BATCH: usize = 64;
+
 /// Judges `entries`, whose files are relative to `root`.
 pub fn judge_all(entries: &[Entry], root: &Path) -> CorpusRun {
     let mut run = CorpusRun::default();
-    for entry in entries {
-        let path = root.join(&entry.file);
+    // The entries are checked on every core, a batch at a time, and judged
+    // in manifest order, so the run is the same as one worker's.
+    let reports = entries.chunks(JUDGE_BATCH).flat_map(|batch| {
+        let checked: Vec<_> = batch
+            .par_iter()
+            .map(|entry| {
+                let path = root.join(&entry.file);
+                [Profile::Strict, Profile::Twisted]
+                    .map(|profile| (profile, check_path(&path, &CheckOptions::new(profile))))
+            })
+            .collect();
+        batch.iter().zip(checked)
+    });
+    for (entry, checked) in reports {
         let mut outcome = Ok(());
-        for profile in [Profile::Strict, Profile::Twisted] {
-            let report = check_path(&path, &CheckOptions::new(profile));
+        for (profile, report) in checked {
             if matches!(entry.expect, Expect::Legal | Expect::Quirk) {
                 run.coverage.merge(&report.coverage);
             }

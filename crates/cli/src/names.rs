@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use callorder_checker::Object;
-use callorder_trace::{name_hash, ConnectorId, Event, FactoryId, PortId, ProtocolId};
+use callorder_trace::{
+    name_hash, ConnectorId, Event, FactoryId, PortId, ProtocolId, HASHED_ID_BIT,
+};
 use serde::Deserialize;
 
 /// The fields of a trace line that hold ids, borrowed from the line when
@@ -39,9 +41,51 @@ struct IdFields<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct NameMap {
     names: HashMap<u64, String>,
+    /// Ids were read as numbered (`TraceReader::numbered_ids`).
+    numbered: bool,
 }
 
 impl NameMap {
+    /// A map for ids read as numbered ([`TraceReader::numbered_ids`]): a
+    /// numbered id is named by its kind's prefix and its number (the very
+    /// name the trace used, which has one spelling), any other by the name
+    /// learnt for its marked hash.
+    ///
+    /// [`TraceReader::numbered_ids`]: callorder_trace::TraceReader::numbered_ids
+    ///
+    /// ```
+    /// use callorder_cli::names::NameMap;
+    /// use callorder_trace::{ConnectorId, ProtocolId};
+    /// let mut names = NameMap::numbered();
+    /// names.learn_line(r#"{"seq":1,"event":"connection_made","protocol":"server"}"#);
+    /// assert_eq!(names.protocol(ProtocolId::from_numbered_name("server")), "server");
+    /// assert_eq!(names.protocol(ProtocolId(17)), "p17");
+    /// assert_eq!(names.connector(ConnectorId(17)), "c17");
+    /// let message = format!("{:?} was lost twice", ProtocolId(17));
+    /// assert_eq!(names.substitute(&message), "p17 was lost twice");
+    /// ```
+    pub fn numbered() -> Self {
+        NameMap {
+            names: HashMap::new(),
+            numbered: true,
+        }
+    }
+
+    /// The key a name is known by: the id a reader gives it when no kind's
+    /// number is read from it.
+    pub fn key(&self, name: &str) -> u64 {
+        if self.numbered {
+            name_hash(name) | HASHED_ID_BIT
+        } else {
+            name_hash(name)
+        }
+    }
+
+    /// Whether `id` is numbered (named by its kind's prefix and number).
+    fn is_number(&self, id: u64) -> bool {
+        self.numbered && id < HASHED_ID_BIT
+    }
+
     /// Learns the names of the ids on one trace line. Lines that are not a
     /// JSON object, or hold ids of the wrong type, teach nothing.
     pub fn learn_line(&mut self, line: &str) {
@@ -53,7 +97,7 @@ impl NameMap {
     /// Learns one name.
     pub fn learn(&mut self, name: &str) {
         self.names
-            .entry(name_hash(name))
+            .entry(self.key(name))
             .or_insert_with(|| name.to_owned());
     }
 
@@ -80,32 +124,35 @@ impl NameMap {
 
     /// Whether the name of this hash is known.
     pub fn knows(&self, hash: u64) -> bool {
-        self.names.contains_key(&hash)
+        self.is_number(hash) || self.names.contains_key(&hash)
     }
 
-    fn or_debug(&self, hash: u64, debug: impl std::fmt::Debug) -> String {
+    fn or_debug(&self, prefix: &str, hash: u64, debug: impl std::fmt::Debug) -> String {
+        if self.is_number(hash) {
+            return format!("{prefix}{hash}");
+        }
         self.get(hash)
             .map_or_else(|| format!("{debug:?}"), str::to_owned)
     }
 
     /// A factory's name.
     pub fn factory(&self, id: FactoryId) -> String {
-        self.or_debug(id.0, id)
+        self.or_debug(FactoryId::PREFIX, id.0, id)
     }
 
     /// A connector's name.
     pub fn connector(&self, id: ConnectorId) -> String {
-        self.or_debug(id.0, id)
+        self.or_debug(ConnectorId::PREFIX, id.0, id)
     }
 
     /// A port's name.
     pub fn port(&self, id: PortId) -> String {
-        self.or_debug(id.0, id)
+        self.or_debug(PortId::PREFIX, id.0, id)
     }
 
     /// A protocol's name.
     pub fn protocol(&self, id: ProtocolId) -> String {
-        self.or_debug(id.0, id)
+        self.or_debug(ProtocolId::PREFIX, id.0, id)
     }
 
     /// An object with its kind: `protocol p1`.
@@ -187,6 +234,11 @@ impl NameMap {
         while let Some((start, end, hash)) = next_debug_id(rest) {
             out.push_str(&rest[..start]);
             match self.get(hash) {
+                _ if self.is_number(hash) => {
+                    // The Debug form starts with the kind's prefix.
+                    out.push_str(&rest[start..start + 1]);
+                    out.push_str(&hash.to_string());
+                }
                 Some(name) => out.push_str(name),
                 None => out.push_str(&rest[start..end]),
             }
@@ -282,6 +334,27 @@ mod tests {
             "build_protocol(factory=f1, connector=c1, protocol=<new>)"
         );
         assert_eq!(names.event(&Event::End), "end");
+    }
+
+    #[test]
+    fn numbered_ids_name_themselves_and_made_up_ones_are_new() {
+        let names = NameMap::numbered();
+        let (f, l) = (FactoryId(1), PortId(2));
+        let build = |p| Event::BuildProtocol {
+            factory: f,
+            holder: Holder::Port(l),
+            protocol: Some(ProtocolId(p)),
+        };
+        // The checker's made-up ids carry the hashed bit, as no number does.
+        assert_eq!(
+            names.proposed_event(&build(0x9e37 | HASHED_ID_BIT)),
+            "build_protocol(factory=f1, port=l2, protocol=<new>)"
+        );
+        assert_eq!(
+            names.event(&build(3)),
+            "build_protocol(factory=f1, port=l2, protocol=p3)"
+        );
+        assert!(names.knows(3) && !names.knows(3 | HASHED_ID_BIT));
     }
 
     #[test]

@@ -259,6 +259,96 @@ fn too_many_live_objects_is_refused_naming_the_limit_and_line() {
 }
 
 #[test]
+fn files_checked_on_several_workers_are_reported_in_argument_order() {
+    // Every legal and illegal fixture, in an order that is not the
+    // directory's, and more of them than a batch.
+    let mut files: Vec<String> = ["legal", "illegal"]
+        .iter()
+        .flat_map(|dir| {
+            fs::read_dir(fixture(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        })
+        .filter(|p| p.ends_with(".jsonl"))
+        .collect();
+    files.sort();
+    files.reverse();
+    assert!(files.len() > 64, "{} files", files.len());
+    let run = |jobs: &str| {
+        let mut args = vec!["check", "--format", "json", "--jobs", jobs];
+        args.extend(files.iter().map(String::as_str));
+        callorder(&args)
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(code(&one), code(&two));
+    assert_eq!(stdout(&one), stdout(&two));
+    let named: Vec<String> = json_lines(&one)
+        .iter()
+        .map(|j| j["file"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(named, files);
+}
+
+#[test]
+fn the_depth_and_distinct_id_limits_are_flags() {
+    // LEGAL nests start_factory at depth 1, and makes a port, a connector
+    // and protocols.
+    let text = fs::read_to_string(fixture(LEGAL)).unwrap();
+    let deep_line = text
+        .lines()
+        .position(|l| l.contains("\"depth\":1"))
+        .unwrap() as u64
+        + 1;
+    let output = callorder(&[
+        "check",
+        "--format",
+        "json",
+        "--max-depth",
+        "0",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 2);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "too_deep", "{error}");
+    assert_eq!(error["line"], deep_line, "{error}");
+    assert_eq!(
+        error["message"],
+        "a callback at depth 1 (seq 3): over the nesting-depth limit of 0"
+    );
+
+    let output = callorder(&[
+        "check",
+        "--format",
+        "json",
+        "--max-distinct-ids",
+        "1",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 2);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "too_many_ids", "{error}");
+    assert!(error["line"].is_u64(), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("distinct-id limit of 1"),
+        "{error}"
+    );
+
+    // The defaults admit the file.
+    let output = callorder(&[
+        "check",
+        "--max-depth",
+        "1",
+        "--max-distinct-ids",
+        "10000000",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+}
+
+#[test]
 fn human_output_names_the_rule_and_shows_the_offending_line() {
     let output = callorder(&["check", &fixture(ILLEGAL)]);
     assert_eq!(code(&output), 1);

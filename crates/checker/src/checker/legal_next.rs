@@ -3,7 +3,9 @@
 //! (`Violation::expected`), and `Checker::legal_next` offers it to
 //! generators of callback sequences. Slow by design, and off the hot path.
 
-use callorder_trace::{ConnectorId, Event, FactoryId, Holder, PortId, ProtocolId, Reason, Step};
+use callorder_trace::{
+    ConnectorId, Event, FactoryId, Holder, PortId, ProtocolId, Reason, Step, HASHED_ID_BIT,
+};
 
 use super::Checker;
 use crate::state::Recent;
@@ -18,6 +20,10 @@ impl Checker {
         let mut probe = Checker {
             profile: self.profile,
             max_live: self.max_live,
+            max_ids: self.max_ids,
+            ids_left: self.ids_left,
+            over_ids: self.over_ids,
+            max_depth: self.max_depth,
             factories: self.factories.clone(),
             connectors: self.connectors.clone(),
             ports: self.ports.clone(),
@@ -48,6 +54,10 @@ impl Checker {
     fn reset_probe(&self, probe: &mut Checker) {
         probe.profile = self.profile;
         probe.max_live = self.max_live;
+        probe.max_ids = self.max_ids;
+        probe.ids_left = self.ids_left;
+        probe.over_ids = self.over_ids;
+        probe.max_depth = self.max_depth;
         probe.factories.clone_from(&self.factories);
         probe.connectors.clone_from(&self.connectors);
         probe.ports.clone_from(&self.ports);
@@ -140,7 +150,10 @@ impl Checker {
             .map(|(f, _)| f)
             .min()
             .unwrap_or(FactoryId(1));
-        let fresh = |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        // Made-up ids carry HASHED_ID_BIT, so that none is the number of a
+        // numbered name (`TraceReader::numbered_ids`).
+        let fresh =
+            |n: u64| n.wrapping_add(seq).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 | HASHED_ID_BIT;
         events.push(Event::ConnectTcp {
             factory,
             connector: ConnectorId(fresh(1)),
@@ -171,7 +184,7 @@ impl Checker {
     fn candidates(&self, object: Object) -> Vec<Event> {
         let mut out = Vec::new();
         let fresh_protocol =
-            ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            ProtocolId((self.last_seq + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 | HASHED_ID_BIT);
         match object {
             Object::Connector(c) => {
                 let Some(cs) = self.connectors.get(c) else {
