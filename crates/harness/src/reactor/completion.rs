@@ -289,7 +289,22 @@ impl MockReactor {
                     }
                 }
             }
-            Call::PauseProducing(_) | Call::ResumeProducing(_) | Call::StopProducing(_) => {}
+            Call::PauseProducing(p) | Call::ResumeProducing(p) => {
+                if failed {
+                    // PR6: Twisted calls pauseProducing inside the write that
+                    // filled the buffer, and resumeProducing inside
+                    // registerProducer or the doWrite that drained it: the
+                    // exception leaves the callback that wrote or registered
+                    // (P7, P8), or doWrite, and the reactor ends the
+                    // connection with it, the producer stopped first.
+                    s.fail_connection(p, &mut next);
+                }
+            }
+            Call::StopProducing(p) => {
+                if failed {
+                    s.stop_producing_raised(p);
+                }
+            }
             Call::ConnectionFailed(c, _) | Call::ClientConnectionLost(c, _) => {
                 if let Some(cs) = s.connectors.get_mut(&c) {
                     let retried = std::mem::take(&mut cs.retried);

@@ -373,6 +373,23 @@ impl State {
         self.close_wire(p, Reason::Other);
     }
 
+    /// A producer's `stop_producing` raised (PR6): Twisted's transport calls
+    /// it first in its `connectionLost` (abstract.py
+    /// `FileDescriptor.connectionLost`), so the exception leaves before the
+    /// protocol's `connection_lost` and the connector's outcome: neither
+    /// ever comes, and a client's connector is stuck (as in P9).
+    pub(super) fn stop_producing_raised(&mut self, p: ProtocolId) {
+        self.queue
+            .retain(|call| !matches!(call, Call::ConnectionLost(q, _) if *q == p));
+        if let Some(Holder::Connector(c)) = self.conns.get(&p).map(|conn| conn.holder) {
+            if let Some(cs) = self.connectors.get_mut(&c) {
+                if cs.phase == Phase::Connected(Some(p)) {
+                    cs.phase = Phase::Stuck;
+                }
+            }
+        }
+    }
+
     /// The connection ends with `reason`: the producer is stopped, then
     /// `connection_lost` (and for a client, `client_connection_lost` and
     /// `do_stop` when it returns).
