@@ -151,6 +151,9 @@ impl State {
                 named.join(", ")
             ));
         }
+        if let Some(action) = self.busiest_action(from, len) {
+            message.push_str(&format!("; the busiest action: {action}"));
+        }
         if self.spent.timers > 0 {
             message.push_str(&format!("; {} timers ran in this step", self.spent.timers));
         }
@@ -160,6 +163,49 @@ impl State {
             event: None,
             message,
         });
+    }
+}
+
+impl State {
+    /// The action made most often inside a callback among records
+    /// `from..len`, counted by the kinds of both (a loop that makes a new
+    /// port each time is one loop), and named by its last occurrence: what
+    /// keeps a storm going, as `connect of c1, made in
+    /// client_connection_failed of c1 (250 times in its last 1000 events)`.
+    fn busiest_action(&self, from: usize, len: usize) -> Option<String> {
+        // The callback running at each depth, as the records go by.
+        let mut running: Vec<&Event> = Vec::new();
+        let mut counts: BTreeMap<(EventKind, EventKind), (u64, String)> = BTreeMap::new();
+        for idx in from..len {
+            let Some(r) = self.trace.get(idx) else {
+                continue;
+            };
+            let (e, depth) = (&r.step.event, r.step.depth as usize);
+            if e.kind().is_callback() {
+                running.truncate(depth);
+                running.push(e);
+            } else if e.kind().is_action() && depth >= 1 {
+                if let Some(caller) = running.get(depth - 1) {
+                    let named = format!("{}, made in {}", object_event(e), object_event(caller));
+                    let entry = counts
+                        .entry((e.kind(), caller.kind()))
+                        .or_insert((0, String::new()));
+                    entry.0 += 1;
+                    entry.1 = named;
+                }
+            }
+        }
+        // Most first; the kinds' names break ties, so the message is the
+        // same run after run.
+        let (_, (n, named)) = counts.into_iter().max_by(|a, b| {
+            (a.1 .0).cmp(&b.1 .0).then_with(|| {
+                (b.0 .0.as_str(), b.0 .1.as_str()).cmp(&(a.0 .0.as_str(), a.0 .1.as_str()))
+            })
+        })?;
+        Some(format!(
+            "{named} ({n} times in its last {} events)",
+            len - from
+        ))
     }
 }
 
