@@ -21,7 +21,7 @@
 //! of an event (for violation reports and for generating sequences).
 
 use callorder_trace::{
-    Category, ConnectorId, Event, EventKind, FactoryId, Holder, PortId, ProtocolId, Step,
+    Category, ConnectorId, Event, EventKind, FactoryId, Holder, Limits, PortId, ProtocolId, Step,
 };
 
 mod connectors;
@@ -94,6 +94,14 @@ use crate::violation::{CheckError, Object, Violation, Warning};
 pub struct Checker {
     profile: Profile,
     max_live: usize,
+    /// The limit on distinct ids (connectors, ports, protocols).
+    max_ids: usize,
+    /// How many more ids the trace may create within `max_ids`.
+    ids_left: usize,
+    /// An id was created past `max_ids`: the step is refused.
+    over_ids: bool,
+    /// The deepest a callback may run at.
+    max_depth: u32,
     /// Factories with a start count, by id: a do_start or do_stop looks
     /// its factory up directly, as for the other objects, not through a
     /// hash map. Forgotten when the count returns to 0.
@@ -168,12 +176,18 @@ type Check = Result<(), Fail>;
 impl Checker {
     /// The format's default limit on objects alive at once.
     pub const DEFAULT_MAX_LIVE: usize = 1_000_000;
+    /// The format's default limit on distinct ids.
+    pub const DEFAULT_MAX_IDS: usize = Limits::DEFAULT_MAX_DISTINCT_IDS;
 
     /// A checker for a new trace.
     pub fn new(profile: Profile) -> Self {
         Checker {
             profile,
             max_live: Self::DEFAULT_MAX_LIVE,
+            max_ids: Self::DEFAULT_MAX_IDS,
+            ids_left: Self::DEFAULT_MAX_IDS,
+            over_ids: false,
+            max_depth: Limits::DEFAULT_MAX_DEPTH,
             factories: Table::default(),
             connectors: Table::default(),
             ports: Table::default(),
@@ -203,6 +217,82 @@ impl Checker {
     pub fn with_max_live(mut self, max_live: usize) -> Self {
         self.max_live = max_live;
         self
+    }
+
+    /// Sets the limit on distinct ids a trace may create: connectors, ports
+    /// and protocols, each remembered after its object ends (a late event
+    /// is told from an unknown id by it). Crossing it is a
+    /// [`CheckError::TooManyIds`].
+    ///
+    /// Ids numbered in order (`1, 2, 3`, as callorder's reactors give them
+    /// and as the trace reader reads `p1, p2, p3` with numbered ids) cost
+    /// next to nothing once ended, since they are kept as ranges; other ids
+    /// about 10 bytes each. The limit bounds the latter.
+    ///
+    /// ```
+    /// use callorder_checker::{CheckError, Checker};
+    /// use callorder_trace::{ConnectorId, Event, FactoryId, Step};
+    /// let mut checker = Checker::default().with_max_distinct_ids(1);
+    /// let connect = |seq, c| Step::new(seq, Event::ConnectTcp { factory: FactoryId(1), connector: ConnectorId(c) });
+    /// checker.step(&connect(1, 1)).unwrap();
+    /// let err = checker.step(&connect(2, 2)).unwrap_err();
+    /// assert!(matches!(err, CheckError::TooManyIds { seq: 2, limit: 1 }));
+    /// ```
+    #[must_use]
+    pub fn with_max_distinct_ids(mut self, max_ids: usize) -> Self {
+        self.max_ids = max_ids;
+        self.ids_left = max_ids;
+        self
+    }
+
+    /// Sets the deepest `depth` a callback may run at (callbacks running
+    /// inside one another: each is a frame the checker keeps until it
+    /// returns). A callback deeper is a [`CheckError::TooDeep`]; one
+    /// deeper than the callbacks running allow is a violation (T-DEPTH),
+    /// as without the limit.
+    ///
+    /// ```
+    /// use callorder_checker::{CheckError, Checker};
+    /// use callorder_trace::{Event, FactoryId, Holder, PortId, Step};
+    /// let (f, l) = (FactoryId(1), PortId(1));
+    /// let mut checker = Checker::default().with_max_depth(0);
+    /// checker.step(&Step::new(1, Event::ListenTcp { factory: f, port: l })).unwrap();
+    /// checker.step(&Step::new(2, Event::DoStart { factory: f, holder: Some(Holder::Port(l)) })).unwrap();
+    /// let hook = Step::new(3, Event::StartFactory { factory: f }).at_depth(1);
+    /// assert!(matches!(checker.step(&hook), Err(CheckError::TooDeep { seq: 3, limit: 0 })));
+    /// ```
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: u32) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Sets the limits the checker enforces from a reader's [`Limits`]:
+    /// [`max_live_objects`](Limits::max_live_objects),
+    /// [`max_distinct_ids`](Limits::max_distinct_ids) and
+    /// [`max_depth`](Limits::max_depth).
+    ///
+    /// ```
+    /// use callorder_checker::Checker;
+    /// use callorder_trace::Limits;
+    /// let checker = Checker::default().with_limits(&Limits { max_distinct_ids: 5, ..Limits::default() });
+    /// # let _ = checker;
+    /// ```
+    #[must_use]
+    pub fn with_limits(self, limits: &Limits) -> Self {
+        self.with_max_live(limits.max_live_objects)
+            .with_max_distinct_ids(limits.max_distinct_ids)
+            .with_max_depth(limits.max_depth)
+    }
+
+    /// Counts a new connector, port or protocol id against the distinct-id
+    /// limit; `judge` refuses the step that crossed it.
+    #[inline]
+    fn new_id(&mut self) {
+        match self.ids_left.checked_sub(1) {
+            Some(left) => self.ids_left = left,
+            None => self.over_ids = true,
+        }
     }
 
     /// The profile this checker holds the trace to.
@@ -334,6 +424,19 @@ impl Checker {
                     return Err(CheckError::TooManyLiveObjects {
                         seq: step.seq,
                         limit: self.max_live,
+                    });
+                }
+                if self.over_ids {
+                    return Err(CheckError::TooManyIds {
+                        seq: step.seq,
+                        limit: self.max_ids,
+                    });
+                }
+                // Only the general path takes nested callbacks.
+                if step.depth > self.max_depth && step.event.kind().is_callback() {
+                    return Err(CheckError::TooDeep {
+                        seq: step.seq,
+                        limit: self.max_depth,
                     });
                 }
                 Ok(())

@@ -33,6 +33,7 @@ mod coverage;
 mod idmap;
 mod profile;
 mod rules;
+mod runs;
 mod state;
 mod table;
 mod violation;

@@ -1,17 +1,23 @@
-//! Per-kind storage of object state: live state in a compact slab, plus a
-//! few bytes per id ever seen.
+//! Per-kind storage of object state: live state in a compact slab, plus
+//! what is known of every id ever seen, kept compactly where the ids allow.
 //!
 //! Ids come in two shapes. Callorder's own reactors number objects 1, 2, 3,
-//! so their ids are small and dense: those index a plain `Vec<u32>` (4 bytes
-//! per id ever seen, and cache-friendly, since objects are mostly touched in
-//! the order they were made). Trace files give 64-bit name hashes: live ones
-//! go through a hash map to their slot, ended ones into a set of bare ids
-//! (8 bytes each plus the set's slack). Either way live states sit in one
-//! slab whose slots are reused, so memory follows live objects.
+//! and so do Twisted's recorder and the trace reader with numbered ids
+//! (`p17` is 17): those ids are small and handed out in order, and index a
+//! window of a plain `Vec<u32>` (4 bytes per id in the window, and
+//! cache-friendly, since objects are mostly touched in the order they were
+//! made). Old ids leave the window from its front once their block of ids
+//! holds few live objects, into runs of equal marks below a watermark
+//! ([`Runs`]): a long trace whose objects end in about the order they were
+//! made keeps a handful of runs, not a mark per id. Other ids (64-bit name
+//! hashes) go through a hash map to their slot while live and into a set
+//! of bare ids once ended (about 10 bytes each). Either way live states sit
+//! in one slab whose slots are reused.
 
 use std::marker::PhantomData;
 
 use crate::idmap::{CompactSet, IdMap};
+use crate::runs::Runs;
 
 /// Never seen.
 const UNKNOWN: u32 = u32::MAX;
@@ -19,8 +25,13 @@ const UNKNOWN: u32 = u32::MAX;
 const PARKED: u32 = 0xF000_0000;
 /// Seen, and ended: its state is gone.
 pub(crate) const ENDED: u32 = u32::MAX - 1;
-/// Ids below this may use the dense index.
+/// Ids less than this above the window's first may use the dense index.
 const DENSE_LIMIT: u64 = 1 << 26;
+/// The window leaves in blocks of this many ids.
+const BLOCK: usize = 1024;
+/// A block leaves the window when it costs at most this many entries below
+/// it: a hash-map entry per live or never seen id, a run per change of mark.
+const BLOCK_STRAYS: usize = BLOCK / 32;
 
 /// What the table knows of an id.
 pub(crate) enum Entry<'a, V> {
@@ -30,9 +41,18 @@ pub(crate) enum Entry<'a, V> {
 }
 
 pub(crate) struct Table<K, V> {
-    /// Small ids: slot, `ENDED` or `UNKNOWN`.
+    /// Ids from `base` on: slot, `ENDED`, `PARKED + tag` or `UNKNOWN`.
     dense: Vec<u32>,
-    /// Other live ids: their slot.
+    /// The first id of the window `dense`: every id below it was seen
+    /// (but a few, which `sparse` or `below` say) and left the window.
+    base: u64,
+    /// The marks of the ids below `base`.
+    below: Runs,
+    /// How many of the window's first ids are known to be in blocks that
+    /// may leave it (a multiple of `BLOCK`).
+    leaving: usize,
+    /// Other live ids: their slot. For an id below `base`, its slot or its
+    /// mark when that differs from `below`'s.
     sparse: IdMap<u64, u32>,
     /// Other ended ids.
     ended: CompactSet,
@@ -55,6 +75,8 @@ impl<K, V: std::fmt::Debug> std::fmt::Debug for Table<K, V> {
             .collect();
         f.debug_struct("Table")
             .field("dense", &known)
+            .field("base", &self.base)
+            .field("below", &self.below)
             .field("sparse", &self.sparse)
             .field("ended", &self.ended)
             .field("slab", &self.slab)
@@ -68,6 +90,9 @@ impl<K, V: Clone> Clone for Table<K, V> {
     fn clone(&self) -> Self {
         Table {
             dense: self.dense.clone(),
+            base: self.base,
+            below: self.below.clone(),
+            leaving: self.leaving,
             sparse: self.sparse.clone(),
             ended: self.ended.clone(),
             slab: self.slab.clone(),
@@ -80,6 +105,9 @@ impl<K, V: Clone> Clone for Table<K, V> {
     /// Reuses this table's allocations (for the checker's probes).
     fn clone_from(&mut self, source: &Self) {
         self.dense.clone_from(&source.dense);
+        self.base = source.base;
+        self.below.clone_from(&source.below);
+        self.leaving = source.leaving;
         self.sparse.clone_from(&source.sparse);
         self.ended.clone_from(&source.ended);
         self.slab.clone_from(&source.slab);
@@ -92,6 +120,9 @@ impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
         Table {
             dense: Vec::new(),
+            base: 0,
+            below: Runs::default(),
+            leaving: 0,
             sparse: IdMap::default(),
             ended: CompactSet::default(),
             slab: Vec::new(),
@@ -103,14 +134,21 @@ impl<K, V> Default for Table<K, V> {
 }
 
 impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
+    /// Where `id` is in the window; past its end (`usize::MAX` or so) for
+    /// an id below it, so that one bounds check covers both sides.
+    #[inline(always)]
+    fn index(&self, id: u64) -> usize {
+        id.wrapping_sub(self.base) as usize
+    }
+
     #[inline]
     fn is_dense(&self, id: u64) -> bool {
-        (id as usize) < self.dense.len() && self.dense[id as usize] != UNKNOWN
+        matches!(self.dense.get(self.index(id)), Some(&s) if s != UNKNOWN)
     }
 
     #[inline(always)]
     fn slot(&self, id: u64) -> u32 {
-        if let Some(&s) = self.dense.get(id as usize) {
+        if let Some(&s) = self.dense.get(self.index(id)) {
             if s != UNKNOWN {
                 return s;
             }
@@ -118,36 +156,113 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         self.sparse_slot(id)
     }
 
-    /// `slot` for ids the dense index does not know: kept out of line so
-    /// that the dense lookup, which callorder's own reactors always hit,
-    /// inlines into every caller.
+    /// `slot` for ids the window does not know: kept out of line so
+    /// that the window's lookup, which callorder's own reactors almost
+    /// always hit, inlines into every caller.
     #[inline(never)]
     fn sparse_slot(&self, id: u64) -> u32 {
         if let Some(&s) = self.sparse.get(&id) {
             return s;
         }
-        if self.ended.contains(id) {
+        if id < self.base {
+            self.below.mark(id)
+        } else if self.ended.contains(id) {
             ENDED
         } else {
             UNKNOWN
         }
     }
 
-    /// Whether a new id goes to the dense index: small, and near the ids
-    /// seen so far (so one stray large number cannot grow the vector).
+    /// Whether a new id goes to the window: small, and near the ids seen
+    /// so far (so one stray large number cannot grow the vector).
     fn wants_dense(&self, id: u64) -> bool {
-        id < DENSE_LIMIT && (id as usize) <= self.dense.len().max(1024) * 2
+        let i = id.wrapping_sub(self.base);
+        id >= self.base && i < DENSE_LIMIT && (i as usize) <= self.dense.len().max(BLOCK) * 2
     }
 
     fn set_dense(&mut self, id: u64, mark: u32) {
-        let i = id as usize;
+        let i = self.index(id);
         if i >= self.dense.len() {
             // In steps of 1,024 ids (4 KiB), not one by one: ids come in
             // order, and the next ones then find their place already made
-            // (the fast paths insert only there).
-            self.dense.resize((i + 1).next_multiple_of(1024), UNKNOWN);
+            // (the fast paths insert only there). Old blocks may leave
+            // first, which moves the window.
+            self.leave_window();
+            let i = self.index(id);
+            self.dense.resize((i + 1).next_multiple_of(BLOCK), UNKNOWN);
+            self.dense[i] = mark;
+            return;
         }
         self.dense[i] = mark;
+    }
+
+    /// Moves the window's first blocks below the watermark while each holds
+    /// few live or unseen ids, once they are at least half the window (so
+    /// that each id is moved a bounded number of times). Called only as
+    /// the window grows, every 1,024 new ids: each call looks at one block
+    /// more than it keeps, so the work per id stays constant.
+    fn leave_window(&mut self) {
+        while self.leaving + BLOCK <= self.dense.len() {
+            let block = &self.dense[self.leaving..self.leaving + BLOCK];
+            // What the block would cost below: an entry per live or unseen
+            // id, a run per change of mark between the others.
+            let mut cost = 0;
+            let mut last = None;
+            for &s in block {
+                if s < PARKED || s == UNKNOWN {
+                    cost += 1;
+                } else if last != Some(s) {
+                    cost += 1;
+                    last = Some(s);
+                }
+            }
+            if cost > BLOCK_STRAYS {
+                break;
+            }
+            self.leaving += BLOCK;
+        }
+        if self.leaving == 0 || self.leaving * 2 < self.dense.len() {
+            return;
+        }
+        // A live id keeps its slot in `sparse`, and in the runs the mark
+        // of the ids after it, which it most likely gets when it ends (so
+        // that its entry can go then); so does an id the window never saw
+        // but the sparse part knows, from before the window reached it.
+        let mut marks: Vec<Option<u32>> = Vec::with_capacity(self.leaving);
+        for i in 0..self.leaving {
+            let id = self.base + i as u64;
+            marks.push(match self.dense[i] {
+                s if s < PARKED => {
+                    self.sparse.insert(id, s);
+                    None
+                }
+                UNKNOWN if self.sparse.contains_key(&id) => None,
+                UNKNOWN if self.ended.remove(id) => Some(ENDED),
+                mark => Some(mark),
+            });
+        }
+        let mut following = self.below.last_mark_or(ENDED);
+        for mark in marks.iter_mut().rev() {
+            match mark {
+                Some(m) => following = *m,
+                None => *mark = Some(following),
+            }
+        }
+        for (i, mark) in marks.into_iter().enumerate() {
+            self.below.push(self.base + i as u64, mark.unwrap_or(ENDED));
+        }
+        self.dense.drain(..self.leaving);
+        self.base += self.leaving as u64;
+        self.leaving = 0;
+    }
+
+    /// Sets the mark of an id below the watermark that is not live.
+    fn set_below(&mut self, id: u64, mark: u32) {
+        if self.below.mark(id) == mark {
+            self.sparse.remove(&id);
+        } else {
+            self.sparse.insert(id, mark);
+        }
     }
 
     /// The dense index's answer for `id` when it is the whole answer:
@@ -158,9 +273,9 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// registers for it.
     #[inline(always)]
     pub(crate) fn dense_slot(&self, id: K) -> Option<u32> {
-        match self.dense.get(id.into() as usize) {
+        match self.dense.get(self.index(id.into())) {
             Some(&s) if s != UNKNOWN => Some(s),
-            _ if self.sparse.is_empty() && self.ended.is_empty() => Some(UNKNOWN),
+            _ if self.sparse.is_empty() && self.ended.is_empty() && self.base == 0 => Some(UNKNOWN),
             _ => None,
         }
     }
@@ -169,14 +284,14 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// a live id it does not hold.
     #[inline(always)]
     pub(crate) fn get_dense(&self, id: K) -> Option<&V> {
-        let s = *self.dense.get(id.into() as usize)?;
+        let s = *self.dense.get(self.index(id.into()))?;
         (s < PARKED).then(|| &self.slab[s as usize].1)
     }
 
     /// [`get_mut`](Table::get_mut) through the dense index alone.
     #[inline(always)]
     pub(crate) fn get_dense_mut(&mut self, id: K) -> Option<&mut V> {
-        let s = *self.dense.get(id.into() as usize)?;
+        let s = *self.dense.get(self.index(id.into()))?;
         if s < PARKED {
             Some(&mut self.slab[s as usize].1)
         } else {
@@ -189,7 +304,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// has a free slot or room for one more (no call to grow either).
     #[inline(always)]
     pub(crate) fn can_insert_dense(&self, id: K) -> bool {
-        matches!(self.dense.get(id.into() as usize), Some(&UNKNOWN))
+        matches!(self.dense.get(self.index(id.into())), Some(&UNKNOWN))
             && (!self.free.is_empty() || self.slab.len() < self.slab.capacity())
     }
 
@@ -211,7 +326,8 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
             }
             None => return self.insert(id, state),
         };
-        self.dense[key as usize] = slot;
+        let i = self.index(key);
+        self.dense[i] = slot;
         self.live += 1;
     }
 
@@ -219,7 +335,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// dense index, and the free list has room for its slot.
     #[inline(always)]
     pub(crate) fn can_end_dense(&self, id: K) -> bool {
-        matches!(self.dense.get(id.into() as usize), Some(&s) if s < PARKED)
+        matches!(self.dense.get(self.index(id.into())), Some(&s) if s < PARKED)
             && self.free.len() < self.free.capacity()
     }
 
@@ -227,7 +343,7 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// said it can.
     #[inline(always)]
     pub(crate) fn end_dense(&mut self, id: K) {
-        let key = id.into() as usize;
+        let key = self.index(id.into());
         debug_assert!(self.can_end_dense(id));
         let slot = self.dense[key];
         if self.free.len() < self.free.capacity() {
@@ -304,7 +420,9 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         if self.is_dense(key) || self.wants_dense(key) {
             self.set_dense(key, slot);
         } else {
-            self.ended.remove(key);
+            if key >= self.base {
+                self.ended.remove(key);
+            }
             self.sparse.insert(key, slot);
         }
         self.live += 1;
@@ -328,6 +446,8 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
         }
         if self.is_dense(key) {
             self.set_dense(key, if remember { ENDED } else { UNKNOWN });
+        } else if key < self.base {
+            self.set_below(key, if remember { ENDED } else { UNKNOWN });
         } else {
             self.sparse.remove(&key);
             if remember {
@@ -343,26 +463,51 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     /// (and nothing done) for other ids.
     pub(crate) fn park(&mut self, id: K, tag: u32) -> bool {
         let key = id.into();
-        if !self.is_dense(key) || tag >= ENDED - PARKED {
+        let below = key < self.base;
+        if !(below || self.is_dense(key)) || tag >= ENDED - PARKED {
             return false;
         }
         self.release(key, false);
-        self.set_dense(key, PARKED + tag);
+        if below {
+            self.set_below(key, PARKED + tag);
+        } else {
+            self.set_dense(key, PARKED + tag);
+        }
         true
     }
 
     /// The tag of a parked id.
     pub(crate) fn parked(&self, id: K) -> Option<u32> {
-        let s = *self.dense.get(id.into() as usize)?;
+        let key = id.into();
+        let s = match self.dense.get(self.index(key)) {
+            Some(&s) => s,
+            None if key < self.base => self.sparse_slot(key),
+            None => return None,
+        };
         (PARKED..ENDED).contains(&s).then(|| s - PARKED)
     }
 
     /// Every parked id, in id order.
     pub(crate) fn parked_ids(&self) -> Vec<K> {
-        (0..self.dense.len() as u64)
-            .filter(|&i| (PARKED..ENDED).contains(&self.dense[i as usize]))
-            .map(K::from)
-            .collect()
+        let is_parked = |s: u32| (PARKED..ENDED).contains(&s);
+        let mut ids: Vec<u64> = self
+            .below
+            .ids_where(is_parked)
+            .filter(|id| !self.sparse.contains_key(id))
+            .chain(
+                self.sparse
+                    .iter()
+                    .filter(|&(&id, &s)| id < self.base && is_parked(s))
+                    .map(|(&id, _)| id),
+            )
+            .collect();
+        ids.sort_unstable();
+        ids.extend(
+            (0..self.dense.len())
+                .filter(|&i| is_parked(self.dense[i]))
+                .map(|i| self.base + i as u64),
+        );
+        ids.into_iter().map(K::from).collect()
     }
 
     /// How many objects are live.
@@ -390,6 +535,8 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
 mod tests {
     use super::*;
     use callorder_trace::ProtocolId;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn dense_and_sparse_ids_live_end_and_are_remembered() {
@@ -409,6 +556,243 @@ mod tests {
         let mut live: Vec<_> = t.iter().map(|(k, v)| (k.0, *v)).collect();
         live.sort_unstable();
         assert_eq!(live, vec![(9, 1), (10, 2)]);
+    }
+
+    /// What a table must say of an id, kept the plain way.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Known {
+        Live(u32),
+        Ended,
+        Parked(u32),
+    }
+
+    fn said(t: &Table<ProtocolId, u32>, id: u64) -> Option<Known> {
+        let p = ProtocolId(id);
+        let answer = match t.parked(p) {
+            Some(tag) => Some(Known::Parked(tag)),
+            None => match t.get(p) {
+                Some(&v) => Some(Known::Live(v)),
+                None if t.is_ended(p) => Some(Known::Ended),
+                None => None,
+            },
+        };
+        // The other ways of asking agree.
+        assert_eq!(
+            t.is_live(p),
+            matches!(answer, Some(Known::Live(_))),
+            "is_live {id}"
+        );
+        assert_eq!(
+            t.is_live_or_ended(p),
+            matches!(answer, Some(Known::Live(_) | Known::Ended)),
+            "is_live_or_ended {id}"
+        );
+        match (t.entry_of(p), answer) {
+            (EntryKind::Live, Some(Known::Live(_)))
+            | (EntryKind::Ended, Some(Known::Ended | Known::Parked(_)))
+            | (EntryKind::Unknown, None) => {}
+            (e, a) => panic!("entry {id}: {e:?}, but {a:?}"),
+        }
+        answer
+    }
+
+    #[derive(Debug)]
+    enum EntryKind {
+        Live,
+        Ended,
+        Unknown,
+    }
+
+    impl Table<ProtocolId, u32> {
+        fn entry_of(&self, p: ProtocolId) -> EntryKind {
+            let mut copy = self.clone();
+            let kind = match copy.entry(p) {
+                Entry::Live(_) => EntryKind::Live,
+                Entry::Ended => EntryKind::Ended,
+                Entry::Unknown => EntryKind::Unknown,
+            };
+            kind
+        }
+    }
+
+    /// One step of a run of table operations: `pick` chooses among the
+    /// ids seen so far, the newest most often, as life cycles do.
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// The next id in order (or one more after a gap).
+        New {
+            gap: bool,
+        },
+        /// A far id, as a hashed name gives.
+        Far(u64),
+        /// Ends an id, or parks it with tag 0 in a run that parks (as
+        /// connectors are).
+        End(usize),
+        Forget(usize),
+        Park(usize, u32),
+        /// Makes a known id that is not live live again.
+        Again(usize),
+    }
+
+    /// Weighted so that most blocks of ids end in order and leave the
+    /// window, and each of the rarer shapes still comes up.
+    fn op() -> impl Strategy<Value = Op> {
+        let tag = prop_oneof![8 => Just(0u32), 1 => 1..3u32];
+        prop_oneof![
+            200 => Just(Op::New { gap: false }),
+            1 => Just(Op::New { gap: true }),
+            1 => any::<u64>().prop_map(|x| Op::Far(x | 1 << 40)),
+            190 => any::<usize>().prop_map(Op::End),
+            1 => any::<usize>().prop_map(Op::Forget),
+            1 => (any::<usize>(), tag).prop_map(|(k, t)| Op::Park(k, t)),
+            1 => any::<usize>().prop_map(Op::Again),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The table (window, runs below the watermark, hash map and set
+        /// beside them) says of every id what a plain map says, through
+        /// thousands of ids made and ended in about the order they come.
+        #[test]
+        fn the_table_agrees_with_a_plain_map(ops in prop::collection::vec(op(), 4_000..15_000), lag in 1usize..300, parking: bool) {
+            let mut t: Table<ProtocolId, u32> = Table::default();
+            let mut model: BTreeMap<u64, Known> = BTreeMap::new();
+            let mut seen: Vec<u64> = Vec::new();
+            // Live ids, oldest first: they end in about that order.
+            let mut live: Vec<u64> = Vec::new();
+            let mut next = 1u64;
+            let mut value = 0u32;
+            for op in ops {
+                // An id made again is among the `lag` newest; one that
+                // ends among the `lag` oldest alive.
+                let pick = |k: usize, seen: &[u64]| {
+                    let window = seen.len().min(lag);
+                    (window > 0).then(|| seen[seen.len() - 1 - k % window])
+                };
+                let oldest = |k: usize, live: &[u64]| {
+                    let window = live.len().min(lag);
+                    (window > 0).then(|| live[k % window])
+                };
+                let touched = match op {
+                    Op::New { gap } => {
+                        next += u64::from(gap);
+                        let id = next;
+                        next += 1;
+                        Some((id, true))
+                    }
+                    Op::Far(id) => Some((id, true)),
+                    Op::Again(k) => pick(k, &seen).map(|id| (id, true)),
+                    Op::End(k) | Op::Forget(k) | Op::Park(k, _) => oldest(k, &live).map(|id| (id, false)),
+                };
+                let Some((id, make)) = touched else { continue };
+                let now = model.get(&id).copied();
+                if make {
+                    if matches!(now, Some(Known::Live(_))) {
+                        continue;
+                    }
+                    value += 1;
+                    t.insert(ProtocolId(id), value);
+                    model.insert(id, Known::Live(value));
+                    live.push(id);
+                    if now.is_none() {
+                        seen.push(id);
+                    }
+                } else if let Some(Known::Live(_)) = now {
+                    live.retain(|&l| l != id);
+                    match op {
+                        Op::End(_) if !parking => {
+                            t.end(ProtocolId(id));
+                            model.insert(id, Known::Ended);
+                        }
+                        Op::Forget(_) => {
+                            t.forget(ProtocolId(id));
+                            model.remove(&id);
+                        }
+                        Op::End(_) | Op::Park(..) => {
+                            let tag = if let Op::Park(_, tag) = op { tag } else { 0 };
+                            // As the checker does with a connector the
+                            // table cannot park: it forgets it.
+                            if t.park(ProtocolId(id), tag) {
+                                model.insert(id, Known::Parked(tag));
+                            } else {
+                                t.forget(ProtocolId(id));
+                                model.remove(&id);
+                            }
+                        }
+                        _ => unreachable!(),
+                    }
+                }
+                prop_assert_eq!(said(&t, id), model.get(&id).copied(), "id {}", id);
+            }
+            for (&id, &known) in &model {
+                prop_assert_eq!(said(&t, id), Some(known), "id {}", id);
+            }
+            for id in 0..next + 10 {
+                prop_assert_eq!(said(&t, id), model.get(&id).copied(), "id {}", id);
+            }
+            let live = model.values().filter(|k| matches!(k, Known::Live(_))).count();
+            prop_assert_eq!(t.len(), live);
+            let mut listed: Vec<(u64, u32)> = t.iter().map(|(p, &v)| (p.0, v)).collect();
+            listed.sort_unstable();
+            let wanted: Vec<(u64, u32)> = model
+                .iter()
+                .filter_map(|(&id, &k)| match k { Known::Live(v) => Some((id, v)), _ => None })
+                .collect();
+            prop_assert_eq!(listed, wanted);
+            let parked: Vec<u64> = t.parked_ids().into_iter().map(|p| p.0).collect();
+            let wanted: Vec<u64> = model
+                .iter()
+                .filter(|(_, k)| matches!(k, Known::Parked(_)))
+                .map(|(&id, _)| id)
+                .collect();
+            prop_assert_eq!(parked, wanted);
+        }
+    }
+
+    #[test]
+    fn ids_ended_in_order_leave_the_window_as_one_run() {
+        let mut t: Table<ProtocolId, u8> = Table::default();
+        // Ten at a time alive, a million in all.
+        for id in 1..=1_000_000u64 {
+            t.insert(ProtocolId(id), 1);
+            if id > 10 {
+                t.end(ProtocolId(id - 10));
+            }
+        }
+        assert!(t.is_ended(ProtocolId(1)) && t.is_ended(ProtocolId(999_990)));
+        assert!(t.is_live(ProtocolId(999_991)));
+        assert!(matches!(t.entry(ProtocolId(1_000_001)), Entry::Unknown));
+        assert!(matches!(t.entry(ProtocolId(0)), Entry::Unknown));
+        // Id 0 was never seen: a run of its own, then the ended ones.
+        assert!(t.below.len() <= 2, "{} runs", t.below.len());
+        assert!(
+            t.dense.len() <= 4 * BLOCK,
+            "a window of {} ids",
+            t.dense.len()
+        );
+        assert!(t.sparse.is_empty() && t.ended.is_empty());
+    }
+
+    #[test]
+    fn a_long_lived_id_does_not_hold_the_window_back() {
+        let mut t: Table<ProtocolId, u8> = Table::default();
+        t.insert(ProtocolId(1), 9);
+        for id in 2..=100_000u64 {
+            t.insert(ProtocolId(id), 1);
+            t.end(ProtocolId(id));
+        }
+        assert_eq!(t.get(ProtocolId(1)), Some(&9));
+        assert!(
+            t.dense.len() <= 4 * BLOCK,
+            "a window of {} ids",
+            t.dense.len()
+        );
+        assert_eq!(t.sparse.len(), 1, "the live one, below the watermark");
+        t.end(ProtocolId(1));
+        assert!(t.is_ended(ProtocolId(1)));
+        assert!(t.sparse.is_empty(), "its mark is its run's");
     }
 
     #[test]

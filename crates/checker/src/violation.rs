@@ -129,6 +129,23 @@ pub enum CheckError {
         /// The limit.
         limit: usize,
     },
+    /// The trace created more distinct ids (connectors, ports and protocols)
+    /// than the limit allows (10,000,000 by default). Like a malformed file,
+    /// this says nothing about the order.
+    TooManyIds {
+        /// The seq of the event that crossed the limit.
+        seq: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A callback ran deeper inside others than the limit allows (1,000 by
+    /// default). Like a malformed file, this says nothing about the order.
+    TooDeep {
+        /// The seq of the callback.
+        seq: u64,
+        /// The limit.
+        limit: u32,
+    },
 }
 
 impl CheckError {
@@ -136,7 +153,9 @@ impl CheckError {
     pub fn violation(&self) -> Option<&Violation> {
         match self {
             CheckError::Violation(v) => Some(v),
-            CheckError::TooManyLiveObjects { .. } => None,
+            CheckError::TooManyLiveObjects { .. }
+            | CheckError::TooManyIds { .. }
+            | CheckError::TooDeep { .. } => None,
         }
     }
 
@@ -144,7 +163,9 @@ impl CheckError {
     pub fn seq(&self) -> u64 {
         match self {
             CheckError::Violation(v) => v.seq,
-            CheckError::TooManyLiveObjects { seq, .. } => *seq,
+            CheckError::TooManyLiveObjects { seq, .. }
+            | CheckError::TooManyIds { seq, .. }
+            | CheckError::TooDeep { seq, .. } => *seq,
         }
     }
 }
@@ -157,6 +178,18 @@ impl fmt::Display for CheckError {
                 write!(
                     f,
                     "seq {seq}: more than {limit} objects alive at once (the live-object limit)"
+                )
+            }
+            CheckError::TooManyIds { seq, limit } => {
+                write!(
+                    f,
+                    "seq {seq}: more than {limit} distinct ids of connectors, ports and protocols (the distinct-id limit)"
+                )
+            }
+            CheckError::TooDeep { seq, limit } => {
+                write!(
+                    f,
+                    "seq {seq}: a callback nested deeper than {limit} (the nesting-depth limit)"
                 )
             }
         }

@@ -245,7 +245,7 @@ fn check_inner<R: BufRead>(
 ) -> FileReport {
     let mut report = FileReport::new(name, options.profile);
     let mut reader = TraceReader::with_limits(input, options.limits);
-    let mut checker = Checker::new(options.profile).with_max_live(options.limits.max_live_objects);
+    let mut checker = Checker::new(options.profile).with_limits(&options.limits);
     // The offending line itself plus the context before it.
     let mut ring = Ring::new(options.context_lines + 1);
 
@@ -270,6 +270,33 @@ fn check_inner<R: BufRead>(
                                 "more than {limit} objects alive at once at seq {seq}: over the live-object limit of {limit}"
                             ),
                             kind: "too_many_live_objects",
+                        });
+                        report.context = ring.context();
+                        break;
+                    }
+                    Err(CheckError::TooDeep { seq, limit }) => {
+                        report.verdict = Verdict::Malformed;
+                        report.error = Some(ErrorReport {
+                            line: Some(reader.line_number()),
+                            column: None,
+                            message: format!(
+                                "a callback at depth {} (seq {seq}): over the nesting-depth limit of {limit}",
+                                u64::from(limit) + 1
+                            ),
+                            kind: "too_deep",
+                        });
+                        report.context = ring.context();
+                        break;
+                    }
+                    Err(CheckError::TooManyIds { seq, limit }) => {
+                        report.verdict = Verdict::Malformed;
+                        report.error = Some(ErrorReport {
+                            line: Some(reader.line_number()),
+                            column: None,
+                            message: format!(
+                                "more than {limit} distinct ids of connectors, ports and protocols at seq {seq}: over the distinct-id limit of {limit}"
+                            ),
+                            kind: "too_many_ids",
                         });
                         report.context = ring.context();
                         break;
@@ -558,6 +585,45 @@ mod tests {
         let error = report.error.unwrap();
         assert_eq!((error.line, error.kind), (Some(1), "too_many_live_objects"));
         assert!(error.message.contains("limit of 0"), "{}", error.message);
+    }
+
+    #[test]
+    fn too_many_ids_is_malformed_at_its_line() {
+        let options = CheckOptions {
+            limits: Limits {
+                max_distinct_ids: 0,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check_reader("t", LEGAL.as_bytes(), &options);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(1), "too_many_ids"));
+        assert!(
+            error.message.contains("distinct-id limit of 0"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn too_deep_is_malformed_at_its_line() {
+        let options = CheckOptions {
+            limits: Limits {
+                max_depth: 0,
+                ..Limits::default()
+            },
+            ..CheckOptions::default()
+        };
+        let report = check_reader("t", LEGAL.as_bytes(), &options);
+        assert_eq!(report.verdict, Verdict::Malformed);
+        let error = report.error.unwrap();
+        assert_eq!((error.line, error.kind), (Some(3), "too_deep"));
+        assert_eq!(
+            error.message,
+            "a callback at depth 1 (seq 3): over the nesting-depth limit of 0"
+        );
     }
 
     #[test]

@@ -173,6 +173,15 @@ struct CheckArgs {
     /// Refuse traces with more objects alive at once.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_LIVE_OBJECTS)]
     max_live_objects: usize,
+    /// Refuse lines whose `depth` (callbacks running inside one another)
+    /// is greater.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_DEPTH)]
+    max_depth: u32,
+    /// Refuse traces that create more distinct ids of connectors, ports
+    /// and protocols (numbered ids ended in order cost next to nothing;
+    /// other names about 10 bytes each).
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT_MAX_DISTINCT_IDS)]
+    max_distinct_ids: usize,
     /// A trace without `end` (a truncated recording) is malformed, not a
     /// legal prefix.
     #[arg(long)]
@@ -289,6 +298,8 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
         limits: Limits {
             max_line_bytes: args.max_line_bytes,
             max_live_objects: args.max_live_objects,
+            max_depth: args.max_depth,
+            max_distinct_ids: args.max_distinct_ids,
         },
         // Only a violation or warnings cost a second pass; both formats
         // then show ids by name.

@@ -259,6 +259,65 @@ fn too_many_live_objects_is_refused_naming_the_limit_and_line() {
 }
 
 #[test]
+fn the_depth_and_distinct_id_limits_are_flags() {
+    // LEGAL nests start_factory at depth 1, and makes a port, a connector
+    // and protocols.
+    let text = fs::read_to_string(fixture(LEGAL)).unwrap();
+    let deep_line = text
+        .lines()
+        .position(|l| l.contains("\"depth\":1"))
+        .unwrap() as u64
+        + 1;
+    let output = callorder(&[
+        "check",
+        "--format",
+        "json",
+        "--max-depth",
+        "0",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 2);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "too_deep", "{error}");
+    assert_eq!(error["line"], deep_line, "{error}");
+    assert_eq!(
+        error["message"],
+        "a callback at depth 1 (seq 3): over the nesting-depth limit of 0"
+    );
+
+    let output = callorder(&[
+        "check",
+        "--format",
+        "json",
+        "--max-distinct-ids",
+        "1",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 2);
+    let error = &json_lines(&output)[0]["error"];
+    assert_eq!(error["kind"], "too_many_ids", "{error}");
+    assert!(error["line"].is_u64(), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("distinct-id limit of 1"),
+        "{error}"
+    );
+
+    // The defaults admit the file.
+    let output = callorder(&[
+        "check",
+        "--max-depth",
+        "1",
+        "--max-distinct-ids",
+        "10000000",
+        &fixture(LEGAL),
+    ]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+}
+
+#[test]
 fn human_output_names_the_rule_and_shows_the_offending_line() {
     let output = callorder(&["check", &fixture(ILLEGAL)]);
     assert_eq!(code(&output), 1);

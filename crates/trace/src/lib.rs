@@ -36,7 +36,9 @@ mod write;
 pub use caller::{Caller, UnknownCaller};
 pub use data::Data;
 pub use event::{Category, Event, EventKind, IdKind, Step, UnknownEvent};
-pub use id::{name_hash, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
+pub use id::{
+    name_hash, numbered_id, ConnectorId, FactoryId, Holder, PortId, ProtocolId, HASHED_ID_BIT,
+};
 pub use read::{Limits, ReadError, ReadErrorKind, TraceReader};
 pub use reason::{Reason, UnknownReason};
 pub use record::Record;

@@ -17,7 +17,7 @@ use serde::de::{
 use crate::caller::Caller;
 use crate::data::{self, Data};
 use crate::event::{Event, EventKind, Step};
-use crate::id::{name_hash, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
+use crate::id::{name_hash, numbered_id, ConnectorId, FactoryId, Holder, PortId, ProtocolId};
 use crate::reason::Reason;
 use crate::record::Record;
 use crate::scope::Scope;
@@ -41,6 +41,18 @@ pub struct Limits {
     /// once. Default 1,000,000. The reader does not enforce it, since it does
     /// not track lifetimes; the checker does.
     pub max_live_objects: usize,
+    /// The deepest `depth` a callback may run at, inside others that run
+    /// (each a frame the checker keeps). Default 1,000 (Python's own
+    /// recursion limit keeps Twisted far below it). The reader does not
+    /// enforce it, since a deeper `depth` than the running callbacks allow
+    /// is a violation of the order (T-DEPTH), not of the format; the
+    /// checker does.
+    pub max_depth: u32,
+    /// The most distinct ids a trace may create: connectors, ports and
+    /// protocols (each is remembered after its object ends, so that a late
+    /// event can be told from an unknown id), and factories that leave idle
+    /// connectors behind. Default 10,000,000. The checker enforces it.
+    pub max_distinct_ids: usize,
 }
 
 impl Limits {
@@ -48,6 +60,10 @@ impl Limits {
     pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
     /// The default of [`Limits::max_live_objects`].
     pub const DEFAULT_MAX_LIVE_OBJECTS: usize = 1_000_000;
+    /// The default of [`Limits::max_depth`].
+    pub const DEFAULT_MAX_DEPTH: u32 = 1_000;
+    /// The default of [`Limits::max_distinct_ids`].
+    pub const DEFAULT_MAX_DISTINCT_IDS: usize = 10_000_000;
 }
 
 impl Default for Limits {
@@ -55,6 +71,8 @@ impl Default for Limits {
         Limits {
             max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
             max_live_objects: Self::DEFAULT_MAX_LIVE_OBJECTS,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_distinct_ids: Self::DEFAULT_MAX_DISTINCT_IDS,
         }
     }
 }
@@ -84,6 +102,7 @@ pub enum ReadErrorKind {
     Sequence,
     /// The line is longer than [`Limits::max_line_bytes`].
     LineTooLong,
+
     /// A blank line (only the file's last newline may end an empty line).
     BlankLine,
     /// The line ends inside its JSON object: the last line was cut short, or
@@ -168,6 +187,8 @@ pub struct TraceReader<R: BufRead> {
     line_number: u64,
     last_t: Option<f64>,
     done: bool,
+    /// Ids are read as [`numbered_id`]s rather than bare hashes.
+    numbered: bool,
 }
 
 impl<R: BufRead> TraceReader<R> {
@@ -200,7 +221,33 @@ impl<R: BufRead> TraceReader<R> {
             line_number: 0,
             last_t: None,
             done: false,
+            numbered: false,
         }
+    }
+
+    /// Reads ids as numbered: a name that is its kind's prefix and a plain
+    /// decimal number (`"p17"`) is that number, any other name its hash
+    /// with [`HASHED_ID_BIT`](crate::HASHED_ID_BIT) set ([`numbered_id`]).
+    /// Without it every id is its bare [`name_hash`].
+    ///
+    /// Checking is the same either way; numbered ids handed out in order,
+    /// as Twisted's recorder and callorder's reactors do, let the checker
+    /// keep the ids of ended objects as ranges, so that its memory follows
+    /// the live objects rather than every id ever seen.
+    ///
+    /// ```
+    /// use callorder_trace::{Event, ProtocolId, TraceReader};
+    /// let line = "{\"seq\":1,\"event\":\"connection_made\",\"protocol\":\"p17\"}\n";
+    /// let record = TraceReader::new(line.as_bytes()).numbered_ids().next().unwrap()?;
+    /// assert_eq!(record.step.event, Event::ConnectionMade { protocol: ProtocolId(17) });
+    /// let record = TraceReader::new(line.as_bytes()).next().unwrap()?;
+    /// assert_eq!(record.step.event, Event::ConnectionMade { protocol: ProtocolId::from_name("p17") });
+    /// # Ok::<(), callorder_trace::ReadError>(())
+    /// ```
+    #[must_use]
+    pub fn numbered_ids(mut self) -> Self {
+        self.numbered = true;
+        self
     }
 
     /// Names the file in errors.
@@ -348,7 +395,8 @@ impl<R: BufRead> TraceReader<R> {
             Some(_) => {}
         }
 
-        let raw = parse_line(text).map_err(|(e, key)| self.json_error(&e, key, has_newline))?;
+        let raw = parse_line(text, self.numbered)
+            .map_err(|(e, key)| self.json_error(&e, key, has_newline))?;
         self.record(raw).map(Some)
     }
 
@@ -379,6 +427,7 @@ impl<R: BufRead> TraceReader<R> {
                 return Err(self.field_error(ReadErrorKind::Field, Key::Depth, message));
             }
         };
+
         let event = self.event(kind, &raw)?;
         let RareFields { data, site } = raw.rare.map(|rare| *rare).unwrap_or_default();
         let data = self.data(event, data, raw.data_cut)?;
@@ -884,10 +933,13 @@ struct RareFields {
 
 /// Parses one line. On failure, also says which known field was being read,
 /// so that the error can name it.
-fn parse_line(text: &str) -> Result<RawLine, (serde_json::Error, Option<Key>)> {
+fn parse_line(text: &str, numbered: bool) -> Result<RawLine, (serde_json::Error, Option<Key>)> {
     let mut key = None;
     let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = de.deserialize_map(LineVisitor { key: &mut key });
+    let parsed = de.deserialize_map(LineVisitor {
+        key: &mut key,
+        numbered,
+    });
     match parsed.and_then(|raw| de.end().map(|()| raw)) {
         Ok(raw) => Ok(raw),
         Err(e) => Err((e, key)),
@@ -897,6 +949,8 @@ fn parse_line(text: &str) -> Result<RawLine, (serde_json::Error, Option<Key>)> {
 struct LineVisitor<'k> {
     /// The known field whose value is being read, if any.
     key: &'k mut Option<Key>,
+    /// Ids are read as [`numbered_id`]s.
+    numbered: bool,
 }
 
 impl<'de> Visitor<'de> for LineVisitor<'_> {
@@ -913,6 +967,19 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
             map.next_value::<Option<T>>()
         }
 
+        // An id field's value: its hash, or its numbered id.
+        fn id<'de, const PREFIX: u8, A: MapAccess<'de>>(
+            map: &mut A,
+            numbered: bool,
+        ) -> Result<Option<u64>, A::Error> {
+            if numbered {
+                Ok(value::<NumberedName<PREFIX>, _>(map)?.map(|v| v.0))
+            } else {
+                Ok(value::<Name, _>(map)?.map(|v| v.0))
+            }
+        }
+
+        let numbered = self.numbered;
         let mut raw = RawLine::default();
         let mut seen = 0u32;
         loop {
@@ -935,12 +1002,20 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
                 Key::T => raw.t = value::<Num, _>(&mut map)?.map(|v| v.0),
                 Key::Depth => raw.depth = value::<UInt, _>(&mut map)?.map(|v| v.0),
                 Key::Within => raw.within = value::<UInt, _>(&mut map)?.map(|v| v.0),
-                Key::Factory => raw.factory = value::<Name, _>(&mut map)?.map(|v| v.0),
-                Key::Connector => raw.connector = value::<Name, _>(&mut map)?.map(|v| v.0),
-                Key::Port => raw.port = value::<Name, _>(&mut map)?.map(|v| v.0),
+                Key::Factory => {
+                    raw.factory = id::<{ FactoryId::PREFIX.as_bytes()[0] }, _>(&mut map, numbered)?
+                }
+                Key::Connector => {
+                    raw.connector =
+                        id::<{ ConnectorId::PREFIX.as_bytes()[0] }, _>(&mut map, numbered)?
+                }
+                Key::Port => {
+                    raw.port = id::<{ PortId::PREFIX.as_bytes()[0] }, _>(&mut map, numbered)?
+                }
                 Key::Protocol => {
                     raw.protocol_given = true;
-                    raw.protocol = value::<Name, _>(&mut map)?.map(|v| v.0);
+                    raw.protocol =
+                        id::<{ ProtocolId::PREFIX.as_bytes()[0] }, _>(&mut map, numbered)?;
                 }
                 Key::Addr => raw.addr = value::<String, _>(&mut map)?,
                 Key::Reason => raw.reason = value::<ReasonName, _>(&mut map)?.map(|v| v.0),
@@ -1097,6 +1172,25 @@ value_type! {
     Name(u64), deserialize_str, "an id (a string)";
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
         Ok(Name(name_hash(v)))
+    }
+}
+
+/// An id read as numbered: [`numbered_id`] with the kind's prefix.
+struct NumberedName<const PREFIX: u8>(u64);
+
+impl<'de, const PREFIX: u8> Deserialize<'de> for NumberedName<PREFIX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const P: u8>;
+        impl<const P: u8> Visitor<'_> for V<P> {
+            type Value = NumberedName<P>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an id (a string)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberedName<P>, E> {
+                Ok(NumberedName(numbered_id(P, v)))
+            }
+        }
+        d.deserialize_str(V::<PREFIX>)
     }
 }
 

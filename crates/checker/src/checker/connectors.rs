@@ -42,6 +42,7 @@ impl Checker {
         }
         self.connectors
             .insert(c, ConnectorState::new(factory, step.seq));
+        self.new_id();
         self.set_source(
             parent,
             Source::new(EventKind::ConnectTcp, Some(c), None, None, true),

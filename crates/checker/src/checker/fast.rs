@@ -333,11 +333,11 @@ impl Checker {
         Ok(())
     }
 
-    /// Whether this event creates an object past the live limit: the
-    /// general path reports it.
+    /// Whether this event creates an object past the live limit, or an id
+    /// past the distinct-id limit: the general path reports it.
     #[inline(always)]
-    fn at_live_limit(&self) -> bool {
-        self.live_objects() >= self.max_live
+    fn at_limits(&self) -> bool {
+        self.live_objects() >= self.max_live || self.ids_left == 0
     }
 
     #[inline(never)]
@@ -346,13 +346,14 @@ impl Checker {
         // general path, which revives or refuses it.
         if !self.connectors.can_insert_dense(c)
             || !self.idle_connectors.is_empty()
-            || self.at_live_limit()
+            || self.at_limits()
         {
             return self.general_step(step);
         }
         self.stack.clear();
         self.connectors
             .insert_dense(c, ConnectorState::new(factory, step.seq));
+        self.ids_left -= 1;
         // An action: no frame.
         self.record(step, Transition::ConnectTcp, 0)
     }
@@ -408,7 +409,7 @@ impl Checker {
         c: ConnectorId,
         p: ProtocolId,
     ) -> Verdict {
-        if !self.protocols.can_insert_dense(p) || self.at_live_limit() {
+        if !self.protocols.can_insert_dense(p) || self.at_limits() {
             return self.general_step(step);
         }
         match self.connectors.get_dense_mut(c) {
@@ -426,6 +427,7 @@ impl Checker {
         }
         self.protocols
             .insert_dense(p, ProtocolState::new(Holder::Connector(c), step.seq));
+        self.ids_left -= 1;
         self.taken(step, Transition::BuildForConnector, ConnectorId(0))
     }
 
@@ -441,11 +443,12 @@ impl Checker {
             Some(port) if port.factory == factory && port.started && !port.stopping => {}
             _ => return self.general_step(step),
         }
-        if !self.protocols.can_insert_dense(p) || self.at_live_limit() {
+        if !self.protocols.can_insert_dense(p) || self.at_limits() {
             return self.general_step(step);
         }
         self.protocols
             .insert_dense(p, ProtocolState::new(Holder::Port(l), step.seq));
+        self.ids_left -= 1;
         self.taken(step, Transition::BuildForPort, ConnectorId(0))
     }
 
@@ -689,6 +692,10 @@ mod tests {
         let Checker {
             profile,
             max_live,
+            max_ids,
+            ids_left,
+            over_ids,
+            max_depth,
             factories,
             connectors,
             ports,
@@ -712,6 +719,8 @@ mod tests {
         vec![
             ("profile", format!("{profile:?}")),
             ("max_live", format!("{max_live}")),
+            ("ids", format!("{max_ids} {ids_left} {over_ids}")),
+            ("max_depth", format!("{max_depth}")),
             ("factories", format!("{factories:?}")),
             ("connectors", format!("{connectors:?}")),
             ("ports", format!("{ports:?}")),

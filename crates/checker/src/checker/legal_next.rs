@@ -18,6 +18,10 @@ impl Checker {
         let mut probe = Checker {
             profile: self.profile,
             max_live: self.max_live,
+            max_ids: self.max_ids,
+            ids_left: self.ids_left,
+            over_ids: self.over_ids,
+            max_depth: self.max_depth,
             factories: self.factories.clone(),
             connectors: self.connectors.clone(),
             ports: self.ports.clone(),
@@ -48,6 +52,10 @@ impl Checker {
     fn reset_probe(&self, probe: &mut Checker) {
         probe.profile = self.profile;
         probe.max_live = self.max_live;
+        probe.max_ids = self.max_ids;
+        probe.ids_left = self.ids_left;
+        probe.over_ids = self.over_ids;
+        probe.max_depth = self.max_depth;
         probe.factories.clone_from(&self.factories);
         probe.connectors.clone_from(&self.connectors);
         probe.ports.clone_from(&self.ports);

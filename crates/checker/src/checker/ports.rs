@@ -42,6 +42,7 @@ impl Checker {
                 born: step.seq,
             },
         );
+        self.new_id();
         self.set_source(
             parent,
             Source::new(EventKind::ListenTcp, None, Some(l), None, true),

@@ -118,6 +118,7 @@ impl Checker {
             ));
         }
         self.protocols.insert(p, ProtocolState::new(holder, seq));
+        self.new_id();
         Ok(())
     }
 

@@ -91,7 +91,8 @@ impl State {
                 match self.checker.step(step) {
                     Ok(()) => {}
                     Err(CheckError::Violation(v)) => self.violation = Some(*v),
-                    Err(e @ CheckError::TooManyLiveObjects { .. }) => {
+                    // Over a limit: live objects, distinct ids or depth.
+                    Err(e) => {
                         self.errors.push(ImplError {
                             kind: ImplErrorKind::Action,
                             seq: e.seq(),
