@@ -166,10 +166,9 @@ impl MockReactor {
                                         s.joins[j].client = Some(p);
                                     }
                                     s.new_conn(r.seq, p, Holder::Connector(c), obj, peer, None);
-                                    if s.client_conns.len() < attempt {
-                                        s.client_conns.resize(attempt, None);
+                                    if let Some(slot) = s.client_conns.get_mut(attempt - 1) {
+                                        *slot = Some(p);
                                     }
-                                    s.client_conns[attempt - 1] = Some(p);
                                     s.apply_pending(Conn::Client(attempt), p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
                                         cs.phase = Phase::Connected(Some(p));
@@ -331,6 +330,7 @@ impl MockReactor {
                         if let Some(cs) = s.connectors.get_mut(&c) {
                             cs.holds = false;
                         }
+                        s.connector_ended(c);
                     }
                     Holder::Port(l) => {
                         if let Some(ps) = s.ports.get_mut(&l) {
@@ -361,7 +361,9 @@ impl MockReactor {
         // let go now: memory follows live connections. It is dropped outside
         // the state's borrow, since its Drop may act on the reactor.
         let released = match r.call {
-            Call::ConnectionLost(p, _) | Call::StopProducing(p) => s.release_protocol(p),
+            Call::ConnectionLost(p, _) | Call::StopProducing(p) => {
+                s.release_protocol(p).inspect(|_| s.conn_ended(p))
+            }
             _ => None,
         };
         if s.released_factories.is_empty() {

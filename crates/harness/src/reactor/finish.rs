@@ -62,10 +62,10 @@ impl MockReactor {
             conns,
             ..
         } = &mut *s;
-        let clients = (client_conns.iter().enumerate())
-            .filter_map(|(i, p)| Some((Conn::Client(i + 1), p.as_ref()?)));
-        let servers = (server_conns.iter().enumerate())
-            .filter_map(|(i, p)| Some((Conn::Server(i + 1), p.as_ref()?)));
+        let clients =
+            (client_conns.iter()).filter_map(|(n, p)| Some((Conn::Client(n), p.as_ref()?)));
+        let servers =
+            (server_conns.iter()).filter_map(|(n, p)| Some((Conn::Server(n), p.as_ref()?)));
         for (conn, p) in clients.chain(servers) {
             if let Some(c) = conns.get_mut(p) {
                 connections.push(ConnStats {

@@ -217,10 +217,8 @@ impl ReactorOps for Ops {
     fn connector_token(&self, c: ConnectorId) -> Option<Rc<dyn std::any::Any>> {
         // A query, not an action: it does not settle the set-up's deliveries.
         let inner = self.inner.upgrade()?;
-        let s = inner.state.borrow();
-        let f = s.connectors.get(&c)?.factory;
-        let token: Rc<dyn std::any::Any> = s.factories.get(&f)?.handles.clone();
-        Some(token)
+        let mut s = inner.state.borrow_mut();
+        s.connector_token(c)
     }
 
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
@@ -326,6 +324,7 @@ impl ReactorOps for Ops {
                     cancelled: false,
                     attempt: 0,
                     retried: false,
+                    token: Weak::new(),
                 },
             );
             s.emit(Emission {

@@ -206,6 +206,7 @@ impl State {
     /// started_connecting returned: the attempt is out in the world.
     pub(super) fn attempt_started(&mut self, c: ConnectorId) {
         self.attempts.push(c);
+        self.client_conns.push(None);
         let attempt = self.attempts.len();
         let cs = self.connectors.get_mut(&c).expect("known connector");
         cs.attempt = attempt;
@@ -289,6 +290,14 @@ impl State {
         peer_addr: Option<Address>,
     ) {
         let half_closeable = obj.borrow().half_closeable();
+        // As the script names it: a client by its connector's attempt, a
+        // server by its arrival, numbered once its build returns.
+        let conn = match holder {
+            Holder::Connector(c) => {
+                Conn::Client(self.connectors.get(&c).map_or(0, |cs| cs.attempt))
+            }
+            Holder::Port(_) => Conn::Server(self.server_conns.len() + 1),
+        };
         if let Peer::Wire(w) = peer {
             self.wires.insert(w, p);
         }
@@ -303,6 +312,7 @@ impl State {
         self.conns.insert(
             p,
             ConnSt {
+                conn,
                 holder,
                 protocol: Some(obj),
                 peer,
