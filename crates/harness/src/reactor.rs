@@ -17,7 +17,9 @@
 //! written (`State::feed` in `world`). The source of events is the
 //! script: `io` holds the world's ready I/O and the timers, `world`
 //! what each world event does, `reach` whether each step reaches what it
-//! names, and `budget` bounds a step's work. In a live run (`live`, the
+//! names, and `budget` bounds a step's work. `dense` and `numbered` are the
+//! tables, by id and by the script's numbers, and `ended` what a long run
+//! lets go of. In a live run (`live`, the
 //! seam `crate::live` describes) a backend's sockets are the source
 //! instead, on the runtime's clock. `tasks` holds the futures the reactor
 //! itself polls (the stream adapter's), at the top level, in both.
@@ -381,8 +383,10 @@ impl MockReactor {
     ///
     /// A connection still open, or an attempt still waiting for the world,
     /// holds the numbered tables open behind it (a few bytes per attempt
-    /// made since); connections joined to a port of the same reactor keep a
-    /// small record each.
+    /// made since). Not let go yet: the small record each connection joined
+    /// to a port of the same reactor keeps (about 100 bytes), and the
+    /// reactor's record of each factory the implementation makes during the
+    /// run (a factory per connection).
     ///
     /// ```
     /// use callorder::{Conn, MockReactor, Outcome, Script};
