@@ -36,6 +36,12 @@ enum Retry {
     /// `stop_connecting` inside every `started_connecting`, and `connect`
     /// inside the `client_connection_failed(user_cancelled)` that follows.
     StopConnectingLoop,
+    /// `disconnect` inside every `started_connecting` (as stop_connecting,
+    /// while connecting: C8), and `connect` inside the failure that follows.
+    DisconnectLoop,
+    /// `connect` from a zero-delay timer that every
+    /// `client_connection_failed` schedules.
+    LaterOnFailed,
 }
 
 struct Stormy {
@@ -79,14 +85,25 @@ impl Factory for ClosesAll {
 #[async_trait(?Send)]
 impl ClientFactory for Stormy {
     async fn started_connecting(&self, c: &Connector) -> CallbackResult {
-        if self.retry == Retry::StopConnectingLoop {
-            c.stop_connecting()?;
+        match self.retry {
+            Retry::StopConnectingLoop => c.stop_connecting()?,
+            Retry::DisconnectLoop => c.disconnect()?,
+            _ => {}
         }
         Ok(())
     }
     async fn client_connection_failed(&self, c: &Connector, _: Reason) -> CallbackResult {
-        if matches!(self.retry, Retry::OnFailed | Retry::StopConnectingLoop) {
+        if matches!(
+            self.retry,
+            Retry::OnFailed | Retry::StopConnectingLoop | Retry::DisconnectLoop
+        ) {
             c.connect()?;
+        }
+        if self.retry == Retry::LaterOnFailed {
+            let c = c.clone();
+            c.reactor().call_later(Duration::ZERO, move || {
+                let _ = c.connect();
+            });
         }
         Ok(())
     }
@@ -177,6 +194,46 @@ fn a_stop_connecting_loop_is_stopped_naming_the_callbacks() {
         }),
         "{message}"
     );
+}
+
+#[test]
+fn a_disconnect_loop_is_stopped_naming_the_callbacks() {
+    let run = storm(Retry::DisconnectLoop, None, false);
+    let message = busy(&run);
+    let halves = [
+        (
+            "connect of c1, made in client_connection_failed of c1 (",
+            "disconnect of c1",
+        ),
+        (
+            "disconnect of c1, made in started_connecting of c1 (",
+            "connect of c1",
+        ),
+    ];
+    assert!(
+        halves.iter().any(|(busiest, other)| {
+            message.contains(&format!("; the busiest action: {busiest}")) && message.contains(other)
+        }),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_connect_from_a_zero_delay_timer_after_every_failure_is_stopped_naming_the_timer() {
+    let run = storm(Retry::LaterOnFailed, Some(Duration::ZERO), false);
+    let message = busy(&run);
+    assert!(
+        message.contains(
+            "; the busiest action: connect of c1, made at the top level (a call_later timer or \
+             the set-up) ("
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("client_connection_failed of c1"),
+        "{message}"
+    );
+    assert!(message.contains("timers ran in this step"), "{message}");
 }
 
 /// A server factory that listens again whenever it stops, and stops the
