@@ -794,3 +794,171 @@ fn under_the_twisted_profile_a_stop_producing_that_raises_leaves_warnings_not_a_
         "{owed:?}"
     );
 }
+
+/// A protocol whose other code, not a callback, panics: `half_closeable`,
+/// or its `Drop`.
+struct Brittle {
+    half_closeable_panics: bool,
+    drop_panics: bool,
+}
+
+#[async_trait(?Send)]
+impl Protocol for Brittle {
+    async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+        Ok(())
+    }
+    fn half_closeable(&self) -> bool {
+        if self.half_closeable_panics {
+            panic!("half_closeable panicked on purpose");
+        }
+        true
+    }
+}
+
+impl Drop for Brittle {
+    fn drop(&mut self) {
+        if self.drop_panics && !std::thread::panicking() {
+            panic!("drop panicked on purpose");
+        }
+    }
+}
+
+struct BrittleFactory {
+    half_closeable_panics: bool,
+    drop_panics: bool,
+    /// Whether the factory's own Drop panics.
+    factory_drop_panics: bool,
+}
+
+#[async_trait(?Send)]
+impl Factory for BrittleFactory {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Brittle {
+            half_closeable_panics: self.half_closeable_panics,
+            drop_panics: self.drop_panics,
+        })))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for BrittleFactory {}
+
+impl Drop for BrittleFactory {
+    fn drop(&mut self) {
+        if self.factory_drop_panics && !std::thread::panicking() {
+            panic!("the factory's drop panicked on purpose");
+        }
+    }
+}
+
+fn brittle_run(half_closeable_panics: bool, drop_panics: bool, factory_drop_panics: bool) -> Run {
+    let script = bystander_world(
+        Script::new()
+            .resolve(2, Outcome::Accept)
+            .half_close(Conn::Client(2)),
+    )
+    .shutdown();
+    MockReactor::new().run(script, |r| {
+        r.connect_tcp(BYSTANDER, Arc::new(Bystander), None);
+        let brittle = BrittleFactory {
+            half_closeable_panics,
+            drop_panics,
+            factory_drop_panics,
+        };
+        r.connect_tcp(VICTIM_CLIENT, Arc::new(brittle), None);
+    })
+}
+
+fn errors(run: &Run) -> Vec<String> {
+    run.errors.iter().map(|e| e.to_string()).collect()
+}
+
+fn bystander_lived(run: &Run) -> bool {
+    let life: Vec<String> = events_of_factory(run, factory_at(run, BYSTANDER))
+        .iter()
+        .map(|r| describe(r))
+        .collect();
+    life.len() == BYSTANDER_LIFE.len() + 1 && life.iter().zip(BYSTANDER_LIFE).all(|(a, b)| a == b)
+}
+
+#[test]
+fn a_half_closeable_that_panics_is_reported_and_the_protocol_taken_as_not_half_closeable() {
+    let run = brittle_run(true, false, false);
+    let build = run
+        .events_of_kind(EventKind::BuildProtocol)
+        .find(|r| r.step.event.factory() == Some(factory_at(&run, VICTIM_CLIENT)))
+        .map(|r| r.step.seq)
+        .expect("the victim's build");
+    assert_eq!(
+        errors(&run),
+        [format!(
+            "seq {build}: build_protocol panicked: the half_closeable of the protocol it built \
+             panicked: half_closeable panicked on purpose"
+        )]
+    );
+    // The peer's half-close ends a connection that is not half-closeable.
+    let victim: Vec<String> = events_of_factory(&run, factory_at(&run, VICTIM_CLIENT))
+        .iter()
+        .map(|r| describe(r))
+        .collect();
+    assert!(
+        victim.contains(&"connection_lost(connection_done)".to_owned()),
+        "{victim:?}"
+    );
+    assert!(bystander_lived(&run), "{}", run.trace_jsonl());
+    assert_eq!(
+        run.trace.last().map(|r| r.step.event.kind()),
+        Some(EventKind::End)
+    );
+}
+
+#[test]
+fn a_protocol_whose_drop_panics_is_reported_and_the_run_goes_on() {
+    let run = brittle_run(false, true, false);
+    let lost = run
+        .events_of_kind(EventKind::ConnectionLost)
+        .next()
+        .map(|r| r.step.seq)
+        .expect("the victim's connection_lost");
+    let [error] = &run.errors[..] else {
+        panic!("one error: {:?}", errors(&run));
+    };
+    assert_eq!(error.kind, ImplErrorKind::Panicked);
+    assert_eq!(
+        error.message,
+        "the drop of protocol p1 panicked: drop panicked on purpose"
+    );
+    // Dropped once its connection ended, as the reactor lets go of it.
+    assert!(error.seq >= lost, "{error}");
+    assert_eq!(
+        error.to_string(),
+        format!("after seq {}: {}", error.seq, error.message)
+    );
+    assert!(bystander_lived(&run), "{}", run.trace_jsonl());
+    assert_eq!(
+        run.trace.last().map(|r| r.step.event.kind()),
+        Some(EventKind::End)
+    );
+}
+
+#[test]
+fn a_factory_whose_drop_panics_when_the_reactor_lets_go_is_reported_and_the_run_goes_on() {
+    let run = brittle_run(false, false, true);
+    let message = errors(&run);
+    assert_eq!(message.len(), 1, "{message:?}");
+    assert!(
+        message[0].ends_with(
+            ": the drop of a factory the reactor let go of panicked: the factory's drop panicked \
+             on purpose"
+        ),
+        "{message:?}"
+    );
+    assert!(bystander_lived(&run), "{}", run.trace_jsonl());
+    assert_eq!(
+        run.trace.last().map(|r| r.step.event.kind()),
+        Some(EventKind::End)
+    );
+}

@@ -362,10 +362,13 @@ impl MockReactor {
         // the state's borrow, since its Drop may act on the reactor.
         let released = match r.call {
             Call::ConnectionLost(p, _) | Call::StopProducing(p) => {
-                s.release_protocol(p).inspect(|_| s.conn_ended(p))
+                s.release_protocol(p).map(|obj| (p, obj))
             }
             _ => None,
         };
+        if let Some((p, _)) = &released {
+            s.conn_ended(*p);
+        }
         if s.released_factories.is_empty() {
             drop(s);
         } else {
@@ -373,10 +376,13 @@ impl MockReactor {
             drop(s);
             self.drop_released(factories);
         }
-        if let Some(protocol) = released {
+        if let Some((p, protocol)) = released {
             let meter = self.inner.state.borrow().heap.clone();
             let started = meter.start();
-            drop(protocol);
+            self.drop_guarded(
+                || format!("protocol {}{}", ProtocolId::PREFIX, p.0),
+                protocol,
+            );
             meter.stop(started);
         }
     }

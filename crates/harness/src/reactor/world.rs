@@ -289,7 +289,24 @@ impl State {
         peer: Peer,
         peer_addr: Option<Address>,
     ) {
-        let half_closeable = obj.borrow().half_closeable();
+        // The implementation's code, though not a callback: a panic in it is
+        // its error, and the protocol is taken as not half-closeable.
+        let half_closeable = match catch_unwind(AssertUnwindSafe(|| obj.borrow().half_closeable()))
+        {
+            Ok(answer) => answer,
+            Err(panic) => {
+                self.errors.push(ImplError {
+                    kind: ImplErrorKind::Panicked,
+                    seq: built_at,
+                    event: Some(EventKind::BuildProtocol),
+                    message: format!(
+                        "the half_closeable of the protocol it built panicked: {}",
+                        panic_message(panic)
+                    ),
+                });
+                false
+            }
+        };
         // As the script names it: a client by its connector's attempt, a
         // server by its arrival, numbered once its build returns.
         let conn = match holder {
