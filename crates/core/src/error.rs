@@ -75,6 +75,11 @@ pub enum ActionError {
     NotListening,
     /// `listen_tcp` on an address already in use (`CannotListenError`).
     AddressInUse,
+    /// The handle outlived its reactor: the run it belongs to is over, and
+    /// nothing it does can reach the world any more (Twisted's stopped
+    /// reactor would accept the call and never run what it schedules). Not
+    /// a bug.
+    ReactorGone,
 }
 
 impl ActionError {
@@ -98,6 +103,7 @@ impl fmt::Display for ActionError {
             ActionError::ConnectionGone => "the connection is gone",
             ActionError::NotListening => "the port is not listening",
             ActionError::AddressInUse => "the address is already in use",
+            ActionError::ReactorGone => "the reactor of this handle has ended: its run is over",
         })
     }
 }

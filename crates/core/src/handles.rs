@@ -134,6 +134,11 @@ pub trait ReactorOps {
 }
 
 /// The reactor, as seen from inside any callback.
+///
+/// Kept past the end of its run, it answers without acting: `connect_tcp`
+/// gives a connector numbered 0 whose actions answer `Err(ReactorGone)`,
+/// `listen_tcp` answers `Err(ReactorGone)`, a `call_later` never runs (its
+/// `cancel` says it was not pending), `now` is zero and `random_u64` 0.
 #[derive(Clone)]
 pub struct Reactor {
     ops: Rc<dyn ReactorOps>,
@@ -215,6 +220,24 @@ impl TimerHandle {
 }
 
 /// A connection's transport, as its protocol sees it.
+///
+/// # After the end
+///
+/// A transport may be kept past its connection's `connection_lost`, and
+/// past the end of the run. Acting through it then changes nothing and
+/// never panics; callorder's reactors answer:
+///
+/// | method | after `connection_lost` | after the run is over |
+/// |---|---|---|
+/// | `write`, `lose_connection`, `lose_write_connection`, `abort_connection`, `unregister_producer`, `pause_reading`, `resume_reading` | `Err(ConnectionGone)` | `Err(ReactorGone)` |
+/// | `register_producer` | `Err(ConnectionGone)` once the protocol is let go (Twisted calls the producer's `stopProducing` at once, PR1, which the mock does while it still holds the protocol) | `Err(ReactorGone)` |
+/// | `peer`, `host` | the connection's addresses | `"?"` |
+///
+/// Twisted ignores these silently (`abstract.py`: `write` returns when
+/// the transport is not connected, P3); the mock reactor records each such
+/// action in the trace with its error, and `ConnectionGone` and
+/// `ReactorGone` are not bugs ([`ActionError::is_bug`]), so a run stays
+/// clean.
 #[derive(Clone)]
 pub struct Transport {
     id: ProtocolId,
@@ -233,7 +256,8 @@ impl Transport {
     }
 
     /// Queues bytes for the peer. After the connection is gone this is a
-    /// no-op that returns [`ActionError::ConnectionGone`].
+    /// no-op that returns [`ActionError::ConnectionGone`] (after the run,
+    /// [`ActionError::ReactorGone`]); see [After the end](Transport#after-the-end).
     pub fn write(&self, data: &[u8]) -> Result<WriteStatus, ActionError> {
         self.ops.write(self.id, data)
     }
@@ -295,6 +319,15 @@ impl Transport {
 }
 
 /// An outgoing connection request, which may connect several times.
+///
+/// # After the end
+///
+/// A connector whose attempt ended (after its outcome and `do_stop`) is
+/// disconnected, as Twisted's is: `connect` starts a new attempt,
+/// `stop_connecting` answers `Err(NotConnecting)`, `disconnect` does
+/// nothing (`Ok`), `destination` still names where it connects. After the
+/// run is over every action answers `Err(ReactorGone)` and `destination`
+/// is `"?"`.
 #[derive(Clone)]
 pub struct Connector {
     id: ConnectorId,
@@ -364,6 +397,11 @@ impl fmt::Debug for Connector {
 }
 
 /// A listening port.
+///
+/// # After the end
+///
+/// Once the port stopped (or stops), `stop_listening` answers
+/// `Err(NotListening)`; after the run is over, `Err(ReactorGone)`.
 #[derive(Clone)]
 pub struct Port {
     id: PortId,

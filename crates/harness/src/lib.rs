@@ -53,6 +53,7 @@ mod reactor;
 mod run;
 mod script;
 mod script_file;
+mod steps;
 pub mod stream;
 
 pub use bytes::Bytes;
@@ -64,3 +65,4 @@ pub use script::{is_fault_target, Conn, Outcome, Position, Script, Step, WorldEv
 pub use script_file::{
     parse_script, print_script, read_script_header, Expectation, ScriptError, ScriptFile,
 };
+pub use steps::Steps;

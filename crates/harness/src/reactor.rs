@@ -17,7 +17,9 @@
 //! written (`State::feed` in `world`). The source of events is the
 //! script: `io` holds the world's ready I/O and the timers, `world`
 //! what each world event does, `reach` whether each step reaches what it
-//! names, and `budget` bounds a step's work. In a live run (`live`, the
+//! names, and `budget` bounds a step's work. `dense` and `numbered` are the
+//! tables, by id and by the script's numbers, and `ended` what a long run
+//! lets go of. In a live run (`live`, the
 //! seam `crate::live` describes) a backend's sockets are the source
 //! instead, on the runtime's clock. `tasks` holds the futures the reactor
 //! itself polls (the stream adapter's), at the top level, in both.
@@ -50,15 +52,18 @@ use crate::live::{Backend, Stopper, WireEvent, WireId};
 use crate::run::{ConnStats, ScriptFailure};
 use crate::run::{ImplError, ImplErrorKind, Run};
 use crate::script::{Conn, Origin, Outcome, Script, Step, WorldEvent};
+use crate::steps::Steps;
 
 mod budget;
 mod completion;
 mod delivery;
 mod dense;
+mod ended;
 mod few;
 mod finish;
 mod io;
 mod live;
+mod numbered;
 mod objects;
 mod ops;
 mod reach;
@@ -74,8 +79,10 @@ pub use budget::StepBudget;
 pub(crate) use delivery::building_for;
 use delivery::*;
 use dense::Dense;
+use ended::ConnectorToken;
 use few::Few;
 use io::*;
+use numbered::Numbered;
 use objects::*;
 use reach::{ArmedFault, At, Pending};
 use recording::Recording;
@@ -173,9 +180,11 @@ impl MockReactor {
             connectors: Dense::default(),
             ports: Dense::default(),
             conns: Dense::default(),
-            attempts: Vec::new(),
-            client_conns: Vec::new(),
-            server_conns: Vec::new(),
+            attempts: Numbered::default(),
+            client_conns: Numbered::default(),
+            server_conns: Numbered::default(),
+            keep_ended: None,
+            ended_conns: VecDeque::new(),
             listeners: BTreeMap::new(),
             joins: Vec::new(),
             attempt_joins: BTreeMap::new(),
@@ -359,6 +368,51 @@ impl MockReactor {
         self
     }
 
+    /// Keeps the records of only the last `n` connections that ended, for a
+    /// long run (a soak test, a benchmark) whose memory should follow its
+    /// live objects rather than its length: an older ended connection is let
+    /// go of with its state, what its peer read and its place in the
+    /// numbered tables (one bit each is kept, whether it made a
+    /// connection), and a connector that is done with (disconnected, owed
+    /// nothing, no [`Connector`] handle of it alive) with it. Steps still
+    /// number attempts and connections as before: one naming a connection
+    /// let go fails, saying that it ended. [`Run::written`] and
+    /// [`Run::connections`] list only the connections kept (those still
+    /// open at the end, and the last `n` that ended), and an `expect` on a
+    /// connection let go fails, since what its peer read is no longer known.
+    /// By default every record is kept.
+    ///
+    /// A connection still open, or an attempt still waiting for the world,
+    /// holds the numbered tables open behind it (a few bytes per attempt
+    /// made since). Not let go yet: the small record each connection joined
+    /// to a port of the same reactor keeps (about 100 bytes), and the
+    /// reactor's record of each factory the implementation makes during the
+    /// run (a factory per connection).
+    ///
+    /// ```
+    /// use callorder::{Conn, MockReactor, Outcome, Script};
+    /// # use callorder::reference::LineClientFactory;
+    /// # use std::sync::Arc;
+    /// let script = Script::new()
+    ///     .resolve(1, Outcome::Accept)
+    ///     .close(Conn::Client(1))
+    ///     .send(Conn::Client(1), b"late")
+    ///     .shutdown();
+    /// let run = MockReactor::new().keep_ended(0).run(script, |reactor| {
+    ///     reactor.connect_tcp("example.org:80", Arc::new(LineClientFactory::new(["hi"])), None);
+    /// });
+    /// assert!(run.connections.is_empty(), "let go at its end");
+    /// assert!(run.script_failures[0].message.starts_with(
+    ///     "connection client 1 has ended: its connection_lost came before this step, and the \
+    ///      reactor let go of its record (MockReactor::keep_ended)"
+    /// ));
+    /// ```
+    #[must_use]
+    pub fn keep_ended(self, n: usize) -> Self {
+        self.inner.state.borrow_mut().keep_ended = Some(n);
+        self
+    }
+
     /// The reactor as implementations see it, for setting up a run.
     pub fn handle(&self) -> Reactor {
         Reactor::new(self.ops.clone())
@@ -375,7 +429,19 @@ impl MockReactor {
     #[track_caller]
     pub fn run(self, script: Script, setup: impl FnOnce(&Reactor)) -> Run {
         refuse_nested_runtime("run");
-        self.run_on(&MockReactor::runtime(), script, setup)
+        self.run_steps_on(&MockReactor::runtime(), script.into(), setup)
+    }
+
+    /// [`run`](MockReactor::run) with steps made as the run reaches them
+    /// ([`Steps`]), so that a script of any length runs in constant memory.
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](MockReactor::run), inside a tokio runtime.
+    #[track_caller]
+    pub fn run_steps(self, steps: Steps, setup: impl FnOnce(&Reactor)) -> Run {
+        refuse_nested_runtime("run_steps");
+        self.run_steps_on(&MockReactor::runtime(), steps, setup)
     }
 
     /// A current-thread tokio runtime with a paused clock, for
@@ -411,47 +477,62 @@ impl MockReactor {
         setup: impl FnOnce(&Reactor),
     ) -> Run {
         refuse_nested_runtime("run_on");
+        self.run_steps_on(rt, script.into(), setup)
+    }
+
+    /// [`run_steps`](MockReactor::run_steps) on a runtime from
+    /// [`runtime`](MockReactor::runtime), reused across runs.
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](MockReactor::run), inside a tokio runtime.
+    #[track_caller]
+    pub fn run_steps_on(
+        self,
+        rt: &tokio::runtime::Runtime,
+        steps: Steps,
+        setup: impl FnOnce(&Reactor),
+    ) -> Run {
+        refuse_nested_runtime("run_steps_on");
         rt.block_on(async move {
             let _current = Current::enter(&self.inner);
             self.inner.state.borrow_mut().start = Instant::now();
             self.inner.state.borrow_mut().set_now(Instant::now());
             // What the script's head sets holds for the set-up's actions too.
-            let (head, steps) = self.apply_head(script);
+            let (head, steps) = self.apply_head(steps);
             self.inner.state.borrow_mut().in_setup = true;
             setup(&self.handle());
             self.inner.state.borrow_mut().in_setup = false;
-            self.run_steps(head, steps).await
+            self.drive(head, steps).await
         })
     }
 
     /// Applies the batches at the head of the script that only set things
     /// up (read-chunk and window settings, faults), and returns how many
     /// there were and the rest.
-    fn apply_head(&self, script: Script) -> (usize, Vec<Step>) {
-        let (mut steps, origin) = script.into_parts();
-        let head = steps
-            .iter()
-            .take_while(|step| {
-                matches!(step, Step::Batch(events) if events.iter().all(|e| {
-                    matches!(
-                        e,
-                        WorldEvent::ReadChunks { .. }
-                            | WorldEvent::Window { .. }
-                            | WorldEvent::Fault { .. }
-                    )
-                }))
-            })
-            .count();
+    fn apply_head(&self, steps: Steps) -> (usize, HeadedSteps) {
+        let setting = |step: &Step| {
+            matches!(step, Step::Batch(events) if events.iter().all(|e| {
+                matches!(
+                    e,
+                    WorldEvent::ReadChunks { .. }
+                        | WorldEvent::Window { .. }
+                        | WorldEvent::Fault { .. }
+                )
+            }))
+        };
         let mut s = self.inner.state.borrow_mut();
-        s.origin = origin;
-        for (step, events) in steps.drain(..head).enumerate() {
-            if let Step::Batch(events) = events {
-                for (event, e) in events.into_iter().enumerate() {
-                    s.world(e, At { step, event });
-                }
+        s.origin = steps.origin.clone();
+        let events = steps.events;
+        let mut steps = steps.into_iter().peekable();
+        let mut head = 0;
+        while let Some(Step::Batch(events)) = steps.next_if(setting) {
+            for (event, e) in events.into_iter().enumerate() {
+                s.world(e, At { step: head, event });
             }
+            head += 1;
         }
-        (head, steps)
+        (head, HeadedSteps { steps, events })
     }
 
     /// Runs `script` inside the caller's tokio runtime, which must have a
@@ -475,24 +556,18 @@ impl MockReactor {
     /// refuses that on a clock that follows the wall.
     pub async fn run_script(self, script: Script) -> Run {
         require_paused_clock();
-        let (head, steps) = self.apply_head(script);
-        self.run_steps(head, steps).await
+        let (head, steps) = self.apply_head(script.into());
+        self.drive(head, steps).await
     }
 
     /// Runs the steps of a script whose first `head` steps were applied.
-    async fn run_steps(self, head: usize, steps: Vec<Step>) -> Run {
+    async fn drive(self, head: usize, steps: HeadedSteps) -> Run {
         let _current = Current::enter(&self.inner);
-        {
+        let HeadedSteps { steps, events } = steps;
+        if let Some(events) = events {
             // Room for the trace the script is likely to make (a few records
             // per world event), so the trace does not move as it grows;
             // pages the run never writes cost nothing.
-            let events: usize = steps
-                .iter()
-                .map(|step| match step {
-                    Step::Batch(events) => events.len(),
-                    _ => 1,
-                })
-                .sum();
             let mut s = self.inner.state.borrow_mut();
             let wanted = events.saturating_mul(4).saturating_add(64);
             let len = s.trace.len();
@@ -522,6 +597,11 @@ impl MockReactor {
                         crate::run::ScriptFailureKind::Unreached,
                         message,
                     );
+                    if events.is_none() {
+                        // Steps made as they are pulled may never end: the
+                        // first one after the end says it all.
+                        break;
+                    }
                     continue;
                 }
                 break;
@@ -561,6 +641,13 @@ impl MockReactor {
         }
         self.finish()
     }
+}
+
+/// The steps of a run after its head (the settings applied before the
+/// set-up), and how many world events they hold, when known.
+struct HeadedSteps {
+    steps: std::iter::Peekable<Box<dyn Iterator<Item = Step>>>,
+    events: Option<usize>,
 }
 
 /// `run` blocks on a runtime of its own, which tokio cannot start inside

@@ -55,7 +55,9 @@ impl fmt::Display for ImplError {
         };
         // Errors of no event that are not a timer's say what they are of:
         // a live run given up, a reactor task (the stream adapter's).
-        let named = self.kind == ImplErrorKind::Stalled || self.message.starts_with("a task ");
+        let named = self.kind == ImplErrorKind::Stalled
+            || self.message.starts_with("a task ")
+            || self.message.starts_with("the drop of ");
         if self.event.is_none() && named {
             return write!(f, "after seq {}: {}", self.seq, self.message);
         }

@@ -135,7 +135,8 @@ fn a_producer_to_a_peer_that_reads_everything_stops_at_the_byte_budget_with_a_bo
             "the run never went quiet: step 1 (resolve 1 accept) had the implementation write \
           more than 1073741824 bytes, the budget of MockReactor::step_budget; the run stopped \
           there; busiest in its last 1000 events: resume_producing of p1 (500), write of p1 \
-          (500)"
+          (500); the busiest action: write of p1, made in resume_producing of p1 (499 times in \
+          its last 1000 events)"
         ]
     );
     assert!(!run.is_clean());

@@ -151,6 +151,9 @@ impl State {
                 named.join(", ")
             ));
         }
+        if let Some(action) = self.busiest_action(from, len) {
+            message.push_str(&format!("; the busiest action: {action}"));
+        }
         if self.spent.timers > 0 {
             message.push_str(&format!("; {} timers ran in this step", self.spent.timers));
         }
@@ -160,6 +163,68 @@ impl State {
             event: None,
             message,
         });
+    }
+}
+
+impl State {
+    /// The action made most often among records `from..len`, with the
+    /// callback that made it (or the top level: a `call_later` timer, or
+    /// the set-up), counted by the kinds of both (a loop that makes a new
+    /// port each time is one loop), and named by its last occurrence: what
+    /// keeps a storm going, as `connect of c1, made in
+    /// client_connection_failed of c1 (250 times in its last 1000 events)`.
+    fn busiest_action(&self, from: usize, len: usize) -> Option<String> {
+        // The callback running at each depth, as the records go by.
+        let mut running: Vec<&Event> = Vec::new();
+        let mut counts: BTreeMap<(EventKind, Option<EventKind>), (u64, String)> = BTreeMap::new();
+        for idx in from..len {
+            let Some(r) = self.trace.get(idx) else {
+                continue;
+            };
+            let (e, depth) = (&r.step.event, r.step.depth as usize);
+            if e.kind().is_callback() {
+                running.truncate(depth);
+                running.push(e);
+                continue;
+            }
+            if !e.kind().is_action() {
+                continue;
+            }
+            let (caller, named) = match depth.checked_sub(1) {
+                None => (
+                    None,
+                    format!(
+                        "{}, made at the top level (a call_later timer or the set-up)",
+                        object_event(e)
+                    ),
+                ),
+                Some(d) => match running.get(d) {
+                    Some(caller) => (
+                        Some(caller.kind()),
+                        format!("{}, made in {}", object_event(e), object_event(caller)),
+                    ),
+                    // Its callback began before the records looked at.
+                    None => continue,
+                },
+            };
+            let entry = counts
+                .entry((e.kind(), caller))
+                .or_insert((0, String::new()));
+            entry.0 += 1;
+            entry.1 = named;
+        }
+        // Most first; the kinds' names break ties, so the message is the
+        // same run after run.
+        let name = |k: &(EventKind, Option<EventKind>)| (k.0.as_str(), k.1.map(EventKind::as_str));
+        let (_, (n, named)) = counts.into_iter().max_by(|a, b| {
+            (a.1 .0)
+                .cmp(&b.1 .0)
+                .then_with(|| name(&b.0).cmp(&name(&a.0)))
+        })?;
+        Some(format!(
+            "{named} ({n} times in its last {} events)",
+            len - from
+        ))
     }
 }
 

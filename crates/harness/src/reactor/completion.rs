@@ -166,10 +166,9 @@ impl MockReactor {
                                         s.joins[j].client = Some(p);
                                     }
                                     s.new_conn(r.seq, p, Holder::Connector(c), obj, peer, None);
-                                    if s.client_conns.len() < attempt {
-                                        s.client_conns.resize(attempt, None);
+                                    if let Some(slot) = s.client_conns.get_mut(attempt - 1) {
+                                        *slot = Some(p);
                                     }
-                                    s.client_conns[attempt - 1] = Some(p);
                                     s.apply_pending(Conn::Client(attempt), p);
                                     if let Some(cs) = s.connectors.get_mut(&c) {
                                         cs.phase = Phase::Connected(Some(p));
@@ -289,7 +288,22 @@ impl MockReactor {
                     }
                 }
             }
-            Call::PauseProducing(_) | Call::ResumeProducing(_) | Call::StopProducing(_) => {}
+            Call::PauseProducing(p) | Call::ResumeProducing(p) => {
+                if failed {
+                    // PR6: Twisted calls pauseProducing inside the write that
+                    // filled the buffer, and resumeProducing inside
+                    // registerProducer or the doWrite that drained it: the
+                    // exception leaves the callback that wrote or registered
+                    // (P7, P8), or doWrite, and the reactor ends the
+                    // connection with it, the producer stopped first.
+                    s.fail_connection(p, &mut next);
+                }
+            }
+            Call::StopProducing(p) => {
+                if failed {
+                    s.stop_producing_raised(p);
+                }
+            }
             Call::ConnectionFailed(c, _) | Call::ClientConnectionLost(c, _) => {
                 if let Some(cs) = s.connectors.get_mut(&c) {
                     let retried = std::mem::take(&mut cs.retried);
@@ -316,6 +330,7 @@ impl MockReactor {
                         if let Some(cs) = s.connectors.get_mut(&c) {
                             cs.holds = false;
                         }
+                        s.connector_ended(c);
                     }
                     Holder::Port(l) => {
                         if let Some(ps) = s.ports.get_mut(&l) {
@@ -346,9 +361,14 @@ impl MockReactor {
         // let go now: memory follows live connections. It is dropped outside
         // the state's borrow, since its Drop may act on the reactor.
         let released = match r.call {
-            Call::ConnectionLost(p, _) | Call::StopProducing(p) => s.release_protocol(p),
+            Call::ConnectionLost(p, _) | Call::StopProducing(p) => {
+                s.release_protocol(p).map(|obj| (p, obj))
+            }
             _ => None,
         };
+        if let Some((p, _)) = &released {
+            s.conn_ended(*p);
+        }
         if s.released_factories.is_empty() {
             drop(s);
         } else {
@@ -356,10 +376,13 @@ impl MockReactor {
             drop(s);
             self.drop_released(factories);
         }
-        if let Some(protocol) = released {
+        if let Some((p, protocol)) = released {
             let meter = self.inner.state.borrow().heap.clone();
             let started = meter.start();
-            drop(protocol);
+            self.drop_guarded(
+                || format!("protocol {}{}", ProtocolId::PREFIX, p.0),
+                protocol,
+            );
             meter.stop(started);
         }
     }

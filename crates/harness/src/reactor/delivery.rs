@@ -359,7 +359,7 @@ impl MockReactor {
                     return None;
                 };
                 let connector =
-                    Connector::new(c, self.ops.clone()).with_token(s.factories[&f].handles.clone());
+                    Connector::new(c, self.ops.clone()).with_token(s.connector_token(c)?);
                 (
                     Event::StartedConnecting {
                         factory: f,
@@ -486,7 +486,7 @@ impl MockReactor {
                     return None;
                 };
                 let connector =
-                    Connector::new(c, self.ops.clone()).with_token(s.factories[&f].handles.clone());
+                    Connector::new(c, self.ops.clone()).with_token(s.connector_token(c)?);
                 let failed = matches!(call, Call::ConnectionFailed(..));
                 let ev = if failed {
                     Event::ClientConnectionFailed {

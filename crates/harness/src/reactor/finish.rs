@@ -4,6 +4,23 @@
 use super::*;
 
 impl MockReactor {
+    /// Drops `value`, something of the implementation's, outside the
+    /// state's borrow: a `Drop` that panics is an error of the
+    /// implementation, reported with `what` it was, never a crash of the
+    /// run.
+    pub(super) fn drop_guarded<T>(&self, what: impl FnOnce() -> String, value: T) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            let mut s = self.inner.state.borrow_mut();
+            let seq = s.trace.len() as u64;
+            s.errors.push(ImplError {
+                kind: ImplErrorKind::Panicked,
+                seq,
+                event: None,
+                message: format!("the drop of {} panicked: {}", what(), panic_message(panic)),
+            });
+        }
+    }
+
     pub(super) fn finish(self) -> Run {
         // Let go of everything the run holds of the implementation, then see
         // what is still alive.
@@ -26,7 +43,10 @@ impl MockReactor {
                 .collect();
             (timers, factories, protocols)
         };
-        drop((stuck_futures, timers, factories, protocols));
+        self.drop_guarded(
+            || "what the run held of the implementation (protocols, factories, timers)".to_owned(),
+            (stuck_futures, timers, factories, protocols),
+        );
         let mut s = self.inner.state.borrow_mut();
         let mut leaks = Vec::new();
         for (p, built_at, weak) in &s.weak_protocols {
@@ -62,10 +82,10 @@ impl MockReactor {
             conns,
             ..
         } = &mut *s;
-        let clients = (client_conns.iter().enumerate())
-            .filter_map(|(i, p)| Some((Conn::Client(i + 1), p.as_ref()?)));
-        let servers = (server_conns.iter().enumerate())
-            .filter_map(|(i, p)| Some((Conn::Server(i + 1), p.as_ref()?)));
+        let clients =
+            (client_conns.iter()).filter_map(|(n, p)| Some((Conn::Client(n), p.as_ref()?)));
+        let servers =
+            (server_conns.iter()).filter_map(|(n, p)| Some((Conn::Server(n), p.as_ref()?)));
         for (conn, p) in clients.chain(servers) {
             if let Some(c) = conns.get_mut(p) {
                 connections.push(ConnStats {

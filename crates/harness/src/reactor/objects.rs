@@ -125,6 +125,8 @@ pub(super) struct ConnectorSt {
     pub(super) attempt: usize,
     /// A retry was made inside the running outcome callback.
     pub(super) retried: bool,
+    /// What its `Connector` handles carry, while one lives.
+    pub(super) token: Weak<ConnectorToken>,
 }
 
 pub(super) struct PortSt {
@@ -174,6 +176,8 @@ pub(crate) struct Join {
 }
 
 pub(super) struct ConnSt {
+    /// How the script names it.
+    pub(super) conn: Conn,
     pub(super) holder: Holder,
     pub(super) protocol: Option<Rc<RefCell<Box<dyn Protocol>>>>,
     pub(super) peer: Peer,

@@ -5,8 +5,14 @@
 use super::*;
 
 impl Ops {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let inner = self.inner.upgrade().expect("a handle outlived its reactor");
+    /// Runs an action on the reactor's state; `gone` is what the action
+    /// gives when the handle outlived its reactor (the run is over), which
+    /// is an answer, never a panic: an implementation may keep a handle
+    /// after the run (in a `Drop`, say) and act through it.
+    fn with<T>(&self, gone: T, f: impl FnOnce(&mut State) -> T) -> T {
+        let Some(inner) = self.inner.upgrade() else {
+            return gone;
+        };
         let setting_up = {
             let s = inner.state.borrow();
             s.in_setup && s.frames.is_empty()
@@ -49,7 +55,7 @@ impl State {
 
 impl ReactorOps for Ops {
     fn write(&self, p: ProtocolId, data: &[u8]) -> Result<WriteStatus, ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let result = s.write(p, data);
             s.record_action(
                 Event::Write {
@@ -69,7 +75,7 @@ impl ReactorOps for Ops {
     }
 
     fn lose_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::LoseConnection { protocol: p }, |s| {
                 s.lose_connection(p)
             })
@@ -77,7 +83,7 @@ impl ReactorOps for Ops {
     }
 
     fn lose_write_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::LoseWriteConnection { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 if !c.write_closing {
@@ -93,7 +99,7 @@ impl ReactorOps for Ops {
     }
 
     fn abort_connection(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::AbortConnection { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 if !c.aborted {
@@ -117,7 +123,7 @@ impl ReactorOps for Ops {
     }
 
     fn register_producer(&self, p: ProtocolId, streaming: bool) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let event = Event::RegisterProducer {
                 protocol: p,
                 streaming,
@@ -152,7 +158,7 @@ impl ReactorOps for Ops {
     }
 
     fn unregister_producer(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::UnregisterProducer { protocol: p }, |s| {
                 s.conns.get_mut(&p).expect("live").producer = Producer::None;
                 s.maybe_close(p);
@@ -162,7 +168,7 @@ impl ReactorOps for Ops {
     }
 
     fn pause_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::PauseReading { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 c.reading_paused = true;
@@ -175,7 +181,7 @@ impl ReactorOps for Ops {
     }
 
     fn resume_reading(&self, p: ProtocolId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             s.conn_action(p, Event::ResumeReading { protocol: p }, |s| {
                 let c = s.conns.get_mut(&p).expect("live");
                 c.reading_paused = false;
@@ -193,7 +199,7 @@ impl ReactorOps for Ops {
     }
 
     fn peer(&self, p: ProtocolId) -> Address {
-        self.with(|s| {
+        self.with(Address::new("?"), |s| {
             s.conns
                 .get(&p)
                 .map_or_else(|| Address::new("?"), |c| s.peer_addr(c))
@@ -201,7 +207,7 @@ impl ReactorOps for Ops {
     }
 
     fn host(&self, p: ProtocolId) -> Address {
-        self.with(|s| {
+        self.with(Address::new("?"), |s| {
             s.conns
                 .get(&p)
                 .map_or_else(|| Address::new("?"), |c| s.host_addr(c))
@@ -211,14 +217,12 @@ impl ReactorOps for Ops {
     fn connector_token(&self, c: ConnectorId) -> Option<Rc<dyn std::any::Any>> {
         // A query, not an action: it does not settle the set-up's deliveries.
         let inner = self.inner.upgrade()?;
-        let s = inner.state.borrow();
-        let f = s.connectors.get(&c)?.factory;
-        let token: Rc<dyn std::any::Any> = s.factories.get(&f)?.handles.clone();
-        Some(token)
+        let mut s = inner.state.borrow_mut();
+        s.connector_token(c)
     }
 
     fn connect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let result = match s.connectors.get_mut(&c) {
                 None => Err(ActionError::NotConnecting),
                 Some(cs) => match cs.phase {
@@ -256,7 +260,7 @@ impl ReactorOps for Ops {
     }
 
     fn stop_connecting(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let result = s.cancel(c);
             s.record_action(Event::StopConnecting { connector: c }, result);
             result
@@ -264,7 +268,7 @@ impl ReactorOps for Ops {
     }
 
     fn disconnect(&self, c: ConnectorId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let phase = s.connectors.get(&c).map(|cs| cs.phase);
             let result = match phase {
                 Some(Phase::Starting | Phase::Connecting) => s.cancel(c),
@@ -280,7 +284,7 @@ impl ReactorOps for Ops {
     }
 
     fn destination(&self, c: ConnectorId) -> Address {
-        self.with(|s| {
+        self.with(Address::new("?"), |s| {
             s.connectors
                 .get(&c)
                 .map_or_else(|| Address::new("?"), |cs| cs.addr.clone())
@@ -288,7 +292,7 @@ impl ReactorOps for Ops {
     }
 
     fn stop_listening(&self, l: PortId) -> Result<(), ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let result = s.stop_listening(l);
             s.record_action(Event::StopListening { port: l }, result);
             result
@@ -301,7 +305,9 @@ impl ReactorOps for Ops {
         factory: Arc<dyn ClientFactory>,
         timeout: Option<Duration>,
     ) -> ConnectorId {
-        self.with(|s| {
+        // No reactor hands out connector 0: every action on it answers
+        // ReactorGone.
+        self.with(ConnectorId(0), |s| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Client(factory));
             s.factories.get_mut(&f).expect("named").users += 1;
@@ -318,6 +324,7 @@ impl ReactorOps for Ops {
                     cancelled: false,
                     attempt: 0,
                     retried: false,
+                    token: Weak::new(),
                 },
             );
             s.emit(Emission {
@@ -335,7 +342,7 @@ impl ReactorOps for Ops {
     }
 
     fn listen_tcp(&self, addr: Address, factory: Arc<dyn Factory>) -> Result<PortId, ActionError> {
-        self.with(|s| {
+        self.with(Err(ActionError::ReactorGone), |s| {
             let key = Arc::as_ptr(&factory) as *const () as usize;
             let f = s.factory_id(key, FactoryObj::Server(factory));
             let l = PortId(s.ports.len() as u64 + 1);
@@ -383,18 +390,19 @@ impl ReactorOps for Ops {
     }
 
     fn call_later(&self, delay: Duration, f: Box<dyn FnOnce()>) -> u64 {
-        self.with(|s| s.schedule(delay, TimerKind::User(f)))
+        // Timer 0 is no timer: cancelling it says it was not pending.
+        self.with(0, |s| s.schedule(delay, TimerKind::User(f)))
     }
 
     fn cancel_timer(&self, timer: u64) -> bool {
-        self.with(|s| {
+        self.with(false, |s| {
             let at = s.timers.iter().position(|((_, id), _)| *id == timer);
             at.is_some_and(|i| s.timers.remove(i).is_some())
         })
     }
 
     fn random_u64(&self) -> u64 {
-        self.with(|s| {
+        self.with(0, |s| {
             // SplitMix64: small, fast and good enough for jitter.
             s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = s.rng;
@@ -405,7 +413,7 @@ impl ReactorOps for Ops {
     }
 
     fn now(&self) -> Duration {
-        self.with(|s| s.now - s.start)
+        self.with(Duration::ZERO, |s| s.now - s.start)
     }
 }
 

@@ -136,6 +136,11 @@ impl State {
                 "connection {conn} has ended: its connection_lost came before this step ({})",
                 self.what_exists(conn)
             )),
+            None if self.let_go(conn) == Some(true) => Err(format!(
+                "connection {conn} has ended: its connection_lost came before this step, and the \
+                 reactor let go of its record (MockReactor::keep_ended) ({})",
+                self.what_exists(conn)
+            )),
             None => Err(self.no_conn(conn)),
         }
     }
@@ -143,8 +148,10 @@ impl State {
     /// Whether `conn` was made and has ended: a setting for it can never
     /// hold.
     pub(super) fn ended(&self, conn: Conn) -> bool {
-        self.conn_of(conn)
-            .is_some_and(|p| self.conns.get(&p).is_none_or(|c| c.lost))
+        self.let_go(conn) == Some(true)
+            || self
+                .conn_of(conn)
+                .is_some_and(|p| self.conns.get(&p).is_none_or(|c| c.lost))
     }
 
     /// Why `conn` names no connection, with what existed.
@@ -158,6 +165,18 @@ impl State {
 
     /// What became of the attempt or arrival of `conn`, when it came.
     fn why_no_conn(&self, conn: Conn) -> String {
+        match (conn, self.let_go(conn)) {
+            (Conn::Client(n), Some(false)) => return format!(": attempt {n} did not connect"),
+            (Conn::Server(n), Some(false)) => {
+                return format!(": the build_protocol of arrival {n} made no protocol")
+            }
+            (_, Some(true)) => {
+                return ": it has ended, and the reactor let go of its record \
+                        (MockReactor::keep_ended)"
+                    .to_owned()
+            }
+            (_, None) => {}
+        }
         match conn {
             Conn::Client(n) => match self.attempts.get(n.wrapping_sub(1)) {
                 None => String::new(),
@@ -184,15 +203,15 @@ impl State {
     fn what_exists(&self, conn: Conn) -> String {
         let (made, count, what): (Vec<(Conn, ProtocolId)>, usize, &str) = match conn {
             Conn::Client(_) => (
-                (self.client_conns.iter().enumerate())
-                    .filter_map(|(i, p)| Some((Conn::Client(i + 1), (*p)?)))
+                (self.client_conns.iter())
+                    .filter_map(|(n, p)| Some((Conn::Client(n), (*p)?)))
                     .collect(),
                 self.attempts.len(),
                 "attempts",
             ),
             Conn::Server(_) => (
-                (self.server_conns.iter().enumerate())
-                    .filter_map(|(i, p)| Some((Conn::Server(i + 1), (*p)?)))
+                (self.server_conns.iter())
+                    .filter_map(|(n, p)| Some((Conn::Server(n), (*p)?)))
                     .collect(),
                 self.server_conns.len(),
                 "arrivals on ports",
@@ -223,6 +242,12 @@ impl State {
     pub(super) fn reach_attempt(&self, attempt: usize) -> Result<ConnectorId, String> {
         let so_far = self.attempts.len();
         let Some(&c) = self.attempts.get(attempt.wrapping_sub(1)) else {
+            if self.attempts.let_go(attempt).is_some() {
+                return Err(format!(
+                    "attempt {attempt} is over, and the reactor let go of it \
+                     (MockReactor::keep_ended; attempts so far: {so_far})"
+                ));
+            }
             return Err(format!(
                 "no attempt {attempt} (attempts so far: {so_far}; an attempt is counted once \
                  its started_connecting returns)"
@@ -321,7 +346,12 @@ impl State {
     /// What the peer of `conn` received since it was made or since the
     /// previous `expect` on it, against `expected`: a failure on a mismatch.
     pub(super) fn expect(&mut self, p: ProtocolId, e: &WorldEvent, expected: &[u8], at: At) {
-        let c = self.conns.get_mut(&p).expect("a reached connection");
+        let Some(c) = self.conns.get_mut(&p) else {
+            let message = "it has ended, and the reactor let go of its record \
+                           (MockReactor::keep_ended): what its peer received is no longer known"
+                .to_owned();
+            return self.unreached(at, e, message);
+        };
         if let Peer::Joined(..) = c.peer {
             let message = "its peer is an implementation of this reactor, not the script: \
                            nothing reads its bytes for an expect"
@@ -357,12 +387,9 @@ impl State {
             );
             self.unreached(setting.at, &setting.event, why);
         }
-        let armed: Vec<(At, Conn)> = (self.client_conns.iter().enumerate())
-            .filter_map(|(i, p)| Some((Conn::Client(i + 1), (*p)?)))
-            .chain(
-                (self.server_conns.iter().enumerate())
-                    .filter_map(|(i, p)| Some((Conn::Server(i + 1), (*p)?))),
-            )
+        let armed: Vec<(At, Conn)> = (self.client_conns.iter())
+            .filter_map(|(n, p)| Some((Conn::Client(n), (*p)?)))
+            .chain((self.server_conns.iter()).filter_map(|(n, p)| Some((Conn::Server(n), (*p)?))))
             .filter_map(|(conn, p)| Some((self.conns.get(&p)?.write_error?, conn)))
             .collect();
         for (at, conn) in armed {

@@ -40,14 +40,21 @@ pub(crate) struct State {
     pub(super) connectors: Dense<ConnectorId, ConnectorSt>,
     pub(super) ports: Dense<PortId, PortSt>,
     pub(super) conns: Dense<ProtocolId, ConnSt>,
-    pub(super) attempts: Vec<ConnectorId>,
-    /// The connection each outgoing attempt made, by attempt number - 1:
-    /// attempts are numbered densely, and a script names connections by
-    /// them at every step.
-    pub(super) client_conns: Vec<Option<ProtocolId>>,
+    /// The connector of each outgoing attempt, by attempt number - 1.
+    pub(super) attempts: Numbered<ConnectorId>,
+    /// The connection each outgoing attempt made, by attempt number - 1
+    /// (as long as `attempts`): attempts are numbered densely, and a script
+    /// names connections by them at every step.
+    pub(super) client_conns: Numbered<Option<ProtocolId>>,
     /// The connection each peer that arrived on a port made, by arrival
     /// number - 1 (`None`: its build made no protocol).
-    pub(super) server_conns: Vec<Option<ProtocolId>>,
+    pub(super) server_conns: Numbered<Option<ProtocolId>>,
+    /// How many ended connections keep their records
+    /// (`MockReactor::keep_ended`); `None`: all of them.
+    pub(super) keep_ended: Option<usize>,
+    /// The ended connections whose records are kept, oldest first (only
+    /// with `keep_ended`).
+    pub(super) ended_conns: VecDeque<ProtocolId>,
     pub(super) listeners: BTreeMap<Address, PortId>,
     pub(super) joins: Vec<Join>,
     /// Attempt number -> join, for attempts to an address listened on here.

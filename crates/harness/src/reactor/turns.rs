@@ -147,7 +147,9 @@ impl MockReactor {
     /// borrow (a factory's Drop may act on the reactor), and keeps the
     /// emptied list for its capacity.
     pub(super) fn drop_released(&self, mut released: Vec<FactoryObj>) {
-        released.clear();
+        for factory in released.drain(..) {
+            self.drop_guarded(|| "a factory the reactor let go of".to_owned(), factory);
+        }
         let mut s = self.inner.state.borrow_mut();
         if s.released_factories.is_empty() {
             s.released_factories = released;

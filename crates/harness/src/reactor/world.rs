@@ -206,6 +206,7 @@ impl State {
     /// started_connecting returned: the attempt is out in the world.
     pub(super) fn attempt_started(&mut self, c: ConnectorId) {
         self.attempts.push(c);
+        self.client_conns.push(None);
         let attempt = self.attempts.len();
         let cs = self.connectors.get_mut(&c).expect("known connector");
         cs.attempt = attempt;
@@ -288,7 +289,32 @@ impl State {
         peer: Peer,
         peer_addr: Option<Address>,
     ) {
-        let half_closeable = obj.borrow().half_closeable();
+        // The implementation's code, though not a callback: a panic in it is
+        // its error, and the protocol is taken as not half-closeable.
+        let half_closeable = match catch_unwind(AssertUnwindSafe(|| obj.borrow().half_closeable()))
+        {
+            Ok(answer) => answer,
+            Err(panic) => {
+                self.errors.push(ImplError {
+                    kind: ImplErrorKind::Panicked,
+                    seq: built_at,
+                    event: Some(EventKind::BuildProtocol),
+                    message: format!(
+                        "the half_closeable of the protocol it built panicked: {}",
+                        panic_message(panic)
+                    ),
+                });
+                false
+            }
+        };
+        // As the script names it: a client by its connector's attempt, a
+        // server by its arrival, numbered once its build returns.
+        let conn = match holder {
+            Holder::Connector(c) => {
+                Conn::Client(self.connectors.get(&c).map_or(0, |cs| cs.attempt))
+            }
+            Holder::Port(_) => Conn::Server(self.server_conns.len() + 1),
+        };
         if let Peer::Wire(w) = peer {
             self.wires.insert(w, p);
         }
@@ -304,6 +330,7 @@ impl State {
         self.conns.insert(
             p,
             ConnSt {
+                conn,
                 holder,
                 protocol: Some(obj),
                 peer,
@@ -374,6 +401,23 @@ impl State {
         next.push(Call::ConnectionLost(p, Reason::Other));
         self.notify_peer(p, true);
         self.close_wire(p, Reason::Other);
+    }
+
+    /// A producer's `stop_producing` raised (PR6): Twisted's transport calls
+    /// it first in its `connectionLost` (abstract.py
+    /// `FileDescriptor.connectionLost`), so the exception leaves before the
+    /// protocol's `connection_lost` and the connector's outcome: neither
+    /// ever comes, and a client's connector is stuck (as in P9).
+    pub(super) fn stop_producing_raised(&mut self, p: ProtocolId) {
+        self.queue
+            .retain(|call| !matches!(call, Call::ConnectionLost(q, _) if *q == p));
+        if let Some(Holder::Connector(c)) = self.conns.get(&p).map(|conn| conn.holder) {
+            if let Some(cs) = self.connectors.get_mut(&c) {
+                if cs.phase == Phase::Connected(Some(p)) {
+                    cs.phase = Phase::Stuck;
+                }
+            }
+        }
     }
 
     /// The connection ends with `reason`: the producer is stopped, then
