@@ -325,6 +325,120 @@ pub fn all() -> Vec<Case> {
             },
         },
         Case {
+            id: "client.stop_connecting_immediately",
+            scenario: "stop_connecting_immediately",
+            role: Role::Client,
+            probe: ProbePlan {
+                stop_connecting: true,
+                ..ProbePlan::default()
+            },
+            plan: plan(Some(Answer::NeverAnswer), vec![]),
+            expect: |run| {
+                first(run, EventKind::StopConnecting)?;
+                failed_with(run, Reason::UserCancelled)
+            },
+        },
+        Case {
+            id: "client.abort_then_raise_in_data_received",
+            scenario: "abort_then_raise_in_data_received",
+            role: Role::Client,
+            probe: ProbePlan {
+                greet: b"hello",
+                abort_then_raise: true,
+                ..ProbePlan::default()
+            },
+            plan: plan(
+                Some(Answer::Accept(vec![Read(5), Send(b"x"), ReadToEnd])),
+                vec![],
+            ),
+            expect: |run| {
+                first(run, EventKind::AbortConnection)?;
+                lost_with(run, Reason::Other)
+            },
+        },
+        Case {
+            id: "client.abort_in_pause_producing",
+            scenario: "abort_in_pause_producing",
+            role: Role::Client,
+            probe: ProbePlan {
+                produce: Some(1 << 20),
+                abort_in_pause: true,
+                ..ProbePlan::default()
+            },
+            plan: plan(Some(Answer::Accept(vec![ReadToEnd])), vec![]),
+            expect: |run| {
+                let stop = first(run, EventKind::StopProducing)?;
+                let lost = first(run, EventKind::ConnectionLost)?;
+                if stop > lost {
+                    return Err("stop_producing after connection_lost".into());
+                }
+                lost_with(run, Reason::ConnectionAborted)
+            },
+        },
+        Case {
+            id: "client.pull_producer",
+            scenario: "pull_producer",
+            role: Role::Client,
+            probe: ProbePlan {
+                pull: Some(400_000),
+                ..ProbePlan::default()
+            },
+            plan: plan(Some(Answer::Accept(vec![ReadToEnd])), vec![]),
+            expect: |run| {
+                let written: u64 = run
+                    .events_of_kind(EventKind::Write)
+                    .map(|r| match r.step.event {
+                        callorder_trace::Event::Write { bytes, .. } => bytes,
+                        _ => 0,
+                    })
+                    .sum();
+                want("bytes written", written, 400_000)?;
+                first(run, EventKind::ResumeProducing)?;
+                lost_with(run, Reason::ConnectionDone)
+            },
+        },
+        Case {
+            id: "client.register_producer_after_disconnect",
+            scenario: "register_producer_after_disconnect",
+            role: Role::Client,
+            probe: ProbePlan {
+                greet: b"hello",
+                register_after_lost: true,
+                ..ProbePlan::default()
+            },
+            plan: plan(
+                Some(Answer::Accept(vec![Read(5), Send(b"bye"), Close])),
+                vec![],
+            ),
+            expect: |run| {
+                let lost = first(run, EventKind::ConnectionLost)?;
+                let stop = first(run, EventKind::StopProducing)?;
+                if stop < lost {
+                    return Err("stop_producing before connection_lost".into());
+                }
+                lost_with(run, Reason::ConnectionDone)
+            },
+        },
+        Case {
+            id: "client.half_close_read_connection_lost_raises",
+            scenario: "half_close_read_connection_lost_raises",
+            role: Role::Client,
+            probe: ProbePlan {
+                greet: b"hello",
+                half_closeable: true,
+                raise_in_read_lost: true,
+                ..ProbePlan::default()
+            },
+            plan: plan(
+                Some(Answer::Accept(vec![Read(5), HalfClose, ReadToEnd])),
+                vec![],
+            ),
+            expect: |run| {
+                first(run, EventKind::ReadConnectionLost)?;
+                lost_with(run, Reason::Other)
+            },
+        },
+        Case {
             id: "server.echo_peer_closes",
             scenario: "client_echo_client_closes",
             role: Role::Server,
@@ -466,43 +580,19 @@ pub fn all() -> Vec<Case> {
 /// not run on every reactor, each with its reason.
 pub const NOT_IN_SUITE: &[(&str, &str)] = &[
     (
-        "abort_in_pause_producing",
-        "needs a probe that aborts inside pause_producing; not written yet",
-    ),
-    (
-        "abort_then_raise_in_data_received",
-        "needs a probe that aborts then raises; not written yet",
-    ),
-    (
         "factory_reused_20_connections",
-        "needs a probe client that reconnects; not written yet",
-    ),
-    (
-        "half_close_read_connection_lost_raises",
-        "needs a probe that raises in read_connection_lost; not written yet",
+        "its client connects 20 times: a plan answers one attempt, not yet a series",
     ),
     (
         "many_factories_each_once",
-        "needs a factory per connection; not written yet",
-    ),
-    (
-        "pull_producer",
-        "needs a pull producer probe; not written yet",
+        "a factory per connection: a case has one probe factory, not yet many",
     ),
     (
         "reconnect_in_client_connection_failed",
-        "needs a probe client that retries; not written yet",
+        "its retries are refused one by one: a plan answers one attempt, not yet a series",
     ),
     (
         "reconnecting_client_factory",
-        "its delays are seconds of real time on a real reactor; mock only",
-    ),
-    (
-        "register_producer_after_disconnect",
-        "needs a probe that registers after its loss; not written yet",
-    ),
-    (
-        "stop_connecting_immediately",
-        "needs a probe that stops connecting; not written yet",
+        "its delays are seconds of real time on a real reactor (mock only: virtual time)",
     ),
 ];

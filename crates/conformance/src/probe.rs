@@ -37,6 +37,20 @@ pub struct ProbePlan {
     /// As a streaming producer, writes this many bytes in 64 KiB writes,
     /// pausing when told to, then unregisters and loses the connection.
     pub produce: Option<usize>,
+    /// As a pull producer, writes a 64 KiB chunk each `resume_producing`,
+    /// this many bytes in all, then unregisters and loses the connection.
+    pub pull: Option<usize>,
+    /// `abort_connection` in `pause_producing`.
+    pub abort_in_pause: bool,
+    /// On data: `abort_connection`, then raises.
+    pub abort_then_raise: bool,
+    /// `read_connection_lost` raises (half-closeable probes).
+    pub raise_in_read_lost: bool,
+    /// Registers a producer on its transport in `connection_lost`, when the
+    /// connection is gone (Twisted stops it at once, PR1).
+    pub register_after_lost: bool,
+    /// Its connector's `stop_connecting` in `started_connecting`.
+    pub stop_connecting: bool,
     /// `build_protocol` returns no protocol.
     pub build_none: bool,
     /// The server stops listening while it builds its first protocol.
@@ -101,6 +115,10 @@ impl Factory for ProbeFactory {
 #[async_trait(?Send)]
 impl ClientFactory for ProbeFactory {
     async fn started_connecting(&self, connector: &Connector) -> CallbackResult {
+        if self.plan.stop_connecting {
+            connector.stop_connecting()?;
+            return Ok(());
+        }
         *self.connector.borrow_mut() = Some(connector.clone());
         Ok(())
     }
@@ -143,6 +161,22 @@ impl Probe {
             .ok_or_else(|| CallbackError::new("a callback before connection_made"))
     }
 
+    /// One pull producer's chunk, or the end.
+    fn pull(&mut self) -> CallbackResult {
+        let Some(total) = self.plan.pull else {
+            return Ok(());
+        };
+        if self.produced < total {
+            let n = CHUNK.min(total - self.produced);
+            self.produced += n;
+            self.transport()?.write(&vec![b'q'; n])?;
+        } else {
+            self.transport()?.unregister_producer()?;
+            self.transport()?.lose_connection()?;
+        }
+        Ok(())
+    }
+
     fn produce(&mut self) -> CallbackResult {
         let Some(total) = self.plan.produce else {
             return Ok(());
@@ -176,6 +210,9 @@ impl Protocol for Probe {
         if self.plan.produce.is_some() {
             transport.register_producer(true)?;
         }
+        if self.plan.pull.is_some() {
+            transport.register_producer(false)?;
+        }
         self.transport = Some(transport);
         self.produce()
     }
@@ -183,6 +220,10 @@ impl Protocol for Probe {
     async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
         if self.plan.raise_in_data {
             return Err(CallbackError::new(format!("{RAISES} in data_received")));
+        }
+        if self.plan.abort_then_raise {
+            self.transport()?.abort_connection()?;
+            return Err(CallbackError::new(format!("{RAISES} after its abort")));
         }
         self.received += data.len();
         let reached = |n: Option<usize>| n.is_some_and(|n| self.received >= n);
@@ -218,16 +259,34 @@ impl Protocol for Probe {
     }
 
     async fn read_connection_lost(&mut self) -> CallbackResult {
+        if self.plan.raise_in_read_lost {
+            return Err(CallbackError::new(format!(
+                "{RAISES} in read_connection_lost"
+            )));
+        }
         self.transport()?.lose_connection()?;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, _: callorder_core::Reason) -> CallbackResult {
+        if self.plan.register_after_lost {
+            self.transport()?.register_producer(true)?;
+        }
         Ok(())
     }
 
     async fn pause_producing(&mut self) -> CallbackResult {
         self.paused.set(true);
+        if self.plan.abort_in_pause {
+            self.transport()?.abort_connection()?;
+        }
         Ok(())
     }
 
     async fn resume_producing(&mut self) -> CallbackResult {
+        if self.plan.pull.is_some() {
+            return self.pull();
+        }
         self.paused.set(false);
         self.produce()
     }

@@ -196,6 +196,7 @@ impl MockReactor {
             shutting_down: false,
             ended: false,
             backend: None,
+            live_conns: 0,
             wires: BTreeMap::new(),
             wire_hosts: BTreeMap::new(),
             give_up: None,

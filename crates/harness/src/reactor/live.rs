@@ -153,7 +153,7 @@ impl State {
             && self.io_next.is_empty()
             && (self.connectors.iter())
                 .all(|(_, cs)| matches!(cs.phase, Phase::Disconnected | Phase::Stuck))
-            && self.conns.iter().all(|(_, c)| c.lost)
+            && self.live_conns == 0
     }
 }
 

@@ -120,6 +120,8 @@ pub(crate) struct State {
     pub(super) ended: bool,
     /// The source of events of a live run (real sockets), if this is one.
     pub(super) backend: Option<Rc<dyn Backend>>,
+    /// Connections not lost yet.
+    pub(super) live_conns: usize,
     /// A live run's connections, by the backend's id.
     pub(super) wires: BTreeMap<WireId, ProtocolId>,
     /// A live run's local addresses, by connection.

@@ -291,6 +291,7 @@ impl State {
         if let Peer::Wire(w) = peer {
             self.wires.insert(w, p);
         }
+        self.live_conns += 1;
         self.weak_protocols.push((p, built_at, Rc::downgrade(&obj)));
         if self.weak_protocols.len() >= self.prune_protocols_at {
             // A freed protocol cannot come back to leak: forget it, so that
@@ -364,6 +365,7 @@ impl State {
         }
         c.failing = true;
         c.lost = true;
+        self.live_conns -= 1;
         if c.producer != Producer::None {
             c.producer = Producer::None;
             next.push(Call::StopProducing(p));
@@ -391,6 +393,7 @@ impl State {
             return [None, None];
         }
         c.lost = true;
+        self.live_conns -= 1;
         let stop = (c.producer != Producer::None).then(|| {
             c.producer = Producer::None;
             Call::StopProducing(p)
