@@ -125,8 +125,8 @@ pub use async_trait::async_trait;
 
 pub use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Port,
-    Protocol, Reactor, ReactorOps, SharedClientFactory, SharedFactory, TimerHandle, Transport,
-    WriteStatus,
+    Protocol, Reactor, ReactorOps, SharedClientFactory, SharedFactory, SyncClientFactory,
+    SyncFactory, SyncProtocol, TimerHandle, Transport, WriteStatus,
 };
 pub use callorder_fuzz::*;
 pub use callorder_harness::*;

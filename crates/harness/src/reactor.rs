@@ -52,6 +52,7 @@ use crate::run::{ImplError, ImplErrorKind, Run};
 use crate::script::{Conn, Origin, Outcome, Script, Step, WorldEvent};
 
 mod budget;
+mod callee;
 mod completion;
 mod delivery;
 mod dense;
@@ -71,6 +72,7 @@ mod world;
 
 use budget::Spent;
 pub use budget::StepBudget;
+use callee::{Callee, ProtocolCall, Started};
 pub(crate) use delivery::building_for;
 use delivery::*;
 use dense::Dense;
