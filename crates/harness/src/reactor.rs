@@ -70,8 +70,8 @@ mod teardown;
 mod turns;
 mod world;
 
-use budget::Spent;
 pub use budget::StepBudget;
+use budget::{Spent, StepName};
 use callee::{Callee, ProtocolCall, Started};
 pub(crate) use delivery::building_for;
 use delivery::*;
@@ -149,10 +149,7 @@ impl MockReactor {
             skipped: Vec::new(),
             origin: None,
             budget: StepBudget::DEFAULT,
-            spent: Spent {
-                step: "the set-up".to_owned(),
-                ..Spent::default()
-            },
+            spent: Spent::new(StepName::Fixed("the set-up")),
             exhausted: false,
             written_limit: Some(WRITTEN_LIMIT),
             weak_protocols: Vec::new(),
@@ -528,8 +525,10 @@ impl MockReactor {
                 }
                 break;
             }
-            let name = self.inner.state.borrow().step_name(index, &step);
-            self.inner.state.borrow_mut().begin_step(name);
+            self.inner
+                .state
+                .borrow_mut()
+                .begin_step(StepName::Script(index, reach::StepSummary::of(&step)));
             match step {
                 Step::Batch(events) => {
                     {
