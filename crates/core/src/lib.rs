@@ -55,8 +55,8 @@
 //!
 //! - **A callback never awaits** (it reads its state, writes, closes,
 //!   schedules a timer with `call_later`): implement the `Sync` trait. The
-//!   reactor calls it directly, with no future and no box, about twice as
-//!   fast per callback; most Twisted-style code is of this kind.
+//!   reactor calls it directly, with no future to allocate and poll; most
+//!   Twisted-style code is of this kind.
 //! - **A callback awaits** (a tokio timer, a channel, another task's
 //!   answer): implement the async trait. The reactor serves other objects
 //!   while it waits, and delivers nothing else to the same object until it

@@ -390,3 +390,55 @@ fn a_synchronous_factory_is_checked_at_the_inner_boundary() {
         ]
     );
 }
+
+/// An echo server of the async kind, for [`Echo`](callorder::reference::Echo)'s
+/// synchronous one to be compared with.
+struct AsyncEcho(Option<Transport>);
+
+#[async_trait(?Send)]
+impl Protocol for AsyncEcho {
+    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+        self.0 = Some(t);
+        Ok(())
+    }
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.0.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+}
+
+struct AsyncEchoFactory;
+
+#[async_trait(?Send)]
+impl Factory for AsyncEchoFactory {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(AsyncEcho(None))))
+    }
+}
+
+#[test]
+fn the_stream_adapter_talks_to_either_kind_in_one_reactor() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let run_with = |server: Arc<dyn Factory>| {
+        let client = callorder::stream::stream_client(|mut stream| async move {
+            stream.write_all(b"ping").await?;
+            let mut echoed = [0u8; 4];
+            stream.read_exact(&mut echoed).await?;
+            assert_eq!(&echoed, b"ping");
+            Ok(())
+        });
+        let run = MockReactor::new().run(Script::new().shutdown(), |r| {
+            r.listen_tcp("127.0.0.1:7", server).unwrap();
+            r.connect_tcp("127.0.0.1:7", client.clone(), None);
+        });
+        run.assert_clean();
+        assert_eq!(client.results(), [Ok(())]);
+        run.trace_jsonl()
+    };
+    let synchronous = run_with(Arc::new(callorder::reference::EchoFactory::new()));
+    let asynchronous = run_with(Arc::new(AsyncEchoFactory));
+    assert_eq!(synchronous, asynchronous);
+}
