@@ -15,6 +15,8 @@ use crate::world::{Answer, PeerStep, Plan};
 pub enum Role {
     /// A client probe connects once to the world's address.
     Client,
+    /// This many client probes, each of its own factory, connect at once.
+    Clients(usize),
     /// A server probe listens on the world's address.
     Server,
 }
@@ -46,6 +48,7 @@ const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
 fn plan(client: Option<Answer>, peers: Vec<Vec<PeerStep>>) -> Plan {
     Plan {
         client,
+        attempts: 1,
         timeout: TIMEOUT,
         peers,
         shutdown_live: false,
@@ -439,6 +442,86 @@ pub fn all() -> Vec<Case> {
             },
         },
         Case {
+            id: "client.reconnect_in_client_connection_failed",
+            scenario: "reconnect_in_client_connection_failed",
+            role: Role::Client,
+            probe: ProbePlan {
+                retry_on_failure: 3,
+                ..ProbePlan::default()
+            },
+            plan: Plan {
+                attempts: 4,
+                ..plan(Some(Answer::Refuse), vec![])
+            },
+            expect: |run| {
+                want(
+                    "client_connection_failed",
+                    reasons(run, EventKind::ClientConnectionFailed),
+                    vec![Reason::ConnectionRefused; 4],
+                )?;
+                // Retries inside the outcome callback: one start, one stop.
+                want(
+                    "do_start",
+                    run.events_of_kind(EventKind::DoStart).count(),
+                    1,
+                )?;
+                want("do_stop", run.events_of_kind(EventKind::DoStop).count(), 1)
+            },
+        },
+        Case {
+            id: "client.factory_reused_20_connections",
+            scenario: "factory_reused_20_connections",
+            role: Role::Client,
+            probe: ProbePlan {
+                reconnects: 19,
+                ..echo_client.clone()
+            },
+            plan: Plan {
+                attempts: 20,
+                ..plan(
+                    Some(Answer::Accept(vec![Read(5), Send(b"hello"), ReadToEnd])),
+                    vec![],
+                )
+            },
+            expect: |run| {
+                want(
+                    "connection_lost",
+                    reasons(run, EventKind::ConnectionLost),
+                    vec![Reason::ConnectionDone; 20],
+                )?;
+                want(
+                    "start_factory",
+                    run.events_of_kind(EventKind::StartFactory).count(),
+                    1,
+                )
+            },
+        },
+        Case {
+            id: "client.many_factories_each_once",
+            scenario: "many_factories_each_once",
+            role: Role::Clients(20),
+            probe: echo_client.clone(),
+            plan: Plan {
+                attempts: 20,
+                ..plan(
+                    Some(Answer::Accept(vec![Read(5), Send(b"hello"), ReadToEnd])),
+                    vec![],
+                )
+            },
+            expect: |run| {
+                want(
+                    "client_connection_lost",
+                    reasons(run, EventKind::ClientConnectionLost),
+                    vec![Reason::ConnectionDone; 20],
+                )?;
+                want(
+                    "start_factory",
+                    run.events_of_kind(EventKind::StartFactory).count(),
+                    20,
+                )
+            },
+        },
+        Case {
             id: "server.echo_peer_closes",
             scenario: "client_echo_client_closes",
             role: Role::Server,
@@ -578,21 +661,7 @@ pub fn all() -> Vec<Case> {
 
 /// Recorded Twisted scenarios (`fixtures/scripts/twisted/`) the suite does
 /// not run on every reactor, each with its reason.
-pub const NOT_IN_SUITE: &[(&str, &str)] = &[
-    (
-        "factory_reused_20_connections",
-        "its client connects 20 times: a plan answers one attempt, not yet a series",
-    ),
-    (
-        "many_factories_each_once",
-        "a factory per connection: a case has one probe factory, not yet many",
-    ),
-    (
-        "reconnect_in_client_connection_failed",
-        "its retries are refused one by one: a plan answers one attempt, not yet a series",
-    ),
-    (
-        "reconnecting_client_factory",
-        "its delays are seconds of real time on a real reactor (mock only: virtual time)",
-    ),
-];
+pub const NOT_IN_SUITE: &[(&str, &str)] = &[(
+    "reconnecting_client_factory",
+    "its delays are seconds of real time on a real reactor (mock only: virtual time)",
+)];

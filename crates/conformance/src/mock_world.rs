@@ -19,8 +19,16 @@ impl MockWorld {
         let mut script = Script::new();
         match &plan.client {
             None => {}
-            Some(Answer::Refuse) => script = script.resolve(1, Outcome::Refuse),
-            Some(Answer::FailName) => script = script.resolve(1, Outcome::DnsFailure),
+            Some(Answer::Refuse) => {
+                for attempt in 1..=plan.attempts {
+                    script = script.resolve(attempt, Outcome::Refuse);
+                }
+            }
+            Some(Answer::FailName) => {
+                for attempt in 1..=plan.attempts {
+                    script = script.resolve(attempt, Outcome::DnsFailure);
+                }
+            }
             // Unanswered: its timeout fires as time passes, unless the
             // shutdown comes first.
             Some(Answer::NeverAnswer) if !plan.shutdown_live => {
@@ -28,8 +36,10 @@ impl MockWorld {
             }
             Some(Answer::NeverAnswer) => {}
             Some(Answer::Accept(steps)) => {
-                script = script.resolve(1, Outcome::Accept);
-                script = peer(script, Conn::Client(1), steps);
+                for attempt in 1..=plan.attempts {
+                    script = script.resolve(attempt, Outcome::Accept);
+                    script = peer(script, Conn::Client(attempt), steps);
+                }
             }
         }
         for (i, steps) in plan.peers.iter().enumerate() {

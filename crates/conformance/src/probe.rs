@@ -49,6 +49,10 @@ pub struct ProbePlan {
     /// Registers a producer on its transport in `connection_lost`, when the
     /// connection is gone (Twisted stops it at once, PR1).
     pub register_after_lost: bool,
+    /// Connects again in `client_connection_failed`, this many times.
+    pub retry_on_failure: usize,
+    /// Connects again in `client_connection_lost`, this many times.
+    pub reconnects: usize,
     /// Its connector's `stop_connecting` in `started_connecting`.
     pub stop_connecting: bool,
     /// `build_protocol` returns no protocol.
@@ -66,6 +70,8 @@ const CHUNK: usize = 64 << 10;
 /// A probe factory, for clients and servers alike.
 pub struct ProbeFactory {
     plan: ProbePlan,
+    /// Retries and reconnects made so far.
+    again: Cell<usize>,
     port: RefCell<Option<Port>>,
     connector: Rc<RefCell<Option<Connector>>>,
 }
@@ -76,6 +82,7 @@ impl ProbeFactory {
     pub fn new(plan: ProbePlan) -> Arc<ProbeFactory> {
         Arc::new(ProbeFactory {
             plan,
+            again: Cell::new(0),
             port: RefCell::new(None),
             connector: Rc::default(),
         })
@@ -125,9 +132,13 @@ impl ClientFactory for ProbeFactory {
 
     async fn client_connection_lost(
         &self,
-        _: &Connector,
+        connector: &Connector,
         _: callorder_core::Reason,
     ) -> CallbackResult {
+        if self.again.get() < self.plan.reconnects {
+            self.again.set(self.again.get() + 1);
+            return Ok(connector.connect()?);
+        }
         // The connector is done with: the factory must not keep it (and
         // so itself) alive past the run.
         self.connector.borrow_mut().take();
@@ -136,9 +147,13 @@ impl ClientFactory for ProbeFactory {
 
     async fn client_connection_failed(
         &self,
-        _: &Connector,
+        connector: &Connector,
         _: callorder_core::Reason,
     ) -> CallbackResult {
+        if self.again.get() < self.plan.retry_on_failure {
+            self.again.set(self.again.get() + 1);
+            return Ok(connector.connect()?);
+        }
         self.connector.borrow_mut().take();
         Ok(())
     }

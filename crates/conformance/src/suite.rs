@@ -126,11 +126,21 @@ pub fn run_cases(world: &mut dyn World, cases: &[Case]) -> SuiteReport {
 
 fn run_case(world: &mut dyn World, case: &Case) -> (CaseReport, Coverage) {
     let factory = ProbeFactory::new(case.probe.clone());
+    let clients = match case.role {
+        Role::Client => 1,
+        Role::Clients(n) => n,
+        Role::Server => 0,
+    };
+    // One factory per client probe, the first the server's too.
+    let mut factories = vec![factory.clone()];
+    factories.extend((1..clients).map(|_| ProbeFactory::new(case.probe.clone())));
     let setup = |reactor: &Reactor, site: &Site| -> Option<Port> {
         match case.role {
-            Role::Client => {
+            Role::Client | Role::Clients(_) => {
                 let timeout = Some(case.plan.timeout);
-                reactor.connect_tcp(site.connect_to.clone(), factory.clone(), timeout);
+                for factory in &factories {
+                    reactor.connect_tcp(site.connect_to.clone(), factory.clone(), timeout);
+                }
                 None
             }
             Role::Server => {

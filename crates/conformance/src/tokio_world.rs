@@ -120,7 +120,7 @@ async fn run_case(plan: &Plan, setup: SetUp<'_>) -> Run {
         Some(Answer::Accept(steps)) => {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().expect("bound").to_string();
-            client_peer = Some((listener, steps.clone()));
+            client_peer = Some((listener, steps.clone(), plan.attempts));
             addr
         }
     };
@@ -135,8 +135,10 @@ async fn run_case(plan: &Plan, setup: SetUp<'_>) -> Run {
     let shutdown_live = plan.shutdown_live;
     let world = async move {
         let mut open = Vec::new();
-        if let Some((listener, steps)) = client_peer {
-            if let Ok(Ok((stream, _))) = tokio::time::timeout(HANG, listener.accept()).await {
+        if let Some((listener, steps, attempts)) = client_peer {
+            for _ in 0..attempts {
+                let accepted = tokio::time::timeout(HANG, listener.accept()).await;
+                let Ok(Ok((stream, _))) = accepted else { break };
                 open.extend(play(stream, &steps).await);
             }
         }

@@ -73,6 +73,11 @@ pub enum PeerStep {
 pub struct Plan {
     /// What the probe client's attempt meets (`None`: no client).
     pub client: Option<Answer>,
+    /// How many outgoing attempts the world answers as `client` says, one
+    /// after the other (a probe that retries or reconnects, or several
+    /// probe clients): all refused, all failing their names, or each
+    /// accepted by a peer that takes the same steps.
+    pub attempts: usize,
     /// The probe client's connect timeout.
     pub timeout: Duration,
     /// Peers that connect, one after the other, to the probe server's port.
