@@ -112,21 +112,30 @@
 //! Without it, [`Run::heap_growth`] answers [`HeapGrowth::Off`], saying
 //! why; it never passes silently. See [`install_counting_allocator!`].
 //!
-//! # The traits need `#[async_trait(?Send)]`
+//! # Synchronous or async callbacks
 //!
-//! Callbacks are `async` and run on one thread, so their futures are not
-//! `Send`. Every impl of [`Protocol`], [`Factory`] and [`ClientFactory`]
-//! carries `#[async_trait(?Send)]` ([`async_trait`](macro@async_trait) is re-exported here, so
-//! the test needs no dependency of its own for it). Each trait's page
-//! quotes the compile errors a wrong attribute gives.
+//! A type implements the synchronous traits ([`SyncProtocol`],
+//! [`SyncFactory`], [`SyncClientFactory`]) when its callbacks never await,
+//! and the reactor calls them directly; or the async ones when they await.
+//! The two mix in one reactor: a synchronous type has the async trait too,
+//! so everything that takes one takes the other. (The `callorder-core`
+//! page, section *Which kind to implement*, says more.)
+//!
+//! # The async traits need `#[async_trait(?Send)]`
+//!
+//! Async callbacks run on one thread, so their futures are not `Send`.
+//! Every impl of [`Protocol`], [`Factory`] and [`ClientFactory`] carries
+//! `#[async_trait(?Send)]` ([`async_trait`](macro@async_trait) is
+//! re-exported here, so the test needs no dependency of its own for it).
+//! Each trait's page quotes the compile errors a wrong attribute gives.
 #![forbid(unsafe_code)]
 
 pub use async_trait::async_trait;
 
 pub use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Port,
-    Protocol, Reactor, ReactorOps, SharedClientFactory, SharedFactory, TimerHandle, Transport,
-    WriteStatus,
+    Protocol, Reactor, ReactorOps, SharedClientFactory, SharedFactory, SyncClientFactory,
+    SyncFactory, SyncProtocol, TimerHandle, Transport, WriteStatus,
 };
 pub use callorder_fuzz::*;
 pub use callorder_harness::*;

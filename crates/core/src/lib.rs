@@ -7,8 +7,8 @@
 //!   and builds one [`Protocol`] per connection; a [`ClientFactory`] also
 //!   hears how each outgoing attempt went;
 //! - a [`Protocol`] is owned by its connection (`&mut self`);
-//! - callbacks are `async`: a callback may await (a timer, say), and the
-//!   reactor serves other objects meanwhile;
+//! - callbacks come in two kinds, which mix freely (see [Which kind to
+//!   implement](#which-kind-to-implement));
 //! - implementations act on the world through handles: [`Transport`],
 //!   [`Connector`], [`Port`] and [`Reactor`].
 //!
@@ -45,10 +45,57 @@
 //!     }
 //! }
 //! ```
+//!
+//! # Which kind to implement
+//!
+//! Each role has two traits: [`SyncProtocol`], [`SyncFactory`] and
+//! [`SyncClientFactory`], whose callbacks are plain functions, and
+//! [`Protocol`], [`Factory`] and [`ClientFactory`], whose callbacks are
+//! `async` (with `#[async_trait(?Send)]` on the impl).
+//!
+//! - **A callback never awaits** (it reads its state, writes, closes,
+//!   schedules a timer with `call_later`): implement the `Sync` trait. The
+//!   reactor calls it directly, with no future to allocate and poll; most
+//!   Twisted-style code is of this kind.
+//! - **A callback awaits** (a tokio timer, a channel, another task's
+//!   answer): implement the async trait. The reactor serves other objects
+//!   while it waits, and delivers nothing else to the same object until it
+//!   returns.
+//!
+//! The kind is per type, not per callback, and the two mix in one reactor:
+//! a `Sync` type has the async trait too (a blanket impl), so a sync
+//! factory may build an async protocol and the other way round, and
+//! everything that takes a `Box<dyn Protocol>` or an `Arc<dyn Factory>` (a
+//! wrapping factory, `CheckedFactory`, the fuzzers, both reactors) takes
+//! either. The same echo protocol, synchronous:
+//!
+//! ```
+//! use callorder::{CallbackResult, SyncProtocol, Transport};
+//!
+//! #[derive(Default)]
+//! struct Echo {
+//!     transport: Option<Transport>,
+//! }
+//!
+//! impl SyncProtocol for Echo {
+//!     fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+//!         self.transport = Some(transport);
+//!         Ok(())
+//!     }
+//!
+//!     fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+//!         if let Some(t) = &self.transport {
+//!             t.write(data)?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! ```
 #![forbid(unsafe_code)]
 
 mod error;
 mod handles;
+mod synchronous;
 
 use std::sync::Arc;
 
@@ -59,6 +106,7 @@ pub use error::{ActionError, CallbackError, CallbackResult};
 pub use handles::{
     Address, Connector, Port, Reactor, ReactorOps, TimerHandle, Transport, WriteStatus,
 };
+pub use synchronous::{SyncClientFactory, SyncFactory, SyncProtocol};
 
 /// A protocol: the object that lives for exactly one connection.
 ///
@@ -183,6 +231,32 @@ pub trait Protocol: 'static {
     async fn stop_producing(&mut self) -> CallbackResult {
         Ok(())
     }
+
+    /// The protocol as a [`SyncProtocol`], when it is one: a reactor then
+    /// calls its callbacks directly, with no future. The blanket impl for
+    /// every `SyncProtocol` says `Some(self)`; an async implementation
+    /// keeps the default, `None`.
+    ///
+    /// ```
+    /// use callorder::{async_trait, CallbackResult, Protocol, SyncProtocol};
+    ///
+    /// struct Direct;
+    /// impl SyncProtocol for Direct {
+    ///     fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+    /// }
+    /// struct Awaiting;
+    /// #[async_trait(?Send)]
+    /// impl Protocol for Awaiting {
+    ///     async fn data_received(&mut self, _: &[u8]) -> CallbackResult { Ok(()) }
+    /// }
+    ///
+    /// let (mut a, mut b): (Box<dyn Protocol>, Box<dyn Protocol>) = (Box::new(Direct), Box::new(Awaiting));
+    /// assert!(a.sync_protocol().is_some());
+    /// assert!(b.sync_protocol().is_none());
+    /// ```
+    fn sync_protocol(&mut self) -> Option<&mut dyn SyncProtocol> {
+        None
+    }
 }
 
 /// A factory: builds a protocol per connection, and is started and stopped
@@ -291,6 +365,14 @@ pub trait Factory: 'static {
         &self,
         addr: &Address,
     ) -> Result<Option<Box<dyn Protocol>>, CallbackError>;
+
+    /// The factory as a [`SyncFactory`], when it is one: a reactor then
+    /// calls its callbacks directly. The blanket impl for every
+    /// `SyncFactory` says `Some(self)`; an async implementation keeps the
+    /// default, `None`.
+    fn sync_factory(&self) -> Option<&dyn SyncFactory> {
+        None
+    }
 }
 
 /// A factory for outgoing connections: it also hears how each attempt went.
@@ -396,6 +478,12 @@ pub trait ClientFactory: Factory {
     ) -> CallbackResult {
         let _ = (connector, reason);
         Ok(())
+    }
+
+    /// The factory as a [`SyncClientFactory`], when it is one (see
+    /// [`Factory::sync_factory`]).
+    fn sync_client_factory(&self) -> Option<&dyn SyncClientFactory> {
+        None
     }
 }
 

@@ -8,10 +8,14 @@
 //!   started_connecting, build_protocol, connection_made with one write, 4
 //!   data chunks, connection_lost, client_connection_lost, do_stop,
 //!   stop_factory), one factory reused, with the checker on and off, median
-//!   of 3. Set up as a long run is: the reactor keeps the last 64 records
-//!   of the trace ([`MockReactor::keep_last`]), and the script sends the
-//!   same 4 payloads on every connection ([`Script::send_bytes`]), as
-//!   Twisted's bench below does;
+//!   of 3, with async callbacks (`Protocol`, `ClientFactory`). Set up as a
+//!   long run is: the reactor keeps the last 64 records of the trace
+//!   ([`MockReactor::keep_last`]), and the script sends the same 4 payloads
+//!   on every connection ([`Script::send_bytes`]), as Twisted's bench below
+//!   does;
+//! - `lifecycles_per_s_checked_sync` and `lifecycles_per_s_unchecked_sync`:
+//!   the same with synchronous callbacks (`SyncProtocol`,
+//!   `SyncClientFactory`), which the reactor calls directly;
 //! - `lifecycles_per_s_checked_full_trace`: the same with every record
 //!   kept and a copy of each payload per connection;
 //! - `checker_overhead`: how much slower the checked run is;
@@ -30,7 +34,14 @@
 //!   callbacks may await, as this one's may: each callback's future must
 //!   then own what it borrows (the protocol's `Rc<RefCell<..>>`, the
 //!   factory's `Arc`, the data), so it is wrapped in a boxed future of its
-//!   own.
+//!   own;
+//! - `floor_sync_lifecycles_per_s`: the floor of the synchronous line: the
+//!   same life cycle's 11 callbacks of the synchronous traits, called
+//!   directly through the trait objects (no reactor, no transport, no
+//!   write), plus the checker.
+//!
+//! `--one LINE` (`checked`, `checked_sync`, `unchecked`, `unchecked_sync`)
+//! runs only that line's life cycles, once, for a profiler.
 //!
 //! Environment overrides: `CALLORDER_BENCH_LIFECYCLES` (default 100,000),
 //! `CALLORDER_BENCH_CONCURRENT` (100,000), `CALLORDER_BENCH_PYTHON` (the
@@ -48,129 +59,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use callorder_core::{
     ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
-    Protocol, Reactor, ReactorOps, Reason, Transport, WriteStatus,
+    Protocol, Reactor, ReactorOps, Reason, SyncClientFactory, SyncFactory, SyncProtocol, Transport,
+    WriteStatus,
 };
-use callorder_harness::{Bytes, Conn, MockReactor, Outcome, Script};
+use callorder_harness::{Bytes, MockReactor, Outcome, Script};
 use callorder_trace::{ConnectorId, PortId, ProtocolId};
 
-/// The life cycle's protocol: one write on connection_made, counts bytes.
-struct Client {
-    received: usize,
-}
+mod common;
 
-#[async_trait(?Send)]
-impl Protocol for Client {
-    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
-        t.write(b"hello")?;
-        Ok(())
-    }
-
-    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
-        self.received += data.len();
-        Ok(())
-    }
-}
-
-/// One factory for every life cycle; the next connect_tcp comes from the
-/// application (a zero-delay timer), as the next iteration of a loop would.
-struct Lifecycles {
-    reactor: Reactor,
-    server: Address,
-    left: Cell<usize>,
-    this: std::cell::RefCell<Option<std::sync::Weak<Lifecycles>>>,
-}
-
-#[async_trait(?Send)]
-impl Factory for Lifecycles {
-    async fn build_protocol(
-        &self,
-        _: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
-        Ok(Some(Box::new(Client { received: 0 })))
-    }
-}
-
-#[async_trait(?Send)]
-impl ClientFactory for Lifecycles {
-    async fn client_connection_lost(&self, _: &Connector, _: Reason) -> CallbackResult {
-        let left = self.left.get();
-        if left > 0 {
-            self.left.set(left - 1);
-            let me = self
-                .this
-                .borrow()
-                .as_ref()
-                .and_then(|w| w.upgrade())
-                .expect("alive");
-            let reactor = self.reactor.clone();
-            let server = self.server.clone();
-            reactor.clone().call_later(Duration::ZERO, move || {
-                reactor.connect_tcp(server, me, None);
-            });
-        }
-        Ok(())
-    }
-}
-
-const SIZES: [usize; 4] = [100, 1000, 10, 4000];
-
-fn script(n: usize, long_run: bool) -> Script {
-    let payloads: Vec<Bytes> = SIZES.iter().map(|&size| vec![b'x'; size].into()).collect();
-    let mut s = Script::new();
-    for i in 1..=n {
-        s = s.resolve(i, Outcome::Accept);
-        for (payload, size) in payloads.iter().zip(SIZES) {
-            s = if long_run {
-                s.send_bytes(Conn::Client(i), payload.clone())
-            } else {
-                s.send(Conn::Client(i), &vec![b'x'; size])
-            };
-        }
-        s = s.close(Conn::Client(i));
-    }
-    s.shutdown()
-}
-
-/// `n` life cycles; `long_run`: set up as a long run (see the top).
-fn lifecycles(n: usize, checked: bool, long_run: bool) -> Duration {
-    let script = script(n, long_run);
-    let mut reactor = MockReactor::new();
-    if !checked {
-        reactor = reactor.without_checker();
-    }
-    if long_run {
-        reactor = reactor.keep_last(64);
-    }
-    let start = Instant::now();
-    let run = reactor.run(script, |r| {
-        let f = Arc::new(Lifecycles {
-            reactor: r.clone(),
-            server: Address::new("10.0.0.1:80"),
-            left: Cell::new(n - 1),
-            this: std::cell::RefCell::new(None),
-        });
-        *f.this.borrow_mut() = Some(Arc::downgrade(&f));
-        r.connect_tcp(f.server.clone(), f, None);
-    });
-    let elapsed = start.elapsed();
-    assert!(
-        run.is_clean(),
-        "the life cycles are legal: {:?}",
-        run.violation
-    );
-    // Every life cycle ran: the last one's do_stop is the n-th.
-    let last_stop = run
-        .trace
-        .iter()
-        .rev()
-        .find(|r| r.step.event.kind() == callorder_trace::EventKind::DoStop)
-        .map(|r| r.step.event);
-    assert!(
-        matches!(last_stop, Some(callorder_trace::Event::DoStop { holder: Some(callorder_trace::Holder::Connector(c)), .. }) if c.0 == n as u64),
-        "{last_stop:?}"
-    );
-    elapsed
-}
+use common::{lifecycles, SIZES};
 
 /// The floor's protocol: the life cycle's protocol without its write.
 struct Bare {
@@ -331,6 +228,64 @@ fn floor_callbacks(n: usize) -> Duration {
         ready(factory.client_connection_lost(&connector, Reason::ConnectionDone)).unwrap();
         factory.do_stop(holder);
         ready(factory.stop_factory()).unwrap();
+    }
+    start.elapsed()
+}
+
+/// The synchronous floor's protocol: [`Bare`], synchronous.
+struct SyncBare {
+    received: usize,
+}
+
+impl SyncProtocol for SyncBare {
+    fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.received += data.len();
+        Ok(())
+    }
+}
+
+struct SyncBareFactory;
+
+impl SyncFactory for SyncBareFactory {
+    fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(SyncBare { received: 0 })))
+    }
+}
+
+impl SyncClientFactory for SyncBareFactory {}
+
+/// The life cycle's callbacks of the synchronous kind, called as the
+/// reactor calls them: through the trait objects' synchronous views, with
+/// no future.
+fn floor_sync_callbacks(n: usize) -> Duration {
+    let (reactor, connector, transport, _, addr) = handles();
+    let factory: Arc<dyn ClientFactory> = Arc::new(SyncBareFactory);
+    let chunks: Vec<Bytes> = SIZES.iter().map(|&n| vec![b'x'; n].into()).collect();
+    let holder = callorder_trace::Holder::Connector(connector.id());
+    let start = Instant::now();
+    for _ in 0..n {
+        let f = factory.sync_client_factory().expect("synchronous");
+        f.do_start(holder);
+        f.start_factory(&reactor).unwrap();
+        f.started_connecting(&connector).unwrap();
+        let mut p = f.build_protocol(&addr).unwrap().unwrap();
+        let q = p.sync_protocol().expect("synchronous");
+        q.connection_made(transport.clone()).unwrap();
+        for c in &chunks {
+            p.sync_protocol()
+                .expect("synchronous")
+                .data_received(c)
+                .unwrap();
+        }
+        p.sync_protocol()
+            .expect("synchronous")
+            .connection_lost(Reason::ConnectionDone)
+            .unwrap();
+        drop(std::hint::black_box(p));
+        f.client_connection_lost(&connector, Reason::ConnectionDone)
+            .unwrap();
+        f.do_stop(holder);
+        f.stop_factory().unwrap();
     }
     start.elapsed()
 }
@@ -593,45 +548,94 @@ fn main() {
         );
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        // One line, once, for a profiler or cachegrind (see
+        // docs/performance.md): `--one checked_sync`, say.
+        let n = env_usize("CALLORDER_BENCH_LIFECYCLES", 100_000);
+        let (checked, synchronous) = match args.get(i + 1).map(String::as_str) {
+            Some("checked") => (true, false),
+            Some("checked_sync") => (true, true),
+            Some("unchecked") => (false, false),
+            Some("unchecked_sync") => (false, true),
+            other => {
+                eprintln!(
+                    "--one takes checked, checked_sync, unchecked or unchecked_sync, not {other:?}"
+                );
+                std::process::exit(2);
+            }
+        };
+        let took = lifecycles(n, checked, true, synchronous);
+        println!("lifecycles_per_s={:.0}", n as f64 / took.as_secs_f64());
+        return;
+    }
     if !args.iter().any(|a| a == "--bench") {
         println!("lifecycle bench: run with `cargo bench -p callorder-harness --bench lifecycle`");
         return;
     }
     let n = env_usize("CALLORDER_BENCH_LIFECYCLES", 100_000);
-    let checked = median((0..3).map(|_| lifecycles(n, true, true)).collect());
-    let unchecked = median((0..3).map(|_| lifecycles(n, false, true)).collect());
-    let full = median((0..3).map(|_| lifecycles(n, true, false)).collect());
-    let on = n as f64 / checked.as_secs_f64();
-    let off = n as f64 / unchecked.as_secs_f64();
+    // The lines compared are measured in turns, so that a change of load
+    // on a shared machine falls on all of them alike.
+    let mut runs: [Vec<Duration>; 5] = Default::default();
+    for _ in 0..3 {
+        runs[0].push(lifecycles(n, true, true, false));
+        runs[1].push(lifecycles(n, true, true, true));
+        runs[2].push(lifecycles(n, false, true, false));
+        runs[3].push(lifecycles(n, false, true, true));
+        runs[4].push(lifecycles(n, true, false, false));
+    }
+    let [checked, checked_sync, unchecked, unchecked_sync, full] = runs.map(median);
+    let per_s = |d: Duration| n as f64 / d.as_secs_f64();
+    let (on, on_sync) = (per_s(checked), per_s(checked_sync));
     println!("lifecycles_per_s_checked={on:.0}");
-    println!("lifecycles_per_s_unchecked={off:.0}");
+    println!("lifecycles_per_s_unchecked={:.0}", per_s(unchecked));
+    println!("lifecycles_per_s_checked_sync={on_sync:.0}");
     println!(
-        "lifecycles_per_s_checked_full_trace={:.0}",
-        n as f64 / full.as_secs_f64()
+        "lifecycles_per_s_unchecked_sync={:.0}",
+        per_s(unchecked_sync)
     );
+    println!("lifecycles_per_s_checked_full_trace={:.0}", per_s(full));
     println!(
         "checker_overhead={:.1}%  (goal <= 25%)",
         (checked.as_secs_f64() / unchecked.as_secs_f64() - 1.0) * 100.0
     );
+    let mut floors: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..3 {
+        floors[0].push(floor_callbacks(n));
+        floors[1].push(floor_owned_callbacks(n));
+        floors[2].push(floor_sync_callbacks(n));
+        floors[3].push(floor_checker(n));
+    }
+    let [callbacks, owned, sync_callbacks, checking] = floors.map(median);
+    let floor = per_s(callbacks + checking);
+    let floor_owned = per_s(owned + checking);
+    let floor_sync = per_s(sync_callbacks + checking);
+    println!(
+        "floor_lifecycles_per_s={floor:.0}  (callbacks alone {:.0}/s, checker alone {:.0}/s)",
+        per_s(callbacks),
+        per_s(checking)
+    );
+    println!(
+        "floor_owned_lifecycles_per_s={floor_owned:.0}  (owned callbacks alone {:.0}/s)",
+        per_s(owned)
+    );
+    println!(
+        "floor_sync_lifecycles_per_s={floor_sync:.0}  (sync callbacks alone {:.0}/s)",
+        per_s(sync_callbacks)
+    );
     let twisted = twisted_fakes();
     println!("twisted_fakes_lifecycles_per_s={twisted}");
     if let Ok(t) = twisted.parse::<f64>() {
-        println!("checked_vs_twisted_fakes={:.2}x  (goal >= 3x)", on / t);
+        println!(
+            "checked_sync_vs_twisted_fakes={:.2}x  (goal >= 3x; its floor {:.2}x)",
+            on_sync / t,
+            floor_sync / t
+        );
+        println!(
+            "checked_vs_twisted_fakes={:.2}x  (goal >= 1.5x; its floor {:.2}x)",
+            on / t,
+            floor_owned / t
+        );
     }
-    let callbacks = median((0..3).map(|_| floor_callbacks(n)).collect());
-    let owned = median((0..3).map(|_| floor_owned_callbacks(n)).collect());
-    let checking = median((0..3).map(|_| floor_checker(n)).collect());
-    println!(
-        "floor_lifecycles_per_s={:.0}  (callbacks alone {:.0}/s, checker alone {:.0}/s)",
-        n as f64 / (callbacks + checking).as_secs_f64(),
-        n as f64 / callbacks.as_secs_f64(),
-        n as f64 / checking.as_secs_f64()
-    );
-    println!(
-        "floor_owned_lifecycles_per_s={:.0}  (owned callbacks alone {:.0}/s)",
-        n as f64 / (owned + checking).as_secs_f64(),
-        n as f64 / owned.as_secs_f64()
-    );
     let concurrent = env_usize("CALLORDER_BENCH_CONCURRENT", 100_000);
     let exe = std::env::current_exe().expect("the bench binary");
     let out = Command::new(exe)

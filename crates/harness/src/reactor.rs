@@ -55,6 +55,7 @@ use crate::script::{Conn, Origin, Outcome, Script, Step, WorldEvent};
 use crate::steps::Steps;
 
 mod budget;
+mod callee;
 mod completion;
 mod delivery;
 mod dense;
@@ -74,8 +75,9 @@ mod teardown;
 mod turns;
 mod world;
 
-use budget::Spent;
 pub use budget::StepBudget;
+use budget::{Spent, StepName};
+use callee::{Callee, ProtocolCall, Started};
 pub(crate) use delivery::building_for;
 use delivery::*;
 use dense::Dense;
@@ -154,10 +156,7 @@ impl MockReactor {
             skipped: Vec::new(),
             origin: None,
             budget: StepBudget::DEFAULT,
-            spent: Spent {
-                step: "the set-up".to_owned(),
-                ..Spent::default()
-            },
+            spent: Spent::new(StepName::Fixed("the set-up")),
             exhausted: false,
             written_limit: Some(WRITTEN_LIMIT),
             weak_protocols: Vec::new(),
@@ -606,8 +605,10 @@ impl MockReactor {
                 }
                 break;
             }
-            let name = self.inner.state.borrow().step_name(index, &step);
-            self.inner.state.borrow_mut().begin_step(name);
+            self.inner
+                .state
+                .borrow_mut()
+                .begin_step(StepName::Script(index, reach::StepSummary::of(&step)));
             match step {
                 Step::Batch(events) => {
                     {

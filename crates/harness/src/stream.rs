@@ -54,11 +54,10 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use callorder_core::{
-    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol, Reason,
-    Transport,
+    Address, CallbackError, CallbackResult, Connector, Protocol, Reason, SyncClientFactory,
+    SyncFactory, SyncProtocol, Transport,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -229,9 +228,8 @@ struct StreamProtocol {
     results: Results,
 }
 
-#[async_trait(?Send)]
-impl Protocol for StreamProtocol {
-    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+impl SyncProtocol for StreamProtocol {
+    fn connection_made(&mut self, transport: Transport) -> CallbackResult {
         // A streaming producer: pause and resume are the stream's
         // backpressure.
         transport.register_producer(true)?;
@@ -257,7 +255,7 @@ impl Protocol for StreamProtocol {
         }
     }
 
-    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+    fn data_received(&mut self, data: &[u8]) -> CallbackResult {
         let mut pipe = self.pipe.borrow_mut();
         pipe.inbound.push_back(Bytes::copy_from_slice(data));
         pipe.wake_reader();
@@ -269,14 +267,14 @@ impl Protocol for StreamProtocol {
         true
     }
 
-    async fn read_connection_lost(&mut self) -> CallbackResult {
+    fn read_connection_lost(&mut self) -> CallbackResult {
         let mut pipe = self.pipe.borrow_mut();
         pipe.eof = true;
         pipe.wake_reader();
         Ok(())
     }
 
-    async fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
+    fn connection_lost(&mut self, reason: Reason) -> CallbackResult {
         let mut pipe = self.pipe.borrow_mut();
         pipe.lost = Some(reason);
         pipe.wake_reader();
@@ -284,12 +282,12 @@ impl Protocol for StreamProtocol {
         Ok(())
     }
 
-    async fn pause_producing(&mut self) -> CallbackResult {
+    fn pause_producing(&mut self) -> CallbackResult {
         self.pipe.borrow_mut().full = true;
         Ok(())
     }
 
-    async fn resume_producing(&mut self) -> CallbackResult {
+    fn resume_producing(&mut self) -> CallbackResult {
         let mut pipe = self.pipe.borrow_mut();
         pipe.full = false;
         pipe.wake_writer();
@@ -299,7 +297,8 @@ impl Protocol for StreamProtocol {
 
 /// A factory that runs an async function on each connection's [`Stream`]:
 /// for outgoing connections ([`stream_client`]) or accepted ones
-/// ([`stream_server`]); it is both a [`Factory`] and a [`ClientFactory`].
+/// ([`stream_server`]); it is both a [`Factory`](callorder_core::Factory) and a
+/// [`ClientFactory`](callorder_core::ClientFactory), of the synchronous kind.
 pub struct StreamFactory {
     start: Start,
     results: Results,
@@ -341,12 +340,8 @@ impl StreamFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl Factory for StreamFactory {
-    async fn build_protocol(
-        &self,
-        _: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+impl SyncFactory for StreamFactory {
+    fn build_protocol(&self, _: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         Ok(Some(Box::new(StreamProtocol {
             pipe: Rc::default(),
             start: self.start.clone(),
@@ -355,9 +350,8 @@ impl Factory for StreamFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl ClientFactory for StreamFactory {
-    async fn client_connection_failed(&self, _: &Connector, reason: Reason) -> CallbackResult {
+impl SyncClientFactory for StreamFactory {
+    fn client_connection_failed(&self, _: &Connector, reason: Reason) -> CallbackResult {
         self.failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -541,8 +535,8 @@ mod tests {
         let mut buf = [0u8; 16];
         let mut read = task::spawn(stream.read(&mut buf));
         assert_pending!(read.poll());
-        tokio_test::block_on(protocol.data_received(b"ab")).unwrap();
-        tokio_test::block_on(protocol.data_received(b"cd")).unwrap();
+        SyncProtocol::data_received(&mut protocol, b"ab").unwrap();
+        SyncProtocol::data_received(&mut protocol, b"cd").unwrap();
         assert!(read.is_woken(), "the bytes wake the reader");
         assert_eq!(assert_ready_ok!(read.poll()), 2, "one chunk per read");
         drop(read);
@@ -555,7 +549,7 @@ mod tests {
     fn a_half_close_is_end_of_file_and_a_reset_an_error() {
         let (mut protocol, mut stream, _) = made();
         let mut buf = [0u8; 4];
-        tokio_test::block_on(protocol.read_connection_lost()).unwrap();
+        SyncProtocol::read_connection_lost(&mut protocol).unwrap();
         let mut read = task::spawn(stream.read(&mut buf));
         assert_eq!(assert_ready_ok!(read.poll()), 0);
         drop(read);
@@ -563,7 +557,7 @@ mod tests {
         let (mut protocol, mut stream, _) = made();
         let mut read = task::spawn(stream.read(&mut buf));
         assert_pending!(read.poll());
-        tokio_test::block_on(protocol.connection_lost(Reason::ConnectionLost)).unwrap();
+        SyncProtocol::connection_lost(&mut protocol, Reason::ConnectionLost).unwrap();
         assert!(read.is_woken());
         let error = assert_ready!(read.poll()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
@@ -580,7 +574,7 @@ mod tests {
         let mut write = task::spawn(stream.write(b"second"));
         assert_pending!(write.poll());
         log.full.set(false);
-        tokio_test::block_on(protocol.resume_producing()).unwrap();
+        SyncProtocol::resume_producing(&mut protocol).unwrap();
         assert!(write.is_woken(), "the drain wakes the writer");
         assert_eq!(assert_ready_ok!(write.poll()), 6);
         assert_eq!(*log.actions.borrow(), ["write 5", "write 6"]);
@@ -606,7 +600,7 @@ mod tests {
     #[test]
     fn a_stream_dropped_after_its_connection_ended_does_nothing() {
         let (mut protocol, stream, log) = made();
-        tokio_test::block_on(protocol.connection_lost(Reason::ConnectionDone)).unwrap();
+        SyncProtocol::connection_lost(&mut protocol, Reason::ConnectionDone).unwrap();
         drop(stream);
         assert!(log.actions.borrow().is_empty());
     }
@@ -615,7 +609,7 @@ mod tests {
     fn outside_a_reactor_connection_made_says_where_it_runs() {
         let (mut protocol, _stream, log) = made();
         let transport = Transport::new(ProtocolId(1), log.clone() as Rc<dyn ReactorOps>);
-        let error = tokio_test::block_on(protocol.connection_made(transport)).unwrap_err();
+        let error = SyncProtocol::connection_made(&mut protocol, transport).unwrap_err();
         assert!(error.message().contains("only under a callorder reactor"));
     }
 }

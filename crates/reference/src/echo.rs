@@ -23,8 +23,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
-use callorder_core::{Address, CallbackError, CallbackResult, Factory, Protocol, Transport};
+use callorder_core::{
+    Address, CallbackError, CallbackResult, Protocol, SyncFactory, SyncProtocol, Transport,
+};
 
 /// The echo protocol: writes back whatever it receives.
 #[derive(Default)]
@@ -39,14 +40,13 @@ impl Echo {
     }
 }
 
-#[async_trait(?Send)]
-impl Protocol for Echo {
-    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+impl SyncProtocol for Echo {
+    fn connection_made(&mut self, transport: Transport) -> CallbackResult {
         self.transport = Some(transport);
         Ok(())
     }
 
-    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+    fn data_received(&mut self, data: &[u8]) -> CallbackResult {
         let transport = self
             .transport
             .as_ref()
@@ -74,12 +74,8 @@ impl EchoFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl Factory for EchoFactory {
-    async fn build_protocol(
-        &self,
-        _addr: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+impl SyncFactory for EchoFactory {
+    fn build_protocol(&self, _addr: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         self.built.fetch_add(1, Ordering::Relaxed);
         Ok(Some(Box::new(Echo::new())))
     }

@@ -29,9 +29,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
 use callorder_core::{
-    Address, CallbackError, CallbackResult, ClientFactory, Factory, Protocol, Transport,
+    Address, CallbackError, CallbackResult, Protocol, SyncClientFactory, SyncFactory, SyncProtocol,
+    Transport,
 };
 
 /// A shared byte log.
@@ -53,14 +53,13 @@ impl HalfClose {
     }
 }
 
-#[async_trait(?Send)]
-impl Protocol for HalfClose {
-    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+impl SyncProtocol for HalfClose {
+    fn connection_made(&mut self, transport: Transport) -> CallbackResult {
         self.transport = Some(transport);
         Ok(())
     }
 
-    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+    fn data_received(&mut self, data: &[u8]) -> CallbackResult {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -72,7 +71,7 @@ impl Protocol for HalfClose {
         true
     }
 
-    async fn read_connection_lost(&mut self) -> CallbackResult {
+    fn read_connection_lost(&mut self) -> CallbackResult {
         let transport = self.transport()?;
         if !self.reply.is_empty() {
             transport.write(&self.reply)?;
@@ -81,7 +80,7 @@ impl Protocol for HalfClose {
         Ok(())
     }
 
-    async fn write_connection_lost(&mut self) -> CallbackResult {
+    fn write_connection_lost(&mut self) -> CallbackResult {
         self.transport()?.lose_connection()?;
         Ok(())
     }
@@ -114,12 +113,8 @@ impl HalfCloseFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl Factory for HalfCloseFactory {
-    async fn build_protocol(
-        &self,
-        _addr: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+impl SyncFactory for HalfCloseFactory {
+    fn build_protocol(&self, _addr: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         Ok(Some(Box::new(HalfClose {
             reply: self.reply.clone(),
             received: self.received.clone(),
@@ -128,5 +123,4 @@ impl Factory for HalfCloseFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl ClientFactory for HalfCloseFactory {}
+impl SyncClientFactory for HalfCloseFactory {}

@@ -29,10 +29,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use async_trait::async_trait;
 use callorder_core::{
-    Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory, Protocol, Reason,
-    Transport,
+    Address, CallbackError, CallbackResult, Connector, Protocol, Reason, SyncClientFactory,
+    SyncFactory, SyncProtocol, Transport,
 };
 
 /// Locks a mutex, ignoring poisoning (the data are plain logs).
@@ -171,9 +170,8 @@ impl LineClient {
     }
 }
 
-#[async_trait(?Send)]
-impl Protocol for LineClient {
-    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+impl SyncProtocol for LineClient {
+    fn connection_made(&mut self, transport: Transport) -> CallbackResult {
         for line in self.to_send.iter() {
             let mut bytes = Vec::with_capacity(line.len() + 2);
             bytes.extend_from_slice(line.as_bytes());
@@ -184,7 +182,7 @@ impl Protocol for LineClient {
         self.maybe_close()
     }
 
-    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+    fn data_received(&mut self, data: &[u8]) -> CallbackResult {
         if self.closing {
             // Data may still arrive after lose_connection (Twisted P5).
             return Ok(());
@@ -253,32 +251,19 @@ impl LineClientFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl Factory for LineClientFactory {
-    async fn build_protocol(
-        &self,
-        _addr: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+impl SyncFactory for LineClientFactory {
+    fn build_protocol(&self, _addr: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         Ok(Some(Box::new(self.protocol())))
     }
 }
 
-#[async_trait(?Send)]
-impl ClientFactory for LineClientFactory {
-    async fn client_connection_failed(
-        &self,
-        _connector: &Connector,
-        reason: Reason,
-    ) -> CallbackResult {
+impl SyncClientFactory for LineClientFactory {
+    fn client_connection_failed(&self, _connector: &Connector, reason: Reason) -> CallbackResult {
         self.outcomes.push(ClientOutcome::Failed(reason));
         Ok(())
     }
 
-    async fn client_connection_lost(
-        &self,
-        _connector: &Connector,
-        reason: Reason,
-    ) -> CallbackResult {
+    fn client_connection_lost(&self, _connector: &Connector, reason: Reason) -> CallbackResult {
         self.outcomes.push(ClientOutcome::Lost(reason));
         Ok(())
     }

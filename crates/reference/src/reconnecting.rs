@@ -50,10 +50,9 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use callorder_core::{
-    ActionError, Address, CallbackError, CallbackResult, ClientFactory, Connector, Factory,
-    Protocol, Reactor, Reason, TimerHandle,
+    ActionError, Address, CallbackError, CallbackResult, Connector, Protocol, Reactor, Reason,
+    SyncClientFactory, SyncFactory, TimerHandle,
 };
 
 /// When and how often a [`ReconnectingClientFactory`] retries (RC1).
@@ -342,12 +341,8 @@ fn as_duration(seconds: f64) -> Duration {
     Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX)
 }
 
-#[async_trait(?Send)]
-impl Factory for ReconnectingClientFactory {
-    async fn build_protocol(
-        &self,
-        addr: &Address,
-    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+impl SyncFactory for ReconnectingClientFactory {
+    fn build_protocol(&self, addr: &Address) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
         if self.reset_on_build {
             self.reset_delay();
         }
@@ -355,22 +350,13 @@ impl Factory for ReconnectingClientFactory {
     }
 }
 
-#[async_trait(?Send)]
-impl ClientFactory for ReconnectingClientFactory {
-    async fn client_connection_failed(
-        &self,
-        connector: &Connector,
-        _reason: Reason,
-    ) -> CallbackResult {
+impl SyncClientFactory for ReconnectingClientFactory {
+    fn client_connection_failed(&self, connector: &Connector, _reason: Reason) -> CallbackResult {
         self.lost_or_failed(connector);
         Ok(())
     }
 
-    async fn client_connection_lost(
-        &self,
-        connector: &Connector,
-        _reason: Reason,
-    ) -> CallbackResult {
+    fn client_connection_lost(&self, connector: &Connector, _reason: Reason) -> CallbackResult {
         self.lost_or_failed(connector);
         Ok(())
     }

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use super::reach::StepSummary;
+
 use super::*;
 
 /// How much work one step of a script may make before the run is stopped
@@ -53,13 +55,35 @@ impl Default for StepBudget {
 }
 
 /// What a step has used of its budget so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Spent {
     pub(super) turns: u64,
     pub(super) bytes: u64,
     pub(super) timers: u64,
     /// The step, as the error names it.
-    pub(super) step: String,
+    pub(super) step: StepName,
+}
+
+/// The step a budget is counted for. Put in words only if the budget runs
+/// out: naming every step of a script as it begins cost more than most
+/// steps' work.
+#[derive(Debug)]
+pub(super) enum StepName {
+    /// A step that is not the script's: the set-up, a turn of a live run.
+    Fixed(&'static str),
+    /// Step `index` of the script.
+    Script(usize, StepSummary),
+}
+
+impl Spent {
+    pub(super) fn new(step: StepName) -> Spent {
+        Spent {
+            turns: 0,
+            bytes: 0,
+            timers: 0,
+            step,
+        }
+    }
 }
 
 /// How many of the last records the error looks at for what kept the
@@ -71,11 +95,8 @@ const BUSIEST: usize = 3;
 
 impl State {
     /// A new step begins: its budget is whole again.
-    pub(super) fn begin_step(&mut self, step: String) {
-        self.spent = Spent {
-            step,
-            ..Spent::default()
-        };
+    pub(super) fn begin_step(&mut self, step: StepName) {
+        self.spent = Spent::new(step);
     }
 
     /// One turn of work: a callback, a batch of I/O, a timer.
@@ -135,10 +156,13 @@ impl State {
         // Most first; the name breaks ties, so the message is the same run
         // after run.
         busiest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let step = match &self.spent.step {
+            StepName::Fixed(name) => (*name).to_owned(),
+            StepName::Script(index, summary) => self.step_name(*index, summary),
+        };
         let mut message = format!(
-            "the run never went quiet: {} {what}, the budget of MockReactor::step_budget; \
-             the run stopped there",
-            self.spent.step
+            "the run never went quiet: {step} {what}, the budget of MockReactor::step_budget; \
+             the run stopped there"
         );
         if !busiest.is_empty() {
             let named: Vec<String> = busiest

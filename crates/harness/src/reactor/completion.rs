@@ -6,7 +6,7 @@ use super::*;
 impl MockReactor {
     /// A callback returned (or failed): what the reactor does next, as
     /// Twisted does at that point.
-    pub(super) fn complete(&self, r: Running, outcome: Result<Done, String>, frame: Frame) {
+    pub(super) fn complete(&self, r: Delivery, outcome: Result<Done, String>, frame: Frame) {
         let (mut result, built, panicked) = match outcome {
             Ok(done) => {
                 let (result, built) = done.into_parts();
@@ -14,9 +14,6 @@ impl MockReactor {
             }
             Err(msg) => (Err(msg), None, true),
         };
-        // The finished future is the reactor's box; it also holds a handle
-        // on the protocol, which must go before the protocol can.
-        drop(r.fut);
         let mut s = self.inner.state.borrow_mut();
         s.busy.remove(&r.target);
         // A hook's record follows its caller's.

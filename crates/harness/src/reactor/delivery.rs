@@ -75,11 +75,19 @@ pub(super) enum Target {
     Protocol(ProtocolId),
 }
 
-pub(super) struct Running {
+/// A delivery that was recorded and called: what `complete` needs when
+/// its callback returns.
+pub(super) struct Delivery {
     pub(super) seq: u64,
     pub(super) record: usize,
     pub(super) target: Target,
     pub(super) call: Call,
+}
+
+/// A callback of an async implementation that awaits: its delivery and its
+/// future, polled again by each sweep of the run loop.
+pub(super) struct Running {
+    pub(super) delivery: Delivery,
     pub(super) fut: CallFuture,
 }
 
@@ -89,22 +97,6 @@ pub(super) struct Frame {
     pub(super) depth: u32,
     /// Deliveries its actions triggered: after it returns, first.
     pub(super) after: Vec<Call>,
-}
-
-/// A protocol callback as a future that holds the protocol's borrow across
-/// its awaits (see `prepare`) and meters the implementation's heap.
-pub(super) fn on_protocol<F>(proto: Rc<SharedProtocol>, m: HeapMeter, call: F) -> CallFuture
-where
-    F: for<'a> FnOnce(
-            &'a mut Box<dyn Protocol>,
-        ) -> Pin<Box<dyn Future<Output = CallbackResult> + 'a>>
-        + 'static,
-{
-    #[allow(clippy::await_holding_refcell_ref)]
-    Box::pin(async move {
-        let mut g = proto.borrow_mut();
-        Done::of(m.meter(call(&mut g)).await)
-    })
 }
 
 thread_local! {
@@ -198,9 +190,9 @@ impl MockReactor {
         let mut finished = Vec::new();
         let mut i = 0;
         while i < running.len() {
-            let seq = running[i].seq;
+            let seq = running[i].delivery.seq;
             self.resume_frame(seq);
-            BUILDING.with(|b| b.set(holder_of_build(&running[i].call)));
+            BUILDING.with(|b| b.set(holder_of_build(&running[i].delivery.call)));
             let polled = catch_unwind(AssertUnwindSafe(|| running[i].fut.as_mut().poll(cx)));
             BUILDING.with(|b| b.set(None));
             let frame = self.suspend_frame();
@@ -226,7 +218,10 @@ impl MockReactor {
         }
         let any = !finished.is_empty();
         for (r, outcome, frame) in finished {
-            self.complete(r, outcome, frame);
+            // The finished future is the reactor's box; it also holds a
+            // handle on the protocol, which must go before the protocol can.
+            drop(r.fut);
+            self.complete(r.delivery, outcome, frame);
         }
         any
     }
@@ -277,80 +272,67 @@ impl MockReactor {
         true
     }
 
-    /// Records a callback, starts it and polls it once.
-    pub(super) fn begin(&self, mut call: Call) {
-        let Some((fut, target, record, seq)) = self.prepare(&mut call) else {
+    /// Records a callback and calls it: a synchronous implementation
+    /// returns at once; an async one's future is polled once, and kept
+    /// running if it awaits.
+    pub(super) fn begin(&self, call: Call) {
+        let Some((callee, delivery, m)) = self.prepare(call) else {
             return;
         };
-        let mut ran = Running {
-            seq,
-            record,
-            target,
-            call,
-            fut,
-        };
-        // Most callbacks finish on their first poll: poll now. One that
-        // awaits is polled again by the next sweep with the loop's own
-        // waker, before the loop sleeps, so the no-op waker here is never
-        // the one that has to wake it. (`prepare` pushed its frame.)
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        BUILDING.with(|b| b.set(holder_of_build(&ran.call)));
-        let polled = catch_unwind(AssertUnwindSafe(|| ran.fut.as_mut().poll(&mut cx)));
+        BUILDING.with(|b| b.set(holder_of_build(&delivery.call)));
+        let started = catch_unwind(AssertUnwindSafe(|| callee.start(self, m)));
         BUILDING.with(|b| b.set(None));
+        // (`prepare` pushed its frame.)
         let frame = self.suspend_frame();
-        match polled {
-            Ok(Poll::Ready(done)) => self.complete(ran, Ok(done), frame),
-            Err(panic) => self.complete(ran, Err(panic_message(panic)), frame),
-            Ok(Poll::Pending) => {
-                self.inner.state.borrow_mut().parked.insert(seq, frame);
-                self.inner.running.borrow_mut().push(ran);
+        match started {
+            Ok(Started::Returned(done)) => self.complete(delivery, Ok(done), frame),
+            Err(panic) => self.complete(delivery, Err(panic_message(panic)), frame),
+            Ok(Started::Awaiting(fut)) => {
+                self.inner
+                    .state
+                    .borrow_mut()
+                    .parked
+                    .insert(delivery.seq, frame);
+                self.inner
+                    .running
+                    .borrow_mut()
+                    .push(Running { delivery, fut });
             }
         }
     }
 
-    /// Decides whether `call` can still be delivered, records it, builds
-    /// its future and pushes its frame.
-    ///
-    /// A protocol's future holds the `RefCell` borrow of its protocol across
-    /// awaits on purpose: nothing else is delivered to a protocol while its
-    /// callback runs (the `busy` set), and if the callback panics the borrow
-    /// is released while unwinding, so the protocol survives to get its
-    /// `connection_lost`, as Twisted's does after an exception.
-    #[allow(clippy::await_holding_refcell_ref)]
-    pub(super) fn prepare(&self, call: &mut Call) -> Option<(CallFuture, Target, usize, u64)> {
+    /// Decides whether `call` can still be delivered, records it, makes
+    /// what it calls and pushes its frame. Each callee counts the
+    /// implementation's heap through the meter given with it.
+    pub(super) fn prepare(&self, mut call: Call) -> Option<(Callee, Delivery, HeapMeter)> {
         let mut s = self.inner.state.borrow_mut();
-        // Each future counts the implementation's heap through `m`.
-        let m = s.heap.clone();
-        let target = target_of(&s, call);
+        let target = target_of(&s, &call);
         let depth = 0;
         // The bytes of a data_received, for its record (`record_data`): a
-        // reference count, the bytes themselves move into the future.
-        let kept = match call {
+        // reference count, the bytes themselves go to the callee.
+        let kept = match &call {
             Call::DataReceived(_, data) if s.record_data => Some(data.clone()),
             _ => None,
         };
-        let (event, fut): (Event, CallFuture) = match *call {
+        let (event, callee): (Event, Callee) = match call {
             Call::DoStart(f, holder) => {
                 // The reactor's own bookkeeping; the hook is the user's code.
                 let fs = s.factories.get_mut(&f).expect("known factory");
                 let factory = fs.held_factory()?;
-                let at_zero = fs.num_ports == 0;
+                let hook = fs.num_ports == 0;
                 fs.num_ports += 1;
                 let ev = Event::DoStart {
                     factory: f,
                     holder: Some(holder),
                 };
-                let reactor = self.handle();
-                let fut: CallFuture = Box::pin(async move {
-                    factory.do_start(holder);
-                    let result = if at_zero {
-                        m.meter(factory.start_factory(&reactor)).await
-                    } else {
-                        Ok(())
-                    };
-                    Done::of(result)
-                });
-                (ev, fut)
+                (
+                    ev,
+                    Callee::Start {
+                        factory,
+                        holder,
+                        hook,
+                    },
+                )
             }
             Call::StartedConnecting(c) => {
                 let cs = s.connectors.get(&c)?;
@@ -365,10 +347,7 @@ impl MockReactor {
                         factory: f,
                         connector: c,
                     },
-                    Box::pin(async move {
-                        let result = m.meter(factory.started_connecting(&connector)).await;
-                        Done::of(result)
-                    }),
+                    Callee::StartedConnecting(factory, connector),
                 )
             }
             Call::Build(holder, ref addr, _) => {
@@ -377,19 +356,13 @@ impl MockReactor {
                     Holder::Port(l) => s.ports.get(&l)?.factory,
                 };
                 let factory = s.factories[&f].held_factory()?;
-                let addr = addr.clone();
                 (
                     Event::BuildProtocol {
                         factory: f,
                         holder,
                         protocol: None,
                     },
-                    Box::pin(async move {
-                        match m.meter(factory.build_protocol(&addr)).await {
-                            Ok(built) => Done::built(built),
-                            Err(e) => Done::of(Err(e)),
-                        }
-                    }),
+                    Callee::Build(factory, addr.clone()),
                 )
             }
             Call::ConnectionMade(p)
@@ -424,61 +397,51 @@ impl MockReactor {
                     return None;
                 }
                 let proto = conn.protocol.clone()?;
-                let (ev, fut): (Event, CallFuture) = match call {
-                    Call::ConnectionMade(_) => {
-                        let transport = Transport::new(p, self.ops.clone());
-                        let fut = on_protocol(proto, m, move |g| g.connection_made(transport));
-                        (Event::ConnectionMade { protocol: p }, fut)
-                    }
+                let (ev, what) = match &mut call {
+                    Call::ConnectionMade(_) => (
+                        Event::ConnectionMade { protocol: p },
+                        ProtocolCall::Made(Transport::new(p, self.ops.clone())),
+                    ),
                     Call::DataReceived(_, data) => {
-                        // The bytes move into the future: the call keeps
-                        // only what `complete` needs.
+                        // The bytes go to the callee: the call keeps only
+                        // what `complete` needs.
                         let data = std::mem::take(data);
                         let bytes = data.len() as u64;
                         if let Some(c) = s.conns.get_mut(&p) {
                             c.bytes_received += bytes;
                         }
-                        // The bytes live in the future, so the callback can
-                        // borrow them across its awaits.
-                        let fut: CallFuture = Box::pin(async move {
-                            let mut g = proto.borrow_mut();
-                            Done::of(m.meter(g.data_received(&data)).await)
-                        });
-                        (Event::DataReceived { protocol: p, bytes }, fut)
+                        (
+                            Event::DataReceived { protocol: p, bytes },
+                            ProtocolCall::Data(data),
+                        )
                     }
                     Call::ReadConnectionLost(_) => (
                         Event::ReadConnectionLost { protocol: p },
-                        on_protocol(proto, m, |g| g.read_connection_lost()),
+                        ProtocolCall::ReadLost,
                     ),
                     Call::WriteConnectionLost(_) => (
                         Event::WriteConnectionLost { protocol: p },
-                        on_protocol(proto, m, |g| g.write_connection_lost()),
+                        ProtocolCall::WriteLost,
                     ),
-                    Call::ConnectionLost(_, reason) => {
-                        let reason = *reason;
-                        (
-                            Event::ConnectionLost {
-                                protocol: p,
-                                reason,
-                            },
-                            on_protocol(proto, m, move |g| g.connection_lost(reason)),
-                        )
+                    Call::ConnectionLost(_, reason) => (
+                        Event::ConnectionLost {
+                            protocol: p,
+                            reason: *reason,
+                        },
+                        ProtocolCall::Lost(*reason),
+                    ),
+                    Call::PauseProducing(_) => {
+                        (Event::PauseProducing { protocol: p }, ProtocolCall::Pause)
                     }
-                    Call::PauseProducing(_) => (
-                        Event::PauseProducing { protocol: p },
-                        on_protocol(proto, m, |g| g.pause_producing()),
-                    ),
-                    Call::ResumeProducing(_) => (
-                        Event::ResumeProducing { protocol: p },
-                        on_protocol(proto, m, |g| g.resume_producing()),
-                    ),
-                    Call::StopProducing(_) => (
-                        Event::StopProducing { protocol: p },
-                        on_protocol(proto, m, |g| g.stop_producing()),
-                    ),
+                    Call::ResumeProducing(_) => {
+                        (Event::ResumeProducing { protocol: p }, ProtocolCall::Resume)
+                    }
+                    Call::StopProducing(_) => {
+                        (Event::StopProducing { protocol: p }, ProtocolCall::Stop)
+                    }
                     _ => unreachable!("protocol calls only"),
                 };
-                (ev, fut)
+                (ev, Callee::Protocol(proto, what))
             }
             Call::ConnectionFailed(c, reason) | Call::ClientConnectionLost(c, reason) => {
                 let f = s.connectors.get(&c)?.factory;
@@ -487,33 +450,25 @@ impl MockReactor {
                 };
                 let connector =
                     Connector::new(c, self.ops.clone()).with_token(s.connector_token(c)?);
-                let failed = matches!(call, Call::ConnectionFailed(..));
-                let ev = if failed {
-                    Event::ClientConnectionFailed {
-                        factory: f,
-                        connector: c,
-                        reason,
-                    }
+                if matches!(call, Call::ConnectionFailed(..)) {
+                    (
+                        Event::ClientConnectionFailed {
+                            factory: f,
+                            connector: c,
+                            reason,
+                        },
+                        Callee::ConnectionFailed(factory, connector, reason),
+                    )
                 } else {
-                    Event::ClientConnectionLost {
-                        factory: f,
-                        connector: c,
-                        reason,
-                    }
-                };
-                (
-                    ev,
-                    Box::pin(async move {
-                        let result = if failed {
-                            m.meter(factory.client_connection_failed(&connector, reason))
-                                .await
-                        } else {
-                            m.meter(factory.client_connection_lost(&connector, reason))
-                                .await
-                        };
-                        Done::of(result)
-                    }),
-                )
+                    (
+                        Event::ClientConnectionLost {
+                            factory: f,
+                            connector: c,
+                            reason,
+                        },
+                        Callee::ClientConnectionLost(factory, connector, reason),
+                    )
+                }
             }
             Call::DoStop(f, holder) => {
                 let fs = s.factories.get_mut(&f).expect("known factory");
@@ -525,17 +480,15 @@ impl MockReactor {
                 if fs.num_ports > 0 {
                     fs.num_ports -= 1;
                 }
-                let at_zero = fs.num_ports == 0;
-                let fut: CallFuture = Box::pin(async move {
-                    factory.do_stop(holder);
-                    let result = if at_zero {
-                        m.meter(factory.stop_factory()).await
-                    } else {
-                        Ok(())
-                    };
-                    Done::of(result)
-                });
-                (ev, fut)
+                let hook = fs.num_ports == 0;
+                (
+                    ev,
+                    Callee::Stop {
+                        factory,
+                        holder,
+                        hook,
+                    },
+                )
             }
         };
         let (record, seq) = s.record(event, depth, None, true);
@@ -543,7 +496,7 @@ impl MockReactor {
         if let Some(data) = kept {
             s.trace.unjudged_mut(record).data = Some(callorder_trace::Data::new(&data));
         }
-        if let Call::Build(_, addr, _) = call {
+        if let Call::Build(_, addr, _) = &call {
             s.trace.unjudged_mut(record).addr = Some(addr.shared());
         }
         let mut frame = Frame {
@@ -553,7 +506,7 @@ impl MockReactor {
         };
         // The start_factory/stop_factory hooks run inside their caller; the
         // user's code is the hook, so its actions nest inside the hook.
-        let hook = match *call {
+        let hook = match call {
             Call::DoStart(f, _) if s.factories[&f].num_ports == 1 => {
                 Some(Event::StartFactory { factory: f })
             }
@@ -570,6 +523,16 @@ impl MockReactor {
         s.busy.insert(target);
         s.last_context = Some(frame.seq);
         s.frames.push(frame);
-        Some((fut, target, record, seq))
+        let m = s.heap.clone();
+        Some((
+            callee,
+            Delivery {
+                seq,
+                record,
+                target,
+                call,
+            },
+            m,
+        ))
     }
 }

@@ -212,7 +212,7 @@ impl MockReactor {
             self.inner
                 .state
                 .borrow_mut()
-                .begin_step("a turn of the live run".to_owned());
+                .begin_step(StepName::Fixed("a turn of the live run"));
             self.run_until(None).await;
             let idle = world.is_none() && !self.tasks_alive() && self.inner.state.borrow().idle();
             if self.stopped() || stopper.is_stopped() || idle {
@@ -240,7 +240,7 @@ impl MockReactor {
             self.inner
                 .state
                 .borrow_mut()
-                .begin_step("shutdown".to_owned());
+                .begin_step(StepName::Fixed("shutdown"));
             self.shutdown().await;
         }
         self.finish()

@@ -66,19 +66,47 @@ pub(super) fn statement(e: &WorldEvent) -> String {
 
 /// A step as a failure names it.
 pub(super) fn step_statement(step: &Step) -> String {
-    match step {
-        Step::Batch(events) if events.len() == 1 => statement(&events[0]),
-        Step::Batch(events) => format!("batch of {} events", events.len()),
-        Step::Advance(by) => format!("advance {by:?}"),
-        Step::Shutdown => "shutdown".to_owned(),
-        Step::Checkpoint => "checkpoint".to_owned(),
+    StepSummary::of(step).statement()
+}
+
+/// What a step is, enough to name it: made for every step (for the budget's
+/// error), and put in words only when a step must be named. A step of one
+/// world event keeps that event (its bytes shared, not copied).
+#[derive(Debug)]
+pub(super) enum StepSummary {
+    One(WorldEvent),
+    Batch(usize),
+    Advance(Duration),
+    Shutdown,
+    Checkpoint,
+}
+
+impl StepSummary {
+    pub(super) fn of(step: &Step) -> StepSummary {
+        match step {
+            Step::Batch(events) if events.len() == 1 => StepSummary::One(events[0].clone()),
+            Step::Batch(events) => StepSummary::Batch(events.len()),
+            Step::Advance(by) => StepSummary::Advance(*by),
+            Step::Shutdown => StepSummary::Shutdown,
+            Step::Checkpoint => StepSummary::Checkpoint,
+        }
+    }
+
+    pub(super) fn statement(&self) -> String {
+        match self {
+            StepSummary::One(event) => statement(event),
+            StepSummary::Batch(n) => format!("batch of {n} events"),
+            StepSummary::Advance(by) => format!("advance {by:?}"),
+            StepSummary::Shutdown => "shutdown".to_owned(),
+            StepSummary::Checkpoint => "checkpoint".to_owned(),
+        }
     }
 }
 
 impl State {
-    /// Step `index` as the budget's error names it.
-    pub(super) fn step_name(&self, index: usize, step: &Step) -> String {
-        let statement = step_statement(step);
+    /// Step `index` of the script as the budget's error names it.
+    pub(super) fn step_name(&self, index: usize, step: &StepSummary) -> String {
+        let statement = step.statement();
         match self.position(At {
             step: index,
             event: 0,

@@ -268,7 +268,7 @@ impl MockReactor {
     pub(super) fn stall(&self) {
         let stalled: Vec<Running> = std::mem::take(&mut *self.inner.running.borrow_mut());
         let mut s = self.inner.state.borrow_mut();
-        for r in stalled {
+        for Running { delivery: r, .. } in stalled {
             s.errors.push(ImplError {
                 kind: ImplErrorKind::Stalled,
                 seq: r.seq,
