@@ -21,9 +21,10 @@ use callorder_harness::{
 use callorder_trace::Record;
 
 use crate::checks::{
-    basic_findings, closes, first_difference, inner_boundary_findings, reconnect_policy_findings,
-    retry_storms, writes_after_close, CheckKind, Finding, ReconnectPolicy,
+    basic_findings, closes, inner_boundary_findings, reconnect_policy_findings, retry_storms,
+    writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
+use crate::determinism;
 use crate::strategy::{self, Case, ScriptConfig};
 
 /// The environment variable that overrides the seed of a campaign: a whole
@@ -115,6 +116,7 @@ pub struct Fuzz {
     write_after_close: bool,
     retry_limit: Option<usize>,
     determinism: bool,
+    determinism_across: bool,
     heap_limit: Option<i64>,
     reconnect: Option<ReconnectPolicy>,
     reconnect_jitter: f64,
@@ -139,6 +141,7 @@ impl fmt::Debug for Fuzz {
             .field("write_after_close", &self.write_after_close)
             .field("retry_limit", &self.retry_limit)
             .field("determinism", &self.determinism)
+            .field("determinism_across", &self.determinism_across)
             .field("heap_limit", &self.heap_limit)
             .field("reconnect", &self.reconnect)
             .field("invariants", &self.invariants.len())
@@ -169,6 +172,7 @@ impl Fuzz {
             write_after_close: true,
             retry_limit: Some(DEFAULT_RETRY_LIMIT),
             determinism: true,
+            determinism_across: false,
             heap_limit: None,
             reconnect: None,
             reconnect_jitter: 0.0,
@@ -328,6 +332,20 @@ impl Fuzz {
     /// Turns the determinism self-check off (it doubles the runs).
     pub fn no_determinism_check(mut self) -> Self {
         self.determinism = false;
+        self
+    }
+
+    /// Also holds the determinism self-check to the order *between*
+    /// objects (off by default). By default a case run twice must give each
+    /// object (connector, port, factory, protocol) the same history and
+    /// each connection the same bytes, but connections may interleave
+    /// otherwise: correct code that relays to its clients in a `HashMap`'s
+    /// iteration order (a random order per map) writes to them in another
+    /// order each run. With this, the whole trace must be the same, event
+    /// for event: for code that promises a stable order across connections.
+    pub fn determinism_across_connections(mut self) -> Self {
+        self.determinism = true;
+        self.determinism_across = true;
         self
     }
 
@@ -509,14 +527,30 @@ impl Fuzz {
                         failure.found_after = found_after;
                         Err(failure)
                     }
-                    Ok(()) => Err(Box::new(self.failure_without_script(
-                        format!(
-                            "the minimal case failed under proptest ({reason}) but passed when \
-                             run again: the implementation keeps state between runs \
-                             (a global?)\ncase: {case:?}"
-                        ),
-                        seed,
-                    ))),
+                    Ok(()) => {
+                        // The evidence: this very script failed, then
+                        // passed. Shown, with what failed.
+                        let finding = Finding {
+                            check: CheckKind::Determinism,
+                            message: format!(
+                                "this script failed a check under proptest ({reason}), then passed \
+                                 every check when run again with the same seed: its outcome depends \
+                                 on something besides the script and the seed"
+                            ),
+                            seq: None,
+                        };
+                        let mut failure = self.failure(
+                            finding,
+                            &script,
+                            case.seed,
+                            case.connectors,
+                            None,
+                            None,
+                            seed,
+                        );
+                        failure.found_after = found_after;
+                        Err(Box::new(failure))
+                    }
                 }
             }
             Err(TestError::Abort(why)) => Err(Box::new(
@@ -785,38 +819,9 @@ impl Fuzz {
             return Err(fail(finding, script, Some(&run), None));
         }
         if self.determinism {
-            let again = self.execute(script.clone(), seed, connectors, steps);
-            // Comparing the records is cheap; the text is only made to show
-            // a difference (the inner traces of wrappers follow the trace).
-            let same = matches!(&again, Ok((r, i)) if r.trace == run.trace
-                && i.len() == inner.len()
-                && i.iter().zip(&inner).all(|(x, y)| x.trace == y.trace));
-            let text = |run: &Run, inner: &[InnerRun]| {
-                let mut text = run.trace_jsonl();
-                for (k, i) in inner.iter().enumerate() {
-                    text.push_str(&format!("(inner trace of wrapper {})\n", k + 1));
-                    text.push_str(&i.trace_jsonl());
-                }
-                text
-            };
-            let (a, b) = if same {
-                (String::new(), String::new())
-            } else {
-                (
-                    text(&run, &inner),
-                    again.map(|(r, i)| text(&r, &i)).unwrap_or_default(),
-                )
-            };
-            if let Some((line, x, y)) = first_difference(&a, &b) {
-                let finding = Finding {
-                    check: CheckKind::Determinism,
-                    message: format!(
-                        "the same script and seed gave another trace; first difference at event {line}:\n  first run:  {}\n  second run: {}",
-                        x.unwrap_or("(trace ended)"),
-                        y.unwrap_or("(trace ended)")
-                    ),
-                    seq: Some(line as u64),
-                };
+            if let Some(finding) =
+                self.determinism_finding(&run, &inner, script, seed, connectors, steps)
+            {
                 return Err(fail(finding, script, Some(&run), None));
             }
         }
@@ -894,6 +899,81 @@ impl Fuzz {
             }
         }
         Ok(())
+    }
+
+    /// The determinism self-check: the case run again must give every
+    /// object the same history and every connection the same bytes (and,
+    /// with [`Fuzz::determinism_across_connections`], the same trace), and
+    /// so must the inner boundary of each wrapper.
+    fn determinism_finding(
+        &self,
+        run: &Run,
+        inner: &[InnerRun],
+        script: &Script,
+        seed: u64,
+        connectors: usize,
+        steps: Steps,
+    ) -> Option<Finding> {
+        let again = self.execute(script.clone(), seed, connectors, steps);
+        let (other, other_inner) = match again {
+            Ok(done) => done,
+            Err(message) => {
+                return Some(Finding {
+                    check: CheckKind::Determinism,
+                    message: format!(
+                        "the case ran cleanly once, then panicked outside any callback when run again with the same script and seed: {message}"
+                    ),
+                    seq: None,
+                })
+            }
+        };
+        fn outputs(run: &Run) -> determinism::Outputs<'_> {
+            determinism::Outputs {
+                trace: &run.trace,
+                written: &run.written,
+            }
+        }
+        let across = self.determinism_across;
+        if let Some((message, seq)) =
+            determinism::difference(&outputs(run), &outputs(&other), across)
+        {
+            return Some(Finding {
+                check: CheckKind::Determinism,
+                message,
+                seq: (seq > 0).then_some(seq),
+            });
+        }
+        if inner.len() != other_inner.len() {
+            return Some(Finding {
+                check: CheckKind::Determinism,
+                message: format!(
+                    "the same script and seed made {} wrappers, then {}",
+                    inner.len(),
+                    other_inner.len()
+                ),
+                seq: None,
+            });
+        }
+        for (k, (x, y)) in inner.iter().zip(&other_inner).enumerate() {
+            let (x, y) = (
+                determinism::Outputs {
+                    trace: &x.trace,
+                    written: &[],
+                },
+                determinism::Outputs {
+                    trace: &y.trace,
+                    written: &[],
+                },
+            );
+            if let Some((message, _)) = determinism::difference(&x, &y, across) {
+                return Some(Finding {
+                    check: CheckKind::Determinism,
+                    message: format!("at the inner boundary of wrapper {}: {message}", k + 1),
+                    seq: None,
+                });
+            }
+        }
+        None
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -15,7 +15,7 @@ use crate::recorder::Outcome;
 pub(crate) type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
 
 /// The checks that need the whole run, in the order they are reported:
-/// writes after abort or `connection_lost` (unless allowed), then the user's
+/// writes after a close (unless allowed), then the user's
 /// invariants. A run that already failed keeps its first finding.
 pub(crate) fn finish_checks(
     outcome: &mut Outcome,

@@ -38,12 +38,16 @@
 //!   and how each connection closed must not change
 //!   ([`Fuzz::no_chunking_invariance`] turns it off);
 //! - **write after close**: a `write` of a protocol after its own
-//!   `abort_connection` or its `connection_lost` is reported as a likely bug
-//!   ([`Fuzz::allow_write_after_close`]);
+//!   `abort_connection`, its `connection_lost`, or after it closed its
+//!   writing side (`lose_write_connection`, `write_connection_lost`) is
+//!   reported as a likely bug ([`Fuzz::allow_write_after_close`]);
 //! - **retry storm**: more than [`DEFAULT_RETRY_LIMIT`] connection attempts
 //!   of one connector with no virtual time passing ([`Fuzz::retry_limit`]);
-//! - **determinism**: the case is run twice and the traces compared
-//!   ([`Fuzz::no_determinism_check`]);
+//! - **determinism**: the case is run twice, and each object (connector,
+//!   port, factory, protocol) must get the same history and each connection
+//!   the same bytes ([`Fuzz::no_determinism_check`]); the order between
+//!   connections may change (code relaying in a `HashMap`'s order is
+//!   correct), unless [`Fuzz::determinism_across_connections`] asks for it;
 //! - **inner boundary** (wrappers only, [`fuzz_wrapper_server`],
 //!   [`fuzz_wrapper_client`]): the calls a wrapping factory makes into the
 //!   factory it wraps, and into that factory's protocols, must follow the
@@ -138,6 +142,7 @@ mod builder;
 mod campaign;
 pub mod checks;
 mod choice;
+mod determinism;
 pub mod direct;
 pub mod direct_client;
 pub mod direct_server;
