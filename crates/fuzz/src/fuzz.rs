@@ -41,8 +41,12 @@ pub const ADDRESS: &str = "127.0.0.1:8000";
 /// The connect timeout of client set-ups by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The comment that records a case's set-up in a printed script.
+/// The comment that records a client case's set-up in a printed script.
 const SETUP_TAG: &str = "# callorder-fuzz: connectors";
+/// The same, for a server case: how many ports it listens on.
+const PORTS_TAG: &str = "# callorder-fuzz: ports";
+/// The most ports a server set-up listens on by default.
+pub const DEFAULT_MAX_PORTS: usize = 2;
 
 /// How a run treats a step of its script that reaches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,11 +69,18 @@ type Setup = Rc<dyn Fn(&Reactor, &SetUp)>;
 type InnerChecks = Rc<RefCell<Vec<InnerCheck>>>;
 
 /// What a set-up closure is told about the case: for client set-ups, how
-/// many connectors to make and with what timeout.
+/// many connectors to make and with what timeout; for server set-ups, how
+/// many ports to listen on; and whether they share one factory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SetUp {
     /// How many connectors to make (from 1; generated, and shrunk).
     pub connectors: usize,
+    /// How many ports to listen on (from 1; generated, and shrunk, for
+    /// server set-ups; 1 for the others), at [`port_address`].
+    pub ports: usize,
+    /// Whether the connectors (or ports) share one factory (the default)
+    /// or each gets its own ([`Fuzz::separate_factories`]).
+    pub shared_factory: bool,
     /// The connect timeout ([`Fuzz::connect_timeout`]).
     pub timeout: Option<Duration>,
 }
@@ -117,6 +128,7 @@ pub struct Fuzz {
     retry_limit: Option<usize>,
     determinism: bool,
     determinism_across: bool,
+    shared_factory: bool,
     heap_limit: Option<i64>,
     reconnect: Option<ReconnectPolicy>,
     reconnect_jitter: f64,
@@ -142,6 +154,7 @@ impl fmt::Debug for Fuzz {
             .field("retry_limit", &self.retry_limit)
             .field("determinism", &self.determinism)
             .field("determinism_across", &self.determinism_across)
+            .field("shared_factory", &self.shared_factory)
             .field("heap_limit", &self.heap_limit)
             .field("reconnect", &self.reconnect)
             .field("invariants", &self.invariants.len())
@@ -155,7 +168,17 @@ impl Fuzz {
         let config = ScriptConfig {
             clients: kind != Kind::Server,
             servers: kind != Kind::Client,
-            max_connectors: if kind == Kind::Client { 2 } else { 1 },
+            // For a server set-up, a case's "connectors" are its ports.
+            max_connectors: match kind {
+                Kind::Client => 2,
+                Kind::Server => DEFAULT_MAX_PORTS,
+                Kind::Custom => 1,
+            },
+            max_ports: if kind == Kind::Server {
+                DEFAULT_MAX_PORTS
+            } else {
+                1
+            },
             ..ScriptConfig::default()
         };
         Fuzz {
@@ -173,6 +196,7 @@ impl Fuzz {
             retry_limit: Some(DEFAULT_RETRY_LIMIT),
             determinism: true,
             determinism_across: false,
+            shared_factory: true,
             heap_limit: None,
             reconnect: None,
             reconnect_jitter: 0.0,
@@ -188,8 +212,13 @@ impl Fuzz {
         source: &'static str,
     ) -> Self {
         let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn ClientFactory>> = None;
             for _ in 0..set_up.connectors.max(1) {
-                let factory: Arc<dyn ClientFactory> = make();
+                let factory: Arc<dyn ClientFactory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => make(),
+                };
+                shared.get_or_insert_with(|| factory.clone());
                 reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
             }
         });
@@ -200,10 +229,17 @@ impl Fuzz {
         make: impl Fn() -> Arc<F> + 'static,
         source: &'static str,
     ) -> Self {
-        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
-            let factory: Arc<dyn Factory> = make();
-            // A fresh reactor listens on nothing: this cannot fail.
-            let _ = reactor.listen_tcp(ADDRESS, factory);
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn Factory>> = None;
+            for port in 1..=set_up.ports.max(1) {
+                let factory: Arc<dyn Factory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => make(),
+                };
+                shared.get_or_insert_with(|| factory.clone());
+                // A fresh reactor listens on none of these: this cannot fail.
+                let _ = reactor.listen_tcp(port_address(port).as_str(), factory);
+            }
         });
         Fuzz::new(Kind::Server, setup, source)
     }
@@ -216,10 +252,17 @@ impl Fuzz {
         let checks = InnerChecks::default();
         let made = checks.clone();
         let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn ClientFactory>> = None;
             for _ in 0..set_up.connectors.max(1) {
-                let (checked, check) = CheckedFactory::new(inner());
-                made.borrow_mut().push(check);
-                let factory: Arc<dyn ClientFactory> = Arc::new(wrap(checked));
+                let factory: Arc<dyn ClientFactory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => {
+                        let (checked, check) = CheckedFactory::new(inner());
+                        made.borrow_mut().push(check);
+                        Arc::new(wrap(checked))
+                    }
+                };
+                shared.get_or_insert_with(|| factory.clone());
                 reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
             }
         });
@@ -235,12 +278,21 @@ impl Fuzz {
     ) -> Self {
         let checks = InnerChecks::default();
         let made = checks.clone();
-        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
-            let (checked, check) = CheckedFactory::new(inner());
-            made.borrow_mut().push(check);
-            let factory: Arc<dyn Factory> = Arc::new(wrap(checked));
-            // A fresh reactor listens on nothing: this cannot fail.
-            let _ = reactor.listen_tcp(ADDRESS, factory);
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn Factory>> = None;
+            for port in 1..=set_up.ports.max(1) {
+                let factory: Arc<dyn Factory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => {
+                        let (checked, check) = CheckedFactory::new(inner());
+                        made.borrow_mut().push(check);
+                        Arc::new(wrap(checked))
+                    }
+                };
+                shared.get_or_insert_with(|| factory.clone());
+                // A fresh reactor listens on none of these: this cannot fail.
+                let _ = reactor.listen_tcp(port_address(port).as_str(), factory);
+            }
         });
         let mut fuzz = Fuzz::new(Kind::Server, setup, source);
         fuzz.inner = Some(checks);
@@ -274,6 +326,38 @@ impl Fuzz {
     /// The name printed as the script's `implementation` header.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Gives each connector (client set-ups) or port (server set-ups) a
+    /// factory of its own from `make`, instead of one factory shared by all
+    /// of them (the default: a factory serves many connections, and its
+    /// bugs show only when it does: a start count, a registry of its
+    /// connections, a shared buffer).
+    pub fn separate_factories(mut self) -> Self {
+        self.shared_factory = false;
+        self
+    }
+
+    /// The most connectors a client set-up makes per case (default 2, at
+    /// least 1; each case makes from 1 to this many, and shrinking lowers
+    /// it).
+    pub fn max_connectors(mut self, n: usize) -> Self {
+        if self.kind != Kind::Server {
+            self.config.max_connectors = n.max(1);
+        }
+        self
+    }
+
+    /// The most ports a server set-up listens on per case (default
+    /// [`DEFAULT_MAX_PORTS`], at least 1; each case listens on from 1 to
+    /// this many, at [`port_address`], and shrinking lowers it). Peers
+    /// connect to, and the application stops, any of them.
+    pub fn max_ports(mut self, n: usize) -> Self {
+        if self.kind == Kind::Server {
+            self.config.max_ports = n.max(1);
+            self.config.max_connectors = n.max(1);
+        }
         self
     }
 
@@ -378,6 +462,8 @@ impl Fuzz {
     ///         .with_policy(RetryPolicy::default().with_jitter(0.0))
     ///         .shared()
     /// })
+    /// // Its delay is the factory's: one connector each.
+    /// .separate_factories()
     /// .reconnect_policy(Duration::from_secs(1), std::f64::consts::E, Duration::from_secs(3600), true)
     /// .cases(16)
     /// .regressions(None)
@@ -632,7 +718,11 @@ impl Fuzz {
         })?;
         let connectors = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix(SETUP_TAG))
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_prefix(SETUP_TAG)
+                    .or_else(|| l.strip_prefix(PORTS_TAG))
+            })
             .and_then(|rest| rest.trim().parse().ok())
             .unwrap_or(1);
         self.check_script(
@@ -697,8 +787,15 @@ impl Fuzz {
         if let Some(checks) = &self.inner {
             checks.borrow_mut().clear();
         }
+        // A case's count is its connectors, or a server set-up's ports.
+        let (connectors, ports) = match self.kind {
+            Kind::Server => (1, connectors),
+            _ => (connectors, 1),
+        };
         let set_up = SetUp {
             connectors,
+            ports,
+            shared_factory: self.shared_factory,
             timeout: self.timeout,
         };
         let setup = self.setup.clone();
@@ -993,8 +1090,10 @@ impl Fuzz {
             file.implementation = Some(name.clone());
         }
         let mut text = String::new();
-        if self.kind == Kind::Client {
-            text.push_str(&format!("{SETUP_TAG} {connectors}\n"));
+        match self.kind {
+            Kind::Client => text.push_str(&format!("{SETUP_TAG} {connectors}\n")),
+            Kind::Server => text.push_str(&format!("{PORTS_TAG} {connectors}\n")),
+            Kind::Custom => {}
         }
         text.push_str(&print_script(&file));
         let trace = run.map(|run| {
@@ -1039,6 +1138,21 @@ impl Fuzz {
             found_after: 0,
             notes: self.notes(),
         }
+    }
+}
+
+/// Where the `n`-th port of a server set-up listens (from 1): [`ADDRESS`]
+/// for the first, the ports after it for the others.
+///
+/// ```
+/// assert_eq!(callorder::port_address(1), callorder::ADDRESS);
+/// assert_eq!(callorder::port_address(2), "127.0.0.1:8001");
+/// ```
+pub fn port_address(n: usize) -> String {
+    if n <= 1 {
+        ADDRESS.to_owned()
+    } else {
+        format!("127.0.0.1:{}", 8000 + n - 1)
     }
 }
 

@@ -151,6 +151,7 @@ mod greedy;
 mod recorder;
 mod seeds;
 pub mod strategy;
+mod swarm;
 
 use std::panic::Location;
 use std::sync::Arc;
@@ -165,13 +166,15 @@ pub use direct_server::{DirectServerFuzz, ServerFailure};
 
 pub use checks::{CheckKind, Finding};
 pub use fuzz::{
-    Failure, Fuzz, Report, SetUp, ADDRESS, CASES_ENV, CONNECT_TIMEOUT, DEFAULT_CASES,
-    DEFAULT_RETRY_LIMIT, SEED_ENV,
+    port_address, Failure, Fuzz, Report, SetUp, ADDRESS, CASES_ENV, CONNECT_TIMEOUT, DEFAULT_CASES,
+    DEFAULT_MAX_PORTS, DEFAULT_RETRY_LIMIT, SEED_ENV,
 };
 
 /// Fuzzes a client factory: each case makes one to two connectors to
-/// [`ADDRESS`] (30 s connect timeout), each with a fresh factory from
-/// `make`, and the script answers their attempts and plays the servers.
+/// [`ADDRESS`] (30 s connect timeout), all over one fresh factory from
+/// `make` (each with its own with [`Fuzz::separate_factories`]), and the
+/// script answers their attempts (one refused while another is connected,
+/// say) and plays the servers.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -188,9 +191,11 @@ pub fn fuzz_client<F: ClientFactory>(make: impl Fn() -> Arc<F> + 'static) -> Fuz
     Fuzz::client(make, Location::caller().file())
 }
 
-/// Fuzzes a server factory: each case listens on [`ADDRESS`] with a fresh
-/// factory from `make` (port 1 of the script), and the script plays the
-/// peers that connect.
+/// Fuzzes a server factory: each case listens on one to
+/// [`DEFAULT_MAX_PORTS`] ports ([`Fuzz::max_ports`]; the first at
+/// [`ADDRESS`], port 1 of the script), all over one fresh factory from
+/// `make` (each with its own with [`Fuzz::separate_factories`]), and the
+/// script plays the peers that connect and stops ports.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -194,6 +194,8 @@ pub fn backoff_never_resets() -> Mutant {
                     .shared()
             })
             .name("backoff_never_resets")
+            // One delay per factory (as Twisted's): one connector each.
+            .separate_factories()
             .reconnect_policy(
                 Duration::from_secs(1),
                 std::f64::consts::E,
