@@ -25,6 +25,7 @@ use crate::checks::{
     writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
 use crate::determinism;
+use crate::states::{self, Reach};
 use crate::strategy::{self, Case, ScriptConfig};
 
 /// The environment variable that overrides the seed of a campaign: a whole
@@ -699,6 +700,44 @@ impl Fuzz {
             }
         }
         failure
+    }
+
+    /// Runs the campaign's first `cases` cases (from its seed, as
+    /// [`run`](Fuzz::run) generates them) once each, with no check and no
+    /// shrinking, and says which case first reached each state of the spec
+    /// (`docs/spec.md`, section States; [`states::reached`](crate::states::reached)):
+    /// to see what a campaign exercises, and how soon.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use callorder::reference::EchoFactory;
+    ///
+    /// let reach = callorder::fuzz_server(|| Arc::new(EchoFactory::new())).reach(64);
+    /// assert_eq!(reach.cases, 64);
+    /// // The first case with a peer connecting made a protocol.
+    /// assert!(reach.first["protocol: made"] <= 3);
+    /// println!("{reach}"); // one line per state, slowest first
+    /// ```
+    pub fn reach(&self, cases: u32) -> Reach {
+        let mut runner = runner_for(
+            self.seed,
+            Config {
+                cases,
+                ..campaign_config(None, self.source_file)
+            },
+        );
+        let strategy = strategy::case(&self.config);
+        let (reach, n) = (RefCell::new(Reach::default()), Cell::new(0u32));
+        // Every case passes: nothing to shrink, and every case runs.
+        let _ = runner.run(&strategy, |case| {
+            n.set(n.get() + 1);
+            let script = self.with_heap_checkpoints(case.script());
+            if let Ok((run, _)) = self.execute(script, case.seed, case.connectors, Steps::Lenient) {
+                reach.borrow_mut().add(n.get(), states::reached(&run.trace));
+            }
+            Ok(())
+        });
+        reach.into_inner()
     }
 
     /// Runs the checks on one script (as printed in a [`Failure`], with its

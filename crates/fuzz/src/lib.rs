@@ -150,6 +150,7 @@ mod fuzz;
 mod greedy;
 mod recorder;
 mod seeds;
+pub mod states;
 pub mod strategy;
 mod swarm;
 

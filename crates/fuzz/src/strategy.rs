@@ -322,6 +322,7 @@ pub fn lower(actions: &[WorldAction]) -> Script {
         next_attempt: 1,
         servers: 0,
         conns: Vec::new(),
+        servers_first: first_open_is_accept(actions),
     };
     let mut script = Script::new();
     for action in actions {
@@ -358,6 +359,27 @@ struct Lowering {
     next_attempt: usize,
     servers: usize,
     conns: Vec<Conn>,
+    /// The case opens server connections (a peer connecting) before
+    /// client ones: the next connection a window waits for is a server's.
+    servers_first: bool,
+}
+
+/// Whether the first action that opens a connection is a peer connecting
+/// (not an answered attempt).
+fn first_open_is_accept(actions: &[WorldAction]) -> bool {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            WorldAction::Accept | WorldAction::AcceptOn { .. } => Some(true),
+            WorldAction::Resolve(_) => Some(false),
+            WorldAction::Batch(inner) => inner.iter().find_map(|a| match a {
+                WorldAction::Accept | WorldAction::AcceptOn { .. } => Some(true),
+                WorldAction::Resolve(_) => Some(false),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 impl Lowering {
@@ -417,13 +439,30 @@ impl Lowering {
             WorldAction::HalfClose { conn } => on(conn, |conn| WorldEvent::HalfClose { conn }),
             WorldAction::Reset { conn } => on(conn, |conn| WorldEvent::Reset { conn }),
             WorldAction::WriteError { conn } => on(conn, |conn| WorldEvent::WriteError { conn }),
-            WorldAction::Window { conn, bytes } => match self.conn(*conn) {
-                Some(c) => vec![vec![WorldEvent::Window {
-                    conn: c,
-                    bytes: *bytes,
-                }]],
-                None => Vec::new(),
-            },
+            WorldAction::Window { conn, bytes } => {
+                // The index just past the connections opened so far names
+                // the next one to open (larger ones wrap around the open
+                // ones, as for other actions): a window waits for its connection and
+                // holds from its start, so a peer can be slow from the
+                // first byte (what fills a write buffer before the
+                // connection's first turn is over).
+                let c = if *conn == self.conns.len() {
+                    Some(if self.servers_first {
+                        Conn::Server(self.servers + 1)
+                    } else {
+                        Conn::Client(self.next_attempt)
+                    })
+                } else {
+                    self.conn(*conn)
+                };
+                c.map(|conn| {
+                    vec![vec![WorldEvent::Window {
+                        conn,
+                        bytes: *bytes,
+                    }]]
+                })
+                .unwrap_or_default()
+            }
             WorldAction::StopListening => vec![vec![WorldEvent::StopListening { port: 1 }]],
             WorldAction::StopListeningOn { port } => {
                 vec![vec![WorldEvent::StopListening { port: *port }]]

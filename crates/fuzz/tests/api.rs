@@ -187,11 +187,14 @@ fn swarm_testing_gives_cases_mixes_of_their_own() {
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         (v.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
     };
-    // Kinds left out: many more cases have no window at all...
-    assert!(none(&swarmed) > none(&fixed) + 40);
-    // ...and kinds weighed up: more cases are heavy in windows.
-    assert!(heavy(&swarmed) > heavy(&fixed));
-    assert!(spread(&swarmed) > spread(&fixed));
+    // Kinds weighed up: many cases are heavy in windows (2 of 400 under
+    // the fixed mix, 37 under the swarm), and the shares spread wider (a
+    // standard deviation of 0.032 against 0.060)...
+    assert!(heavy(&swarmed) >= 10 * heavy(&fixed));
+    assert!(spread(&swarmed) > 1.5 * spread(&fixed));
+    // ...while others leave windows out (a sixth of the swarm), as a
+    // short case without one does under either.
+    assert!(none(&swarmed) > 100);
 }
 
 /// Per run of the campaign: how many connectors (or ports) it made, and

@@ -15,7 +15,7 @@ use callorder_fuzz::{
 };
 use callorder_reference::{
     Echo, EchoFactory, LineClient, LineClientFactory, ReceivedLines, ReconnectingClientFactory,
-    RetryPolicy, WrappingFactory,
+    RetryPolicy, StreamingFactory, WrappingFactory,
 };
 
 #[test]
@@ -115,4 +115,12 @@ fn line_client_protocol_passes_directly() {
         ))
     })
     .check();
+}
+
+#[test]
+fn streaming_server_passes() {
+    fuzz_server(|| Arc::new(StreamingFactory::new(200_000)))
+        .name("streaming_server")
+        .regressions(None)
+        .check();
 }
