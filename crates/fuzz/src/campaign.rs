@@ -2,7 +2,7 @@
 //! server factory) share around their drivers: running proptest over the
 //! cases, simplifying the failing one, and reporting it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use proptest::strategy::{BoxedStrategy, Strategy};
@@ -13,6 +13,7 @@ use crate::fuzz::{
     campaign_config, effective, paused_runtime, runner_for, DEFAULT_CASES, SEED_ENV,
 };
 use crate::greedy::{self, DirectInvariant, Simplify};
+use crate::progress::Progress;
 use crate::recorder::Outcome;
 use crate::strategy::payload;
 
@@ -58,6 +59,27 @@ impl Settings {
         greedy::finish_checks(outcome, self.write_after_close, &self.invariants);
     }
 
+    /// The checks that run on every case, by name.
+    pub(crate) fn checks(&self) -> Vec<String> {
+        let mut out = vec![
+            "order (strict profile)".to_owned(),
+            "no panic".to_owned(),
+            "no implementation error".to_owned(),
+        ];
+        if self.chunking {
+            out.push("chunking invariance".to_owned());
+        }
+        if self.write_after_close {
+            out.push("write after close".to_owned());
+        }
+        out.extend(
+            self.invariants
+                .iter()
+                .map(|(name, _)| format!("invariant {name:?}")),
+        );
+        out
+    }
+
     /// Adds the settings to a builder's `Debug`.
     pub(crate) fn describe(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         d.field("cases", &self.cases)
@@ -79,6 +101,32 @@ pub struct DirectReport {
     /// With `CALLORDER_FUZZ_SEED=START..END`, the seeds run, one case
     /// each.
     pub seed_range: Option<std::ops::Range<u64>>,
+    /// The checks that ran on every case, by name.
+    pub checks: Vec<String>,
+    /// How long the campaign ran (wall-clock time).
+    pub elapsed: std::time::Duration,
+    /// What the campaign fuzzed: `protocol`, `client factory`, `server
+    /// factory`.
+    pub subject: &'static str,
+}
+
+impl fmt::Display for DirectReport {
+    /// The one-line summary a passing campaign prints on stderr (shown by
+    /// `cargo test -- --nocapture`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seeds = match &self.seed_range {
+            Some(r) => format!("seeds {}..{}", r.start, r.end),
+            None => format!("seed {}", self.seed),
+        };
+        write!(
+            f,
+            "callorder-fuzz: the {} passed {} cases ({seeds}) in {:.1} s; checks: {}",
+            self.subject,
+            self.cases,
+            self.elapsed.as_secs_f64(),
+            self.checks.join(", ")
+        )
+    }
 }
 
 /// A case of a reactor-free campaign, as its failure report shows it.
@@ -200,19 +248,38 @@ pub(crate) fn run<C: DirectCase + Simplify>(
     drive: impl Fn(&tokio::runtime::Runtime, &C) -> Outcome,
 ) -> Result<DirectReport, Box<DirectFailure<C>>> {
     let range = crate::seeds::range_from_env().unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-    if let Some(range) = range {
-        for seed in range.clone() {
-            run_seed(settings, strategy, &drive, seed, 1)?;
+    let (seed, cases, seed_range) = match range {
+        Some(range) => (
+            range.start,
+            u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
+            Some(range),
+        ),
+        None => {
+            let (seed, cases) = effective(settings.seed, settings.cases)
+                .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+            (seed, cases, None)
         }
-        return Ok(DirectReport {
-            cases: u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
-            seed: range.start,
-            seed_range: Some(range),
-        });
+    };
+    let progress = RefCell::new(Progress::new(C::SUBJECT, u64::from(cases)));
+    match &seed_range {
+        Some(range) => {
+            for seed in range.clone() {
+                run_seed(settings, strategy, &drive, seed, 1, &progress)?;
+            }
+        }
+        None => run_seed(settings, strategy, &drive, seed, cases, &progress)?,
     }
-    let (seed, cases) =
-        effective(settings.seed, settings.cases).unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-    run_seed(settings, strategy, &drive, seed, cases)
+    let report = DirectReport {
+        cases,
+        seed,
+        seed_range,
+        checks: settings.checks(),
+        elapsed: progress.borrow().elapsed(),
+        subject: C::SUBJECT,
+    };
+    // Captured by the test harness: shown with --nocapture, on a pass too.
+    eprintln!("{report}");
+    Ok(report)
 }
 
 /// The campaign of `cases` cases from `seed`.
@@ -222,7 +289,8 @@ fn run_seed<C: DirectCase + Simplify>(
     drive: &impl Fn(&tokio::runtime::Runtime, &C) -> Outcome,
     seed: u64,
     cases: u32,
-) -> Result<DirectReport, Box<DirectFailure<C>>> {
+    progress: &RefCell<Progress>,
+) -> Result<(), Box<DirectFailure<C>>> {
     let config = Config {
         cases,
         ..campaign_config(settings.persistence, settings.source_file)
@@ -234,6 +302,9 @@ fn run_seed<C: DirectCase + Simplify>(
     let (runs, found_after) = (Cell::new(0u32), Cell::new(None));
     let outcome = runner.run(strategy, |case| {
         runs.set(runs.get() + 1);
+        if found_after.get().is_none() {
+            progress.borrow_mut().case();
+        }
         match checked(&case).finding {
             None => Ok(()),
             Some(f) => {
@@ -245,12 +316,9 @@ fn run_seed<C: DirectCase + Simplify>(
         }
     });
     let found_after = found_after.get().unwrap_or(0);
+    progress.borrow_mut().finish();
     match outcome {
-        Ok(()) => Ok(DirectReport {
-            cases,
-            seed,
-            seed_range: None,
-        }),
+        Ok(()) => Ok(()),
         Err(TestError::Fail(_, case)) => {
             let (case, outcome) = greedy::minimize(case, checked);
             Err(Box::new(DirectFailure::new(

@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::checks::{
     writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
 use crate::determinism;
+use crate::progress::Progress;
 use crate::states::{self, Reach};
 use crate::strategy::{self, Case, ScriptConfig};
 
@@ -135,6 +137,8 @@ pub struct Fuzz {
     reconnect_jitter: f64,
     invariants: Vec<(String, Invariant)>,
     persistence: Option<FileFailurePersistence>,
+    /// Scripts replayed before the campaign ([`Fuzz::regression_scripts`]).
+    regression_dir: Option<PathBuf>,
     source_file: &'static str,
     max_shrink_iters: u32,
 }
@@ -160,6 +164,7 @@ impl fmt::Debug for Fuzz {
             .field("reconnect", &self.reconnect)
             .field("invariants", &self.invariants.len())
             .field("persistence", &self.persistence)
+            .field("regression_dir", &self.regression_dir)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +208,7 @@ impl Fuzz {
             reconnect_jitter: 0.0,
             invariants: Vec::new(),
             persistence: Some(FileFailurePersistence::WithSource("proptest-regressions")),
+            regression_dir: None,
             source_file,
             max_shrink_iters: 4096,
         }
@@ -554,25 +560,132 @@ impl Fuzz {
         // A malformed variable is a mistake of whoever set it: say so loudly.
         let range =
             crate::seeds::range_from_env().unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        if let Some(range) = range {
-            for seed in range.clone() {
-                self.run_seed(seed, 1)?;
+        let mut notes = self.notes();
+        let regressions = self.replay_regressions(&mut notes)?;
+        let (seed, cases, seed_range) = match range {
+            Some(range) => (
+                range.start,
+                u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
+                Some(range),
+            ),
+            None => {
+                let (seed, cases) = self
+                    .effective()
+                    .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+                (seed, cases, None)
             }
-            return Ok(Report {
-                cases: u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
-                seed: range.start,
-                seed_range: Some(range),
-                notes: self.notes(),
+        };
+        let progress = RefCell::new(Progress::new(self.label(), u64::from(cases)));
+        match &seed_range {
+            Some(range) => {
+                for seed in range.clone() {
+                    self.run_seed(seed, 1, &progress)?;
+                }
+            }
+            None => self.run_seed(seed, cases, &progress)?,
+        }
+        let elapsed = progress.borrow().elapsed();
+        let report = Report {
+            cases,
+            seed,
+            seed_range,
+            notes,
+            checks: self.checks(),
+            regressions,
+            elapsed,
+            name: self.label(),
+        };
+        // Captured by the test harness: shown with --nocapture, on a pass
+        // too.
+        eprintln!("{report}");
+        Ok(report)
+    }
+
+    /// What the campaign is called in progress and summaries: its `name`,
+    /// or the kind of set-up.
+    fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{} set-up", self.kind.as_str()))
+    }
+
+    /// The checks that run on every case, by name (those off are in the
+    /// notes).
+    fn checks(&self) -> Vec<String> {
+        let mut out = vec![
+            format!("order ({} profile)", self.profile),
+            "no panic".to_owned(),
+            "no implementation error".to_owned(),
+            "no leak".to_owned(),
+        ];
+        if self.heap_on() {
+            out.push("heap growth".to_owned());
+        }
+        if self.chunking {
+            out.push("chunking invariance".to_owned());
+        }
+        if self.write_after_close {
+            out.push("write after close".to_owned());
+        }
+        if let Some(limit) = self.retry_limit {
+            out.push(format!("retry storm (limit {limit})"));
+        }
+        if self.determinism {
+            out.push(if self.determinism_across {
+                "determinism (across connections)".to_owned()
+            } else {
+                "determinism (per object)".to_owned()
             });
         }
-        let (seed, cases) = self
-            .effective()
-            .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        self.run_seed(seed, cases)
+        if self.reconnect.is_some() {
+            out.push("reconnect policy".to_owned());
+        }
+        if self.inner.is_some() {
+            out.push("inner boundary".to_owned());
+        }
+        out.extend(
+            self.invariants
+                .iter()
+                .map(|(name, _)| format!("invariant {name:?}")),
+        );
+        out
+    }
+
+    /// Replays the scripts of [`Fuzz::regression_scripts`], in file name
+    /// order; how many, or the failure of the first that fails.
+    fn replay_regressions(&self, notes: &mut Vec<String>) -> Result<usize, Box<Failure>> {
+        let Some(dir) = &self.regression_dir else {
+            return Ok(0);
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                notes.push(format!(
+                    "no regression scripts replayed: {} cannot be read ({e})",
+                    dir.display()
+                ));
+                return Ok(0);
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "script"))
+            .collect();
+        files.sort();
+        for file in &files {
+            self.replay_file(file)?;
+        }
+        Ok(files.len())
     }
 
     /// The campaign of `cases` cases from `seed`.
-    fn run_seed(&self, seed: u64, cases: u32) -> Result<Report, Box<Failure>> {
+    fn run_seed(
+        &self,
+        seed: u64,
+        cases: u32,
+        progress: &RefCell<Progress>,
+    ) -> Result<(), Box<Failure>> {
         let mut runner = runner_for(
             seed,
             Config {
@@ -586,6 +699,9 @@ impl Fuzz {
         let (runs, found_after) = (Cell::new(0u32), Cell::new(None));
         let outcome = runner.run(&strategy, |case| {
             runs.set(runs.get() + 1);
+            if found_after.get().is_none() {
+                progress.borrow_mut().case();
+            }
             let script = self.with_heap_checkpoints(case.script());
             match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
                 Ok(()) => Ok(()),
@@ -598,13 +714,9 @@ impl Fuzz {
             }
         });
         let found_after = found_after.get().unwrap_or(0);
+        progress.borrow_mut().finish();
         match outcome {
-            Ok(()) => Ok(Report {
-                cases,
-                seed,
-                seed_range: None,
-                notes: self.notes(),
-            }),
+            Ok(()) => Ok(()),
             Err(TestError::Fail(reason, case)) => {
                 let script = self.with_heap_checkpoints(case.script());
                 match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
@@ -752,7 +864,64 @@ impl Fuzz {
     /// The [`Failure`], if a check fails; a script that does not parse is
     /// one too.
     pub fn replay(&self, text: &str) -> Result<(), Box<Failure>> {
-        let file = parse_script(text, "replayed.script").map_err(|e| {
+        self.replay_named(text, "replayed.script")
+    }
+
+    /// [`replay`](Fuzz::replay) of a script file: a regression kept in the
+    /// test's crate (a relative path is from the directory `cargo test`
+    /// runs in, the crate's root). A file that cannot be read is a failure
+    /// of the [`CheckKind::Script`] check naming it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use callorder::reference::EchoFactory;
+    ///
+    /// let dir = std::env::temp_dir().join("callorder-doc-replay-file");
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let file = dir.join("echo.script");
+    /// std::fs::write(&file, "accept 1 from 10.0.0.1:5000\nsend server 1 \"hi\"\nshutdown\n").unwrap();
+    /// let fuzz = callorder::fuzz_server(|| Arc::new(EchoFactory::new()));
+    /// assert!(fuzz.replay_file(&file).is_ok());
+    /// let missing = fuzz.replay_file(dir.join("missing.script")).unwrap_err();
+    /// assert!(missing.finding.message.contains("missing.script"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Failure`], if a check fails or the file cannot be read.
+    pub fn replay_file(&self, path: impl AsRef<Path>) -> Result<(), Box<Failure>> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let mut failure = self.failure_without_script(
+                format!(
+                    "the regression script {} cannot be read: {e}",
+                    path.display()
+                ),
+                0,
+            );
+            failure.finding.check = CheckKind::Script;
+            Box::new(failure)
+        })?;
+        let mut result = self.replay_named(&text, &path.display().to_string());
+        if let Err(failure) = &mut result {
+            failure.regression = Some(path.to_path_buf());
+        }
+        result
+    }
+
+    /// Before its own cases, a campaign replays every `*.script` file in
+    /// `dir` (in name order, strictly, as [`replay_file`](Fuzz::replay_file)
+    /// does): the shrunk scripts of past failures, kept as regressions in
+    /// the test's crate, as a [`Failure`]'s message says. A directory that
+    /// cannot be read replays nothing, and the [`Report`] notes it.
+    pub fn regression_scripts(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.regression_dir = Some(dir.into());
+        self
+    }
+
+    /// [`replay`](Fuzz::replay), with `file` naming the script in errors.
+    fn replay_named(&self, text: &str, file: &str) -> Result<(), Box<Failure>> {
+        let file = parse_script(text, file).map_err(|e| {
             Box::new(self.failure_without_script(format!("the script does not parse: {e}"), 0))
         })?;
         let connectors = text
@@ -1157,6 +1326,7 @@ impl Fuzz {
             campaign_seed,
             found_after: 0,
             notes: self.notes(),
+            regression: None,
         }
     }
 
@@ -1176,6 +1346,7 @@ impl Fuzz {
             campaign_seed,
             found_after: 0,
             notes: self.notes(),
+            regression: None,
         }
     }
 }
@@ -1479,6 +1650,42 @@ pub struct Report {
     pub seed_range: Option<std::ops::Range<u64>>,
     /// Checks that were off, and why.
     pub notes: Vec<String>,
+    /// The checks that ran on every case, by name.
+    pub checks: Vec<String>,
+    /// How many regression scripts replayed first
+    /// ([`Fuzz::regression_scripts`]).
+    pub regressions: usize,
+    /// How long the campaign ran (wall-clock time).
+    pub elapsed: Duration,
+    /// What the campaign is called: its [`Fuzz::name`], or its set-up.
+    pub name: String,
+}
+
+impl fmt::Display for Report {
+    /// The one-line summary a passing campaign prints on stderr (shown by
+    /// `cargo test -- --nocapture`): cases, seed, time, the checks that
+    /// ran, and those that were off.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seeds = match &self.seed_range {
+            Some(r) => format!("seeds {}..{}", r.start, r.end),
+            None => format!("seed {}", self.seed),
+        };
+        write!(
+            f,
+            "callorder-fuzz: {} passed {} cases ({seeds}) in {:.1} s",
+            self.name,
+            self.cases,
+            self.elapsed.as_secs_f64()
+        )?;
+        if self.regressions > 0 {
+            write!(f, " after {} regression scripts", self.regressions)?;
+        }
+        write!(f, "; checks: {}", self.checks.join(", "))?;
+        if !self.notes.is_empty() {
+            write!(f, "; {}", self.notes.join("; "))?;
+        }
+        Ok(())
+    }
 }
 
 /// The minimal failing case: what failed, the script that shows it (in the
@@ -1509,6 +1716,36 @@ pub struct Failure {
     pub found_after: u32,
     /// Checks that were off.
     pub notes: Vec<String>,
+    /// The regression script this failure replayed, if it came from one
+    /// ([`Fuzz::replay_file`], [`Fuzz::regression_scripts`]).
+    pub regression: Option<PathBuf>,
+}
+
+impl Failure {
+    /// A file name for the script kept as a regression: the campaign's
+    /// name and the check, `echo_server-chunking-invariance.script`.
+    pub fn regression_file_name(&self) -> String {
+        let name = self.script.implementation.as_deref().unwrap_or(self.kind);
+        let check: String = self
+            .finding
+            .check
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let check = check
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        format!("{name}-{check}.script")
+    }
 }
 
 impl fmt::Display for Failure {
@@ -1521,15 +1758,33 @@ impl fmt::Display for Failure {
         if let Some(detail) = &self.detail {
             writeln!(f, "\n{detail}")?;
         }
+        if let Some(file) = &self.regression {
+            writeln!(
+                f,
+                "\n(replayed from the regression script {})",
+                file.display()
+            )?;
+        }
         if !self.script_text.is_empty() {
             writeln!(
                 f,
-                "\nminimal script ({} step{}; paste into fixtures/scripts/, replay with Fuzz::replay):\n\
+                "\nminimal script ({} step{}; replay with Fuzz::replay):\n\
                  ---8<---\n{}---8<---",
                 self.steps,
                 if self.steps == 1 { "" } else { "s" },
                 self.script_text
             )?;
+            if self.regression.is_none() {
+                let file = self.regression_file_name();
+                writeln!(
+                    f,
+                    "\nto keep it as a regression test in your crate: save the script between \
+                     the ---8<--- lines as tests/fuzz-regressions/{file} and add \
+                     .regression_scripts(\"tests/fuzz-regressions\") to this campaign; every \
+                     script there is replayed, strictly, before its own cases (one alone: \
+                     .replay_file(\"tests/fuzz-regressions/{file}\")). Commit the file."
+                )?;
+            }
         }
         if !self.trace.is_empty() {
             writeln!(
@@ -1540,8 +1795,11 @@ impl fmt::Display for Failure {
         }
         writeln!(
             f,
-            "\nseed: {0} (replay the campaign with {SEED_ENV}={0}; the script's `seed` line is the reactor's)",
-            self.campaign_seed
+            "\nfound after {} case{} (before shrinking); seed: {seed} (replay the campaign with \
+             {SEED_ENV}={seed}; the script's `seed` line is the reactor's)",
+            self.found_after,
+            if self.found_after == 1 { "" } else { "s" },
+            seed = self.campaign_seed
         )?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

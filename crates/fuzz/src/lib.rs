@@ -148,6 +148,7 @@ pub mod direct_client;
 pub mod direct_server;
 mod fuzz;
 mod greedy;
+mod progress;
 mod recorder;
 mod seeds;
 pub mod states;
