@@ -8,6 +8,15 @@
 //! deterministic mock reactor of `callorder-harness` with the callorder
 //! checker on, and shrinks any failure to the smallest script that shows it.
 //!
+//! Each case draws its own mix of moves before its moves (swarm testing:
+//! some cases are mostly slow readers, others mostly resets or
+//! half-closes), so that deep states (a producer paused, then resumed; a
+//! connection half-closed while another is refused) come within the first
+//! few hundred cases; [`Fuzz::reach`] says which states of the spec a
+//! campaign reaches, and when ([`states`]). Client set-ups share one
+//! factory among their connectors, and server set-ups among their ports, as
+//! real code does ([`Fuzz::separate_factories`] gives each its own).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use callorder::reference::EchoFactory;
@@ -93,7 +102,9 @@
 //! # Benchmarks
 //!
 //! `cargo bench -p callorder-fuzz --bench mutants` (how fast each mutant of
-//! `tests/gallery` is found) and `--bench throughput` (cases per second).
+//! `tests/gallery` is found), `--bench states` (the case at which each
+//! state of the spec is first reached, per reference implementation) and
+//! `--bench throughput` (cases per second).
 //!
 //! # Seeds, case counts and regression files
 //!
@@ -120,10 +131,15 @@
 //! CALLORDER_FUZZ_SEED=$(( (k-1)*1000 ))..$(( k*1000 )) cargo test --release -p my-crate fuzz_
 //! ```
 //!
-//! Failing cases are saved by proptest next to the test's source (a
-//! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
-//! the next run: commit that file. To keep a found script as a fixture,
-//! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
+//! A failure's minimal script is the regression to keep: its message says
+//! to save it under `tests/fuzz-regressions/` in the test's crate and to add
+//! [`Fuzz::regression_scripts`] to the campaign, which then replays every
+//! script there, strictly, in a fresh process each run, before its own
+//! cases ([`Fuzz::replay_file`] replays one, [`Fuzz::replay`] one given as
+//! text). The case also replays from its seed, as each case's mix comes
+//! from its own random stream: proptest saves failing seeds next to the
+//! test's source (a `.proptest-regressions` file, [`Fuzz::regressions`]) and
+//! replays them first on the next run.
 //!
 //! # Steps that reach nothing
 //!
