@@ -440,13 +440,14 @@ impl Lowering {
             WorldAction::Reset { conn } => on(conn, |conn| WorldEvent::Reset { conn }),
             WorldAction::WriteError { conn } => on(conn, |conn| WorldEvent::WriteError { conn }),
             WorldAction::Window { conn, bytes } => {
-                // The index just past the connections opened so far names
-                // the next one to open (larger ones wrap around the open
-                // ones, as for other actions): a window waits for its connection and
+                // The index just past the connections opened so far (any
+                // index, before the first) names the next one to open
+                // (larger ones wrap around the open ones, as for other
+                // actions): a window waits for its connection and
                 // holds from its start, so a peer can be slow from the
                 // first byte (what fills a write buffer before the
                 // connection's first turn is over).
-                let c = if *conn == self.conns.len() {
+                let c = if *conn == self.conns.len() || self.conns.is_empty() {
                     Some(if self.servers_first {
                         Conn::Server(self.servers + 1)
                     } else {
