@@ -64,9 +64,18 @@ fuzz cases="100000":
 fuzz-parsers inputs="20000000" seed="random":
     CALLORDER_PARSER_INPUTS={{inputs}} CALLORDER_PARSER_SEED={{seed}} cargo test --release -p callorder-parser-fuzz -- --nocapture
 
-# The fuzzer's benchmarks: cases and time to find each mutant, and cases/s.
+# No false alarm, the long run: every fixed twin of the mutant gallery and
+# every reference implementation, under every default check, over
+# 100,000 cases from each of 5 seeds (CI runs the same test short).
+no-false-alarm cases="100000" seeds="5":
+    CALLORDER_FUZZ_CASES={{cases}} CALLORDER_NO_FALSE_ALARM_SEEDS={{seeds}} cargo test --release -p callorder-fuzz --test no_false_alarm -- --nocapture --test-threads 1
+
+# The fuzzer's benchmarks: cases and time to find each mutant, the states
+# of the spec each reference implementation reaches and how soon, and
+# cases/s.
 bench-fuzz:
     cargo bench -p callorder-fuzz --bench mutants
+    cargo bench -p callorder-fuzz --bench states
     cargo bench -p callorder-fuzz --bench throughput
 
 # Run a fixture script and print its trace.

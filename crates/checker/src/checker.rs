@@ -17,8 +17,11 @@
 //!
 //! Beside them: `checker/fast.rs`, the fast paths (the common transitions
 //! of a life cycle, compared with the general path state by state in its
-//! tests), and `checker/legal_next.rs`, what would have been legal instead
-//! of an event (for violation reports and for generating sequences).
+//! tests), `checker/legal_next.rs`, what would have been legal instead
+//! of an event (for violation reports and for generating sequences), and
+//! `checker/states.rs`, a read-only view of the live objects' states by the
+//! names of `docs/spec.md` (section States), for measuring what a test
+//! campaign reaches.
 
 use callorder_trace::{
     Category, ConnectorId, Event, EventKind, FactoryId, Holder, Limits, PortId, ProtocolId, Step,
@@ -36,11 +39,13 @@ mod nesting;
 mod ports;
 mod producers;
 mod protocols;
+mod states;
 
 use factories::Hook;
 use fast::FastPaths;
 use idle_connectors::IdleConnectors;
 use nesting::Parent;
+pub use states::ObjectState;
 
 use crate::coverage::Coverage;
 use crate::idmap::IdMap;

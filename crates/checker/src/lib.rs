@@ -38,7 +38,7 @@ mod state;
 mod table;
 mod violation;
 
-pub use checker::Checker;
+pub use checker::{Checker, ObjectState};
 pub use coverage::Coverage;
 pub use profile::{Profile, UnknownProfile};
 pub use rules::{Rule, RuleKind};

@@ -41,8 +41,10 @@ fn main() {
         "{:<26} {:<36} {:>12} {:>12} {:>10}",
         "mutant", "check", "median_cases", "median_ms", "shrunk"
     );
-    let (mut worst, mut missed) = (0, 0);
-    for mutant in gallery::all() {
+    // The gallery's first 16 mutants are the ones the goal of issue 14
+    // holds to their worst median of 104; the rest came with it.
+    let (mut worst, mut worst_first_16, mut missed) = (0, 0, 0);
+    for (index, mutant) in gallery::all().into_iter().enumerate() {
         let (mut cases, mut times, mut steps) = (Vec::new(), Vec::new(), Vec::new());
         for seed in 0..seeds {
             let start = Instant::now();
@@ -69,6 +71,9 @@ fn main() {
         }
         let (c, t, s) = (median(cases), median(times), median(steps));
         worst = worst.max(c);
+        if index < 16 {
+            worst_first_16 = worst_first_16.max(c);
+        }
         println!(
             "{:<26} {:<36} {:>12} {:>12.1} {:>10}",
             mutant.name,
@@ -78,5 +83,7 @@ fn main() {
             s
         );
     }
-    println!("worst_median_cases={worst} (goal: <= 1000) missed_campaigns={missed}");
+    println!(
+        "worst_median_cases={worst} (goal: <= 1000) worst_median_cases_first_16={worst_first_16} missed_campaigns={missed}"
+    );
 }

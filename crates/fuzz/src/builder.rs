@@ -1,7 +1,8 @@
 //! The settings the three reactor-free campaigns share, written once.
 
 /// The builder methods every direct campaign has (`cases`, `seed`,
-/// `max_choices`, `payloads`, `allow_write_after_close`, `invariant`,
+/// `max_choices`, `payloads`, `no_chunking_invariance`,
+/// `allow_write_after_close`, `invariant`,
 /// `regressions` and `check`), for a builder with a `settings` field
 /// ([`Settings`](crate::campaign::Settings)) and a `run` that gives the
 /// report or the minimal failing case.
@@ -35,7 +36,18 @@ macro_rules! direct_campaign_settings {
             self
         }
 
-        /// Turns the write-after-abort/connection_lost check off.
+        /// Turns the chunking-invariance check off (for protocols whose
+        /// output rightly depends on how reads are cut). On by default:
+        /// each passing case runs again with its runs of data joined into
+        /// one chunk and with every chunk cut into single bytes, and the
+        /// bytes each protocol writes and how each connection closes must
+        /// not change.
+        pub fn no_chunking_invariance(mut self) -> Self {
+            self.settings.chunking = false;
+            self
+        }
+
+        /// Turns the write-after-close check off.
         pub fn allow_write_after_close(mut self) -> Self {
             self.settings.write_after_close = false;
             self

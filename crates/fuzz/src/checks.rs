@@ -27,7 +27,9 @@ pub enum CheckKind {
     /// The same incoming bytes, chunked differently, gave different outgoing
     /// bytes or closes.
     ChunkingInvariance,
-    /// A protocol wrote after its `abort_connection` or `connection_lost`.
+    /// A protocol wrote after its `abort_connection` or `connection_lost`,
+    /// or after it closed its writing side (`lose_write_connection`,
+    /// `write_connection_lost`).
     WriteAfterClose,
     /// Too many connection attempts of one connector with no time passing.
     RetryStorm,
@@ -58,7 +60,7 @@ impl fmt::Display for CheckKind {
             CheckKind::Leak => f.write_str("no leak"),
             CheckKind::HeapGrowth => f.write_str("heap growth"),
             CheckKind::ChunkingInvariance => f.write_str("chunking invariance"),
-            CheckKind::WriteAfterClose => f.write_str("write after abort/connection_lost"),
+            CheckKind::WriteAfterClose => f.write_str("write after close"),
             CheckKind::RetryStorm => f.write_str("retry storm"),
             CheckKind::Determinism => f.write_str("determinism"),
             CheckKind::ReconnectPolicy => f.write_str("reconnect policy"),
@@ -181,9 +183,12 @@ pub fn inner_boundary_findings(inner: &[InnerRun]) -> Vec<Finding> {
     out
 }
 
-/// Writes of a protocol after its own `abort_connection` or after its
-/// `connection_lost`: likely bugs (the bytes go nowhere), one finding per
-/// protocol.
+/// Writes of a protocol after it closed its writing side: after its own
+/// `abort_connection`, its `connection_lost`, its own
+/// `lose_write_connection` or its `write_connection_lost`. Likely bugs (the
+/// bytes go nowhere: Twisted drops writes after an abort, P6, and once the
+/// half-closed writing side is shut, H3, which `lose_write_connection`
+/// asks for as soon as the buffer drains), one finding per protocol.
 ///
 /// ```
 /// use callorder::checks::writes_after_close;
@@ -198,6 +203,17 @@ pub fn inner_boundary_findings(inner: &[InnerRun]) -> Vec<Finding> {
 /// .map(|(i, e)| Record::new(Step::new(i as u64 + 1, e)))
 /// .collect();
 /// assert_eq!(writes_after_close(&trace).len(), 1);
+///
+/// // A half-close is a close of the writing side too.
+/// let trace: Vec<Record> = [
+///     Event::LoseWriteConnection { protocol: p },
+///     Event::Write { protocol: p, bytes: 3 },
+/// ]
+/// .into_iter()
+/// .enumerate()
+/// .map(|(i, e)| Record::new(Step::new(i as u64 + 1, e)))
+/// .collect();
+/// assert!(writes_after_close(&trace)[0].message.contains("after its lose_write_connection"));
 /// ```
 pub fn writes_after_close(trace: &[Record]) -> Vec<Finding> {
     let mut closed: BTreeMap<ProtocolId, (&'static str, u64)> = BTreeMap::new();
@@ -214,6 +230,18 @@ pub fn writes_after_close(trace: &[Record]) -> Vec<Finding> {
                 closed
                     .entry(protocol)
                     .or_insert(("connection_lost", r.step.seq));
+            }
+            // A half-close that failed (the connection was gone) closed
+            // nothing of its own; the loss that made it fail is recorded.
+            Event::LoseWriteConnection { protocol } if !r.step.failed => {
+                closed
+                    .entry(protocol)
+                    .or_insert(("lose_write_connection", r.step.seq));
+            }
+            Event::WriteConnectionLost { protocol } => {
+                closed
+                    .entry(protocol)
+                    .or_insert(("write_connection_lost", r.step.seq));
             }
             Event::Write { protocol, bytes } => {
                 if let Some((what, at)) = closed.get(&protocol) {

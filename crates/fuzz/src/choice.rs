@@ -16,6 +16,8 @@ use proptest::prelude::Rng;
 use proptest::strategy::{BoxedStrategy, NewTree, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use crate::swarm::{Kind, Swarm};
+
 /// Picks one of `options` with probability proportional to its weight.
 ///
 /// Shrinking first simplifies the picked value, then moves to earlier
@@ -24,6 +26,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 pub(crate) struct Choice<T> {
     options: Arc<[(u32, BoxedStrategy<T>)]>,
     total: u64,
+    /// The swarm kind of each option, when the choice follows the case's
+    /// swarm ([`crate::swarm`]).
+    kinds: Option<Arc<[Kind]>>,
 }
 
 impl<T> Choice<T> {
@@ -39,6 +44,31 @@ impl<T> Choice<T> {
         Choice {
             options: options.into(),
             total,
+            kinds: None,
+        }
+    }
+
+    /// A choice whose weights the swarm of the case being generated
+    /// multiplies, kind by kind ([`crate::swarm`]); with no swarm, or one
+    /// that leaves every option out, the weights as given.
+    ///
+    /// # Panics
+    ///
+    /// If no option has a weight above zero.
+    pub(crate) fn swarmed(options: Vec<(Kind, u32, BoxedStrategy<T>)>) -> Self {
+        let options: Vec<_> = options.into_iter().filter(|(_, w, _)| *w > 0).collect();
+        let kinds: Vec<Kind> = options.iter().map(|(k, _, _)| *k).collect();
+        let mut choice = Choice::new(options.into_iter().map(|(_, w, s)| (w, s)).collect());
+        choice.kinds = Some(kinds.into());
+        choice
+    }
+
+    /// The weight of option `i` under `swarm` (the base weight without).
+    fn weight(&self, i: usize, swarm: Option<(&[Kind], Swarm)>) -> u64 {
+        let base = u64::from(self.options[i].0);
+        match swarm {
+            Some((kinds, swarm)) => base * u64::from(swarm.times(kinds[i])),
+            None => base,
         }
     }
 }
@@ -56,14 +86,28 @@ impl<T: fmt::Debug + 'static> Strategy for Choice<T> {
     type Value = T;
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
-        let mut roll = runner.rng().next_u64() % self.total;
+        // The case's swarm, if this choice follows one and it leaves some
+        // option in; else the weights as given.
+        let mut swarm = match (&self.kinds, crate::swarm::current()) {
+            (Some(kinds), Some(s)) => Some((&kinds[..], s)),
+            _ => None,
+        };
+        let mut total = self.total;
+        if swarm.is_some() {
+            total = (0..self.options.len()).map(|i| self.weight(i, swarm)).sum();
+            if total == 0 {
+                (swarm, total) = (None, self.total);
+            }
+        }
+        let mut roll = runner.rng().next_u64() % total;
         let mut pick = 0;
-        for (i, (w, _)) in self.options.iter().enumerate() {
-            if roll < u64::from(*w) {
+        for i in 0..self.options.len() {
+            let w = self.weight(i, swarm);
+            if roll < w {
                 pick = i;
                 break;
             }
-            roll -= u64::from(*w);
+            roll -= w;
         }
         let mut seed = [0u8; 16];
         runner.rng().fill_bytes(&mut seed);

@@ -15,10 +15,15 @@
 //! run to completion on a current-thread tokio runtime with a paused clock.
 //!
 //! The checks: no checker violation, no panic, no error returned, no action
-//! that is a bug (a second `register_producer`), no write after
-//! `abort_connection` or `connection_lost`
-//! ([`DirectFuzz::allow_write_after_close`]), and your
-//! [`invariants`](DirectFuzz::invariant). A failing case is shrunk, and the
+//! that is a bug (a second `register_producer`), no write after a close
+//! (`abort_connection`, `connection_lost`, a half-close;
+//! [`DirectFuzz::allow_write_after_close`]), chunking invariance (each
+//! passing case again with its data in one chunk and byte by byte: the
+//! same bytes written and the same closes;
+//! [`DirectFuzz::no_chunking_invariance`]), and your
+//! [`invariants`](DirectFuzz::invariant). It delivers what Twisted's TCP
+//! transport can: `stop_producing` only as the connection ends, unless
+//! [`DirectFuzz::stop_producing_mid_connection`] asks for more. A failing case is shrunk, and the
 //! failure prints the minimal callback sequence with what the protocol did
 //! in each callback.
 //!
@@ -45,7 +50,7 @@ use callorder_core::{
 };
 use callorder_trace::{EventKind, FactoryId, Holder, Record};
 
-use crate::campaign::{self, DirectCase, Settings};
+use crate::campaign::{self, DirectCase, Rechunk, Settings};
 pub use crate::campaign::{DirectFailure, DirectReport};
 use crate::greedy::{self, Simplify};
 use crate::recorder::{
@@ -84,7 +89,11 @@ pub enum Choice {
     Pause,
     /// `resume_producing` (to a registered producer).
     Resume,
-    /// `stop_producing` (to a registered producer).
+    /// `stop_producing` (to a registered producer) while the connection
+    /// lives: delivered only with
+    /// [`DirectFuzz::stop_producing_mid_connection`], as Twisted's TCP
+    /// transport stops a producer only when the connection ends (PR3),
+    /// which every campaign delivers.
     Stop,
 }
 
@@ -126,6 +135,8 @@ type MakeProtocol = Rc<dyn Fn() -> Box<dyn Protocol>>;
 #[must_use]
 pub struct DirectFuzz {
     make: MakeProtocol,
+    /// Deliver [`Choice::Stop`] mid-connection.
+    stop_mid: bool,
     settings: Settings,
 }
 
@@ -133,6 +144,7 @@ impl fmt::Debug for DirectFuzz {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("DirectFuzz");
         self.settings.describe(&mut d);
+        d.field("stop_mid", &self.stop_mid);
         d.finish_non_exhaustive()
     }
 }
@@ -141,11 +153,22 @@ impl DirectFuzz {
     pub(crate) fn new(make: MakeProtocol, source_file: &'static str) -> Self {
         DirectFuzz {
             make,
+            stop_mid: false,
             settings: Settings::new(source_file),
         }
     }
 
     direct_campaign_settings!();
+
+    /// Also delivers `stop_producing` to a registered producer while its
+    /// connection lives (off by default). Twisted's TCP transport calls it
+    /// only when the connection ends, just before `connection_lost` (PR3),
+    /// which every case delivers; a producer that other code may stop (a
+    /// consumer of its own, a test) needs this.
+    pub fn stop_producing_mid_connection(mut self) -> Self {
+        self.stop_mid = true;
+        self
+    }
 
     /// Runs the campaign: the report, or the minimal failing case.
     ///
@@ -166,7 +189,7 @@ impl DirectFuzz {
 
     /// Drives one fresh protocol through `choices`.
     fn drive(&self, rt: &tokio::runtime::Runtime, choices: &[Choice]) -> Outcome {
-        let mut outcome = Driver::new(self.make.clone(), rt).run(choices);
+        let mut outcome = Driver::new(self.make.clone(), self.stop_mid, rt).run(choices);
         self.settings.finish_checks(&mut outcome);
         outcome
     }
@@ -208,12 +231,14 @@ struct Driver<'rt> {
     /// Taken out while one of its callbacks runs.
     protocol: Option<Box<dyn Protocol>>,
     half_closeable: bool,
+    /// Deliver `stop_producing` mid-connection.
+    stop_mid: bool,
     rt: &'rt tokio::runtime::Runtime,
     callbacks: usize,
 }
 
 impl<'rt> Driver<'rt> {
-    fn new(make: MakeProtocol, rt: &'rt tokio::runtime::Runtime) -> Self {
+    fn new(make: MakeProtocol, stop_mid: bool, rt: &'rt tokio::runtime::Runtime) -> Self {
         let mut recorder = State::new(Alone);
         recorder.conns.insert(PROTOCOL, Conn::default());
         let state = Rc::new(RefCell::new(recorder));
@@ -223,6 +248,7 @@ impl<'rt> Driver<'rt> {
             state,
             protocol: Some(protocol),
             half_closeable,
+            stop_mid,
             rt,
             callbacks: 0,
         }
@@ -370,7 +396,7 @@ impl<'rt> Driver<'rt> {
                 });
                 true
             }
-            Choice::Stop if has(EventKind::StopProducing) => {
+            Choice::Stop if self.stop_mid && has(EventKind::StopProducing) => {
                 self.deliver(E::StopProducing { protocol: PROTOCOL }, None, |p| {
                     p.stop_producing()
                 });
@@ -499,5 +525,18 @@ impl Simplify for Vec<Choice> {
             Choice::Data(bytes) if bytes.len() > 1 => Some(Choice::Data(bytes[..1].to_vec())),
             _ => None,
         })
+    }
+
+    fn rechunked(&self, how: Rechunk) -> Option<Self> {
+        let out = campaign::rechunked(
+            self,
+            how,
+            |c| match c {
+                Choice::Data(bytes) => Some((0, &bytes[..])),
+                _ => None,
+            },
+            |_, bytes| Choice::Data(bytes),
+        );
+        (out != *self).then_some(out)
     }
 }

@@ -33,8 +33,8 @@
 //! The checks are those of [`fuzz_protocol`](crate::fuzz_protocol): no
 //! checker violation, no panic, no error returned, no action that is a bug
 //! (`connect` while connecting, a second `register_producer`), no write
-//! after `abort_connection` or `connection_lost`
-//! ([`DirectClientFuzz::allow_write_after_close`]), and your
+//! after a close ([`DirectClientFuzz::allow_write_after_close`]), chunking
+//! invariance ([`DirectClientFuzz::no_chunking_invariance`]), and your
 //! [`invariants`](DirectClientFuzz::invariant). A failing case is shrunk,
 //! and the failure prints the minimal callback sequence with what the
 //! factory and its protocols did in each callback.
@@ -67,7 +67,7 @@ use callorder_core::{
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::campaign::{self, DirectCase, DirectFailure, DirectReport, Settings};
+use crate::campaign::{self, DirectCase, DirectFailure, DirectReport, Rechunk, Settings};
 use crate::greedy::{self, Simplify};
 use crate::recorder::{advance_timers, show_bytes, who, Conn, Outcome, Recorder, Stage, World};
 
@@ -892,5 +892,22 @@ impl Simplify for ClientCase {
                 choices,
             },
         )
+    }
+
+    fn rechunked(&self, how: Rechunk) -> Option<Self> {
+        let n = self.connectors.max(1);
+        let choices = campaign::rechunked(
+            &self.choices,
+            how,
+            |c| match c {
+                ClientChoice::Data(conn, bytes) => Some((*conn % n, &bytes[..])),
+                _ => None,
+            },
+            ClientChoice::Data,
+        );
+        (choices != self.choices).then_some(ClientCase {
+            connectors: self.connectors,
+            choices,
+        })
     }
 }

@@ -28,8 +28,9 @@
 //! The checks are those of
 //! [`fuzz_client_factory`](crate::fuzz_client_factory): no checker
 //! violation, no panic, no error returned, no action that is a bug (a
-//! second `register_producer`), no write after `abort_connection` or
-//! `connection_lost` ([`DirectServerFuzz::allow_write_after_close`]), and
+//! second `register_producer`), no write after a close
+//! ([`DirectServerFuzz::allow_write_after_close`]), chunking invariance
+//! ([`DirectServerFuzz::no_chunking_invariance`]), and
 //! your [`invariants`](DirectServerFuzz::invariant). A failing case is
 //! shrunk, and the failure prints the minimal callback sequence with what
 //! the factory and its protocols did in each callback.
@@ -61,7 +62,7 @@ use callorder_core::{
 };
 use callorder_trace::{Event, FactoryId, Holder, Record};
 
-use crate::campaign::{self, DirectCase, DirectFailure, DirectReport, Settings};
+use crate::campaign::{self, DirectCase, DirectFailure, DirectReport, Rechunk, Settings};
 use crate::greedy::{self, Simplify};
 use crate::recorder::{advance_timers, show_bytes, Conn, Outcome, Recorder, Stage, World};
 
@@ -701,6 +702,22 @@ impl Simplify for ServerCase {
         };
         greedy::simpler_cases(self.ports, &self.choices, smaller, |ports, choices| {
             ServerCase { ports, choices }
+        })
+    }
+
+    fn rechunked(&self, how: Rechunk) -> Option<Self> {
+        let choices = campaign::rechunked(
+            &self.choices,
+            how,
+            |c| match c {
+                ServerChoice::Data(conn, bytes) => Some((*conn, &bytes[..])),
+                _ => None,
+            },
+            ServerChoice::Data,
+        );
+        (choices != self.choices).then_some(ServerCase {
+            ports: self.ports,
+            choices,
         })
     }
 }

@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +22,12 @@ use callorder_harness::{
 use callorder_trace::Record;
 
 use crate::checks::{
-    basic_findings, closes, first_difference, inner_boundary_findings, reconnect_policy_findings,
-    retry_storms, writes_after_close, CheckKind, Finding, ReconnectPolicy,
+    basic_findings, closes, inner_boundary_findings, reconnect_policy_findings, retry_storms,
+    writes_after_close, CheckKind, Finding, ReconnectPolicy,
 };
+use crate::determinism;
+use crate::progress::Progress;
+use crate::states::{self, Reach};
 use crate::strategy::{self, Case, ScriptConfig};
 
 /// The environment variable that overrides the seed of a campaign: a whole
@@ -40,8 +44,12 @@ pub const ADDRESS: &str = "127.0.0.1:8000";
 /// The connect timeout of client set-ups by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The comment that records a case's set-up in a printed script.
+/// The comment that records a client case's set-up in a printed script.
 const SETUP_TAG: &str = "# callorder-fuzz: connectors";
+/// The same, for a server case: how many ports it listens on.
+const PORTS_TAG: &str = "# callorder-fuzz: ports";
+/// The most ports a server set-up listens on by default.
+pub const DEFAULT_MAX_PORTS: usize = 2;
 
 /// How a run treats a step of its script that reaches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,11 +72,18 @@ type Setup = Rc<dyn Fn(&Reactor, &SetUp)>;
 type InnerChecks = Rc<RefCell<Vec<InnerCheck>>>;
 
 /// What a set-up closure is told about the case: for client set-ups, how
-/// many connectors to make and with what timeout.
+/// many connectors to make and with what timeout; for server set-ups, how
+/// many ports to listen on; and whether they share one factory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SetUp {
     /// How many connectors to make (from 1; generated, and shrunk).
     pub connectors: usize,
+    /// How many ports to listen on (from 1; generated, and shrunk, for
+    /// server set-ups; 1 for the others), at [`port_address`].
+    pub ports: usize,
+    /// Whether the connectors (or ports) share one factory (the default)
+    /// or each gets its own ([`Fuzz::separate_factories`]).
+    pub shared_factory: bool,
     /// The connect timeout ([`Fuzz::connect_timeout`]).
     pub timeout: Option<Duration>,
 }
@@ -115,11 +130,15 @@ pub struct Fuzz {
     write_after_close: bool,
     retry_limit: Option<usize>,
     determinism: bool,
+    determinism_across: bool,
+    shared_factory: bool,
     heap_limit: Option<i64>,
     reconnect: Option<ReconnectPolicy>,
     reconnect_jitter: f64,
     invariants: Vec<(String, Invariant)>,
     persistence: Option<FileFailurePersistence>,
+    /// Scripts replayed before the campaign ([`Fuzz::regression_scripts`]).
+    regression_dir: Option<PathBuf>,
     source_file: &'static str,
     max_shrink_iters: u32,
 }
@@ -139,10 +158,13 @@ impl fmt::Debug for Fuzz {
             .field("write_after_close", &self.write_after_close)
             .field("retry_limit", &self.retry_limit)
             .field("determinism", &self.determinism)
+            .field("determinism_across", &self.determinism_across)
+            .field("shared_factory", &self.shared_factory)
             .field("heap_limit", &self.heap_limit)
             .field("reconnect", &self.reconnect)
             .field("invariants", &self.invariants.len())
             .field("persistence", &self.persistence)
+            .field("regression_dir", &self.regression_dir)
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +174,17 @@ impl Fuzz {
         let config = ScriptConfig {
             clients: kind != Kind::Server,
             servers: kind != Kind::Client,
-            max_connectors: if kind == Kind::Client { 2 } else { 1 },
+            // For a server set-up, a case's "connectors" are its ports.
+            max_connectors: match kind {
+                Kind::Client => 2,
+                Kind::Server => DEFAULT_MAX_PORTS,
+                Kind::Custom => 1,
+            },
+            max_ports: if kind == Kind::Server {
+                DEFAULT_MAX_PORTS
+            } else {
+                1
+            },
             ..ScriptConfig::default()
         };
         Fuzz {
@@ -169,11 +201,14 @@ impl Fuzz {
             write_after_close: true,
             retry_limit: Some(DEFAULT_RETRY_LIMIT),
             determinism: true,
+            determinism_across: false,
+            shared_factory: true,
             heap_limit: None,
             reconnect: None,
             reconnect_jitter: 0.0,
             invariants: Vec::new(),
             persistence: Some(FileFailurePersistence::WithSource("proptest-regressions")),
+            regression_dir: None,
             source_file,
             max_shrink_iters: 4096,
         }
@@ -184,8 +219,13 @@ impl Fuzz {
         source: &'static str,
     ) -> Self {
         let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn ClientFactory>> = None;
             for _ in 0..set_up.connectors.max(1) {
-                let factory: Arc<dyn ClientFactory> = make();
+                let factory: Arc<dyn ClientFactory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => make(),
+                };
+                shared.get_or_insert_with(|| factory.clone());
                 reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
             }
         });
@@ -196,10 +236,17 @@ impl Fuzz {
         make: impl Fn() -> Arc<F> + 'static,
         source: &'static str,
     ) -> Self {
-        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
-            let factory: Arc<dyn Factory> = make();
-            // A fresh reactor listens on nothing: this cannot fail.
-            let _ = reactor.listen_tcp(ADDRESS, factory);
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn Factory>> = None;
+            for port in 1..=set_up.ports.max(1) {
+                let factory: Arc<dyn Factory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => make(),
+                };
+                shared.get_or_insert_with(|| factory.clone());
+                // A fresh reactor listens on none of these: this cannot fail.
+                let _ = reactor.listen_tcp(port_address(port).as_str(), factory);
+            }
         });
         Fuzz::new(Kind::Server, setup, source)
     }
@@ -212,10 +259,17 @@ impl Fuzz {
         let checks = InnerChecks::default();
         let made = checks.clone();
         let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn ClientFactory>> = None;
             for _ in 0..set_up.connectors.max(1) {
-                let (checked, check) = CheckedFactory::new(inner());
-                made.borrow_mut().push(check);
-                let factory: Arc<dyn ClientFactory> = Arc::new(wrap(checked));
+                let factory: Arc<dyn ClientFactory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => {
+                        let (checked, check) = CheckedFactory::new(inner());
+                        made.borrow_mut().push(check);
+                        Arc::new(wrap(checked))
+                    }
+                };
+                shared.get_or_insert_with(|| factory.clone());
                 reactor.connect_tcp(ADDRESS, factory, set_up.timeout);
             }
         });
@@ -231,12 +285,21 @@ impl Fuzz {
     ) -> Self {
         let checks = InnerChecks::default();
         let made = checks.clone();
-        let setup: Setup = Rc::new(move |reactor: &Reactor, _: &SetUp| {
-            let (checked, check) = CheckedFactory::new(inner());
-            made.borrow_mut().push(check);
-            let factory: Arc<dyn Factory> = Arc::new(wrap(checked));
-            // A fresh reactor listens on nothing: this cannot fail.
-            let _ = reactor.listen_tcp(ADDRESS, factory);
+        let setup: Setup = Rc::new(move |reactor: &Reactor, set_up: &SetUp| {
+            let mut shared: Option<Arc<dyn Factory>> = None;
+            for port in 1..=set_up.ports.max(1) {
+                let factory: Arc<dyn Factory> = match &shared {
+                    Some(f) if set_up.shared_factory => f.clone(),
+                    _ => {
+                        let (checked, check) = CheckedFactory::new(inner());
+                        made.borrow_mut().push(check);
+                        Arc::new(wrap(checked))
+                    }
+                };
+                shared.get_or_insert_with(|| factory.clone());
+                // A fresh reactor listens on none of these: this cannot fail.
+                let _ = reactor.listen_tcp(port_address(port).as_str(), factory);
+            }
         });
         let mut fuzz = Fuzz::new(Kind::Server, setup, source);
         fuzz.inner = Some(checks);
@@ -270,6 +333,38 @@ impl Fuzz {
     /// The name printed as the script's `implementation` header.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Gives each connector (client set-ups) or port (server set-ups) a
+    /// factory of its own from `make`, instead of one factory shared by all
+    /// of them (the default: a factory serves many connections, and its
+    /// bugs show only when it does: a start count, a registry of its
+    /// connections, a shared buffer).
+    pub fn separate_factories(mut self) -> Self {
+        self.shared_factory = false;
+        self
+    }
+
+    /// The most connectors a client set-up makes per case (default 2, at
+    /// least 1; each case makes from 1 to this many, and shrinking lowers
+    /// it).
+    pub fn max_connectors(mut self, n: usize) -> Self {
+        if self.kind != Kind::Server {
+            self.config.max_connectors = n.max(1);
+        }
+        self
+    }
+
+    /// The most ports a server set-up listens on per case (default
+    /// [`DEFAULT_MAX_PORTS`], at least 1; each case listens on from 1 to
+    /// this many, at [`port_address`], and shrinking lowers it). Peers
+    /// connect to, and the application stops, any of them.
+    pub fn max_ports(mut self, n: usize) -> Self {
+        if self.kind == Kind::Server {
+            self.config.max_ports = n.max(1);
+            self.config.max_connectors = n.max(1);
+        }
         self
     }
 
@@ -331,6 +426,20 @@ impl Fuzz {
         self
     }
 
+    /// Also holds the determinism self-check to the order *between*
+    /// objects (off by default). By default a case run twice must give each
+    /// object (connector, port, factory, protocol) the same history and
+    /// each connection the same bytes, but connections may interleave
+    /// otherwise: correct code that relays to its clients in a `HashMap`'s
+    /// iteration order (a random order per map) writes to them in another
+    /// order each run. With this, the whole trace must be the same, event
+    /// for event: for code that promises a stable order across connections.
+    pub fn determinism_across_connections(mut self) -> Self {
+        self.determinism = true;
+        self.determinism_across = true;
+        self
+    }
+
     /// Fails a case whose implementation holds more than `bytes` more heap
     /// just before shutdown than at its start. Needs the counting allocator
     /// (see `callorder_harness::leak`); without it the check is off, and the
@@ -360,6 +469,8 @@ impl Fuzz {
     ///         .with_policy(RetryPolicy::default().with_jitter(0.0))
     ///         .shared()
     /// })
+    /// // Its delay is the factory's: one connector each.
+    /// .separate_factories()
     /// .reconnect_policy(Duration::from_secs(1), std::f64::consts::E, Duration::from_secs(3600), true)
     /// .cases(16)
     /// .regressions(None)
@@ -449,25 +560,132 @@ impl Fuzz {
         // A malformed variable is a mistake of whoever set it: say so loudly.
         let range =
             crate::seeds::range_from_env().unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        if let Some(range) = range {
-            for seed in range.clone() {
-                self.run_seed(seed, 1)?;
+        let mut notes = self.notes();
+        let regressions = self.replay_regressions(&mut notes)?;
+        let (seed, cases, seed_range) = match range {
+            Some(range) => (
+                range.start,
+                u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
+                Some(range),
+            ),
+            None => {
+                let (seed, cases) = self
+                    .effective()
+                    .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
+                (seed, cases, None)
             }
-            return Ok(Report {
-                cases: u32::try_from(range.end - range.start).unwrap_or(u32::MAX),
-                seed: range.start,
-                seed_range: Some(range),
-                notes: self.notes(),
+        };
+        let progress = RefCell::new(Progress::new(self.label(), u64::from(cases)));
+        match &seed_range {
+            Some(range) => {
+                for seed in range.clone() {
+                    self.run_seed(seed, 1, &progress)?;
+                }
+            }
+            None => self.run_seed(seed, cases, &progress)?,
+        }
+        let elapsed = progress.borrow().elapsed();
+        let report = Report {
+            cases,
+            seed,
+            seed_range,
+            notes,
+            checks: self.checks(),
+            regressions,
+            elapsed,
+            name: self.label(),
+        };
+        // Captured by the test harness: shown with --nocapture, on a pass
+        // too.
+        eprintln!("{report}");
+        Ok(report)
+    }
+
+    /// What the campaign is called in progress and summaries: its `name`,
+    /// or the kind of set-up.
+    fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{} set-up", self.kind.as_str()))
+    }
+
+    /// The checks that run on every case, by name (those off are in the
+    /// notes).
+    fn checks(&self) -> Vec<String> {
+        let mut out = vec![
+            format!("order ({} profile)", self.profile),
+            "no panic".to_owned(),
+            "no implementation error".to_owned(),
+            "no leak".to_owned(),
+        ];
+        if self.heap_on() {
+            out.push("heap growth".to_owned());
+        }
+        if self.chunking {
+            out.push("chunking invariance".to_owned());
+        }
+        if self.write_after_close {
+            out.push("write after close".to_owned());
+        }
+        if let Some(limit) = self.retry_limit {
+            out.push(format!("retry storm (limit {limit})"));
+        }
+        if self.determinism {
+            out.push(if self.determinism_across {
+                "determinism (across connections)".to_owned()
+            } else {
+                "determinism (per object)".to_owned()
             });
         }
-        let (seed, cases) = self
-            .effective()
-            .unwrap_or_else(|e| panic!("callorder-fuzz: {e}"));
-        self.run_seed(seed, cases)
+        if self.reconnect.is_some() {
+            out.push("reconnect policy".to_owned());
+        }
+        if self.inner.is_some() {
+            out.push("inner boundary".to_owned());
+        }
+        out.extend(
+            self.invariants
+                .iter()
+                .map(|(name, _)| format!("invariant {name:?}")),
+        );
+        out
+    }
+
+    /// Replays the scripts of [`Fuzz::regression_scripts`], in file name
+    /// order; how many, or the failure of the first that fails.
+    fn replay_regressions(&self, notes: &mut Vec<String>) -> Result<usize, Box<Failure>> {
+        let Some(dir) = &self.regression_dir else {
+            return Ok(0);
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                notes.push(format!(
+                    "no regression scripts replayed: {} cannot be read ({e})",
+                    dir.display()
+                ));
+                return Ok(0);
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "script"))
+            .collect();
+        files.sort();
+        for file in &files {
+            self.replay_file(file)?;
+        }
+        Ok(files.len())
     }
 
     /// The campaign of `cases` cases from `seed`.
-    fn run_seed(&self, seed: u64, cases: u32) -> Result<Report, Box<Failure>> {
+    fn run_seed(
+        &self,
+        seed: u64,
+        cases: u32,
+        progress: &RefCell<Progress>,
+    ) -> Result<(), Box<Failure>> {
         let mut runner = runner_for(
             seed,
             Config {
@@ -481,6 +699,9 @@ impl Fuzz {
         let (runs, found_after) = (Cell::new(0u32), Cell::new(None));
         let outcome = runner.run(&strategy, |case| {
             runs.set(runs.get() + 1);
+            if found_after.get().is_none() {
+                progress.borrow_mut().case();
+            }
             let script = self.with_heap_checkpoints(case.script());
             match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
                 Ok(()) => Ok(()),
@@ -493,13 +714,9 @@ impl Fuzz {
             }
         });
         let found_after = found_after.get().unwrap_or(0);
+        progress.borrow_mut().finish();
         match outcome {
-            Ok(()) => Ok(Report {
-                cases,
-                seed,
-                seed_range: None,
-                notes: self.notes(),
-            }),
+            Ok(()) => Ok(()),
             Err(TestError::Fail(reason, case)) => {
                 let script = self.with_heap_checkpoints(case.script());
                 match self.check_script(&script, case.seed, case.connectors, seed, Steps::Lenient) {
@@ -509,14 +726,30 @@ impl Fuzz {
                         failure.found_after = found_after;
                         Err(failure)
                     }
-                    Ok(()) => Err(Box::new(self.failure_without_script(
-                        format!(
-                            "the minimal case failed under proptest ({reason}) but passed when \
-                             run again: the implementation keeps state between runs \
-                             (a global?)\ncase: {case:?}"
-                        ),
-                        seed,
-                    ))),
+                    Ok(()) => {
+                        // The evidence: this very script failed, then
+                        // passed. Shown, with what failed.
+                        let finding = Finding {
+                            check: CheckKind::Determinism,
+                            message: format!(
+                                "this script failed a check under proptest ({reason}), then passed \
+                                 every check when run again with the same seed: its outcome depends \
+                                 on something besides the script and the seed"
+                            ),
+                            seq: None,
+                        };
+                        let mut failure = self.failure(
+                            finding,
+                            &script,
+                            case.seed,
+                            case.connectors,
+                            None,
+                            None,
+                            seed,
+                        );
+                        failure.found_after = found_after;
+                        Err(Box::new(failure))
+                    }
                 }
             }
             Err(TestError::Abort(why)) => Err(Box::new(
@@ -581,6 +814,44 @@ impl Fuzz {
         failure
     }
 
+    /// Runs the campaign's first `cases` cases (from its seed, as
+    /// [`run`](Fuzz::run) generates them) once each, with no check and no
+    /// shrinking, and says which case first reached each state of the spec
+    /// (`docs/spec.md`, section States; [`states::reached`](crate::states::reached)):
+    /// to see what a campaign exercises, and how soon.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use callorder::reference::EchoFactory;
+    ///
+    /// let reach = callorder::fuzz_server(|| Arc::new(EchoFactory::new())).reach(64);
+    /// assert_eq!(reach.cases, 64);
+    /// // The first case with a peer connecting made a protocol.
+    /// assert!(reach.first["protocol: made"] <= 3);
+    /// println!("{reach}"); // one line per state, slowest first
+    /// ```
+    pub fn reach(&self, cases: u32) -> Reach {
+        let mut runner = runner_for(
+            self.seed,
+            Config {
+                cases,
+                ..campaign_config(None, self.source_file)
+            },
+        );
+        let strategy = strategy::case(&self.config);
+        let (reach, n) = (RefCell::new(Reach::default()), Cell::new(0u32));
+        // Every case passes: nothing to shrink, and every case runs.
+        let _ = runner.run(&strategy, |case| {
+            n.set(n.get() + 1);
+            let script = self.with_heap_checkpoints(case.script());
+            if let Ok((run, _)) = self.execute(script, case.seed, case.connectors, Steps::Lenient) {
+                reach.borrow_mut().add(n.get(), states::reached(&run.trace));
+            }
+            Ok(())
+        });
+        reach.into_inner()
+    }
+
     /// Runs the checks on one script (as printed in a [`Failure`], with its
     /// `seed` line and set-up comment): to replay a failure, or to keep a
     /// found script as a regression test. The script runs strictly, as in a
@@ -593,12 +864,73 @@ impl Fuzz {
     /// The [`Failure`], if a check fails; a script that does not parse is
     /// one too.
     pub fn replay(&self, text: &str) -> Result<(), Box<Failure>> {
-        let file = parse_script(text, "replayed.script").map_err(|e| {
+        self.replay_named(text, "replayed.script")
+    }
+
+    /// [`replay`](Fuzz::replay) of a script file: a regression kept in the
+    /// test's crate (a relative path is from the directory `cargo test`
+    /// runs in, the crate's root). A file that cannot be read is a failure
+    /// of the [`CheckKind::Script`] check naming it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use callorder::reference::EchoFactory;
+    ///
+    /// let dir = std::env::temp_dir().join("callorder-doc-replay-file");
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let file = dir.join("echo.script");
+    /// std::fs::write(&file, "accept 1 from 10.0.0.1:5000\nsend server 1 \"hi\"\nshutdown\n").unwrap();
+    /// let fuzz = callorder::fuzz_server(|| Arc::new(EchoFactory::new()));
+    /// assert!(fuzz.replay_file(&file).is_ok());
+    /// let missing = fuzz.replay_file(dir.join("missing.script")).unwrap_err();
+    /// assert!(missing.finding.message.contains("missing.script"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Failure`], if a check fails or the file cannot be read.
+    pub fn replay_file(&self, path: impl AsRef<Path>) -> Result<(), Box<Failure>> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let mut failure = self.failure_without_script(
+                format!(
+                    "the regression script {} cannot be read: {e}",
+                    path.display()
+                ),
+                0,
+            );
+            failure.finding.check = CheckKind::Script;
+            Box::new(failure)
+        })?;
+        let mut result = self.replay_named(&text, &path.display().to_string());
+        if let Err(failure) = &mut result {
+            failure.regression = Some(path.to_path_buf());
+        }
+        result
+    }
+
+    /// Before its own cases, a campaign replays every `*.script` file in
+    /// `dir` (in name order, strictly, as [`replay_file`](Fuzz::replay_file)
+    /// does): the shrunk scripts of past failures, kept as regressions in
+    /// the test's crate, as a [`Failure`]'s message says. A directory that
+    /// cannot be read replays nothing, and the [`Report`] notes it.
+    pub fn regression_scripts(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.regression_dir = Some(dir.into());
+        self
+    }
+
+    /// [`replay`](Fuzz::replay), with `file` naming the script in errors.
+    fn replay_named(&self, text: &str, file: &str) -> Result<(), Box<Failure>> {
+        let file = parse_script(text, file).map_err(|e| {
             Box::new(self.failure_without_script(format!("the script does not parse: {e}"), 0))
         })?;
         let connectors = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix(SETUP_TAG))
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_prefix(SETUP_TAG)
+                    .or_else(|| l.strip_prefix(PORTS_TAG))
+            })
             .and_then(|rest| rest.trim().parse().ok())
             .unwrap_or(1);
         self.check_script(
@@ -663,8 +995,15 @@ impl Fuzz {
         if let Some(checks) = &self.inner {
             checks.borrow_mut().clear();
         }
+        // A case's count is its connectors, or a server set-up's ports.
+        let (connectors, ports) = match self.kind {
+            Kind::Server => (1, connectors),
+            _ => (connectors, 1),
+        };
         let set_up = SetUp {
             connectors,
+            ports,
+            shared_factory: self.shared_factory,
             timeout: self.timeout,
         };
         let setup = self.setup.clone();
@@ -785,38 +1124,9 @@ impl Fuzz {
             return Err(fail(finding, script, Some(&run), None));
         }
         if self.determinism {
-            let again = self.execute(script.clone(), seed, connectors, steps);
-            // Comparing the records is cheap; the text is only made to show
-            // a difference (the inner traces of wrappers follow the trace).
-            let same = matches!(&again, Ok((r, i)) if r.trace == run.trace
-                && i.len() == inner.len()
-                && i.iter().zip(&inner).all(|(x, y)| x.trace == y.trace));
-            let text = |run: &Run, inner: &[InnerRun]| {
-                let mut text = run.trace_jsonl();
-                for (k, i) in inner.iter().enumerate() {
-                    text.push_str(&format!("(inner trace of wrapper {})\n", k + 1));
-                    text.push_str(&i.trace_jsonl());
-                }
-                text
-            };
-            let (a, b) = if same {
-                (String::new(), String::new())
-            } else {
-                (
-                    text(&run, &inner),
-                    again.map(|(r, i)| text(&r, &i)).unwrap_or_default(),
-                )
-            };
-            if let Some((line, x, y)) = first_difference(&a, &b) {
-                let finding = Finding {
-                    check: CheckKind::Determinism,
-                    message: format!(
-                        "the same script and seed gave another trace; first difference at event {line}:\n  first run:  {}\n  second run: {}",
-                        x.unwrap_or("(trace ended)"),
-                        y.unwrap_or("(trace ended)")
-                    ),
-                    seq: Some(line as u64),
-                };
+            if let Some(finding) =
+                self.determinism_finding(&run, &inner, script, seed, connectors, steps)
+            {
                 return Err(fail(finding, script, Some(&run), None));
             }
         }
@@ -857,23 +1167,24 @@ impl Fuzz {
                 // follows, which chunking moves: those connections are left
                 // out, and closes are not compared at all then.
                 let broken = write_error_conns(script);
-                let kept = |w: &[(Conn, Vec<u8>)]| -> Vec<(Conn, Vec<u8>)> {
-                    w.iter()
-                        .filter(|(c, _)| !broken.contains(c))
-                        .cloned()
-                        .collect()
-                };
+                // Compared in place: a producer's connections hold
+                // hundreds of KB, and copies of them were most of a case.
+                let same_bytes = run
+                    .written
+                    .iter()
+                    .filter(|(c, _)| !broken.contains(c))
+                    .eq(other.written.iter().filter(|(c, _)| !broken.contains(c)));
                 let (closes_a, closes_b) = if broken.is_empty() {
                     (closes(&run.trace), closes(&other.trace))
                 } else {
                     Default::default()
                 };
-                if kept(&run.written) != kept(&other.written) || closes_a != closes_b {
+                if !same_bytes || closes_a != closes_b {
                     let finding = Finding {
                         check: CheckKind::ChunkingInvariance,
                         message: format!(
                             "the same incoming bytes, re-chunked {label}, gave {}",
-                            if kept(&run.written) != kept(&other.written) {
+                            if !same_bytes {
                                 "other outgoing bytes"
                             } else {
                                 "other closes"
@@ -896,6 +1207,81 @@ impl Fuzz {
         Ok(())
     }
 
+    /// The determinism self-check: the case run again must give every
+    /// object the same history and every connection the same bytes (and,
+    /// with [`Fuzz::determinism_across_connections`], the same trace), and
+    /// so must the inner boundary of each wrapper.
+    fn determinism_finding(
+        &self,
+        run: &Run,
+        inner: &[InnerRun],
+        script: &Script,
+        seed: u64,
+        connectors: usize,
+        steps: Steps,
+    ) -> Option<Finding> {
+        let again = self.execute(script.clone(), seed, connectors, steps);
+        let (other, other_inner) = match again {
+            Ok(done) => done,
+            Err(message) => {
+                return Some(Finding {
+                    check: CheckKind::Determinism,
+                    message: format!(
+                        "the case ran cleanly once, then panicked outside any callback when run again with the same script and seed: {message}"
+                    ),
+                    seq: None,
+                })
+            }
+        };
+        fn outputs(run: &Run) -> determinism::Outputs<'_> {
+            determinism::Outputs {
+                trace: &run.trace,
+                written: &run.written,
+            }
+        }
+        let across = self.determinism_across;
+        if let Some((message, seq)) =
+            determinism::difference(&outputs(run), &outputs(&other), across)
+        {
+            return Some(Finding {
+                check: CheckKind::Determinism,
+                message,
+                seq: (seq > 0).then_some(seq),
+            });
+        }
+        if inner.len() != other_inner.len() {
+            return Some(Finding {
+                check: CheckKind::Determinism,
+                message: format!(
+                    "the same script and seed made {} wrappers, then {}",
+                    inner.len(),
+                    other_inner.len()
+                ),
+                seq: None,
+            });
+        }
+        for (k, (x, y)) in inner.iter().zip(&other_inner).enumerate() {
+            let (x, y) = (
+                determinism::Outputs {
+                    trace: &x.trace,
+                    written: &[],
+                },
+                determinism::Outputs {
+                    trace: &y.trace,
+                    written: &[],
+                },
+            );
+            if let Some((message, _)) = determinism::difference(&x, &y, across) {
+                return Some(Finding {
+                    check: CheckKind::Determinism,
+                    message: format!("at the inner boundary of wrapper {}: {message}", k + 1),
+                    seq: None,
+                });
+            }
+        }
+        None
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn failure(
         &self,
@@ -913,8 +1299,10 @@ impl Fuzz {
             file.implementation = Some(name.clone());
         }
         let mut text = String::new();
-        if self.kind == Kind::Client {
-            text.push_str(&format!("{SETUP_TAG} {connectors}\n"));
+        match self.kind {
+            Kind::Client => text.push_str(&format!("{SETUP_TAG} {connectors}\n")),
+            Kind::Server => text.push_str(&format!("{PORTS_TAG} {connectors}\n")),
+            Kind::Custom => {}
         }
         text.push_str(&print_script(&file));
         let trace = run.map(|run| {
@@ -939,6 +1327,7 @@ impl Fuzz {
             campaign_seed,
             found_after: 0,
             notes: self.notes(),
+            regression: None,
         }
     }
 
@@ -958,7 +1347,23 @@ impl Fuzz {
             campaign_seed,
             found_after: 0,
             notes: self.notes(),
+            regression: None,
         }
+    }
+}
+
+/// Where the `n`-th port of a server set-up listens (from 1): [`ADDRESS`]
+/// for the first, the ports after it for the others.
+///
+/// ```
+/// assert_eq!(callorder::port_address(1), callorder::ADDRESS);
+/// assert_eq!(callorder::port_address(2), "127.0.0.1:8001");
+/// ```
+pub fn port_address(n: usize) -> String {
+    if n <= 1 {
+        ADDRESS.to_owned()
+    } else {
+        format!("127.0.0.1:{}", 8000 + n - 1)
     }
 }
 
@@ -1246,6 +1651,42 @@ pub struct Report {
     pub seed_range: Option<std::ops::Range<u64>>,
     /// Checks that were off, and why.
     pub notes: Vec<String>,
+    /// The checks that ran on every case, by name.
+    pub checks: Vec<String>,
+    /// How many regression scripts replayed first
+    /// ([`Fuzz::regression_scripts`]).
+    pub regressions: usize,
+    /// How long the campaign ran (wall-clock time).
+    pub elapsed: Duration,
+    /// What the campaign is called: its [`Fuzz::name`], or its set-up.
+    pub name: String,
+}
+
+impl fmt::Display for Report {
+    /// The one-line summary a passing campaign prints on stderr (shown by
+    /// `cargo test -- --nocapture`): cases, seed, time, the checks that
+    /// ran, and those that were off.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seeds = match &self.seed_range {
+            Some(r) => format!("seeds {}..{}", r.start, r.end),
+            None => format!("seed {}", self.seed),
+        };
+        write!(
+            f,
+            "callorder-fuzz: {} passed {} cases ({seeds}) in {:.1} s",
+            self.name,
+            self.cases,
+            self.elapsed.as_secs_f64()
+        )?;
+        if self.regressions > 0 {
+            write!(f, " after {} regression scripts", self.regressions)?;
+        }
+        write!(f, "; checks: {}", self.checks.join(", "))?;
+        if !self.notes.is_empty() {
+            write!(f, "; {}", self.notes.join("; "))?;
+        }
+        Ok(())
+    }
 }
 
 /// The minimal failing case: what failed, the script that shows it (in the
@@ -1276,6 +1717,36 @@ pub struct Failure {
     pub found_after: u32,
     /// Checks that were off.
     pub notes: Vec<String>,
+    /// The regression script this failure replayed, if it came from one
+    /// ([`Fuzz::replay_file`], [`Fuzz::regression_scripts`]).
+    pub regression: Option<PathBuf>,
+}
+
+impl Failure {
+    /// A file name for the script kept as a regression: the campaign's
+    /// name and the check, `echo_server-chunking-invariance.script`.
+    pub fn regression_file_name(&self) -> String {
+        let name = self.script.implementation.as_deref().unwrap_or(self.kind);
+        let check: String = self
+            .finding
+            .check
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let check = check
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        format!("{name}-{check}.script")
+    }
 }
 
 impl fmt::Display for Failure {
@@ -1288,15 +1759,33 @@ impl fmt::Display for Failure {
         if let Some(detail) = &self.detail {
             writeln!(f, "\n{detail}")?;
         }
+        if let Some(file) = &self.regression {
+            writeln!(
+                f,
+                "\n(replayed from the regression script {})",
+                file.display()
+            )?;
+        }
         if !self.script_text.is_empty() {
             writeln!(
                 f,
-                "\nminimal script ({} step{}; paste into fixtures/scripts/, replay with Fuzz::replay):\n\
+                "\nminimal script ({} step{}; replay with Fuzz::replay):\n\
                  ---8<---\n{}---8<---",
                 self.steps,
                 if self.steps == 1 { "" } else { "s" },
                 self.script_text
             )?;
+            if self.regression.is_none() {
+                let file = self.regression_file_name();
+                writeln!(
+                    f,
+                    "\nto keep it as a regression test in your crate: save the script between \
+                     the ---8<--- lines as tests/fuzz-regressions/{file} and add \
+                     .regression_scripts(\"tests/fuzz-regressions\") to this campaign; every \
+                     script there is replayed, strictly, before its own cases (one alone: \
+                     .replay_file(\"tests/fuzz-regressions/{file}\")). Commit the file."
+                )?;
+            }
         }
         if !self.trace.is_empty() {
             writeln!(
@@ -1307,8 +1796,11 @@ impl fmt::Display for Failure {
         }
         writeln!(
             f,
-            "\nseed: {0} (replay the campaign with {SEED_ENV}={0}; the script's `seed` line is the reactor's)",
-            self.campaign_seed
+            "\nfound after {} case{} (before shrinking); seed: {seed} (replay the campaign with \
+             {SEED_ENV}={seed}; the script's `seed` line is the reactor's)",
+            self.found_after,
+            if self.found_after == 1 { "" } else { "s" },
+            seed = self.campaign_seed
         )?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

@@ -15,7 +15,7 @@ use crate::recorder::Outcome;
 pub(crate) type DirectInvariant = Rc<dyn Fn(&[Record], &[u8]) -> Result<(), String>>;
 
 /// The checks that need the whole run, in the order they are reported:
-/// writes after abort or `connection_lost` (unless allowed), then the user's
+/// writes after a close (unless allowed), then the user's
 /// invariants. A run that already failed keeps its first finding.
 pub(crate) fn finish_checks(
     outcome: &mut Outcome,
@@ -54,6 +54,9 @@ pub(crate) trait Simplify: Clone {
     fn keep(&self, kept: &[usize]) -> Self;
     /// Every case one step simpler than this one, in the order to try them.
     fn simpler(&self) -> Vec<Self>;
+    /// The same case with its data re-chunked as `how` says, or `None`
+    /// when that changes nothing.
+    fn rechunked(&self, how: crate::campaign::Rechunk) -> Option<Self>;
 }
 
 /// The cases one choice shorter than `choices`, then those with one choice
@@ -151,6 +154,7 @@ mod tests {
             }),
             trace: Vec::new(),
             written: Vec::new(),
+            written_by: Default::default(),
             log: Vec::new(),
             delivered,
             callbacks: 0,
@@ -160,6 +164,9 @@ mod tests {
     impl Simplify for Vec<u32> {
         fn keep(&self, kept: &[usize]) -> Self {
             kept.iter().map(|&i| self[i]).collect()
+        }
+        fn rechunked(&self, _: crate::campaign::Rechunk) -> Option<Self> {
+            None
         }
         fn simpler(&self) -> Vec<Self> {
             simpler_choices(self, |&n| (n > 1).then_some(n / 2))

@@ -8,6 +8,15 @@
 //! deterministic mock reactor of `callorder-harness` with the callorder
 //! checker on, and shrinks any failure to the smallest script that shows it.
 //!
+//! Each case draws its own mix of moves before its moves (swarm testing:
+//! some cases are mostly slow readers, others mostly resets or
+//! half-closes), so that deep states (a producer paused, then resumed; a
+//! connection half-closed while another is refused) come within the first
+//! few hundred cases; [`Fuzz::reach`] says which states of the spec a
+//! campaign reaches, and when ([`states`]). Client set-ups share one
+//! factory among their connectors, and server set-ups among their ports, as
+//! real code does ([`Fuzz::separate_factories`] gives each its own).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use callorder::reference::EchoFactory;
@@ -38,12 +47,16 @@
 //!   and how each connection closed must not change
 //!   ([`Fuzz::no_chunking_invariance`] turns it off);
 //! - **write after close**: a `write` of a protocol after its own
-//!   `abort_connection` or its `connection_lost` is reported as a likely bug
-//!   ([`Fuzz::allow_write_after_close`]);
+//!   `abort_connection`, its `connection_lost`, or after it closed its
+//!   writing side (`lose_write_connection`, `write_connection_lost`) is
+//!   reported as a likely bug ([`Fuzz::allow_write_after_close`]);
 //! - **retry storm**: more than [`DEFAULT_RETRY_LIMIT`] connection attempts
 //!   of one connector with no virtual time passing ([`Fuzz::retry_limit`]);
-//! - **determinism**: the case is run twice and the traces compared
-//!   ([`Fuzz::no_determinism_check`]);
+//! - **determinism**: the case is run twice, and each object (connector,
+//!   port, factory, protocol) must get the same history and each connection
+//!   the same bytes ([`Fuzz::no_determinism_check`]); the order between
+//!   connections may change (code relaying in a `HashMap`'s order is
+//!   correct), unless [`Fuzz::determinism_across_connections`] asks for it;
 //! - **inner boundary** (wrappers only, [`fuzz_wrapper_server`],
 //!   [`fuzz_wrapper_client`]): the calls a wrapping factory makes into the
 //!   factory it wraps, and into that factory's protocols, must follow the
@@ -89,7 +102,9 @@
 //! # Benchmarks
 //!
 //! `cargo bench -p callorder-fuzz --bench mutants` (how fast each mutant of
-//! `tests/gallery` is found) and `--bench throughput` (cases per second).
+//! `tests/gallery` is found), `--bench states` (the case at which each
+//! state of the spec is first reached, per reference implementation) and
+//! `--bench throughput` (cases per second).
 //!
 //! # Seeds, case counts and regression files
 //!
@@ -116,10 +131,15 @@
 //! CALLORDER_FUZZ_SEED=$(( (k-1)*1000 ))..$(( k*1000 )) cargo test --release -p my-crate fuzz_
 //! ```
 //!
-//! Failing cases are saved by proptest next to the test's source (a
-//! `.proptest-regressions` file, [`Fuzz::regressions`]) and replayed first on
-//! the next run: commit that file. To keep a found script as a fixture,
-//! paste it into `fixtures/scripts/` and check it with [`Fuzz::replay`].
+//! A failure's minimal script is the regression to keep: its message says
+//! to save it under `tests/fuzz-regressions/` in the test's crate and to add
+//! [`Fuzz::regression_scripts`] to the campaign, which then replays every
+//! script there, strictly, in a fresh process each run, before its own
+//! cases ([`Fuzz::replay_file`] replays one, [`Fuzz::replay`] one given as
+//! text). The case also replays from its seed, as each case's mix comes
+//! from its own random stream: proptest saves failing seeds next to the
+//! test's source (a `.proptest-regressions` file, [`Fuzz::regressions`]) and
+//! replays them first on the next run.
 //!
 //! # Steps that reach nothing
 //!
@@ -138,14 +158,18 @@ mod builder;
 mod campaign;
 pub mod checks;
 mod choice;
+mod determinism;
 pub mod direct;
 pub mod direct_client;
 pub mod direct_server;
 mod fuzz;
 mod greedy;
+mod progress;
 mod recorder;
 mod seeds;
+pub mod states;
 pub mod strategy;
+mod swarm;
 
 use std::panic::Location;
 use std::sync::Arc;
@@ -160,13 +184,15 @@ pub use direct_server::{DirectServerFuzz, ServerFailure};
 
 pub use checks::{CheckKind, Finding};
 pub use fuzz::{
-    Failure, Fuzz, Report, SetUp, ADDRESS, CASES_ENV, CONNECT_TIMEOUT, DEFAULT_CASES,
-    DEFAULT_RETRY_LIMIT, SEED_ENV,
+    port_address, Failure, Fuzz, Report, SetUp, ADDRESS, CASES_ENV, CONNECT_TIMEOUT, DEFAULT_CASES,
+    DEFAULT_MAX_PORTS, DEFAULT_RETRY_LIMIT, SEED_ENV,
 };
 
 /// Fuzzes a client factory: each case makes one to two connectors to
-/// [`ADDRESS`] (30 s connect timeout), each with a fresh factory from
-/// `make`, and the script answers their attempts and plays the servers.
+/// [`ADDRESS`] (30 s connect timeout), all over one fresh factory from
+/// `make` (each with its own with [`Fuzz::separate_factories`]), and the
+/// script answers their attempts (one refused while another is connected,
+/// say) and plays the servers.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -221,9 +247,11 @@ where
     )
 }
 
-/// Fuzzes a server factory: each case listens on [`ADDRESS`] with a fresh
-/// factory from `make` (port 1 of the script), and the script plays the
-/// peers that connect.
+/// Fuzzes a server factory: each case listens on one to
+/// [`DEFAULT_MAX_PORTS`] ports ([`Fuzz::max_ports`]; the first at
+/// [`ADDRESS`], port 1 of the script), all over one fresh factory from
+/// `make` (each with its own with [`Fuzz::separate_factories`]), and the
+/// script plays the peers that connect and stops ports.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -27,6 +27,9 @@ pub(crate) struct Outcome {
     pub(crate) finding: Option<Finding>,
     pub(crate) trace: Vec<Record>,
     pub(crate) written: Vec<u8>,
+    /// The same bytes, per protocol: what chunking invariance compares
+    /// (the order between connections may rightly change with chunking).
+    pub(crate) written_by: BTreeMap<ProtocolId, Vec<u8>>,
     pub(crate) log: Vec<String>,
     /// The indexes of the choices that delivered something.
     pub(crate) delivered: Vec<usize>,
@@ -124,6 +127,8 @@ pub(crate) struct Recorder<W> {
     pub(crate) conns: BTreeMap<ProtocolId, Conn>,
     /// Every byte written, by any protocol.
     pub(crate) written: Vec<u8>,
+    /// The same, per protocol.
+    written_by: BTreeMap<ProtocolId, Vec<u8>>,
     /// The first thing found wrong; the case stops there.
     pub(crate) finding: Option<Finding>,
     /// What happened, for the failure report.
@@ -145,6 +150,7 @@ impl<W> Recorder<W> {
             rng: 0x5eed,
             conns: BTreeMap::new(),
             written: Vec::new(),
+            written_by: BTreeMap::new(),
             finding: None,
             log: Vec::new(),
             world,
@@ -158,6 +164,7 @@ impl<W> Recorder<W> {
             finding: self.finding.take(),
             trace: std::mem::take(&mut self.trace),
             written: std::mem::take(&mut self.written),
+            written_by: std::mem::take(&mut self.written_by),
             log: std::mem::take(&mut self.log),
             delivered,
             callbacks,
@@ -244,6 +251,13 @@ impl<W> Recorder<W> {
     ) -> (usize, Option<u32>) {
         let idx = self.record(event, depth, None);
         self.log.push(line);
+        if let Event::StopProducing { protocol } = event {
+            // A stopped producer is gone (docs/spec.md, producers): the
+            // protocol may register another, as the checker knows.
+            if let Some(c) = self.conns.get_mut(&protocol) {
+                c.producer = false;
+            }
+        }
         (idx, self.running.replace(depth))
     }
 
@@ -345,6 +359,10 @@ impl<W> Recorder<W> {
         let result = self.gone(protocol);
         if result.is_ok() {
             self.written.extend_from_slice(data);
+            self.written_by
+                .entry(protocol)
+                .or_default()
+                .extend_from_slice(data);
         }
         self.action(
             Event::Write {

@@ -32,6 +32,7 @@ use proptest::sample::select;
 use callorder_core::Address;
 
 use crate::choice::Choice;
+use crate::swarm::{Kind, Swarmed};
 use callorder_harness::{Bytes, Conn, Outcome, Script, WorldEvent};
 
 /// How the bytes of one send are cut into chunks, each delivered in a turn
@@ -138,6 +139,17 @@ pub enum WorldAction {
     },
     /// The application stops the first port.
     StopListening,
+    /// A peer connects to the `port`-th port listened on (from 1): for
+    /// set-ups that listen on several ports over one factory.
+    AcceptOn {
+        /// Which port, from 1.
+        port: usize,
+    },
+    /// The application stops the `port`-th port listened on (from 1).
+    StopListeningOn {
+        /// Which port, from 1.
+        port: usize,
+    },
     /// Several of the other actions, ready in the same turn (`Advance`,
     /// `Shutdown` and nested batches are left out when lowered).
     Batch(Vec<WorldAction>),
@@ -310,6 +322,7 @@ pub fn lower(actions: &[WorldAction]) -> Script {
         next_attempt: 1,
         servers: 0,
         conns: Vec::new(),
+        servers_first: first_open_is_accept(actions),
     };
     let mut script = Script::new();
     for action in actions {
@@ -346,9 +359,40 @@ struct Lowering {
     next_attempt: usize,
     servers: usize,
     conns: Vec<Conn>,
+    /// The case opens server connections (a peer connecting) before
+    /// client ones: the next connection a window waits for is a server's.
+    servers_first: bool,
+}
+
+/// Whether the first action that opens a connection is a peer connecting
+/// (not an answered attempt).
+fn first_open_is_accept(actions: &[WorldAction]) -> bool {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            WorldAction::Accept | WorldAction::AcceptOn { .. } => Some(true),
+            WorldAction::Resolve(_) => Some(false),
+            WorldAction::Batch(inner) => inner.iter().find_map(|a| match a {
+                WorldAction::Accept | WorldAction::AcceptOn { .. } => Some(true),
+                WorldAction::Resolve(_) => Some(false),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 impl Lowering {
+    /// A peer connects to port `port`.
+    fn accept(&mut self, port: usize) -> Vec<Vec<WorldEvent>> {
+        self.servers += 1;
+        self.conns.push(Conn::Server(self.servers));
+        vec![vec![WorldEvent::Accept {
+            port,
+            peer: Address::new(format!("10.0.0.{}:{}", self.servers, 50000 + self.servers)),
+        }]]
+    }
+
     fn conn(&self, index: usize) -> Option<Conn> {
         (!self.conns.is_empty()).then(|| self.conns[index % self.conns.len()])
     }
@@ -372,14 +416,8 @@ impl Lowering {
                     outcome: *outcome,
                 }]]
             }
-            WorldAction::Accept => {
-                self.servers += 1;
-                self.conns.push(Conn::Server(self.servers));
-                vec![vec![WorldEvent::Accept {
-                    port: 1,
-                    peer: Address::new(format!("10.0.0.{}:{}", self.servers, 50000 + self.servers)),
-                }]]
-            }
+            WorldAction::Accept => self.accept(1),
+            WorldAction::AcceptOn { port } => self.accept(*port),
             WorldAction::Send {
                 conn,
                 bytes,
@@ -401,14 +439,35 @@ impl Lowering {
             WorldAction::HalfClose { conn } => on(conn, |conn| WorldEvent::HalfClose { conn }),
             WorldAction::Reset { conn } => on(conn, |conn| WorldEvent::Reset { conn }),
             WorldAction::WriteError { conn } => on(conn, |conn| WorldEvent::WriteError { conn }),
-            WorldAction::Window { conn, bytes } => match self.conn(*conn) {
-                Some(c) => vec![vec![WorldEvent::Window {
-                    conn: c,
-                    bytes: *bytes,
-                }]],
-                None => Vec::new(),
-            },
+            WorldAction::Window { conn, bytes } => {
+                // The index just past the connections opened so far (any
+                // index, before the first) names the next one to open
+                // (larger ones wrap around the open ones, as for other
+                // actions): a window waits for its connection and
+                // holds from its start, so a peer can be slow from the
+                // first byte (what fills a write buffer before the
+                // connection's first turn is over).
+                let c = if *conn == self.conns.len() || self.conns.is_empty() {
+                    Some(if self.servers_first {
+                        Conn::Server(self.servers + 1)
+                    } else {
+                        Conn::Client(self.next_attempt)
+                    })
+                } else {
+                    self.conn(*conn)
+                };
+                c.map(|conn| {
+                    vec![vec![WorldEvent::Window {
+                        conn,
+                        bytes: *bytes,
+                    }]]
+                })
+                .unwrap_or_default()
+            }
             WorldAction::StopListening => vec![vec![WorldEvent::StopListening { port: 1 }]],
+            WorldAction::StopListeningOn { port } => {
+                vec![vec![WorldEvent::StopListening { port: *port }]]
+            }
             WorldAction::Advance(_) | WorldAction::Shutdown | WorldAction::Batch(_) => Vec::new(),
         }
     }
@@ -425,8 +484,18 @@ pub struct ScriptConfig {
     pub min_actions: usize,
     /// The most actions in a case.
     pub max_actions: usize,
-    /// The most connectors a client set-up makes.
+    /// The most connectors a client set-up makes (for a server set-up:
+    /// the most ports it listens on).
     pub max_connectors: usize,
+    /// The most ports a server set-up listens on: `Accept` and
+    /// `StopListening` also name ports up to this one (default 1).
+    pub max_ports: usize,
+    /// Swarm testing (default on): each case draws its own weights over
+    /// the kinds of action (some cases mostly windows, others mostly
+    /// resets, some with no shutdown until the end), from its own random
+    /// stream, so that deep states are reached early. Off: every case
+    /// draws from the same weights.
+    pub swarm: bool,
     /// How many connections an action may name (indexes `0..max_conns`).
     pub max_conns: usize,
     /// How often time passes, against 10 for single events (default 3).
@@ -446,6 +515,8 @@ impl Default for ScriptConfig {
             min_actions: 0,
             max_actions: 24,
             max_connectors: 2,
+            max_ports: 1,
+            swarm: true,
             max_conns: 3,
             advance_weight: 3,
             delays: default_delays(),
@@ -533,14 +604,33 @@ pub fn payload() -> BoxedStrategy<Vec<u8>> {
 pub fn event_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     let conn = 0..config.max_conns.max(1);
     let payloads = config.payloads.clone().unwrap_or_else(payload);
-    let mut options: Vec<(u32, BoxedStrategy<WorldAction>)> = Vec::new();
+    let mut options: Vec<(Kind, u32, BoxedStrategy<WorldAction>)> = Vec::new();
     if config.clients {
-        options.push((4, outcome().prop_map(WorldAction::Resolve).boxed()));
+        options.push((
+            Kind::Open,
+            4,
+            outcome().prop_map(WorldAction::Resolve).boxed(),
+        ));
     }
+    let more_ports = config.servers && config.max_ports > 1;
     if config.servers {
-        options.push((4, Just(WorldAction::Accept).boxed()));
+        options.push((
+            Kind::Open,
+            if more_ports { 3 } else { 4 },
+            Just(WorldAction::Accept).boxed(),
+        ));
+    }
+    if more_ports {
+        options.push((
+            Kind::Open,
+            1,
+            (2..=config.max_ports)
+                .prop_map(|port| WorldAction::AcceptOn { port })
+                .boxed(),
+        ));
     }
     options.push((
+        Kind::Send,
         10,
         (conn.clone(), payloads, chunking())
             .prop_map(|(conn, bytes, chunking)| WorldAction::Send {
@@ -551,24 +641,28 @@ pub fn event_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
             .boxed(),
     ));
     options.push((
+        Kind::Close,
         2,
         conn.clone()
             .prop_map(|conn| WorldAction::Close { conn })
             .boxed(),
     ));
     options.push((
+        Kind::HalfClose,
         1,
         conn.clone()
             .prop_map(|conn| WorldAction::HalfClose { conn })
             .boxed(),
     ));
     options.push((
+        Kind::Reset,
         1,
         conn.clone()
             .prop_map(|conn| WorldAction::Reset { conn })
             .boxed(),
     ));
     options.push((
+        Kind::Window,
         1,
         (
             conn.clone(),
@@ -578,14 +672,28 @@ pub fn event_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
             .boxed(),
     ));
     options.push((
+        Kind::WriteError,
         1,
         conn.prop_map(|conn| WorldAction::WriteError { conn })
             .boxed(),
     ));
     if config.servers {
-        options.push((1, Just(WorldAction::StopListening).boxed()));
+        options.push((
+            Kind::StopListening,
+            1,
+            Just(WorldAction::StopListening).boxed(),
+        ));
     }
-    Choice::new(options).boxed()
+    if more_ports {
+        options.push((
+            Kind::StopListening,
+            1,
+            (2..=config.max_ports)
+                .prop_map(|port| WorldAction::StopListeningOn { port })
+                .boxed(),
+        ));
+    }
+    Choice::swarmed(options).boxed()
 }
 
 /// Any world action: events (most often), time passing
@@ -599,34 +707,44 @@ pub fn world_action(config: &ScriptConfig) -> BoxedStrategy<WorldAction> {
     } else {
         config.delays.clone()
     };
-    let mut options: Vec<(u32, BoxedStrategy<WorldAction>)> = vec![
-        (10, event.clone()),
+    // Single events are not a kind of their own: their choice above
+    // follows the swarm.
+    let mut options: Vec<(Kind, u32, BoxedStrategy<WorldAction>)> = vec![
+        (Kind::Event, 10, event.clone()),
         (
+            Kind::Advance,
             config.advance_weight,
             select(delays).prop_map(WorldAction::Advance).boxed(),
         ),
-        (1, vec(event, 1..4).prop_map(WorldAction::Batch).boxed()),
-        (1, Just(WorldAction::Shutdown).boxed()),
+        (
+            Kind::Batch,
+            1,
+            vec(event, 1..4).prop_map(WorldAction::Batch).boxed(),
+        ),
+        (Kind::Shutdown, 1, Just(WorldAction::Shutdown).boxed()),
     ];
     if config.servers {
         // Several peers connecting in the same turn: accepted in one batch,
         // all built even if the first build stops the port (S6).
         options.push((
+            Kind::Batch,
             1,
             (2usize..4)
                 .prop_map(|n| WorldAction::Batch(vec![WorldAction::Accept; n]))
                 .boxed(),
         ));
     }
-    Choice::new(options).boxed()
+    Choice::swarmed(options).boxed()
 }
 
 /// A whole case: a seed, a number of connectors, and up to
-/// `config.max_actions` world actions.
+/// `config.max_actions` world actions; with [`ScriptConfig::swarm`], each
+/// case drawn under weights of its own (swarm testing: the module
+/// `swarm` of this crate says why).
 pub fn case(config: &ScriptConfig) -> BoxedStrategy<Case> {
     // Actions first: proptest shrinks a tuple's elements in order, so the
     // connectors and the seed are shrunk once the actions are minimal.
-    (
+    let cases = (
         vec(
             world_action(config),
             config.min_actions.min(config.max_actions)..=config.max_actions,
@@ -639,7 +757,12 @@ pub fn case(config: &ScriptConfig) -> BoxedStrategy<Case> {
             connectors,
             actions,
         })
-        .boxed()
+        .boxed();
+    if config.swarm {
+        Swarmed::new(cases).boxed()
+    } else {
+        cases
+    }
 }
 
 /// Scripts alone, for tests that drive a set-up of their own with

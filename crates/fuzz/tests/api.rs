@@ -141,3 +141,113 @@ proptest! {
         prop_assert_eq!(back.script, s);
     }
 }
+
+/// The share of a case's actions (batches counted by their events) that
+/// are read windows.
+fn window_share(case: &callorder_fuzz::strategy::Case) -> f64 {
+    use callorder_fuzz::strategy::WorldAction;
+    fn flat(actions: &[WorldAction]) -> Vec<&WorldAction> {
+        actions
+            .iter()
+            .flat_map(|a| match a {
+                WorldAction::Batch(inner) => flat(inner),
+                other => vec![other],
+            })
+            .collect()
+    }
+    let all = flat(&case.actions);
+    let windows = all
+        .iter()
+        .filter(|a| matches!(a, WorldAction::Window { .. }))
+        .count();
+    windows as f64 / all.len().max(1) as f64
+}
+
+#[test]
+fn swarm_testing_gives_cases_mixes_of_their_own() {
+    use callorder_fuzz::strategy::case;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let shares = |swarm: bool| -> Vec<f64> {
+        let config = ScriptConfig {
+            swarm,
+            min_actions: 24,
+            ..ScriptConfig::default()
+        };
+        let strategy = case(&config);
+        let mut runner = TestRunner::deterministic();
+        (0..400)
+            .map(|_| window_share(&strategy.new_tree(&mut runner).unwrap().current()))
+            .collect()
+    };
+    let (fixed, swarmed) = (shares(false), shares(true));
+    let none = |v: &[f64]| v.iter().filter(|&&s| s == 0.0).count();
+    let heavy = |v: &[f64]| v.iter().filter(|&&s| s >= 0.15).count();
+    let spread = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    // Kinds weighed up: many cases are heavy in windows (2 of 400 under
+    // the fixed mix, 37 under the swarm), and the shares spread wider (a
+    // standard deviation of 0.032 against 0.060)...
+    assert!(heavy(&swarmed) >= 10 * heavy(&fixed));
+    assert!(spread(&swarmed) > 1.5 * spread(&fixed));
+    // ...while others leave windows out (a sixth of the swarm), as a
+    // short case without one does under either.
+    assert!(none(&swarmed) > 100);
+}
+
+/// Per run of the campaign: how many connectors (or ports) it made, and
+/// over how many factories.
+fn holders_and_factories(fuzz: callorder_fuzz::Fuzz) -> Vec<(usize, usize)> {
+    use callorder_trace::Event;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let into = seen.clone();
+    fuzz.cases(64)
+        .regressions(None)
+        .invariant("counted", move |trace, _| {
+            let (mut holders, mut factories) = (0, BTreeSet::new());
+            for r in trace {
+                if let Event::ConnectTcp { factory, .. } | Event::ListenTcp { factory, .. } =
+                    r.step.event
+                {
+                    holders += 1;
+                    factories.insert(factory);
+                }
+            }
+            into.borrow_mut().push((holders, factories.len()));
+            Ok(())
+        })
+        .check();
+    let out = seen.borrow().clone();
+    out
+}
+
+#[test]
+fn connectors_and_ports_share_one_factory_unless_told_otherwise() {
+    use callorder_fuzz::fuzz_client;
+    use callorder_reference::LineClientFactory;
+    let client = || fuzz_client(|| Arc::new(LineClientFactory::new(["hi"])));
+    let server = || fuzz_server(|| Arc::new(EchoFactory::new()));
+    for (shared, separate) in [
+        (client(), client().separate_factories()),
+        (server(), server().separate_factories()),
+    ] {
+        let shared = holders_and_factories(shared);
+        assert!(
+            shared.iter().any(|&(holders, _)| holders == 2),
+            "{shared:?}"
+        );
+        assert!(
+            shared.iter().all(|&(_, factories)| factories == 1),
+            "{shared:?}"
+        );
+        let separate = holders_and_factories(separate);
+        assert!(separate.iter().any(|&(holders, _)| holders == 2));
+        assert!(separate
+            .iter()
+            .all(|&(holders, factories)| holders == factories));
+    }
+}

@@ -108,7 +108,10 @@ fn caught(failure: DirectFailure, check: CheckKind, most: usize) {
 
 #[test]
 fn data_after_our_own_close_is_found_and_shrunk() {
+    // It reads QUIT only at the start of a read, a framing bug of its own
+    // that chunking invariance reports first: off, to see the other one.
     let failure = *fuzz_protocol(|| Box::new(QuitDropsTransport::default()))
+        .no_chunking_invariance()
         .run()
         .unwrap_err();
     caught(failure.clone(), CheckKind::Panic, 3);
@@ -230,4 +233,132 @@ fn a_call_the_protocol_driver_does_not_model_fails_the_case_and_names_fuzz_with(
         "{failure}"
     );
     assert!(failure.case.is_empty(), "{failure}");
+}
+
+/// A streaming producer that takes Twisted at its word: `stop_producing`
+/// comes only as the connection ends (PR3), so nothing is expected after
+/// it but `connection_lost`.
+#[derive(Default)]
+struct StopsAtTheEnd {
+    transport: Option<Transport>,
+    stopped: bool,
+}
+
+#[async_trait(?Send)]
+impl Protocol for StopsAtTheEnd {
+    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+        t.register_producer(true)?;
+        self.transport = Some(t);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        assert!(!self.stopped, "data after stop_producing");
+        self.transport.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+
+    async fn stop_producing(&mut self) -> CallbackResult {
+        self.stopped = true;
+        Ok(())
+    }
+}
+
+#[test]
+fn stop_producing_comes_only_with_the_connections_end_unless_asked_for() {
+    fuzz_protocol(|| Box::new(StopsAtTheEnd::default())).check();
+    // Asked for, it comes mid-connection too, and this protocol's
+    // assumption breaks.
+    let failure = *fuzz_protocol(|| Box::new(StopsAtTheEnd::default()))
+        .stop_producing_mid_connection()
+        .run()
+        .unwrap_err();
+    caught(failure, CheckKind::Panic, 4);
+}
+
+/// A producer that registers itself again whenever it was stopped and
+/// more data comes: legal, since a `stop_producing` removes the producer.
+#[derive(Default)]
+struct Reregisters {
+    transport: Option<Transport>,
+    registered: bool,
+}
+
+#[async_trait(?Send)]
+impl Protocol for Reregisters {
+    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+        t.register_producer(true)?;
+        self.registered = true;
+        self.transport = Some(t);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+        if !self.registered {
+            self.transport
+                .as_ref()
+                .ok_or("no transport")?
+                .register_producer(true)?;
+            self.registered = true;
+        }
+        Ok(())
+    }
+
+    async fn stop_producing(&mut self) -> CallbackResult {
+        self.registered = false;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stopped_producer_may_register_again_and_the_driver_knows_it() {
+    // The driver's own model follows the delivery: the second
+    // register_producer is no "producer already registered" error.
+    fuzz_protocol(|| Box::new(Reregisters::default()))
+        .stop_producing_mid_connection()
+        .cases(512)
+        .check();
+}
+
+/// A command protocol that answers each read, not each line.
+#[derive(Default)]
+struct OnePerRead {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for OnePerRead {
+    async fn connection_made(&mut self, t: Transport) -> CallbackResult {
+        self.transport = Some(t);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        let reply = format!("OK {}\r\n", String::from_utf8_lossy(data).trim_end());
+        self.transport
+            .as_ref()
+            .ok_or("no transport")?
+            .write(reply.as_bytes())?;
+        Ok(())
+    }
+}
+
+#[test]
+fn chunking_invariance_is_checked_by_default_and_found_after_is_reported() {
+    let failure = *fuzz_protocol(|| Box::new(OnePerRead::default()))
+        .run()
+        .unwrap_err();
+    println!("{failure}");
+    assert_eq!(
+        failure.finding.check,
+        CheckKind::ChunkingInvariance,
+        "{failure}"
+    );
+    assert!(failure.found_after >= 1, "{failure}");
+    assert!(failure
+        .to_string()
+        .contains(&format!("found after {} case", failure.found_after)));
+    fuzz_protocol(|| Box::new(OnePerRead::default()))
+        .no_chunking_invariance()
+        .check();
 }

@@ -15,6 +15,7 @@ const CHILD: &str = "CALLORDER_TEST_ENV_OVERRIDES_CHILD";
 fn environment_overrides_say_so_on_stderr() {
     if std::env::var_os(CHILD).is_some() {
         let report = callorder_fuzz::fuzz_server(|| Arc::new(EchoFactory::new()))
+            .name("echo_server")
             .seed(5)
             .cases(40)
             .regressions(None)
@@ -45,4 +46,17 @@ fn environment_overrides_say_so_on_stderr() {
         "{stderr}"
     );
     assert!(stderr.contains("child ran 3 cases"), "{stderr}");
+    // The one-line summary of a pass, shown with --nocapture.
+    assert!(
+        stderr.contains("callorder-fuzz: echo_server passed 3 cases (seed 11) in "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "; checks: order (strict profile), no panic, no implementation error, no leak, \
+             chunking invariance, write after close, retry storm (limit 10), determinism (per object); \
+             heap-growth check OFF: no heap_limit set"
+        ),
+        "{stderr}"
+    );
 }

@@ -100,8 +100,58 @@ fn a_pooling_wrapper_reusing_inner_protocols_breaks_the_inner_boundary() {
 }
 
 #[test]
-fn the_gallery_has_a_dozen_mutants() {
-    assert!(gallery::all().len() >= 12);
+fn a_producer_registering_again_on_resume_is_an_implementation_error() {
+    caught(gallery::reregisters_on_resume());
+}
+
+#[test]
+fn a_producer_assuming_every_download_completes_panics_when_stopped() {
+    caught(gallery::assumes_downloads_complete());
+}
+
+#[test]
+fn a_goodbye_after_lose_write_connection_is_reported() {
+    caught(gallery::bye_after_half_close());
+}
+
+#[test]
+fn a_client_factory_assuming_one_connection_fails_when_shared() {
+    caught(gallery::one_connection_at_a_time());
+    // One factory per connector hides it: why sharing is the default.
+    (gallery::one_connection_at_a_time().fuzz)()
+        .separate_factories()
+        .regressions(None)
+        .check();
+}
+
+#[test]
+fn a_server_factory_minding_one_port_fails_over_two() {
+    caught(gallery::remembers_its_port());
+    (gallery::remembers_its_port().fuzz)()
+        .max_ports(1)
+        .regressions(None)
+        .check();
+}
+
+#[test]
+fn a_stats_timer_writing_to_lost_connections_is_reported() {
+    caught(gallery::stats_timer());
+}
+
+#[test]
+fn every_fixed_twin_passes() {
+    for mutant in gallery::all() {
+        if let Some(twin) = mutant.twin {
+            twin().regressions(None).check();
+        }
+    }
+}
+
+#[test]
+fn the_gallery_has_22_mutants_and_each_new_one_a_twin() {
+    let all = gallery::all();
+    assert_eq!(all.len(), 22);
+    assert!(all[16..].iter().all(|m| m.twin.is_some()));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use callorder_fuzz::{
 };
 use callorder_reference::{
     Echo, EchoFactory, LineClient, LineClientFactory, ReceivedLines, ReconnectingClientFactory,
-    RetryPolicy, WrappingFactory,
+    RetryPolicy, StreamingFactory, WrappingFactory,
 };
 
 #[test]
@@ -70,6 +70,9 @@ fn reconnecting_client_follows_its_policy() {
             .shared()
     })
     .name("reconnecting_client_jitter_free")
+    // Twisted's ReconnectingClientFactory keeps one delay per factory: it
+    // serves one connector, and shared its delays compound.
+    .separate_factories()
     .reconnect_policy(
         Duration::from_secs(1),
         std::f64::consts::E,
@@ -85,6 +88,7 @@ fn reconnecting_client_with_jitter_follows_its_policy_within_tolerance() {
     // Twisted's jitter (sigma 12%): 6 sigma of tolerance.
     fuzz_client(|| ReconnectingClientFactory::new(|_| Box::new(Echo::new())).shared())
         .name("reconnecting_client")
+        .separate_factories()
         .reconnect_policy(
             Duration::from_secs(1),
             std::f64::consts::E,
@@ -111,4 +115,12 @@ fn line_client_protocol_passes_directly() {
         ))
     })
     .check();
+}
+
+#[test]
+fn streaming_server_passes() {
+    fuzz_server(|| Arc::new(StreamingFactory::new(200_000)))
+        .name("streaming_server")
+        .regressions(None)
+        .check();
 }

@@ -12,7 +12,9 @@
 //!   ([`ReconnectingClientFactory`]), with its exact back-off policy;
 //! - [`half_close`]: a half-close-aware protocol ([`HalfCloseFactory`]);
 //! - [`wrapping`]: a middleware factory ([`WrappingFactory`]) that wraps any
-//!   factory and counts the bytes its protocols move.
+//!   factory and counts the bytes its protocols move;
+//! - [`streaming`]: a download server ([`StreamingFactory`]) whose streaming
+//!   producer the transport pauses and resumes.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -35,10 +37,12 @@ pub mod echo;
 pub mod half_close;
 pub mod line;
 pub mod reconnecting;
+pub mod streaming;
 pub mod wrapping;
 
 pub use echo::{Echo, EchoFactory};
 pub use half_close::{HalfClose, HalfCloseFactory};
 pub use line::{ClientOutcome, LineClient, LineClientFactory, Outcomes, ReceivedLines};
 pub use reconnecting::{ReconnectingClientFactory, RetryPolicy};
+pub use streaming::{Streaming, StreamingFactory};
 pub use wrapping::{ByteCounts, WrappingFactory, WrappingProtocol};

@@ -34,6 +34,12 @@ pub struct Mutant {
     pub check: CheckKind,
     /// Whether it needs the heap check (the counting allocator installed).
     pub heap: bool,
+    /// The same campaign over the fixed implementation, which must pass
+    /// (`None` for the older mutants, which have none yet).
+    pub twin: Option<fn() -> Fuzz>,
+    /// The cases [`catch`](Mutant::catch) gives the campaign: the default
+    /// count, but more for bugs behind a paused and resumed producer.
+    pub cases: u32,
 }
 
 impl Mutant {
@@ -46,7 +52,7 @@ impl Mutant {
     /// script.
     #[track_caller]
     pub fn catch(&self, seed: u64) -> Failure {
-        self.catch_within(seed, callorder_fuzz::DEFAULT_CASES)
+        self.catch_within(seed, self.cases)
     }
 
     /// As [`catch`](Mutant::catch), with a budget of `cases`.
@@ -95,6 +101,12 @@ pub fn all() -> Vec<Mutant> {
         data_after_lost(),
         swallows_lost(),
         pooling(),
+        reregisters_on_resume(),
+        assumes_downloads_complete(),
+        bye_after_half_close(),
+        one_connection_at_a_time(),
+        remembers_its_port(),
+        stats_timer(),
     ]
 }
 
@@ -107,6 +119,8 @@ pub fn one_per_read() -> Mutant {
         fuzz: || fuzz_server(|| Arc::new(ServerOf::<OnePerRead>::default())).name("one_per_read"),
         check: CheckKind::ChunkingInvariance,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -116,6 +130,8 @@ pub fn watchdog() -> Mutant {
         fuzz: || fuzz_client(|| Arc::new(Watchdog)).name("watchdog"),
         check: CheckKind::ImplError,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -125,6 +141,8 @@ pub fn eager_retry() -> Mutant {
         fuzz: || fuzz_client(|| Arc::new(EagerRetry)).name("eager_retry"),
         check: CheckKind::RetryStorm,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -138,6 +156,8 @@ pub fn length_prefixed() -> Mutant {
         },
         check: CheckKind::Panic,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -149,6 +169,8 @@ pub fn abort_then_bye() -> Mutant {
         },
         check: CheckKind::WriteAfterClose,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -158,6 +180,8 @@ pub fn factory_per_connection() -> Mutant {
         fuzz: || fuzz_client(|| Arc::new(FactoryPerConnection)).name("factory_per_connection"),
         check: CheckKind::Leak,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -167,6 +191,8 @@ pub fn heartbeat() -> Mutant {
         fuzz: || fuzz_server(|| Arc::new(ServerOf::<Heartbeat>::default())).name("heartbeat"),
         check: CheckKind::WriteAfterClose,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -180,6 +206,8 @@ pub fn session_archive() -> Mutant {
         },
         check: CheckKind::HeapGrowth,
         heap: true,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -194,6 +222,8 @@ pub fn backoff_never_resets() -> Mutant {
                     .shared()
             })
             .name("backoff_never_resets")
+            // One delay per factory (as Twisted's): one connector each.
+            .separate_factories()
             .reconnect_policy(
                 Duration::from_secs(1),
                 std::f64::consts::E,
@@ -203,6 +233,8 @@ pub fn backoff_never_resets() -> Mutant {
         },
         check: CheckKind::ReconnectPolicy,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -221,6 +253,8 @@ pub fn stop_listening_in_build() -> Mutant {
         },
         check: CheckKind::Panic,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -233,6 +267,8 @@ pub fn assumes_clean_close() -> Mutant {
         },
         check: CheckKind::Panic,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -242,6 +278,8 @@ pub fn double_reconnect() -> Mutant {
         fuzz: || fuzz_client(|| Arc::new(DoubleReconnect)).name("double_reconnect"),
         check: CheckKind::ImplError,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -254,6 +292,8 @@ pub fn bye_in_connection_lost() -> Mutant {
         },
         check: CheckKind::WriteAfterClose,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -269,6 +309,8 @@ pub fn data_after_lost() -> Mutant {
         },
         check: CheckKind::InnerBoundary,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -284,6 +326,8 @@ pub fn swallows_lost() -> Mutant {
         },
         check: CheckKind::InnerBoundary,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -293,6 +337,8 @@ pub fn pooling() -> Mutant {
         fuzz: || fuzz_wrapper_server(Pooling::new, EchoFactory::new).name("pooling"),
         check: CheckKind::InnerBoundary,
         heap: false,
+        twin: None,
+        cases: callorder_fuzz::DEFAULT_CASES,
     }
 }
 
@@ -882,5 +928,485 @@ impl Protocol for Pooled {
         let result = inner.connection_lost(reason).await;
         self.pool.borrow_mut().push(inner);
         result
+    }
+}
+
+// ------------------------------------------------------------------------
+// The mutants of issue 14, each with its fixed twin: producers, half-close,
+// shared factories, timers after the end.
+
+pub fn reregisters_on_resume() -> Mutant {
+    Mutant {
+        name: "reregisters_on_resume",
+        fuzz: || {
+            fuzz_server(|| Arc::new(Download::factory(Slips::REREGISTERS)))
+                .name("reregisters_on_resume")
+        },
+        check: CheckKind::ImplError,
+        heap: false,
+        twin: Some(|| fuzz_server(|| Arc::new(Download::factory(Slips::NONE))).name("download")),
+        cases: 4 * callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+pub fn assumes_downloads_complete() -> Mutant {
+    Mutant {
+        name: "assumes_downloads_complete",
+        fuzz: || {
+            fuzz_server(|| Arc::new(Download::factory(Slips::ASSUMES_COMPLETE)))
+                .name("assumes_downloads_complete")
+        },
+        check: CheckKind::Panic,
+        heap: false,
+        twin: Some(|| fuzz_server(|| Arc::new(Download::factory(Slips::NONE))).name("download")),
+        cases: 4 * callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+pub fn bye_after_half_close() -> Mutant {
+    Mutant {
+        name: "bye_after_half_close",
+        fuzz: || {
+            fuzz_server(|| Arc::new(ServerOf::<ByeAfterHalfClose>::default()))
+                .name("bye_after_half_close")
+        },
+        check: CheckKind::WriteAfterClose,
+        heap: false,
+        twin: Some(|| {
+            fuzz_server(|| Arc::new(callorder_reference::HalfCloseFactory::new(b"BYE\r\n")))
+                .name("half_close_server")
+        }),
+        cases: callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+pub fn one_connection_at_a_time() -> Mutant {
+    Mutant {
+        name: "one_connection_at_a_time",
+        fuzz: || {
+            fuzz_client(|| Arc::new(SessionClient::new(false))).name("one_connection_at_a_time")
+        },
+        check: CheckKind::Panic,
+        heap: false,
+        twin: Some(|| fuzz_client(|| Arc::new(SessionClient::new(true))).name("session_client")),
+        cases: callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+pub fn remembers_its_port() -> Mutant {
+    Mutant {
+        name: "remembers_its_port",
+        fuzz: || fuzz_server(|| Arc::new(PortMinder::new(false))).name("remembers_its_port"),
+        check: CheckKind::Panic,
+        heap: false,
+        twin: Some(|| fuzz_server(|| Arc::new(PortMinder::new(true))).name("port_minder")),
+        cases: callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+pub fn stats_timer() -> Mutant {
+    Mutant {
+        name: "stats_timer",
+        fuzz: || fuzz_server(|| Arc::new(StatsServer::new(false))).name("stats_timer"),
+        check: CheckKind::WriteAfterClose,
+        heap: false,
+        twin: Some(|| fuzz_server(|| Arc::new(StatsServer::new(true))).name("stats_server")),
+        cases: callorder_fuzz::DEFAULT_CASES,
+    }
+}
+
+// --------------------------------- 17, 18: a streaming producer's slips
+
+/// The slips a [`Download`] makes, as flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slips(u8);
+
+impl Slips {
+    const NONE: Slips = Slips(0);
+    /// "To be sure it is registered", `resume_producing` registers the
+    /// producer again: the transport raises, a producer is registered.
+    const REREGISTERS: Slips = Slips(1);
+    /// "A download always completes, and then it unregisters itself":
+    /// `stop_producing` asserts there is nothing left to send. But a peer
+    /// that goes away mid-download (while the producer is paused, say) has
+    /// it stopped first (PR3).
+    const ASSUMES_COMPLETE: Slips = Slips(2);
+}
+
+/// A download server's connection: a streaming producer that writes a
+/// 200 KB blob a 16 KiB chunk per turn of the reactor, pausing when told,
+/// then unregisters and closes (as `callorder_reference::Streaming`).
+struct Download {
+    slips: Slips,
+    state: Rc<RefCell<Turns>>,
+}
+
+struct Turns {
+    transport: Option<Transport>,
+    left: usize,
+    paused: bool,
+    stopped: bool,
+    scheduled: bool,
+    slips: Slips,
+}
+
+impl Download {
+    fn factory(slips: Slips) -> impl Factory {
+        DownloadFactory(slips)
+    }
+}
+
+struct DownloadFactory(Slips);
+
+#[async_trait(?Send)]
+impl Factory for DownloadFactory {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Download {
+            slips: self.0,
+            state: Rc::new(RefCell::new(Turns {
+                transport: None,
+                left: 200_000,
+                paused: false,
+                stopped: false,
+                scheduled: false,
+                slips: self.0,
+            })),
+        })))
+    }
+}
+
+fn schedule_turn(state: &Rc<RefCell<Turns>>) {
+    let mut s = state.borrow_mut();
+    if s.scheduled || s.paused || s.stopped || s.left == 0 {
+        return;
+    }
+    let Some(t) = s.transport.clone() else { return };
+    s.scheduled = true;
+    let next = state.clone();
+    t.reactor()
+        .call_later(Duration::ZERO, move || take_turn(&next));
+}
+
+fn take_turn(state: &Rc<RefCell<Turns>>) {
+    let done = {
+        let mut s = state.borrow_mut();
+        s.scheduled = false;
+        if s.paused || s.stopped || s.left == 0 {
+            return;
+        }
+        let Some(t) = s.transport.clone() else { return };
+        let n = s.left.min(16 * 1024);
+        s.left -= n;
+        let _ = t.write(&vec![b'x'; n]);
+        if s.left == 0 {
+            Some(t)
+        } else {
+            None
+        }
+    };
+    match done {
+        Some(t) => {
+            let _ = t.unregister_producer();
+            let _ = t.lose_connection();
+        }
+        None => schedule_turn(state),
+    }
+}
+
+#[async_trait(?Send)]
+impl Protocol for Download {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        transport.register_producer(true)?;
+        self.state.borrow_mut().transport = Some(transport);
+        schedule_turn(&self.state);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+        Ok(())
+    }
+
+    async fn pause_producing(&mut self) -> CallbackResult {
+        self.state.borrow_mut().paused = true;
+        Ok(())
+    }
+
+    async fn resume_producing(&mut self) -> CallbackResult {
+        if self.slips == Slips::REREGISTERS {
+            let t = self.state.borrow().transport.clone();
+            t.ok_or("no transport")?.register_producer(true)?;
+        }
+        self.state.borrow_mut().paused = false;
+        schedule_turn(&self.state);
+        Ok(())
+    }
+
+    async fn stop_producing(&mut self) -> CallbackResult {
+        let mut s = self.state.borrow_mut();
+        if self.slips == Slips::ASSUMES_COMPLETE {
+            assert_eq!(s.left, 0, "a download is never cut short");
+        }
+        s.stopped = true;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, _: Reason) -> CallbackResult {
+        let mut s = self.state.borrow_mut();
+        s.stopped = true;
+        // Let go of the transport (the turns hold the state).
+        s.transport = None;
+        Ok(())
+    }
+}
+
+// --------------------------------------- 19: a goodbye after half-closing
+
+/// A half-close-aware server that, when the peer is done sending, closes
+/// its own writing side first and then says goodbye: the goodbye is
+/// written after `lose_write_connection`, and Twisted drops it once the
+/// writing side is shut (H3).
+#[derive(Default)]
+struct ByeAfterHalfClose {
+    transport: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for ByeAfterHalfClose {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.transport = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, _: &[u8]) -> CallbackResult {
+        Ok(())
+    }
+
+    fn half_closeable(&self) -> bool {
+        true
+    }
+
+    async fn read_connection_lost(&mut self) -> CallbackResult {
+        let t = self.transport.as_ref().ok_or("no transport")?;
+        t.lose_write_connection()?;
+        t.write(b"BYE\r\n")?;
+        Ok(())
+    }
+
+    async fn write_connection_lost(&mut self) -> CallbackResult {
+        self.transport
+            .as_ref()
+            .ok_or("no transport")?
+            .lose_connection()?;
+        Ok(())
+    }
+}
+
+// ------------------------------- 20: one connection at a time, it thinks
+
+/// A client factory that keeps "the" session: the protocol of its
+/// connection, asserting in `build_protocol` that there is none yet. Shared
+/// by two connectors, two connections are live at once. The twin keeps
+/// every session, by connection.
+struct SessionClient {
+    sessions: Rc<Cell<usize>>,
+    many: bool,
+}
+
+impl SessionClient {
+    fn new(many: bool) -> Self {
+        SessionClient {
+            sessions: Rc::default(),
+            many,
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Factory for SessionClient {
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        if !self.many {
+            assert_eq!(self.sessions.get(), 0, "a session is open already");
+        }
+        self.sessions.set(self.sessions.get() + 1);
+        Ok(Some(Box::new(ClientSession {
+            sessions: self.sessions.clone(),
+            inner: Echo::new(),
+        })))
+    }
+}
+
+#[async_trait(?Send)]
+impl ClientFactory for SessionClient {}
+
+/// An echo session that tells its factory when it ends.
+struct ClientSession {
+    sessions: Rc<Cell<usize>>,
+    inner: Echo,
+}
+
+#[async_trait(?Send)]
+impl Protocol for ClientSession {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.inner.connection_made(transport).await
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.inner.data_received(data).await
+    }
+
+    async fn connection_lost(&mut self, _: Reason) -> CallbackResult {
+        self.sessions.set(self.sessions.get() - 1);
+        Ok(())
+    }
+}
+
+// ------------------------------------ 21: a factory that minds one port
+
+/// A server factory that remembers "its" port in `do_start` and, in
+/// `do_stop`, asserts that it is that port stopping. Over two ports, the
+/// first to stop is not the one it remembered. The twin remembers each.
+struct PortMinder {
+    ports: RefCell<Vec<Holder>>,
+    many: bool,
+}
+
+impl PortMinder {
+    fn new(many: bool) -> Self {
+        PortMinder {
+            ports: RefCell::default(),
+            many,
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Factory for PortMinder {
+    fn do_start(&self, holder: Holder) {
+        let mut ports = self.ports.borrow_mut();
+        if !self.many {
+            ports.clear();
+        }
+        ports.push(holder);
+    }
+
+    fn do_stop(&self, holder: Holder) {
+        let mut ports = self.ports.borrow_mut();
+        assert!(
+            ports.contains(&holder),
+            "do_stop of a port we never started"
+        );
+        ports.retain(|h| *h != holder);
+    }
+
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(Echo::new())))
+    }
+}
+
+// ---------------------------------------- 22: a stats timer left running
+
+/// A server factory that starts a stats timer in `start_factory`: every 10
+/// s it writes a stats line to each connection it ever built, pruning none
+/// and never cancelling the timer. The twin prunes a connection when it is
+/// lost and cancels the timer in `stop_factory`.
+struct StatsServer {
+    clients: Rc<RefCell<Vec<(u64, Transport)>>>,
+    timer: Timer,
+    careful: bool,
+}
+
+/// The stats timer's handle, once armed.
+type Timer = Rc<RefCell<Option<callorder_core::TimerHandle>>>;
+
+impl StatsServer {
+    fn new(careful: bool) -> Self {
+        StatsServer {
+            clients: Rc::default(),
+            timer: Rc::default(),
+            careful,
+        }
+    }
+}
+
+fn stats_tick(reactor: Reactor, clients: Rc<RefCell<Vec<(u64, Transport)>>>, timer: Timer) {
+    let (r, c, t) = (reactor.clone(), clients, timer.clone());
+    let handle = reactor.call_later(Duration::from_secs(10), move || {
+        let line = format!("clients {}\r\n", c.borrow().len());
+        for (_, transport) in c.borrow().iter() {
+            let _ = transport.write(line.as_bytes());
+        }
+        stats_tick(r, c, t);
+    });
+    *timer.borrow_mut() = Some(handle);
+}
+
+#[async_trait(?Send)]
+impl Factory for StatsServer {
+    async fn start_factory(&self, reactor: &Reactor) -> CallbackResult {
+        stats_tick(reactor.clone(), self.clients.clone(), self.timer.clone());
+        Ok(())
+    }
+
+    async fn stop_factory(&self) -> CallbackResult {
+        if self.careful {
+            if let Some(timer) = self.timer.borrow_mut().take() {
+                timer.cancel();
+            }
+        }
+        Ok(())
+    }
+
+    async fn build_protocol(
+        &self,
+        _: &Address,
+    ) -> Result<Option<Box<dyn Protocol>>, CallbackError> {
+        Ok(Some(Box::new(StatsClient {
+            clients: self.clients.clone(),
+            careful: self.careful,
+            me: None,
+        })))
+    }
+}
+
+/// A connection of a [`StatsServer`]: an echo that files itself with the
+/// factory.
+struct StatsClient {
+    clients: Rc<RefCell<Vec<(u64, Transport)>>>,
+    careful: bool,
+    me: Option<Transport>,
+}
+
+#[async_trait(?Send)]
+impl Protocol for StatsClient {
+    async fn connection_made(&mut self, transport: Transport) -> CallbackResult {
+        self.clients
+            .borrow_mut()
+            .push((transport.protocol().0, transport.clone()));
+        self.me = Some(transport);
+        Ok(())
+    }
+
+    async fn data_received(&mut self, data: &[u8]) -> CallbackResult {
+        self.me.as_ref().ok_or("no transport")?.write(data)?;
+        Ok(())
+    }
+
+    async fn connection_lost(&mut self, _: Reason) -> CallbackResult {
+        if self.careful {
+            if let Some(me) = self.me.take() {
+                let id = me.protocol().0;
+                self.clients.borrow_mut().retain(|(p, _)| *p != id);
+            }
+        }
+        Ok(())
     }
 }
