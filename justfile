@@ -18,6 +18,8 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+    cargo fmt --check --manifest-path crates/python/Cargo.toml
+    cargo clippy --manifest-path crates/python/Cargo.toml --all-targets -- -D warnings
 
 # Format every crate.
 fmt:

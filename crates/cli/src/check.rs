@@ -237,6 +237,51 @@ impl Ring {
     }
 }
 
+/// The report of a trace that crossed one of the checker's limits (live
+/// objects, nesting depth, distinct ids) at line `line`, as `callorder
+/// check` gives it: a malformed trace, with the limit's kind. `None` for a
+/// violation, which is a verdict and not an error of the file.
+///
+/// ```
+/// use callorder_checker::CheckError;
+/// use callorder_cli::check::limit_error;
+///
+/// let error = limit_error(&CheckError::TooDeep { seq: 9, limit: 30 }, 9).unwrap();
+/// assert_eq!(error.kind, "too_deep");
+/// assert_eq!(error.line, Some(9));
+/// assert!(error.message.contains("over the nesting-depth limit of 30"));
+/// ```
+pub fn limit_error(e: &CheckError, line: u64) -> Option<ErrorReport> {
+    let (message, kind) = match *e {
+        CheckError::Violation(_) => return None,
+        CheckError::TooManyLiveObjects { seq, limit } => (
+            format!(
+                "more than {limit} objects alive at once at seq {seq}: over the live-object limit of {limit}"
+            ),
+            "too_many_live_objects",
+        ),
+        CheckError::TooDeep { seq, limit } => (
+            format!(
+                "a callback at depth {} (seq {seq}): over the nesting-depth limit of {limit}",
+                u64::from(limit) + 1
+            ),
+            "too_deep",
+        ),
+        CheckError::TooManyIds { seq, limit } => (
+            format!(
+                "more than {limit} distinct ids of connectors, ports and protocols at seq {seq}: over the distinct-id limit of {limit}"
+            ),
+            "too_many_ids",
+        ),
+    };
+    Some(ErrorReport {
+        line: Some(line),
+        column: None,
+        message,
+        kind,
+    })
+}
+
 fn check_inner<R: BufRead>(
     name: &str,
     input: R,
@@ -263,43 +308,9 @@ fn check_inner<R: BufRead>(
                         illegal(&mut report, &v, &record, line, &ring, options, reread);
                         break;
                     }
-                    Err(CheckError::TooManyLiveObjects { seq, limit }) => {
+                    Err(e) => {
                         report.verdict = Verdict::Malformed;
-                        report.error = Some(ErrorReport {
-                            line: Some(reader.line_number()),
-                            column: None,
-                            message: format!(
-                                "more than {limit} objects alive at once at seq {seq}: over the live-object limit of {limit}"
-                            ),
-                            kind: "too_many_live_objects",
-                        });
-                        report.context = ring.context();
-                        break;
-                    }
-                    Err(CheckError::TooDeep { seq, limit }) => {
-                        report.verdict = Verdict::Malformed;
-                        report.error = Some(ErrorReport {
-                            line: Some(reader.line_number()),
-                            column: None,
-                            message: format!(
-                                "a callback at depth {} (seq {seq}): over the nesting-depth limit of {limit}",
-                                u64::from(limit) + 1
-                            ),
-                            kind: "too_deep",
-                        });
-                        report.context = ring.context();
-                        break;
-                    }
-                    Err(CheckError::TooManyIds { seq, limit }) => {
-                        report.verdict = Verdict::Malformed;
-                        report.error = Some(ErrorReport {
-                            line: Some(reader.line_number()),
-                            column: None,
-                            message: format!(
-                                "more than {limit} distinct ids of connectors, ports and protocols at seq {seq}: over the distinct-id limit of {limit}"
-                            ),
-                            kind: "too_many_ids",
-                        });
+                        report.error = limit_error(&e, reader.line_number());
                         report.context = ring.context();
                         break;
                     }

@@ -76,7 +76,7 @@ fn check_bytes(py: Python<'_>, name: &str, data: Vec<u8>, profile: &str) -> PyRe
 fn name_from_lines(report: &mut FileReport, data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.lines().collect();
-    let mut names = NameMap::default();
+    let mut names = NameMap::numbered();
     for line in &lines {
         names.learn_line(line);
     }
@@ -170,11 +170,14 @@ impl StreamChecker {
         let profile = self::profile(profile)?;
         let feed = Feed::default();
         Ok(StreamChecker {
-            reader: TraceReader::with_limits(feed.clone(), Limits::default()),
+            // As `callorder check` reads them: numbered ids (the recorder
+            // numbers its objects) let the checker keep ended ones as runs,
+            // so a long recording costs memory by its live objects.
+            reader: TraceReader::with_limits(feed.clone(), Limits::default()).numbered_ids(),
             feed,
-            checker: Checker::new(profile),
+            checker: Checker::new(profile).with_limits(&Limits::default()),
             report: FileReport::new(name, profile),
-            names: NameMap::default(),
+            names: NameMap::numbered(),
             context: Vec::new(),
             closed: false,
         })
@@ -228,16 +231,9 @@ impl StreamChecker {
                 self.report.violation = Some(violation(&v, &record, number, names));
                 Ok(Some(self.close()))
             }
-            Err(CheckError::TooManyLiveObjects { seq, limit }) => {
+            Err(e) => {
                 self.report.verdict = Verdict::Malformed;
-                self.report.error = Some(ErrorReport {
-                    line: Some(number),
-                    column: None,
-                    message: format!(
-                        "more than {limit} objects alive at once at seq {seq}: over the live-object limit of {limit}"
-                    ),
-                    kind: "too_many_live_objects",
-                });
+                self.report.error = callorder_cli::check::limit_error(&e, number);
                 Ok(Some(self.close()))
             }
         }

@@ -142,3 +142,41 @@ def _streamed(lines):
     except callorder.Violation:
         pass
     return checker.finish()
+
+
+def nested_retries(levels: int) -> list:
+    """A connector that connects again inside each client_connection_failed
+    and stops connecting inside the started_connecting that delivers, whose
+    failure comes inside that: each retry runs two levels deeper."""
+    events = [
+        {"event": "connect_tcp", "factory": "f1", "connector": "c1", "addr": "127.0.0.1:1", "timeout": 30},
+        {"event": "do_start", "factory": "f1", "connector": "c1"},
+        {"depth": 1, "event": "start_factory", "factory": "f1"},
+        {"event": "started_connecting", "factory": "f1", "connector": "c1"},
+    ]
+    for level in range(levels):
+        d = 2 * level
+        reason = "connection_refused" if level == 0 else "user_cancelled"
+        events += [
+            {"depth": d, "event": "client_connection_failed", "factory": "f1", "connector": "c1", "reason": reason},
+            {"depth": d + 1, "event": "connect", "connector": "c1"},
+            {"depth": d + 1, "event": "started_connecting", "factory": "f1", "connector": "c1"},
+            {"depth": d + 2, "event": "stop_connecting", "connector": "c1"},
+        ]
+    for event in events:
+        if event.get("depth") == 0:
+            del event["depth"]
+    return events
+
+
+def test_the_streaming_checker_refuses_a_trace_nested_past_the_depth_limit():
+    # The default limit is 1,000 levels, as `callorder check --max-depth`.
+    checker = callorder.Checker()
+    for event in nested_retries(400):
+        checker.step(event)
+    with pytest.raises(callorder.TraceError) as raised:
+        for event in nested_retries(600)[len(nested_retries(400)):]:
+            checker.step(event)
+    assert raised.value.kind == "too_deep"
+    assert "over the nesting-depth limit of 1000" in raised.value.message
+    assert raised.value.line == 4 + 4 * 500 + 3, "the started_connecting at depth 1001 (the connect before it is an action)"
