@@ -172,11 +172,13 @@ impl Resolver for NoNames {
     }
 }
 
-/// A port of the loopback nobody listens on: bound, then let go.
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+/// Two different ports of the loopback nobody listens on: bound together
+/// (so that they differ), then let go.
+fn free_ports() -> (SocketAddr, SocketAddr) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (a, b) = (bind(), bind());
+    let addr = |l: &std::net::TcpListener| l.local_addr().expect("its address");
+    (addr(&a), addr(&b))
 }
 
 /// A listener that never accepts, its backlog filled: the kernel drops
@@ -244,9 +246,10 @@ async fn play(listener: TcpListener, peer: Peer) -> Option<TcpStream> {
 /// Runs scenario `name` on the tokio reactor, with the world `peer` and
 /// `end` (its own: [`world_of`]).
 async fn run_on_tokio(name: &str, peer: Peer, end: End) -> Run {
+    let (server, remote) = free_ports();
     let mut site = Site {
-        server: free_port().to_string(),
-        remote: free_port().to_string(),
+        server: server.to_string(),
+        remote: remote.to_string(),
         ..Site::default()
     };
     let resolver: Arc<dyn Resolver> = match peer {
