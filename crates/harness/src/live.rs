@@ -60,6 +60,7 @@ use callorder_checker::Profile;
 use callorder_core::{ActionError, Address, Port, PortId, Reactor, Reason};
 
 use crate::reactor::MockReactor;
+pub use crate::reactor::Watch;
 use crate::run::Run;
 
 /// A connection of a [`Backend`], named by the backend (from 1, say).
@@ -255,6 +256,12 @@ impl LiveReactor {
     /// What stops the run.
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
+    }
+
+    /// What the test's part of the world sees of the run as it goes on
+    /// (see [`Watch`]).
+    pub fn watch(&self) -> Watch {
+        self.core.watch()
     }
 
     /// The address `port` is bound to (with the port the system chose for

@@ -84,6 +84,7 @@ use dense::Dense;
 use ended::ConnectorToken;
 use few::Few;
 use io::*;
+pub use live::Watch;
 use numbered::Numbered;
 use objects::*;
 use reach::{ArmedFault, At, Pending};

@@ -30,7 +30,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use callorder_core::Reactor;
+use callorder_core::{Port, Reactor};
 
 use parts::{
     share, ClosingFactory, Echo, EchoClient, Greeter, HalfClient, HalfServer, Idle, LateProducer,
@@ -85,9 +85,40 @@ pub const NAMES: &[&str] = &[
     "register_producer_after_disconnect",
 ];
 
+/// Where a scenario listens and connects: the mock reactor's fixed
+/// addresses ([`Site::default`]), or the ones a reactor over real sockets
+/// chose (a free port to listen on, a closed one that refuses, ...).
+///
+/// ```
+/// let site = callorder_scenarios::Site::default();
+/// assert_eq!(site.server, callorder_scenarios::ADDRESS);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// Where the servers listen and their own clients connect
+    /// ([`ADDRESS`]).
+    pub server: String,
+    /// Where clients connect when the world plays the peer, or nothing
+    /// answers ([`REMOTE`]).
+    pub remote: String,
+    /// The host name that does not resolve ([`UNRESOLVABLE`]).
+    pub unresolvable: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site {
+            server: ADDRESS.to_owned(),
+            remote: REMOTE.to_owned(),
+            unresolvable: UNRESOLVABLE.to_owned(),
+        }
+    }
+}
+
 /// Sets up the scenario called `name` on `reactor`: what the recorder's
-/// `sc_NAME` does when the reactor starts. Errors name the unknown scenario
-/// or the action that failed.
+/// `sc_NAME` does when the reactor starts, at the mock's addresses
+/// ([`Site::default`]). Errors name the unknown scenario or the action that
+/// failed.
 ///
 /// ```
 /// use callorder_harness::MockReactor;
@@ -96,14 +127,38 @@ pub const NAMES: &[&str] = &[
 /// assert!(callorder_scenarios::set_up("no_such_scenario", &reactor.handle()).is_err());
 /// ```
 pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
+    set_up_at(name, reactor, &Site::default()).map(|_| ())
+}
+
+/// The ports the recorder's driver stops at the end (its `stopListening`
+/// of every port still listening), in the order they were made: every port
+/// of a scenario but those it stops itself, including the ones it listens
+/// on later from a callback (so the list grows as the run goes on).
+pub type Listening = Rc<RefCell<Vec<Port>>>;
+
+/// [`set_up`] at the addresses of `site`; the ports the world stops at the
+/// end ([`Listening`]).
+///
+/// ```
+/// use callorder_harness::MockReactor;
+/// use callorder_scenarios::{set_up_at, Site};
+/// let reactor = MockReactor::new();
+/// let ports = set_up_at("client_echo_client_closes", &reactor.handle(), &Site::default()).unwrap();
+/// assert_eq!(ports.borrow().len(), 1);
+/// ```
+pub fn set_up_at(name: &str, reactor: &Reactor, site: &Site) -> Result<Listening, String> {
     let r = reactor;
+    let ports = Listening::default();
+    let (address, remote) = (site.server.as_str(), site.remote.as_str());
     let listen = |factory: SimpleFactory| -> Result<(), String> {
-        r.listen_tcp(ADDRESS, factory.shared())
-            .map(|_| ())
-            .map_err(|e| format!("{name}: listen_tcp: {e}"))
+        let port = r
+            .listen_tcp(address, factory.shared())
+            .map_err(|e| format!("{name}: listen_tcp: {e}"))?;
+        ports.borrow_mut().push(port);
+        Ok(())
     };
     let connect = |factory: SimpleFactory| {
-        r.connect_tcp(ADDRESS, factory.shared(), TIMEOUT);
+        r.connect_tcp(address, factory.shared(), TIMEOUT);
     };
     match name {
         "client_echo_client_closes" => {
@@ -115,28 +170,32 @@ pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
             connect(SimpleFactory::new(|| Idle));
         }
         "connect_refused" => {
-            r.connect_tcp(REMOTE, SimpleFactory::new(|| Idle).shared(), TIMEOUT);
+            r.connect_tcp(remote, SimpleFactory::new(|| Idle).shared(), TIMEOUT);
         }
         "connect_timeout" => {
             let timeout = Some(Duration::from_millis(500));
-            r.connect_tcp(REMOTE, SimpleFactory::new(|| Idle).shared(), timeout);
+            r.connect_tcp(remote, SimpleFactory::new(|| Idle).shared(), timeout);
         }
         "stop_connecting_immediately" => {
-            let c = r.connect_tcp(REMOTE, SimpleFactory::new(|| Idle).shared(), TIMEOUT);
+            let c = r.connect_tcp(remote, SimpleFactory::new(|| Idle).shared(), TIMEOUT);
             c.stop_connecting()
                 .map_err(|e| format!("{name}: stop_connecting: {e}"))?;
         }
         "dns_lookup_failure" => {
-            r.connect_tcp(UNRESOLVABLE, SimpleFactory::new(|| Idle).shared(), TIMEOUT);
+            r.connect_tcp(
+                site.unresolvable.as_str(),
+                SimpleFactory::new(|| Idle).shared(),
+                TIMEOUT,
+            );
         }
         "reconnecting_client_factory" => {
-            r.connect_tcp(ADDRESS, rcf::factory(ADDRESS), TIMEOUT);
+            r.connect_tcp(address, rcf::factory(address, ports.clone()), TIMEOUT);
         }
         "factory_reused_20_connections" => {
             listen(SimpleFactory::new(Echo::default))?;
             let f = SimpleFactory::new(EchoClient::default).shared();
             for _ in 0..20 {
-                r.connect_tcp(ADDRESS, f.clone(), TIMEOUT);
+                r.connect_tcp(address, f.clone(), TIMEOUT);
             }
         }
         "many_factories_each_once" => {
@@ -181,7 +240,7 @@ pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
             let port = Rc::new(RefCell::new(None));
             let clients = Rc::new(RefCell::new(Vec::new()));
             let p = r
-                .listen_tcp(ADDRESS, SimpleFactory::new(|| Welcome).shared())
+                .listen_tcp(address, SimpleFactory::new(|| Welcome).shared())
                 .map_err(|e| format!("{name}: listen_tcp: {e}"))?;
             *port.borrow_mut() = Some(p);
             let f = SimpleFactory::new(move || Listener {
@@ -192,12 +251,12 @@ pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
             })
             .shared();
             for _ in 0..3 {
-                r.connect_tcp(ADDRESS, f.clone(), TIMEOUT);
+                r.connect_tcp(address, f.clone(), TIMEOUT);
             }
         }
         "peer_reset" => {
             let f = SimpleFactory::new(|| Writer::new(b"hello", OnData::Nothing));
-            r.connect_tcp(REMOTE, f.shared(), TIMEOUT);
+            r.connect_tcp(remote, f.shared(), TIMEOUT);
         }
         "connector_disconnect_while_connected" => {
             listen(SimpleFactory::new(Echo::default))?;
@@ -205,35 +264,35 @@ pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
             let h = holder.clone();
             let f =
                 SimpleFactory::new(move || Writer::new(b"hi", OnData::DisconnectLater(h.clone())));
-            *holder.borrow_mut() = Some(r.connect_tcp(ADDRESS, f.shared(), TIMEOUT));
+            *holder.borrow_mut() = Some(r.connect_tcp(address, f.shared(), TIMEOUT));
         }
         "reactor_shutdown_with_live_connections" => {
             // The recorder stops the reactor 20 ms after both clients heard
             // their echo; the script's `shutdown` does it here.
             listen(SimpleFactory::new(Echo::default))?;
             let f = SimpleFactory::new(|| Writer::new(b"hi", OnData::Nothing)).shared();
-            r.connect_tcp(ADDRESS, f.clone(), TIMEOUT);
-            r.connect_tcp(ADDRESS, f, TIMEOUT);
+            r.connect_tcp(address, f.clone(), TIMEOUT);
+            r.connect_tcp(address, f, TIMEOUT);
         }
         "reactor_shutdown_while_connecting" => {
             let timeout = Some(Duration::from_secs(5));
-            r.connect_tcp(REMOTE, SimpleFactory::new(|| Idle).shared(), timeout);
+            r.connect_tcp(remote, SimpleFactory::new(|| Idle).shared(), timeout);
         }
         "streaming_producer_slow_reader" => {
             let f = SimpleFactory::new(|| Streamer::new(4 << 20, 65536, OnPause::Wait));
-            r.connect_tcp(REMOTE, f.shared(), TIMEOUT);
+            r.connect_tcp(remote, f.shared(), TIMEOUT);
         }
         "pull_producer" => {
             listen(SimpleFactory::new(|| Idle))?;
             connect(SimpleFactory::new(Puller::default));
         }
         "reconnect_in_client_connection_failed" => {
-            r.connect_tcp(REMOTE, share(RetryAtOnce::default()), TIMEOUT);
+            r.connect_tcp(remote, share(RetryAtOnce::default()), TIMEOUT);
         }
         "server_stop_listening_in_build_protocol" => {
             let factory = share(ClosingFactory::default());
             let port = r
-                .listen_tcp(ADDRESS, factory.clone())
+                .listen_tcp(address, factory.clone())
                 .map_err(|e| format!("{name}: listen_tcp: {e}"))?;
             *factory.port.borrow_mut() = Some(port);
             connect(SimpleFactory::new(|| Idle));
@@ -261,5 +320,5 @@ pub fn set_up(name: &str, reactor: &Reactor) -> Result<(), String> {
             ))
         }
     }
-    Ok(())
+    Ok(ports)
 }

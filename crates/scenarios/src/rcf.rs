@@ -75,12 +75,16 @@ fn retry(state: &Shared, connector: &Connector) {
 /// The factory.
 pub(crate) struct Rcf {
     state: Shared,
+    /// The driver stops the server's port at the end.
+    listening: crate::Listening,
 }
 
 impl Rcf {
-    /// A factory whose third failure makes an echo server listen on `target`.
-    pub(crate) fn new(target: &str) -> Self {
+    /// A factory whose third failure makes an echo server listen on
+    /// `target` (its port added to `listening`).
+    pub(crate) fn new(target: &str, listening: crate::Listening) -> Self {
         Rcf {
+            listening,
             state: Rc::new(RefCell::new(State {
                 delay: INITIAL_DELAY,
                 retries: 0,
@@ -121,9 +125,10 @@ impl ClientFactory for Rcf {
         };
         if fails == 3 {
             let server = SimpleFactory::new(Echo::default).shared();
-            connector
+            let port = connector
                 .reactor()
                 .listen_tcp(Address::new(target), server)?;
+            self.listening.borrow_mut().push(port);
         }
         self.state.borrow_mut().connector = Some(connector.clone());
         retry(&self.state, connector);
@@ -171,6 +176,6 @@ impl Protocol for Rc1 {
 }
 
 /// The shared factory.
-pub(crate) fn factory(target: &str) -> std::sync::Arc<Rcf> {
-    share(Rcf::new(target))
+pub(crate) fn factory(target: &str, listening: crate::Listening) -> std::sync::Arc<Rcf> {
+    share(Rcf::new(target, listening))
 }

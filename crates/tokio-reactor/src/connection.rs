@@ -2,6 +2,7 @@
 //! the reactor sent in order (saying how much the kernel took), and closes
 //! as told: in order, half, or with a reset.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 
@@ -33,6 +34,25 @@ pub(crate) enum Report {
 /// How much one read takes at most.
 const READ_SIZE: usize = 64 * 1024;
 
+thread_local! {
+    /// The buffer reads land in before they are copied out, one per thread
+    /// rather than one per connection: a connection's own would be 64 KiB
+    /// to allocate and zero for every life cycle, most of which read a few
+    /// KiB in all. A read never awaits while it holds it.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; READ_SIZE].into_boxed_slice());
+}
+
+/// One read of what is ready, copied out of the thread's buffer.
+fn try_read(stream: &TcpStream) -> io::Result<Option<Bytes>> {
+    READ_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        match stream.try_read(&mut buf)? {
+            0 => Ok(None),
+            n => Ok(Some(Bytes::copy_from_slice(&buf[..n]))),
+        }
+    })
+}
+
 /// Runs the connection until it is closed, aborted or broken.
 pub(crate) async fn run(
     wire: WireId,
@@ -49,7 +69,6 @@ pub(crate) async fn run(
     let mut unsent: VecDeque<Bytes> = VecDeque::new();
     let (mut shutdown_wanted, mut shut) = (false, false);
     let mut close_wanted = false;
-    let mut buf = vec![0u8; READ_SIZE];
     loop {
         if unsent.is_empty() {
             if (shutdown_wanted || close_wanted) && !shut {
@@ -105,12 +124,12 @@ pub(crate) async fn run(
                     say(WireEvent::Reset { wire });
                     return;
                 }
-                match stream.try_read(&mut buf) {
-                    Ok(0) => {
+                match try_read(&stream) {
+                    Ok(None) => {
                         eof = true;
                         say(WireEvent::Eof { wire });
                     }
-                    Ok(n) => say(WireEvent::Data { wire, bytes: Bytes::copy_from_slice(&buf[..n]) }),
+                    Ok(Some(bytes)) => say(WireEvent::Data { wire, bytes }),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => {
                         say(WireEvent::Reset { wire });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callorder_core::{Address, Port, Reactor};
-use callorder_harness::live::{LiveReactor, Stopper};
+use callorder_harness::live::{LiveReactor, Stopper, Watch};
 use callorder_harness::Run;
 
 use crate::backend::TokioBackend;
@@ -101,6 +101,27 @@ impl TokioReactor {
     /// connections, as Twisted's `reactor.stop()` does).
     pub fn stopper(&self) -> Stopper {
         self.live.stopper()
+    }
+
+    /// What the peers of [`run_with`](TokioReactor::run_with) see of the
+    /// run as it goes on, to wait for events rather than sleep (see
+    /// [`Watch`]).
+    ///
+    /// ```
+    /// use callorder::EventKind;
+    /// use callorder_tokio::TokioReactor;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let reactor = TokioReactor::new();
+    /// let watch = reactor.watch();
+    /// let (run, quiet) = reactor.run_with(|_| {}, async move { watch.quiet() }).await;
+    /// run.assert_clean();
+    /// assert_eq!(quiet, Some(true));
+    /// assert_eq!(run.events_of_kind(EventKind::Shutdown).count(), 1);
+    /// # }
+    /// ```
+    pub fn watch(&self) -> Watch {
+        self.live.watch()
     }
 
     /// The address `port` is bound to: with a port 0, the one the system

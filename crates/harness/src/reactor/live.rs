@@ -157,7 +157,83 @@ impl State {
     }
 }
 
+/// What the test's own part of a live run's world (the future of
+/// [`LiveReactor::run_with`](crate::live::LiveReactor::run_with)) can see of
+/// the run while it goes on, so that it waits for events instead of
+/// sleeping: how many events of a kind were recorded, and whether the run
+/// has nothing left to do but wait for the world. It holds the run weakly:
+/// once the run is over, nothing was recorded and the run is quiet.
+///
+/// ```
+/// use std::task::{Context, Poll};
+/// use callorder::live::{Backend, LiveReactor, WireEvent, WireId};
+/// use callorder::{ActionError, Address, EventKind, PortId};
+///
+/// struct Nowhere;
+/// impl Backend for Nowhere {
+///     fn dial(&self, _: u64, _: &Address) {}
+///     fn cancel(&self, _: u64) {}
+///     fn listen(&self, _: PortId, _: &Address) -> Result<Address, ActionError> {
+///         Err(ActionError::AddressInUse)
+///     }
+///     fn stop_listening(&self, _: PortId) {}
+///     fn start_reading(&self, _: WireId) {}
+///     fn pause_reading(&self, _: WireId) {}
+///     fn resume_reading(&self, _: WireId) {}
+///     fn write(&self, _: WireId, _: callorder::Bytes) {}
+///     fn shutdown_write(&self, _: WireId) {}
+///     fn close(&self, _: WireId) {}
+///     fn abort(&self, _: WireId) {}
+///     fn poll_event(&self, _: &mut Context<'_>) -> Poll<WireEvent> {
+///         Poll::Pending
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+/// let reactor = LiveReactor::new(std::rc::Rc::new(Nowhere));
+/// let watch = reactor.watch();
+/// let world = async move {
+///     // Nothing to do but wait for this future: the run is quiet.
+///     (watch.quiet(), watch.recorded(EventKind::Shutdown))
+/// };
+/// let (run, seen) = rt.block_on(reactor.run_with(|_| {}, world));
+/// run.assert_clean();
+/// assert_eq!(seen, Some((true, 0)));
+/// ```
+#[derive(Clone)]
+pub struct Watch(Weak<Inner>);
+
+impl Watch {
+    /// How many events of `kind` were recorded so far (of those held: all
+    /// of them, unless the run keeps only the last few).
+    pub fn recorded(&self, kind: EventKind) -> usize {
+        self.0.upgrade().map_or(0, |inner| {
+            let s = inner.state.borrow();
+            s.trace
+                .held()
+                .filter(|r| r.step.event.kind() == kind)
+                .count()
+        })
+    }
+
+    /// Whether the run has nothing left to do but wait for the world: no
+    /// attempt or connection under way, no delivery, timer, running
+    /// callback or task pending (ports that only listen do not count).
+    pub fn quiet(&self) -> bool {
+        self.0.upgrade().is_none_or(|inner| {
+            inner.running.borrow().is_empty()
+                && inner.tasks.borrow().is_empty()
+                && inner.state.borrow().idle()
+        })
+    }
+}
+
 impl MockReactor {
+    /// What the world of a live run can see of it (see [`Watch`]).
+    pub(crate) fn watch(&self) -> Watch {
+        Watch(Rc::downgrade(&self.inner))
+    }
+
     /// The core with `backend` as its source of events.
     pub(crate) fn with_backend(self, backend: Rc<dyn Backend>) -> Self {
         {

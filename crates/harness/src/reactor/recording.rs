@@ -143,6 +143,12 @@ impl Recording {
         self.first = self.held_from;
     }
 
+    /// The records held so far, in order (all of them unless only the
+    /// last few are kept).
+    pub(super) fn held(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter().skip(self.held_from - self.first)
+    }
+
     /// The records held, in order.
     pub(super) fn into_records(mut self) -> Vec<Record> {
         self.trim();
