@@ -45,9 +45,9 @@ pub struct CheckOptions {
     pub parse_threads: usize,
 }
 
-/// The size from which a file is worth parsing on several threads: a few
-/// blocks, so that starting the threads is a small part of its time.
-pub const PARALLEL_FROM_BYTES: u64 = 4 * ParallelReader::DEFAULT_BLOCK_BYTES as u64;
+/// The size from which a file is worth parsing on several threads (2 MiB,
+/// 16 blocks), so that starting the threads is a small part of its time.
+pub const PARALLEL_FROM_BYTES: u64 = 16 * ParallelReader::DEFAULT_BLOCK_BYTES as u64;
 
 impl Default for CheckOptions {
     fn default() -> Self {

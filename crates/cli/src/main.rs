@@ -188,7 +188,7 @@ struct CheckArgs {
     #[arg(long)]
     require_complete: bool,
     /// Check this many files at once (0: one per core); fewer big files
-    /// than that (4 MiB or more) have their lines parsed on the workers
+    /// than that (2 MiB or more) have their lines parsed on the workers
     /// left over (`--jobs 1`: one thread reads and checks). The output is
     /// in argument order, and the same, either way.
     #[arg(long, value_name = "N", default_value_t = 0)]
