@@ -13,7 +13,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use callorder_checker::{CheckError, Checker, Object, Profile, Violation, Warning};
-use callorder_trace::{Caller, Event, Limits, ReadError, ReadErrorKind, Record, TraceReader};
+use callorder_trace::{
+    Caller, Event, Limits, ParallelReader, ReadError, ReadErrorKind, Record, TraceReader,
+};
 
 use crate::names::NameMap;
 use crate::report::{
@@ -36,7 +38,16 @@ pub struct CheckOptions {
     /// object's history and to name ids that the context lines do not.
     /// Costs nothing on a legal file without warnings.
     pub reread: bool,
+    /// How many threads parse one big file's lines (1: the caller's, with
+    /// [`TraceReader`]). Above 1, a regular file of at least
+    /// [`PARALLEL_FROM_BYTES`] is read by a [`ParallelReader`] on that many
+    /// workers, while this thread checks; the report is the same.
+    pub parse_threads: usize,
 }
+
+/// The size from which a file is worth parsing on several threads (2 MiB,
+/// 16 blocks), so that starting the threads is a small part of its time.
+pub const PARALLEL_FROM_BYTES: u64 = 16 * ParallelReader::DEFAULT_BLOCK_BYTES as u64;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -45,6 +56,7 @@ impl Default for CheckOptions {
             limits: Limits::default(),
             context_lines: 5,
             reread: false,
+            parse_threads: 1,
         }
     }
 }
@@ -87,14 +99,64 @@ pub fn check_path(path: &Path, options: &CheckOptions) -> FileReport {
     };
     // Only a regular file can be read a second time: a pipe or a device
     // would give other bytes, or none.
-    let rereadable = file.metadata().is_ok_and(|m| m.is_file());
-    let reread = (options.reread && rereadable).then_some(path);
+    let metadata = file.metadata().ok().filter(std::fs::Metadata::is_file);
+    let reread = (options.reread && metadata.is_some()).then_some(path);
+    if options.parse_threads > 1 && metadata.is_some_and(|m| m.len() >= PARALLEL_FROM_BYTES) {
+        return check_parallel(
+            &name,
+            file,
+            options,
+            reread,
+            ParallelReader::DEFAULT_BLOCK_BYTES,
+        );
+    }
     check_inner(
         &name,
         BufReader::with_capacity(FILE_BUFFER, file),
         options,
         reread,
     )
+}
+
+/// Checks `file` with its lines parsed on `options.parse_threads` workers,
+/// in blocks of about `block_bytes`.
+fn check_parallel(
+    name: &str,
+    file: File,
+    options: &CheckOptions,
+    reread: Option<&Path>,
+    block_bytes: usize,
+) -> FileReport {
+    let reader = ParallelReader::new(file)
+        .with_limits(options.limits)
+        .numbered_ids()
+        .block_bytes(block_bytes)
+        .threads(options.parse_threads);
+    check_records(name, reader, options, reread)
+}
+
+/// What the check reads records from: either reader, which yield the same.
+trait Lines: Iterator<Item = Result<Record, ReadError>> {
+    fn line_number(&self) -> u64;
+    fn current_line(&self) -> &str;
+}
+
+impl<R: BufRead> Lines for TraceReader<R> {
+    fn line_number(&self) -> u64 {
+        TraceReader::line_number(self)
+    }
+    fn current_line(&self) -> &str {
+        TraceReader::current_line(self)
+    }
+}
+
+impl Lines for ParallelReader {
+    fn line_number(&self) -> u64 {
+        ParallelReader::line_number(self)
+    }
+    fn current_line(&self) -> &str {
+        ParallelReader::current_line(self)
+    }
 }
 
 /// Whether every path names something `check` can read as a trace: `-`, or
@@ -288,10 +350,19 @@ fn check_inner<R: BufRead>(
     options: &CheckOptions,
     reread: Option<&Path>,
 ) -> FileReport {
-    let mut report = FileReport::new(name, options.profile);
     // Numbered ids (p1, p2, ...), which Twisted's recorder and callorder's
     // reactors give, let the checker keep ended ones as ranges.
-    let mut reader = TraceReader::with_limits(input, options.limits).numbered_ids();
+    let reader = TraceReader::with_limits(input, options.limits).numbered_ids();
+    check_records(name, reader, options, reread)
+}
+
+fn check_records(
+    name: &str,
+    mut reader: impl Lines,
+    options: &CheckOptions,
+    reread: Option<&Path>,
+) -> FileReport {
+    let mut report = FileReport::new(name, options.profile);
     let mut checker = Checker::new(options.profile).with_limits(&options.limits);
     // The offending line itself plus the context before it.
     let mut ring = Ring::new(options.context_lines + 1);
@@ -680,5 +751,89 @@ mod tests {
             .map(|c| (c.line, c.text))
             .collect();
         assert_eq!(kept, [(2, "b".to_owned()), (3, "c".to_owned())]);
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::human;
+
+    fn fixture_files() -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut dirs =
+            vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/twisted")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "jsonl") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        assert!(files.len() > 700, "the corpus is there: {}", files.len());
+        files
+    }
+
+    /// Both renderings of the report of `path`, read by the sequential
+    /// reader and by the parallel one in blocks of `block_bytes`.
+    fn both(path: &Path, options: &CheckOptions, block_bytes: usize) -> [(String, String); 2] {
+        let name = path.to_string_lossy();
+        let reread = options.reread.then_some(path);
+        let sequential = check_path(path, options);
+        let file = File::open(path).unwrap();
+        let parallel = check_parallel(&name, file, options, reread, block_bytes);
+        [sequential, parallel].map(|r| (r.to_json(), human::plain(&human::render(&r))))
+    }
+
+    #[test]
+    fn every_fixture_reports_the_same_read_in_parallel() {
+        for (n, path) in fixture_files().into_iter().enumerate() {
+            let profile = [Profile::Strict, Profile::Twisted][n % 2];
+            let options = CheckOptions {
+                reread: true,
+                parse_threads: 2,
+                ..CheckOptions::new(profile)
+            };
+            let [sequential, parallel] = both(&path, &options, [1, 100, 700][n % 3]);
+            assert_eq!(parallel, sequential, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn cut_and_flipped_fixtures_report_the_same_read_in_parallel() {
+        let dir =
+            std::env::temp_dir().join(format!("callorder-check-parallel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let flips = [b'\n', b'"', 0xff, b'7', b'}'];
+        let mut malformed = 0;
+        for (n, path) in fixture_files().into_iter().enumerate().step_by(3) {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.is_empty() {
+                continue;
+            }
+            let at = (bytes.len() * (1 + n % 3) / 4 + n) % bytes.len();
+            let mut flipped = bytes.clone();
+            flipped[at] = flips[n % flips.len()];
+            for (what, changed) in [("cut", &bytes[..at]), ("flipped", &flipped[..])] {
+                let copy = dir.join(format!("{n}-{what}.jsonl"));
+                std::fs::write(&copy, changed).unwrap();
+                let options = CheckOptions {
+                    reread: true,
+                    parse_threads: 2,
+                    ..CheckOptions::default()
+                };
+                let [sequential, parallel] = both(&copy, &options, [1, 64, 300][n % 3]);
+                malformed += usize::from(sequential.0.contains("\"malformed\""));
+                assert_eq!(parallel, sequential, "{} {what} at {at}", path.display());
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(malformed > 200, "most changes are malformed: {malformed}");
     }
 }

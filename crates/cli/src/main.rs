@@ -187,8 +187,10 @@ struct CheckArgs {
     /// legal prefix.
     #[arg(long)]
     require_complete: bool,
-    /// Check this many files at once (0: one per core). The output is in
-    /// argument order either way.
+    /// Check this many files at once (0: one per core); fewer big files
+    /// than that (2 MiB or more) have their lines parsed on the workers
+    /// left over (`--jobs 1`: one thread reads and checks). The output is
+    /// in argument order, and the same, either way.
     #[arg(long, value_name = "N", default_value_t = 0)]
     jobs: usize,
     /// Trace files (JSON Lines, trace format v1); `-` reads standard input.
@@ -314,6 +316,11 @@ fn check(args: &CheckArgs, out: &mut impl Write) -> io::Result<u8> {
     let mut worst = Verdict::Legal;
     let mut verdicts: Vec<Verdict> = Vec::with_capacity(args.files.len());
     let pool = workers(args.jobs)?;
+    // Workers no file takes parse a big file's blocks.
+    let options = CheckOptions {
+        parse_threads: (pool.current_num_threads() / args.files.len().max(1)).max(1),
+        ..options
+    };
     // Files are checked on every worker, a batch at a time, and reported
     // in argument order: memory holds a batch of reports, and a file at a
     // time per worker.

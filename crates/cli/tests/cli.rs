@@ -468,3 +468,79 @@ fn corpus_over_the_fixtures_prints_a_summary() {
     let failing = text.lines().filter(|l| l.starts_with("FAIL ")).count();
     assert_eq!(code(&output), if failing == 0 { 0 } else { 1 }, "{text}");
 }
+
+#[test]
+fn a_big_file_parsed_on_two_workers_reports_as_on_one() {
+    // Over check's 4 MiB threshold, so that --jobs 2 parses it in blocks on
+    // two threads while --jobs 1 reads it line by line.
+    let mut legal = Vec::new();
+    callorder_cli::workload::Workload {
+        events: 60_000,
+        wave: 500,
+    }
+    .write(&mut legal)
+    .unwrap();
+    assert!(legal.len() as u64 > callorder_cli::check::PARALLEL_FROM_BYTES);
+    let middle = legal.len() * 3 / 5;
+    let line_start = |at: usize| legal[..at].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let mut flipped = legal.clone();
+    flipped[middle] = b'}';
+    let mut dropped = legal[..line_start(middle)].to_vec();
+    let next = line_start(middle)
+        + legal[line_start(middle)..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + 1;
+    dropped.extend_from_slice(&legal[next..]);
+    let mut later_t = legal.clone();
+    // A t below the line before, blocks in: `"t":0.048000` becomes 0.000001.
+    let at = line_start(legal.len() * 4 / 5);
+    let t = at + legal[at..].windows(4).position(|w| w == b"\"t\":").unwrap() + 4;
+    later_t[t..t + 8].copy_from_slice(b"0.000001");
+    // A protocol made twice, blocks in: a violation, whose report reads
+    // the file again.
+    let received = middle
+        + legal[middle..]
+            .windows(15)
+            .position(|w| w == b"\"data_received\"")
+            .unwrap();
+    let mut made_twice = legal[..received].to_vec();
+    made_twice.extend_from_slice(b"\"connection_made\"");
+    made_twice.extend_from_slice(&legal[received + 15..]);
+    let dir = scratch("a_big_file_parsed_on_two_workers_reports_as_on_one");
+    let cases = [
+        ("legal", legal.clone()),
+        ("cut", legal[..middle].to_vec()),
+        ("flipped", flipped),
+        ("dropped", dropped),
+        ("later_t", later_t),
+        ("made_twice", made_twice),
+    ];
+    let mut verdicts = Vec::new();
+    for (name, bytes) in cases {
+        let path = dir.join(format!("{name}.jsonl"));
+        fs::write(&path, bytes).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        for format in ["json", "human"] {
+            let run = |jobs: &str| callorder(&["check", "--format", format, "--jobs", jobs, &path]);
+            let (one, two) = (run("1"), run("2"));
+            assert_eq!(stdout(&two), stdout(&one), "{name}, {format}");
+            assert_eq!(code(&two), code(&one), "{name}, {format}");
+            if format == "json" {
+                verdicts.push(json_lines(&one)[0]["verdict"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        verdicts,
+        [
+            "legal",
+            "malformed",
+            "malformed",
+            "malformed",
+            "malformed",
+            "illegal"
+        ]
+    );
+}

@@ -8,6 +8,8 @@
 //! - [`TraceReader`] streams [`Record`]s from any `BufRead`, with errors that
 //!   name the line, the column and what was expected, and with limits that a
 //!   hostile file cannot get round;
+//! - [`ParallelReader`] reads a file the same way, record for record and
+//!   error for error, with its lines parsed on several threads;
 //! - [`TraceWriter`] writes them back, byte for byte deterministic.
 //!
 //! ```
@@ -39,7 +41,7 @@ pub use event::{Category, Event, EventKind, IdKind, Step, UnknownEvent};
 pub use id::{
     name_hash, numbered_id, ConnectorId, FactoryId, Holder, PortId, ProtocolId, HASHED_ID_BIT,
 };
-pub use read::{Limits, ReadError, ReadErrorKind, TraceReader};
+pub use read::{Limits, ParallelReader, ReadError, ReadErrorKind, TraceReader};
 pub use reason::{Reason, UnknownReason};
 pub use record::Record;
 pub use scope::{Scope, UnknownScope};

@@ -22,7 +22,10 @@ use crate::reason::Reason;
 use crate::record::Record;
 use crate::scope::Scope;
 
+mod parallel;
 mod scan;
+
+pub use parallel::ParallelReader;
 
 /// What a hostile file can make callorder hold (trace format v1, Limits).
 ///
@@ -287,13 +290,25 @@ impl<R: BufRead> TraceReader<R> {
     /// assert_eq!(reader.line_number(), 2);
     /// ```
     pub fn current_line(&self) -> &str {
-        let mut bytes = self.line.as_slice();
-        if let Some(rest) = bytes.strip_suffix(b"\n") {
-            bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
-        }
-        match str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+        line_text(&self.line)
+    }
+
+    /// A reader that goes on where another stopped: `lines_before` lines
+    /// were read, the last `t` among them was `last_t`. Used to parse a
+    /// block of a file cut at a line boundary exactly as the whole file's
+    /// reader would parse those lines.
+    fn resume(
+        inner: R,
+        limits: Limits,
+        numbered: bool,
+        lines_before: u64,
+        last_t: Option<f64>,
+    ) -> Self {
+        TraceReader {
+            line_number: lines_before,
+            last_t,
+            numbered,
+            ..Self::with_limits(inner, limits)
         }
     }
 
@@ -710,13 +725,30 @@ impl<R: BufRead> TraceReader<R> {
     }
 
     fn io_error(&self, e: &io::Error) -> ReadError {
-        ReadError {
-            file: self.file.clone(),
-            line: None,
-            column: None,
-            kind: ReadErrorKind::Io,
-            message: format!("cannot read the trace: {e}"),
-        }
+        io_error(self.file.clone(), e)
+    }
+}
+
+/// The input failed: no line to point at.
+fn io_error(file: Option<String>, e: &io::Error) -> ReadError {
+    ReadError {
+        file,
+        line: None,
+        column: None,
+        kind: ReadErrorKind::Io,
+        message: format!("cannot read the trace: {e}"),
+    }
+}
+
+/// A line as [`TraceReader::current_line`] shows it: without its newline
+/// (nor a `\r` before it), cut at its first invalid UTF-8 byte.
+fn line_text(mut bytes: &[u8]) -> &str {
+    if let Some(rest) = bytes.strip_suffix(b"\n") {
+        bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
+    }
+    match str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
     }
 }
 
