@@ -65,3 +65,28 @@ fn g12_is_not_used_for_a_connector_left_without_its_outcome() {
     );
     assert_eq!(checker.coverage().count(Rule::PausedAtShutdown), 0);
 }
+
+#[test]
+fn only_a_port_that_started_owes_its_do_stop_at_end() {
+    // No do_start yet, or a start_factory that raised (it never listened,
+    // S1): nothing to stop.
+    accepted("0 listen_tcp factory=f1 port=l1\n0 end");
+    accepted(
+        "
+        0 listen_tcp factory=f1 port=l1
+        0 do_start factory=f1 port=l1
+        1 start_factory factory=f1 !error
+        0 end
+        ",
+    );
+    breaks_under(
+        Profile::Strict,
+        Rule::PortUnstopped,
+        "
+        0 listen_tcp factory=f1 port=l1
+        0 do_start factory=f1 port=l1
+        1 start_factory factory=f1
+        > 0 end
+        ",
+    );
+}
