@@ -83,3 +83,13 @@ bench-fuzz:
 # Run a fixture script and print its trace.
 run script:
     cargo run --release -p callorder-cli -- run {{script}}
+
+# Mutation testing of the checker and the trace crate (docs/mutation-testing.md):
+# one shard of the mutants, "k/n" counting from 0, with the tests that count
+# (.cargo/mutants.toml). Too slow for CI: a run of the checker's mutants takes
+# many hours on two cores, so it is sharded to fit in a session. A mutant
+# whose tests outrun --timeout (a loop) is counted as a timeout, not a hang.
+# Results go to mutants.out/ (git-ignored); `args` adds flags, e.g.
+# `args="--file crates/checker/src/checker/*.rs"` or `args="--iterate"`.
+mutants shard="0/8" args="":
+    cargo mutants --package callorder-checker --package callorder-trace --shard {{shard}} --jobs 1 --timeout 900 --build-timeout 1800 {{args}}
