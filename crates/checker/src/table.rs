@@ -33,6 +33,21 @@ const BLOCK: usize = 1024;
 /// it: a hash-map entry per live or never seen id, a run per change of mark.
 const BLOCK_STRAYS: usize = BLOCK / 32;
 
+/// The first length the window grows to.
+const FIRST_DENSE: usize = 64;
+
+/// The window's length once it holds index `i`: doubling from
+/// [`FIRST_DENSE`] up to a block, then whole blocks. A checker with a few
+/// objects (the fuzzers' probes, which copy the checker for every event
+/// they try) then copies a few hundred bytes per table, not a block.
+fn dense_len_for(i: usize) -> usize {
+    if i < BLOCK {
+        (i + 1).next_power_of_two().max(FIRST_DENSE)
+    } else {
+        (i + 1).next_multiple_of(BLOCK)
+    }
+}
+
 /// Whether every entry of a block is the same mark, the common case of an
 /// old block (all ended, or all parked with one factory's tag): it then
 /// leaves the window as one run, at a few instructions per id.
@@ -94,8 +109,8 @@ pub(crate) struct Table<K, V> {
     _key: PhantomData<K>,
 }
 
-/// The dense index shows only the ids it knows (it is grown ahead, by
-/// 1,024 at a time).
+/// The dense index shows only the ids it knows (it is grown ahead of
+/// them).
 impl<K, V: std::fmt::Debug> std::fmt::Debug for Table<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let known: Vec<(usize, u32)> = self
@@ -215,13 +230,13 @@ impl<K: Copy + Into<u64> + From<u64>, V> Table<K, V> {
     fn set_dense(&mut self, id: u64, mark: u32) {
         let i = self.index(id);
         if i >= self.dense.len() {
-            // In steps of 1,024 ids (4 KiB), not one by one: ids come in
-            // order, and the next ones then find their place already made
-            // (the fast paths insert only there). Old blocks may leave
-            // first, which moves the window.
+            // Ahead of need (doubling, then 1,024 ids, 4 KiB, at a time),
+            // not one by one: ids come in order, and the next ones then
+            // find their place already made (the fast paths insert only
+            // there). Old blocks may leave first, which moves the window.
             self.leave_window();
             let i = self.index(id);
-            self.dense.resize((i + 1).next_multiple_of(BLOCK), UNKNOWN);
+            self.dense.resize(dense_len_for(i), UNKNOWN);
             self.dense[i] = mark;
             return;
         }
