@@ -7,16 +7,17 @@
 //! in `docs/fidelity.md`, with why; the table test fails when a scenario
 //! starts or stops matching, so the list stays true.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::BufReader;
-use std::path::PathBuf;
 
 use callorder_checker::Profile;
 use callorder_harness::{parse_script, MockReactor, Run};
 use callorder_scenarios::compare::{compare, Difference};
 use callorder_scenarios::{set_up, NAMES};
-use callorder_trace::{Record, TraceReader};
+use callorder_trace::TraceReader;
+use common::{assert_only_known_differences, recording, root};
 
 /// Scenarios whose mock trace differs from Twisted's, and why (see
 /// `docs/fidelity.md`).
@@ -37,23 +38,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          when the producer is gone, so it is not delivered at all",
     ),
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn recording(name: &str, reactor: &str) -> Vec<Record> {
-    let file = match reactor {
-        "epoll" => format!("{name}.jsonl"),
-        other => format!("{name}__{other}.jsonl"),
-    };
-    let path = root().join("fixtures/twisted/legal").join(&file);
-    let f = fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    TraceReader::new(BufReader::new(f))
-        .with_name(file.clone())
-        .map(|r| r.unwrap_or_else(|e| panic!("{file}: {e}")))
-        .collect()
-}
 
 fn run(name: &str) -> Run {
     let path = root()
@@ -127,17 +111,7 @@ fn the_mock_reactor_matches_twisted() {
             ));
         }
     }
-    let known: BTreeSet<&str> = KNOWN_DIFFERENCES.iter().map(|(n, _)| *n).collect();
-    let unexpected: Vec<&&str> = differing.difference(&known).collect();
-    let fixed: Vec<&&str> = known.difference(&differing).collect();
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "differ but not listed: {unexpected:?}\nlisted but match now: {fixed:?}\n{report_text}"
-    );
-    if !report_text.is_empty() {
-        // The known differences, for the log.
-        println!("{report_text}");
-    }
+    assert_only_known_differences(&differing, KNOWN_DIFFERENCES, &report_text);
 }
 
 /// The comparison is not blind: it tells apart each legal recording from

@@ -32,12 +32,12 @@
 //! on any other difference, naming it, and when a listed one stops
 //! differing.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::fs;
-use std::io::{self, BufReader};
+use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +48,8 @@ use callorder_harness::{ImplErrorKind, Run};
 use callorder_scenarios::compare::compare;
 use callorder_scenarios::{set_up_at, Listening, Site, NAMES};
 use callorder_tokio::{Resolution, Resolver, SystemResolver, TokioReactor};
-use callorder_trace::{EventKind, Record, TraceReader};
+use callorder_trace::EventKind;
+use common::{assert_only_known_differences, recording};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -146,20 +147,6 @@ fn world_of(name: &str) -> (Peer, End) {
         | "server_stop_listening_in_build_protocol" => (Closed, Quiet),
         _ => (Closed, StopListening),
     }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn recording(name: &str) -> Vec<Record> {
-    let file = format!("{name}.jsonl");
-    let path = root().join("fixtures/twisted/legal").join(&file);
-    let f = fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    TraceReader::new(BufReader::new(f))
-        .with_name(file.clone())
-        .map(|r| r.unwrap_or_else(|e| panic!("{file}: {e}")))
-        .collect()
 }
 
 /// A resolver that knows no name.
@@ -345,7 +332,7 @@ fn the_tokio_reactor_matches_twisted() {
         {
             text.push_str(&format!("the run stalled: {}\n", e.message));
         }
-        for d in compare(&recording(name), &run.trace) {
+        for d in compare(&recording(name, "epoll"), &run.trace) {
             text.push_str(&d.to_string());
         }
         if !text.is_empty() {
@@ -356,17 +343,7 @@ fn the_tokio_reactor_matches_twisted() {
             ));
         }
     }
-    let known: BTreeSet<&str> = KNOWN_DIFFERENCES.iter().map(|(n, _)| *n).collect();
-    let unexpected: Vec<&&str> = differing.difference(&known).collect();
-    let fixed: Vec<&&str> = known.difference(&differing).collect();
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "differ but not listed: {unexpected:?}\nlisted but match now: {fixed:?}\n{report_text}"
-    );
-    if !report_text.is_empty() {
-        // The known differences, for the log.
-        println!("{report_text}");
-    }
+    assert_only_known_differences(&differing, KNOWN_DIFFERENCES, &report_text);
 }
 
 /// Every recorded scenario is either run over real sockets or listed with
@@ -395,7 +372,7 @@ fn a_world_that_is_not_the_scripts_is_named() {
         End::Quiet,
     ));
     assert!(run.violation.is_none(), "{:?}", run.violation);
-    let text: String = compare(&recording("peer_reset"), &run.trace)
+    let text: String = compare(&recording("peer_reset", "epoll"), &run.trace)
         .iter()
         .map(ToString::to_string)
         .collect();
